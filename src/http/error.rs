@@ -1,0 +1,57 @@
+//! The error contract of SPEC §3: every error is JSON `{"error": "..."}`
+//! naming what was wrong, with the status the spec gives it.
+
+use hyper::StatusCode;
+
+/// A request the service refuses or cannot answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// What was wrong, for the `error` field.
+    pub message: String,
+    /// Methods the path takes (sent as `Allow` with 405).
+    pub allow: Option<&'static str>,
+}
+
+impl ApiError {
+    /// 400: the request's form is wrong.
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    /// 404: no such product, review or path.
+    pub fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, message)
+    }
+
+    /// 405 with the methods the path takes.
+    pub fn method_not_allowed(method: &hyper::Method, allow: &'static str) -> ApiError {
+        ApiError {
+            allow: Some(allow),
+            ..ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                format!("method {method} is not allowed here; allowed: {allow}"),
+            )
+        }
+    }
+
+    /// 503: a backend is down; the client may retry shortly.
+    pub fn unavailable(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, message)
+    }
+
+    fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            message: message.into(),
+            allow: None,
+        }
+    }
+
+    /// The JSON body.
+    pub fn body(&self) -> Vec<u8> {
+        serde_json::to_vec(&serde_json::json!({ "error": self.message }))
+            .expect("a JSON object serializes")
+    }
+}

@@ -1,0 +1,213 @@
+//! The HTTP edge: routes a request, parses it into a typed query, asks the
+//! store, and renders JSON — or the JSON error of SPEC §3.
+//!
+//! Order of checks, as the spec fixes it: path syntax (400), method (405),
+//! then query (400), then existence (404).
+
+pub mod error;
+pub mod query;
+pub mod render;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::header::{self, HeaderName, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+
+use self::error::ApiError;
+use crate::store::{Store, StoreError};
+
+/// The response type of every route.
+pub type Reply = Response<Full<Bytes>>;
+
+const READ_METHODS: &str = "GET, HEAD, OPTIONS";
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// How long `/readyz` waits for the store before calling it unreachable.
+const READY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The application: the store and what each request needs besides.
+pub struct App<S> {
+    store: S,
+    /// Prefix of assigned request ids: unique per process start.
+    id_prefix: String,
+    next_id: AtomicU64,
+}
+
+impl<S: Store> App<S> {
+    /// An application reading from `store`.
+    pub fn new(store: S) -> App<S> {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        App {
+            store,
+            id_prefix: format!("{:x}{:05x}", std::process::id(), nanos & 0xfffff),
+            next_id: AtomicU64::new(1),
+        }
+    }
+
+    /// The store behind the application.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// Answers one request. Never panics on any input.
+    pub async fn handle<B>(&self, req: Request<B>) -> Reply {
+        let request_id = req
+            .headers()
+            .get(&X_REQUEST_ID)
+            .filter(|v| v.len() <= 128 && !v.is_empty())
+            .cloned()
+            .unwrap_or_else(|| {
+                let n = self.next_id.fetch_add(1, Ordering::Relaxed);
+                HeaderValue::try_from(format!("{}-{n:x}", self.id_prefix))
+                    .expect("hex is a valid header value")
+            });
+        let mut reply = match self.route(&req).await {
+            Ok(reply) => reply,
+            Err(err) => {
+                if err.status.is_server_error() {
+                    tracing::warn!(
+                        request_id = ?request_id, status = err.status.as_u16(),
+                        path = req.uri().path(), "{}", err.message
+                    );
+                }
+                error_reply(&err)
+            }
+        };
+        let headers = reply.headers_mut();
+        headers.insert(X_REQUEST_ID, request_id);
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            HeaderValue::from_static("*"),
+        );
+        headers.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("x-request-id"),
+        );
+        reply
+    }
+
+    async fn route<B>(&self, req: &Request<B>) -> Result<Reply, ApiError> {
+        let path = req.uri().path();
+        let mut segments = path.strip_prefix('/').unwrap_or(path).split('/');
+        match (
+            segments.next(),
+            segments.next(),
+            segments.next(),
+            segments.next(),
+        ) {
+            (Some("healthz"), None, ..) => {
+                read_method(req.method())?;
+                Ok(json(StatusCode::OK, br#"{"status":"ok"}"#.to_vec()))
+            }
+            (Some("readyz"), None, ..) => {
+                read_method(req.method())?;
+                self.ready().await
+            }
+            (Some("reviews"), Some(id), None, _) => {
+                let product_id = query::parse_id("product_id", id)?;
+                if read_method(req.method())? {
+                    return Ok(preflight());
+                }
+                let q = query::parse_page_query(product_id, req.uri().query())?;
+                let page = self.store.page(q).await.map_err(store_error)?;
+                let page = page.ok_or_else(|| unknown_product(product_id))?;
+                Ok(json(StatusCode::OK, render::page(&q, &page)))
+            }
+            (Some("reviews"), Some(id), Some("meta"), None) => {
+                let product_id = query::parse_id("product_id", id)?;
+                if read_method(req.method())? {
+                    return Ok(preflight());
+                }
+                let meta = self.store.meta(product_id).await.map_err(store_error)?;
+                let meta = meta.ok_or_else(|| unknown_product(product_id))?;
+                Ok(json(StatusCode::OK, render::meta(product_id, &meta)))
+            }
+            _ => Err(ApiError::not_found(format!(
+                "no such path: {}",
+                shorten_path(path)
+            ))),
+        }
+    }
+
+    async fn ready(&self) -> Result<Reply, ApiError> {
+        match tokio::time::timeout(READY_TIMEOUT, self.store.ping()).await {
+            Ok(Ok(())) => Ok(json(StatusCode::OK, br#"{"status":"ready"}"#.to_vec())),
+            Ok(Err(e)) => Err(ApiError::unavailable(e.to_string())),
+            Err(_) => Err(ApiError::unavailable("store did not answer in time")),
+        }
+    }
+}
+
+/// Accepts GET and HEAD; `Ok(true)` for an OPTIONS preflight.
+fn read_method(method: &Method) -> Result<bool, ApiError> {
+    match *method {
+        Method::GET | Method::HEAD => Ok(false),
+        Method::OPTIONS => Ok(true),
+        _ => Err(ApiError::method_not_allowed(method, READ_METHODS)),
+    }
+}
+
+fn unknown_product(product_id: u64) -> ApiError {
+    ApiError::not_found(format!("product {product_id} not found"))
+}
+
+fn store_error(e: StoreError) -> ApiError {
+    ApiError::unavailable(e.to_string())
+}
+
+fn shorten_path(path: &str) -> &str {
+    match path.char_indices().nth(100) {
+        Some((cut, _)) => &path[..cut],
+        None => path,
+    }
+}
+
+fn json(status: StatusCode, body: Vec<u8>) -> Reply {
+    let mut reply = Response::new(Full::new(Bytes::from(body)));
+    *reply.status_mut() = status;
+    reply.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    reply
+}
+
+fn preflight() -> Reply {
+    let mut reply = Response::new(Full::new(Bytes::new()));
+    *reply.status_mut() = StatusCode::NO_CONTENT;
+    let headers = reply.headers_mut();
+    headers.insert(header::ALLOW, HeaderValue::from_static(READ_METHODS));
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static(READ_METHODS),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("content-type, if-none-match, x-request-id"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("600"),
+    );
+    reply
+}
+
+/// The JSON reply of an error, with `Allow` on 405 and `Retry-After` on 503.
+pub fn error_reply(err: &ApiError) -> Reply {
+    let mut reply = json(err.status, err.body());
+    if let Some(allow) = err.allow {
+        reply
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static(allow));
+    }
+    if err.status == StatusCode::SERVICE_UNAVAILABLE {
+        reply
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    reply
+}

@@ -1,0 +1,179 @@
+//! Parsing at the edge: path ids and query strings become typed values, or
+//! a 400 naming the parameter. Past this module, invalid input cannot exist.
+
+use super::error::ApiError;
+use crate::model::{DEFAULT_COUNT, MAX_COUNT, MAX_PAGE, PageQuery, Sort};
+
+/// Parses a path id: ASCII digits only, at least 1, fits in u64.
+pub fn parse_id(name: &str, raw: &str) -> Result<u64, ApiError> {
+    let shown = shorten(raw);
+    if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ApiError::bad_request(format!(
+            "{name} must be a positive integer, got \"{shown}\""
+        )));
+    }
+    match raw.parse::<u64>() {
+        Ok(0) => Err(ApiError::bad_request(format!(
+            "{name} must be at least 1, got \"{shown}\""
+        ))),
+        Ok(id) => Ok(id),
+        Err(_) => Err(ApiError::bad_request(format!(
+            "{name} is too large (at most {}), got \"{shown}\"",
+            u64::MAX
+        ))),
+    }
+}
+
+/// Parses the query of `GET /reviews/:product_id`. `page` wins over its alias
+/// `index`; unknown parameters are ignored; a parameter given twice is an error.
+pub fn parse_page_query(product_id: u64, query: Option<&str>) -> Result<PageQuery, ApiError> {
+    let (mut page, mut index, mut count, mut sort) = (None, None, None, None);
+    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let key = decode(key)?;
+        let slot = match key.as_str() {
+            "page" => &mut page,
+            "index" => &mut index,
+            "count" => &mut count,
+            "sort" => &mut sort,
+            _ => continue,
+        };
+        if slot.is_some() {
+            return Err(ApiError::bad_request(format!(
+                "query parameter {key} is given more than once"
+            )));
+        }
+        *slot = Some(decode(value)?);
+    }
+    let page = match (page, index) {
+        (Some(v), _) => number("page", &v, MAX_PAGE)?,
+        (None, Some(v)) => number("index", &v, MAX_PAGE)?,
+        (None, None) => 1,
+    };
+    let count = count.map_or(Ok(DEFAULT_COUNT), |v| number("count", &v, MAX_COUNT))?;
+    let sort = match sort {
+        None => Sort::default(),
+        Some(v) => Sort::parse(&v).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "sort must be one of {}, got \"{}\"",
+                Sort::NAMES.join(", "),
+                shorten(&v)
+            ))
+        })?,
+    };
+    Ok(PageQuery {
+        product_id,
+        page,
+        count,
+        sort,
+    })
+}
+
+fn number(name: &str, raw: &str, max: u32) -> Result<u32, ApiError> {
+    let valid = !raw.is_empty() && raw.len() <= 10 && raw.bytes().all(|b| b.is_ascii_digit());
+    match raw.parse::<u64>() {
+        Ok(n) if valid && (1..=u64::from(max)).contains(&n) => Ok(n as u32),
+        _ => Err(ApiError::bad_request(format!(
+            "{name} must be an integer from 1 to {max}, got \"{}\"",
+            shorten(raw)
+        ))),
+    }
+}
+
+/// Percent-decodes one query component (`+` is a space).
+fn decode(raw: &str) -> Result<String, ApiError> {
+    let bad = || ApiError::bad_request("query string is not valid percent-encoded UTF-8");
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hex = bytes.get(i + 1..i + 3).ok_or_else(bad)?;
+                let hex = std::str::from_utf8(hex).map_err(|_| bad())?;
+                out.push(u8::from_str_radix(hex, 16).map_err(|_| bad())?);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).map_err(|_| bad())
+}
+
+/// Caps echoed input so an error message stays short.
+fn shorten(raw: &str) -> String {
+    const MAX: usize = 40;
+    match raw.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}…", &raw[..cut]),
+        None => raw.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(query: &str) -> Result<PageQuery, String> {
+        parse_page_query(9, Some(query)).map_err(|e| e.message)
+    }
+
+    #[test]
+    fn defaults_aliases_and_unknowns() {
+        let d = q("").unwrap();
+        assert_eq!((d.page, d.count, d.sort), (1, 5, Sort::Relevant));
+        assert_eq!(q("index=3").unwrap().page, 3);
+        assert_eq!(q("index=3&page=2").unwrap().page, 2);
+        assert_eq!(q("utm_source=x&count=100&sort=newest").unwrap().count, 100);
+        assert_eq!(q("sort=%68elpful").unwrap().sort, Sort::Helpful);
+    }
+
+    #[test]
+    fn bad_values_name_the_parameter() {
+        for (query, needle) in [
+            ("page=0", "page must be"),
+            ("page=1000001", "page must be"),
+            ("page=-1", "page must be"),
+            ("page=abc", "page must be"),
+            ("page=", "page must be"),
+            ("index=99999999999999999999", "index must be"),
+            ("count=0", "count must be"),
+            ("count=101", "count must be"),
+            ("count=1.5", "count must be"),
+            (
+                "sort=oldest",
+                "sort must be one of newest, helpful, relevant",
+            ),
+            ("page=1&page=2", "page is given more than once"),
+            ("sort=%zz", "percent-encoded"),
+        ] {
+            let err = q(query).unwrap_err();
+            assert!(err.contains(needle), "{query}: {err}");
+        }
+    }
+
+    #[test]
+    fn ids_must_be_positive_u64() {
+        assert_eq!(parse_id("product_id", "42").unwrap(), 42);
+        for raw in [
+            "",
+            "0",
+            "-1",
+            "+1",
+            "1e3",
+            "abc",
+            "18446744073709551616",
+            " 1",
+        ] {
+            let err = parse_id("product_id", raw).unwrap_err();
+            assert_eq!(err.status, 400);
+            assert!(err.message.starts_with("product_id "), "{}", err.message);
+        }
+    }
+}

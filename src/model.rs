@@ -1,0 +1,245 @@
+//! The data model of SPEC §2: a review, its photos, a product's meta, and the
+//! typed read queries the HTTP edge parses requests into.
+
+use std::fmt;
+
+/// Highest page number a client may ask for (SPEC §3).
+pub const MAX_PAGE: u32 = 1_000_000;
+/// Largest page size a client may ask for (SPEC §3).
+pub const MAX_COUNT: u32 = 100;
+/// Page size when the query names none.
+pub const DEFAULT_COUNT: u32 = 5;
+/// Seconds in the 365-day year that `relevant` weighs recency with.
+pub const RELEVANCE_YEAR_SECS: i64 = 31_536_000;
+
+/// One photo attached to a review.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Photo {
+    /// Unique photo id: `(review_id - 1) * 5 + k + 1` for the k-th photo.
+    pub id: u64,
+    /// Where the image lives.
+    pub url: String,
+}
+
+/// One review: a record of the store, with every field of SPEC §2.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Review {
+    /// Dense id, 1..=N at seed time.
+    pub review_id: u64,
+    /// The product reviewed, 1..=P.
+    pub product_id: u64,
+    /// Stars, 1..=5.
+    pub rating: u8,
+    /// Headline, 1..=60 chars.
+    pub summary: String,
+    /// Text, 50..=1000 chars.
+    pub body: String,
+    /// Whether the reviewer recommends the product.
+    pub recommend: bool,
+    /// Reported reviews never appear in results or counts.
+    pub reported: bool,
+    /// Display name, 1..=60 chars.
+    pub reviewer_name: String,
+    /// Never returned by the API.
+    pub reviewer_email: String,
+    /// The seller's answer, if any.
+    pub response: Option<String>,
+    /// Helpful votes.
+    pub helpfulness: u32,
+    /// Unix seconds (UTC, whole seconds).
+    pub date: i64,
+    /// 0..=5 photos.
+    pub photos: Vec<Photo>,
+}
+
+impl Review {
+    /// The integer form of the `relevant` score: `helpfulness + date / year`
+    /// scaled by a year, so ordering is exact and never depends on the clock.
+    pub fn relevance(helpfulness: u32, date: i64) -> i64 {
+        i64::from(helpfulness) * RELEVANCE_YEAR_SECS + date
+    }
+}
+
+/// Per-product aggregate over visible reviews, maintained on write.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Meta {
+    /// Visible reviews by rating: `ratings[0]` counts 1-star reviews.
+    pub ratings: [u32; 5],
+    /// Visible reviews that recommend the product.
+    pub recommended: u32,
+    /// Visible reviews that do not.
+    pub not_recommended: u32,
+}
+
+impl Meta {
+    /// Number of visible reviews.
+    pub fn total(&self) -> u64 {
+        self.ratings.iter().map(|&n| u64::from(n)).sum()
+    }
+
+    /// Mean rating rounded to 2 decimals; `None` with no reviews.
+    pub fn average(&self) -> Option<f64> {
+        let total = self.total();
+        if total == 0 {
+            return None;
+        }
+        let sum: u64 = (1..=5u64)
+            .zip(self.ratings.iter())
+            .map(|(stars, &n)| stars * u64::from(n))
+            .sum();
+        Some((sum as f64 * 100.0 / total as f64).round() / 100.0)
+    }
+
+    /// Counts one visible review in.
+    pub fn add(&mut self, rating: u8, recommend: bool) {
+        self.ratings[usize::from(rating.clamp(1, 5) - 1)] += 1;
+        if recommend {
+            self.recommended += 1;
+        } else {
+            self.not_recommended += 1;
+        }
+    }
+}
+
+/// The order of a page of reviews; ties always break on review_id desc.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sort {
+    /// Date, newest first.
+    Newest,
+    /// Helpfulness desc, then date desc.
+    Helpful,
+    /// `helpfulness + unix_seconds(date) / 31,536,000` desc (the default).
+    #[default]
+    Relevant,
+}
+
+impl Sort {
+    /// Every accepted spelling, for error messages and docs.
+    pub const NAMES: [&'static str; 3] = ["newest", "helpful", "relevant"];
+
+    /// Parses the `sort` query value.
+    pub fn parse(s: &str) -> Option<Sort> {
+        match s {
+            "newest" => Some(Sort::Newest),
+            "helpful" => Some(Sort::Helpful),
+            "relevant" => Some(Sort::Relevant),
+            _ => None,
+        }
+    }
+
+    /// The sort key of a review: larger comes first.
+    pub fn key(self, helpfulness: u32, date: i64) -> (i64, i64) {
+        match self {
+            Sort::Newest => (date, 0),
+            Sort::Helpful => (i64::from(helpfulness), date),
+            Sort::Relevant => (Review::relevance(helpfulness, date), 0),
+        }
+    }
+}
+
+impl fmt::Display for Sort {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Sort::Newest => "newest",
+            Sort::Helpful => "helpful",
+            Sort::Relevant => "relevant",
+        })
+    }
+}
+
+/// A validated request for one page of a product's visible reviews.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageQuery {
+    /// The product, ≥ 1.
+    pub product_id: u64,
+    /// 1-based page number, 1..=MAX_PAGE.
+    pub page: u32,
+    /// Page size, 1..=MAX_COUNT.
+    pub count: u32,
+    /// Order of the results.
+    pub sort: Sort,
+}
+
+impl PageQuery {
+    /// How many visible reviews precede this page.
+    pub fn offset(&self) -> u64 {
+        u64::from(self.page - 1) * u64::from(self.count)
+    }
+}
+
+/// One page of reviews, as a store answers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    /// Visible reviews of the product in all.
+    pub total: u64,
+    /// The page's reviews, in order.
+    pub reviews: Vec<Review>,
+}
+
+/// Unix seconds that display as `YYYY-MM-DDTHH:MM:SSZ`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UtcDate(pub i64);
+
+impl fmt::Display for UtcDate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (days, rem) = (self.0.div_euclid(86_400), self.0.rem_euclid(86_400));
+        let (y, m, d) = civil_from_days(days);
+        let (hh, mm, ss) = (rem / 3600, rem / 60 % 60, rem % 60);
+        write!(f, "{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}Z")
+    }
+}
+
+impl serde::Serialize for UtcDate {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian (year, month, day);
+/// Howard Hinnant's `civil_from_days`.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_format_as_utc_seconds() {
+        let show = |secs| UtcDate(secs).to_string();
+        assert_eq!(show(0), "1970-01-01T00:00:00Z");
+        assert_eq!(show(1_767_225_600), "2026-01-01T00:00:00Z");
+        assert_eq!(show(1_732_000_000), "2024-11-19T07:06:40Z");
+        assert_eq!(show(951_782_400), "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn meta_average_rounds_to_two_decimals() {
+        let mut m = Meta::default();
+        assert_eq!(m.average(), None);
+        for (r, rec) in [(5, true), (4, true), (4, false)] {
+            m.add(r, rec);
+        }
+        assert_eq!(m.total(), 3);
+        assert_eq!(m.average(), Some(4.33));
+        assert_eq!((m.recommended, m.not_recommended), (2, 1));
+    }
+
+    #[test]
+    fn relevance_weighs_a_year_as_one_vote() {
+        let a = Review::relevance(1, 0);
+        let b = Review::relevance(0, RELEVANCE_YEAR_SECS);
+        assert_eq!(a, b);
+        assert!(Sort::Relevant.key(2, 0) > Sort::Relevant.key(1, RELEVANCE_YEAR_SECS - 1));
+    }
+}

@@ -1,0 +1,183 @@
+//! Loading a generated data set into a store: the options, the outcome, and
+//! how progress is shown (a bar on a terminal, plain lines otherwise).
+
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::generate::DataSet;
+
+/// How a load runs.
+#[derive(Debug, Clone, Copy)]
+pub struct LoadOptions {
+    /// Records written per transaction (embedded) or bulk insert (MongoDB).
+    pub batch: u64,
+    /// Generator threads (embedded) or parallel batches in flight (MongoDB).
+    pub threads: usize,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        LoadOptions {
+            batch: 250_000,
+            threads: cores,
+        }
+    }
+}
+
+/// What a store holds, as far as loading is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoadStatus {
+    /// The data set being or having been loaded, if any.
+    pub data_set: Option<DataSet>,
+    /// Records durably written so far (ids 1..=loaded).
+    pub loaded: u64,
+    /// Whether the load finished, indexes and meta included.
+    pub complete: bool,
+}
+
+/// What a load did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoadOutcome {
+    /// The data set was already fully loaded; nothing was written.
+    AlreadyLoaded,
+    /// The load ran, starting after `resumed_from` records already present.
+    Loaded {
+        /// Records found from an interrupted earlier run (0 for a fresh load).
+        resumed_from: u64,
+    },
+}
+
+/// Receives a load's progress.
+pub trait Progress {
+    /// A new phase starts: `done` of `total` units are already behind it.
+    fn phase(&mut self, name: &'static str, total: u64, done: u64);
+    /// `n` more units are done.
+    fn advance(&mut self, n: u64);
+    /// The load is over.
+    fn finish(&mut self);
+}
+
+/// A bar with rate and ETA when stderr is a terminal, else a plain line
+/// every few seconds through `log`.
+pub fn reporter(log: fn(&str)) -> Box<dyn Progress> {
+    if std::io::stderr().is_terminal() {
+        Box::new(Bar(None))
+    } else {
+        Box::new(Lines::new(log, Duration::from_secs(2)))
+    }
+}
+
+struct Bar(Option<ProgressBar>);
+
+impl Progress for Bar {
+    fn phase(&mut self, name: &'static str, total: u64, done: u64) {
+        self.finish();
+        let bar = ProgressBar::new(total)
+            .with_position(done)
+            .with_prefix(name);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{prefix:>8} [{bar:40}] {human_pos}/{human_len} {per_sec} eta {eta}",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        bar.reset_eta();
+        self.0 = Some(bar);
+    }
+
+    fn advance(&mut self, n: u64) {
+        if let Some(bar) = &self.0 {
+            bar.inc(n);
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Some(bar) = self.0.take() {
+            bar.finish();
+        }
+    }
+}
+
+/// Plain progress lines: phase, position, rate and ETA.
+pub struct Lines {
+    log: fn(&str),
+    every: Duration,
+    phase: &'static str,
+    total: u64,
+    done: u64,
+    start_done: u64,
+    started: Instant,
+    last: Instant,
+}
+
+impl Lines {
+    /// Lines through `log`, at most one per `every`.
+    pub fn new(log: fn(&str), every: Duration) -> Lines {
+        let now = Instant::now();
+        Lines {
+            log,
+            every,
+            phase: "",
+            total: 0,
+            done: 0,
+            start_done: 0,
+            started: now,
+            last: now,
+        }
+    }
+
+    fn line(&self) {
+        let secs = self.started.elapsed().as_secs_f64().max(1e-3);
+        let rate = (self.done - self.start_done) as f64 / secs;
+        let eta = if rate > 0.0 {
+            (self.total - self.done) as f64 / rate
+        } else {
+            0.0
+        };
+        let pct = if self.total == 0 {
+            100.0
+        } else {
+            self.done as f64 * 100.0 / self.total as f64
+        };
+        (self.log)(&format!(
+            "{}: {}/{} ({pct:.1}%) {rate:.0}/s eta {eta:.0}s",
+            self.phase, self.done, self.total
+        ));
+    }
+}
+
+impl Progress for Lines {
+    fn phase(&mut self, name: &'static str, total: u64, done: u64) {
+        self.phase = name;
+        self.total = total;
+        self.done = done;
+        self.start_done = done;
+        self.started = Instant::now();
+        self.last = self.started;
+    }
+
+    fn advance(&mut self, n: u64) {
+        self.done += n;
+        if self.last.elapsed() >= self.every {
+            self.last = Instant::now();
+            self.line();
+        }
+    }
+
+    fn finish(&mut self) {
+        self.line();
+    }
+}
+
+/// Discards progress (tests, quiet runs).
+pub struct Silent;
+
+impl Progress for Silent {
+    fn phase(&mut self, _: &'static str, _: u64, _: u64) {}
+    fn advance(&mut self, _: u64) {}
+    fn finish(&mut self) {}
+}

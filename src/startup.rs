@@ -1,0 +1,94 @@
+//! Building the service from its [`Config`]: open the store, seed the demo
+//! data set into an empty one, bind the port; then run until stopped.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use crate::config::Config;
+use crate::generate::DataSet;
+use crate::http::App;
+use crate::seeding::{self, LoadOptions, LoadOutcome};
+use crate::server;
+use crate::store::embedded::EmbeddedStore;
+
+/// The seed of the demo data set `reviews` loads into an empty store.
+pub const DEMO_SEED: u64 = 42;
+
+/// A built service: the port is bound and the store ready.
+pub struct Application {
+    listener: std::net::TcpListener,
+    app: Arc<App<EmbeddedStore>>,
+    drain: Duration,
+}
+
+impl Application {
+    /// Opens the store, binds the listen address (failing fast when it is
+    /// taken), then seeds `demo_records` records if the store is empty.
+    pub fn build(config: &Config) -> anyhow::Result<Application> {
+        let store = EmbeddedStore::open(&config.data_dir)?;
+        let listener = std::net::TcpListener::bind(&config.listen)
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        listener.set_nonblocking(true)?;
+        seed_demo(&store, config.demo_records)?;
+        Ok(Application {
+            listener,
+            app: Arc::new(App::new(store)),
+            drain: Duration::from_secs(config.shutdown_timeout),
+        })
+    }
+
+    /// The bound address (the real port when the config asked for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// Serves until `shutdown` resolves, then drains open requests.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+        let listener = tokio::net::TcpListener::from_std(self.listener)?;
+        tracing::info!("listening on http://{}", listener.local_addr()?);
+        server::run(listener, self.app, shutdown, self.drain).await;
+        Ok(())
+    }
+}
+
+/// Loads the demo data set into an empty store (resuming an interrupted
+/// demo load); leaves a store that holds any complete data set alone.
+fn seed_demo(store: &EmbeddedStore, records: u64) -> anyhow::Result<()> {
+    let status = store.status()?;
+    if status.complete {
+        return Ok(());
+    }
+    if records == 0 {
+        if status.data_set.is_none() {
+            tracing::warn!("the store is empty and --demo-records is 0: every product is unknown");
+        }
+        return Ok(());
+    }
+    let set = status
+        .data_set
+        .unwrap_or_else(|| DataSet::new(DEMO_SEED, records, None));
+    tracing::info!(
+        "seeding the demo data set: {} reviews of {} products (seed {})",
+        set.records,
+        set.products,
+        set.seed
+    );
+    let started = Instant::now();
+    let mut progress = seeding::Lines::new(
+        |line| tracing::info!("seeding {line}"),
+        Duration::from_secs(2),
+    );
+    let outcome = store.load(set, LoadOptions::default(), &mut progress)?;
+    if let LoadOutcome::Loaded { resumed_from } = outcome {
+        tracing::info!(
+            "seeded in {:.1}s (resumed after {resumed_from} records)",
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
+}

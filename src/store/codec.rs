@@ -1,0 +1,148 @@
+//! The embedded store's compact binary encoding of a [`Review`].
+//!
+//! Layout (little-endian): product_id u64, date i64, helpfulness u32,
+//! rating u8, flags u8 (1 recommend, 2 reported, 4 has response), photo
+//! count u8; then u16-length-prefixed UTF-8: summary, body, reviewer_name,
+//! reviewer_email, [response]; then per photo: id u64, u16-prefixed url.
+//! The review id is the key, not part of the value.
+
+use crate::model::{Photo, Review};
+
+const RECOMMEND: u8 = 1;
+const REPORTED: u8 = 2;
+const HAS_RESPONSE: u8 = 4;
+
+/// Appends the encoding of `r` to `out`.
+pub fn encode(r: &Review, out: &mut Vec<u8>) {
+    out.extend_from_slice(&r.product_id.to_le_bytes());
+    out.extend_from_slice(&r.date.to_le_bytes());
+    out.extend_from_slice(&r.helpfulness.to_le_bytes());
+    out.push(r.rating);
+    let flags = (if r.recommend { RECOMMEND } else { 0 })
+        | (if r.reported { REPORTED } else { 0 })
+        | (if r.response.is_some() {
+            HAS_RESPONSE
+        } else {
+            0
+        });
+    out.push(flags);
+    out.push(r.photos.len() as u8);
+    for s in [&r.summary, &r.body, &r.reviewer_name, &r.reviewer_email] {
+        put_str(out, s);
+    }
+    if let Some(response) = &r.response {
+        put_str(out, response);
+    }
+    for p in &r.photos {
+        out.extend_from_slice(&p.id.to_le_bytes());
+        put_str(out, &p.url);
+    }
+}
+
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    let len = u16::try_from(s.len()).expect("field lengths are validated far below 64 KiB");
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(s.as_bytes());
+}
+
+/// Decodes review `review_id` from its stored bytes.
+pub fn decode(review_id: u64, bytes: &[u8]) -> Result<Review, String> {
+    let mut r = Reader { bytes, at: 0 };
+    let product_id = u64::from_le_bytes(r.array()?);
+    let date = i64::from_le_bytes(r.array()?);
+    let helpfulness = u32::from_le_bytes(r.array()?);
+    let [rating, flags, photos] = r.array()?;
+    let summary = r.string()?;
+    let body = r.string()?;
+    let reviewer_name = r.string()?;
+    let reviewer_email = r.string()?;
+    let response = if flags & HAS_RESPONSE != 0 {
+        Some(r.string()?)
+    } else {
+        None
+    };
+    let photos = (0..photos)
+        .map(|_| {
+            let id = u64::from_le_bytes(r.array()?);
+            Ok(Photo {
+                id,
+                url: r.string()?,
+            })
+        })
+        .collect::<Result<_, String>>()?;
+    if r.at != bytes.len() {
+        return Err(format!("review {review_id}: trailing bytes"));
+    }
+    Ok(Review {
+        review_id,
+        product_id,
+        rating,
+        summary,
+        body,
+        recommend: flags & RECOMMEND != 0,
+        reported: flags & REPORTED != 0,
+        reviewer_name,
+        reviewer_email,
+        response,
+        helpfulness,
+        date,
+        photos,
+    })
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl Reader<'_> {
+    fn take(&mut self, n: usize) -> Result<&[u8], String> {
+        let end = self.at.checked_add(n).filter(|&e| e <= self.bytes.len());
+        let end = end.ok_or_else(|| "record truncated".to_string())?;
+        let out = &self.bytes[self.at..end];
+        self.at = end;
+        Ok(out)
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], String> {
+        Ok(self.take(N)?.try_into().expect("take returns N bytes"))
+    }
+
+    fn string(&mut self) -> Result<String, String> {
+        let len = u16::from_le_bytes(self.array()?) as usize;
+        let raw = self.take(len)?;
+        std::str::from_utf8(raw)
+            .map(str::to_owned)
+            .map_err(|e| format!("invalid UTF-8 in record: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::generate::{DataSet, Generator};
+
+    #[test]
+    fn generated_records_round_trip() {
+        let g = Generator::new(DataSet::new(7, 10_000, None));
+        let mut buf = Vec::new();
+        for id in 1..=2_000 {
+            let r = g.record(id);
+            buf.clear();
+            encode(&r, &mut buf);
+            assert_eq!(decode(id, &buf).unwrap(), r);
+        }
+    }
+
+    #[test]
+    fn damaged_bytes_are_an_error_not_a_panic() {
+        let r = Generator::new(DataSet::new(7, 100, None)).record(3);
+        let mut buf = Vec::new();
+        encode(&r, &mut buf);
+        for cut in [0, 5, 23, buf.len() - 1] {
+            assert!(decode(3, &buf[..cut]).is_err());
+        }
+        buf.push(0);
+        assert!(decode(3, &buf).is_err());
+    }
+}

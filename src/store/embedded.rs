@@ -1,0 +1,486 @@
+//! The embedded store on LMDB (through `heed`): one environment in a data
+//! directory that many processes can read at once with zero-copy reads, one
+//! writer at a time, crash-safe. A fresh machine needs no server for it.
+//!
+//! Databases in the environment:
+//! - `reviews`: review_id (u64 BE) → the record ([`codec`]);
+//! - `by_product`: product_id (u64 BE) ‖ review_id (u64 BE) → date (u32 LE) ‖
+//!   helpfulness (u32 LE), for visible reviews only: a page is one prefix scan
+//!   of these small entries, a partial sort, and a point read per result;
+//! - `meta`: product_id (u64 BE) → the [`Meta`] counters (7 × u32 LE);
+//! - `info`: what data set is loaded and how far (see [`LoadStatus`]).
+//!
+//! Loading ([`EmbeddedStore::load`]) appends records in id order from
+//! parallel generator threads in large transactions, recording progress in
+//! the same transaction, so an interrupted load resumes without duplicates;
+//! the product index and meta are then built in one counting-sort pass.
+
+use std::path::Path;
+use std::sync::mpsc;
+
+use heed::types::{Bytes, Str};
+use heed::{Database, Env, EnvFlags, EnvOpenOptions, PutFlags, RoTxn};
+
+use super::{Store, StoreError, codec};
+use crate::generate::{DataSet, Generator};
+use crate::model::{Meta, Page, PageQuery, Review};
+use crate::seeding::{LoadOptions, LoadOutcome, LoadStatus, Progress};
+
+/// Virtual size of the memory map; the file only grows as data is written.
+const MAP_SIZE: usize = 256 << 30;
+/// Records each generator thread encodes per hand-off to the writer.
+const CHUNK: u64 = 4096;
+/// Index entries written per transaction while building the index.
+const INDEX_BATCH: usize = 1 << 20;
+
+const KEY_DATA_SET: &str = "data_set";
+const KEY_LOADED: &str = "loaded";
+const KEY_COMPLETE: &str = "complete";
+const KEY_NEXT_ID: &str = "next_review_id";
+/// Set when a load completes: products 1..=this exist.
+const KEY_PRODUCTS: &str = "products";
+
+type Db = Database<Bytes, Bytes>;
+
+/// The LMDB-backed [`Store`].
+pub struct EmbeddedStore {
+    env: Env,
+    reviews: Db,
+    by_product: Db,
+    meta: Db,
+    info: Database<Str, Bytes>,
+}
+
+impl EmbeddedStore {
+    /// Opens (creating if needed) the store in `dir`.
+    pub fn open(dir: &Path) -> Result<EmbeddedStore, StoreError> {
+        let fail = |e: &dyn std::fmt::Display| {
+            StoreError::Unavailable(format!("cannot open data dir {}: {e}", dir.display()))
+        };
+        std::fs::create_dir_all(dir).map_err(|e| fail(&e))?;
+        // SAFETY: the environment is opened once per process (heed refuses a
+        // second open of the same path) and its files are only ever changed
+        // through LMDB.
+        let env = unsafe {
+            EnvOpenOptions::new()
+                .map_size(MAP_SIZE)
+                .max_dbs(8)
+                .max_readers(1024)
+                .open(dir)
+        }
+        .map_err(|e| fail(&e))?;
+        let mut txn = env.write_txn().map_err(|e| fail(&e))?;
+        let mut create = |name| env.create_database::<Bytes, Bytes>(&mut txn, Some(name));
+        let (reviews, by_product, meta) = (create("reviews"), create("by_product"), create("meta"));
+        let info = env.create_database(&mut txn, Some("info"));
+        let store = EmbeddedStore {
+            reviews: reviews.map_err(|e| fail(&e))?,
+            by_product: by_product.map_err(|e| fail(&e))?,
+            meta: meta.map_err(|e| fail(&e))?,
+            info: info.map_err(|e| fail(&e))?,
+            env: env.clone(),
+        };
+        txn.commit().map_err(|e| fail(&e))?;
+        Ok(store)
+    }
+
+    /// Deletes the store's files in `dir` (what `seed --drop` does). No
+    /// process may have the store open.
+    pub fn destroy(dir: &Path) -> std::io::Result<()> {
+        for file in ["data.mdb", "lock.mdb"] {
+            match std::fs::remove_file(dir.join(file)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// What data set the store holds and how far it is loaded.
+    pub fn status(&self) -> Result<LoadStatus, StoreError> {
+        let txn = self.env.read_txn()?;
+        let data_set = match self.info.get(&txn, KEY_DATA_SET)? {
+            Some(raw) => {
+                Some(serde_json::from_slice(raw).map_err(|e| StoreError::Corrupt(e.to_string()))?)
+            }
+            None => None,
+        };
+        Ok(LoadStatus {
+            data_set,
+            loaded: self.info_u64(&txn, KEY_LOADED)?.unwrap_or(0),
+            complete: self.info_u64(&txn, KEY_COMPLETE)? == Some(1),
+        })
+    }
+
+    /// Loads the generated data set `set`, resuming an interrupted load of
+    /// the same set; refuses a store that holds another set.
+    pub fn load(
+        &self,
+        set: DataSet,
+        options: LoadOptions,
+        progress: &mut dyn Progress,
+    ) -> Result<LoadOutcome, StoreError> {
+        let status = self.status()?;
+        if let Some(held) = status.data_set.filter(|held| *held != set) {
+            return Err(StoreError::Mismatch(format!(
+                "the store holds another data set (seed {}, {} records, {} products); \
+                 drop it first (seed --drop)",
+                held.seed, held.records, held.products
+            )));
+        }
+        if status.complete {
+            return Ok(LoadOutcome::AlreadyLoaded);
+        }
+        if set.products > u64::from(u32::MAX) || set.records > u64::from(u32::MAX) {
+            return Err(StoreError::Mismatch(
+                "at most 4,294,967,295 records and products".into(),
+            ));
+        }
+        {
+            let mut txn = self.env.write_txn()?;
+            let json = serde_json::to_vec(&set).expect("DataSet serializes");
+            self.info.put(&mut txn, KEY_DATA_SET, &json)?;
+            txn.commit()?;
+        }
+        // SAFETY: only this thread touches the environment's flags; with
+        // NO_SYNC a system crash may lose the last commits, which a re-run
+        // resumes, and the final sync below makes the load durable.
+        unsafe {
+            self.env
+                .set_flags(EnvFlags::NO_SYNC, heed::FlagSetMode::Enable)?
+        };
+        let loaded = self
+            .write_reviews(set, status.loaded, options, progress)
+            .and_then(|()| self.build_index(set, options, progress))
+            .and_then(|()| Ok(self.env.force_sync()?));
+        unsafe {
+            self.env
+                .set_flags(EnvFlags::NO_SYNC, heed::FlagSetMode::Disable)?
+        };
+        loaded?;
+        progress.finish();
+        Ok(LoadOutcome::Loaded {
+            resumed_from: status.loaded,
+        })
+    }
+
+    /// Appends reviews `loaded + 1 ..= set.records`, encoded by parallel
+    /// generator threads, committing every `options.batch` records.
+    fn write_reviews(
+        &self,
+        set: DataSet,
+        loaded: u64,
+        options: LoadOptions,
+        progress: &mut dyn Progress,
+    ) -> Result<(), StoreError> {
+        progress.phase("reviews", set.records, loaded);
+        let remaining = set.records - loaded;
+        let chunks = remaining.div_ceil(CHUNK);
+        let threads = options.threads.max(1) as u64;
+        let generator = Generator::new(set);
+        std::thread::scope(|scope| {
+            let mut inboxes = Vec::new();
+            for worker in 0..threads {
+                let (tx, rx) = mpsc::sync_channel::<Encoded>(4);
+                inboxes.push(rx);
+                scope.spawn(move || {
+                    let mut review = Review::default();
+                    for chunk in (worker..chunks).step_by(threads as usize) {
+                        let first = loaded + 1 + chunk * CHUNK;
+                        let last = (first + CHUNK - 1).min(set.records);
+                        let mut out = Encoded {
+                            first,
+                            bytes: Vec::with_capacity(CHUNK as usize * 512),
+                            ends: Vec::with_capacity(CHUNK as usize),
+                        };
+                        for id in first..=last {
+                            generator.fill(id, &mut review);
+                            codec::encode(&review, &mut out.bytes);
+                            out.ends.push(out.bytes.len());
+                        }
+                        if tx.send(out).is_err() {
+                            return; // the writer stopped on an error
+                        }
+                    }
+                });
+            }
+            let mut txn = self.env.write_txn()?;
+            let mut in_txn = 0u64;
+            for chunk in 0..chunks {
+                let encoded = inboxes[(chunk % threads) as usize]
+                    .recv()
+                    .map_err(|_| StoreError::Unavailable("a generator thread died".into()))?;
+                let mut start = 0;
+                for (offset, &end) in encoded.ends.iter().enumerate() {
+                    let key = (encoded.first + offset as u64).to_be_bytes();
+                    let value = &encoded.bytes[start..end];
+                    self.reviews
+                        .put_with_flags(&mut txn, PutFlags::APPEND, &key, value)?;
+                    start = end;
+                }
+                let count = encoded.ends.len() as u64;
+                in_txn += count;
+                progress.advance(count);
+                if in_txn >= options.batch || chunk + 1 == chunks {
+                    let last = encoded.first + count - 1;
+                    self.info.put(&mut txn, KEY_LOADED, &last.to_be_bytes())?;
+                    txn.commit()?;
+                    txn = self.env.write_txn()?;
+                    in_txn = 0;
+                }
+            }
+            txn.commit()?;
+            Ok(())
+        })
+    }
+
+    /// Builds `by_product` and `meta` from the data set's scalars (the same
+    /// values the stored records hold), then marks the load complete.
+    fn build_index(
+        &self,
+        set: DataSet,
+        options: LoadOptions,
+        progress: &mut dyn Progress,
+    ) -> Result<(), StoreError> {
+        progress.phase("index", set.records, 0);
+        let generator = Generator::new(set);
+        let mut rows = vec![Row::default(); set.records as usize];
+        let per_thread = rows.len().div_ceil(options.threads.max(1)).max(1);
+        std::thread::scope(|scope| {
+            for (part, slice) in rows.chunks_mut(per_thread).enumerate() {
+                scope.spawn(move || {
+                    let first = (part * per_thread) as u64 + 1;
+                    for (offset, row) in slice.iter_mut().enumerate() {
+                        let s = generator.scalars(first + offset as u64);
+                        *row = Row {
+                            product: s.product_id as u32,
+                            date: s.date as u32,
+                            helpfulness: s.helpfulness,
+                            rating: s.rating,
+                            recommend: s.recommend,
+                            visible: !s.reported,
+                        };
+                    }
+                });
+            }
+        });
+
+        // Counting sort of visible review ids by product; ids stay ascending.
+        let products = set.products as usize;
+        let mut starts = vec![0u32; products + 2];
+        for row in rows.iter().filter(|r| r.visible) {
+            starts[row.product as usize + 1] += 1;
+        }
+        for p in 1..starts.len() {
+            starts[p] += starts[p - 1];
+        }
+        let mut next = starts.clone();
+        let mut order = vec![0u32; starts[products + 1] as usize];
+        for (index, row) in rows.iter().enumerate().filter(|(_, r)| r.visible) {
+            let slot = &mut next[row.product as usize];
+            order[*slot as usize] = index as u32 + 1;
+            *slot += 1;
+        }
+
+        let mut txn = self.env.write_txn()?;
+        self.by_product.clear(&mut txn)?;
+        self.meta.clear(&mut txn)?;
+        let mut in_txn = 0;
+        for product in 1..=products {
+            let ids = &order[starts[product] as usize..starts[product + 1] as usize];
+            let mut meta = Meta::default();
+            for &id in ids {
+                let row = rows[id as usize - 1];
+                meta.add(row.rating, row.recommend);
+                let key = index_key(product as u64, u64::from(id));
+                let value = index_value(i64::from(row.date), row.helpfulness);
+                self.by_product
+                    .put_with_flags(&mut txn, PutFlags::APPEND, &key, &value)?;
+            }
+            if !ids.is_empty() {
+                let key = (product as u64).to_be_bytes();
+                self.meta
+                    .put_with_flags(&mut txn, PutFlags::APPEND, &key, &encode_meta(&meta))?;
+            }
+            in_txn += ids.len();
+            progress.advance(ids.len() as u64);
+            if in_txn >= INDEX_BATCH {
+                txn.commit()?;
+                txn = self.env.write_txn()?;
+                in_txn = 0;
+            }
+        }
+        self.info
+            .put(&mut txn, KEY_NEXT_ID, &(set.records + 1).to_be_bytes())?;
+        self.info
+            .put(&mut txn, KEY_PRODUCTS, &set.products.to_be_bytes())?;
+        self.info.put(&mut txn, KEY_COMPLETE, &1u64.to_be_bytes())?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    fn info_u64(&self, txn: &RoTxn, key: &str) -> Result<Option<u64>, StoreError> {
+        match self.info.get(txn, key)? {
+            None => Ok(None),
+            Some(raw) => raw
+                .try_into()
+                .map(|b| Some(u64::from_be_bytes(b)))
+                .map_err(|_| StoreError::Corrupt(format!("info {key}"))),
+        }
+    }
+
+    /// Whether `product_id` is one of the loaded data set's products.
+    fn product_exists(&self, txn: &RoTxn, product_id: u64) -> Result<bool, StoreError> {
+        let products = self.info_u64(txn, KEY_PRODUCTS)?.unwrap_or(0);
+        Ok((1..=products).contains(&product_id))
+    }
+
+    fn read_page(&self, q: PageQuery) -> Result<Option<Page>, StoreError> {
+        let txn = self.env.read_txn()?;
+        if !self.product_exists(&txn, q.product_id)? {
+            return Ok(None);
+        }
+        let mut entries = Vec::new();
+        for item in self
+            .by_product
+            .prefix_iter(&txn, &q.product_id.to_be_bytes())?
+        {
+            let (key, value) = item?;
+            let (id, date, helpfulness) = decode_index(key, value)?;
+            entries.push((q.sort.key(helpfulness, date), id));
+        }
+        let total = entries.len() as u64;
+        let offset = q.offset();
+        if offset >= total {
+            return Ok(Some(Page {
+                total,
+                reviews: Vec::new(),
+            }));
+        }
+        let end = (offset + u64::from(q.count)).min(total) as usize;
+        // Largest key first, ties on the larger review id.
+        let order = |a: &((i64, i64), u64), b: &((i64, i64), u64)| b.cmp(a);
+        if end < entries.len() {
+            entries.select_nth_unstable_by(end - 1, order);
+            entries.truncate(end);
+        }
+        entries.sort_unstable_by(order);
+        let reviews = entries[offset as usize..]
+            .iter()
+            .map(|&(_, id)| self.read_review(&txn, id))
+            .collect::<Result<_, _>>()?;
+        Ok(Some(Page { total, reviews }))
+    }
+
+    fn read_review(&self, txn: &RoTxn, id: u64) -> Result<Review, StoreError> {
+        let raw = self.reviews.get(txn, &id.to_be_bytes())?;
+        let raw = raw.ok_or_else(|| StoreError::Corrupt(format!("indexed review {id} missing")))?;
+        codec::decode(id, raw).map_err(StoreError::Corrupt)
+    }
+
+    fn read_meta(&self, product_id: u64) -> Result<Option<Meta>, StoreError> {
+        let txn = self.env.read_txn()?;
+        if !self.product_exists(&txn, product_id)? {
+            return Ok(None);
+        }
+        match self.meta.get(&txn, &product_id.to_be_bytes())? {
+            None => Ok(Some(Meta::default())),
+            Some(raw) => decode_meta(raw).map(Some),
+        }
+    }
+}
+
+impl Store for EmbeddedStore {
+    async fn page(&self, query: PageQuery) -> Result<Option<Page>, StoreError> {
+        self.read_page(query)
+    }
+
+    async fn meta(&self, product_id: u64) -> Result<Option<Meta>, StoreError> {
+        self.read_meta(product_id)
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.env.read_txn()?;
+        Ok(())
+    }
+}
+
+/// One chunk of encoded records, handed from a generator thread to the writer.
+struct Encoded {
+    first: u64,
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+/// The scalars of one record, as the index build needs them.
+#[derive(Debug, Clone, Copy, Default)]
+struct Row {
+    product: u32,
+    date: u32,
+    helpfulness: u32,
+    rating: u8,
+    recommend: bool,
+    visible: bool,
+}
+
+fn index_key(product_id: u64, review_id: u64) -> [u8; 16] {
+    let mut key = [0; 16];
+    key[..8].copy_from_slice(&product_id.to_be_bytes());
+    key[8..].copy_from_slice(&review_id.to_be_bytes());
+    key
+}
+
+fn index_value(date: i64, helpfulness: u32) -> [u8; 8] {
+    let mut value = [0; 8];
+    value[..4].copy_from_slice(&(date as u32).to_le_bytes());
+    value[4..].copy_from_slice(&helpfulness.to_le_bytes());
+    value
+}
+
+fn decode_index(key: &[u8], value: &[u8]) -> Result<(u64, i64, u32), StoreError> {
+    let bad = || StoreError::Corrupt("index entry".into());
+    let id: [u8; 8] = key
+        .get(8..16)
+        .and_then(|k| k.try_into().ok())
+        .ok_or_else(bad)?;
+    let date: [u8; 4] = value
+        .get(..4)
+        .and_then(|v| v.try_into().ok())
+        .ok_or_else(bad)?;
+    let help: [u8; 4] = value
+        .get(4..8)
+        .and_then(|v| v.try_into().ok())
+        .ok_or_else(bad)?;
+    Ok((
+        u64::from_be_bytes(id),
+        i64::from(u32::from_le_bytes(date)),
+        u32::from_le_bytes(help),
+    ))
+}
+
+fn encode_meta(meta: &Meta) -> [u8; 28] {
+    let mut out = [0; 28];
+    let fields = meta
+        .ratings
+        .iter()
+        .chain([&meta.recommended, &meta.not_recommended]);
+    for (slot, value) in out.chunks_exact_mut(4).zip(fields) {
+        slot.copy_from_slice(&value.to_le_bytes());
+    }
+    out
+}
+
+fn decode_meta(raw: &[u8]) -> Result<Meta, StoreError> {
+    if raw.len() != 28 {
+        return Err(StoreError::Corrupt("meta entry".into()));
+    }
+    let mut fields = raw
+        .chunks_exact(4)
+        .map(|c| u32::from_le_bytes(c.try_into().unwrap()));
+    let mut next = || fields.next().unwrap_or(0);
+    Ok(Meta {
+        ratings: [next(), next(), next(), next(), next()],
+        recommended: next(),
+        not_recommended: next(),
+    })
+}
