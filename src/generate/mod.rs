@@ -18,7 +18,7 @@ mod words;
 
 use std::fmt::Write;
 
-pub use dist::Rng;
+pub use dist::{Rng, mix};
 use dist::{normal_cdf, normal_quantile};
 use words::*;
 

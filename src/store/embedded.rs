@@ -21,8 +21,8 @@ use std::sync::mpsc;
 use heed::types::{Bytes, Str};
 use heed::{Database, Env, EnvFlags, EnvOpenOptions, PutFlags, RoTxn};
 
-use super::{Store, StoreError, codec};
-use crate::generate::{DataSet, Generator};
+use super::{SortEntry, Store, StoreError, codec, select_page};
+use crate::generate::{DataSet, Generator, mix};
 use crate::model::{Meta, Page, PageQuery, Review};
 use crate::seeding::{LoadOptions, LoadOutcome, LoadStatus, Progress};
 
@@ -319,6 +319,31 @@ impl EmbeddedStore {
         Ok(())
     }
 
+    /// Counts and a digest of everything the store holds, to compare two
+    /// stores (e.g. a resumed load with an uninterrupted one).
+    pub fn fingerprint(&self) -> Result<Fingerprint, StoreError> {
+        let txn = self.env.read_txn()?;
+        let mut print = Fingerprint::default();
+        for (count, db) in [
+            (&mut print.reviews, &self.reviews),
+            (&mut print.index_entries, &self.by_product),
+            (&mut print.metas, &self.meta),
+        ] {
+            for item in db.iter(&txn)? {
+                let (key, value) = item?;
+                *count += 1;
+                for chunk in [key, value] {
+                    print.digest = chunk
+                        .iter()
+                        .fold(mix(print.digest ^ chunk.len() as u64), |h, &b| {
+                            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+                        });
+                }
+            }
+        }
+        Ok(print)
+    }
+
     fn info_u64(&self, txn: &RoTxn, key: &str) -> Result<Option<u64>, StoreError> {
         match self.info.get(txn, key)? {
             None => Ok(None),
@@ -347,27 +372,15 @@ impl EmbeddedStore {
         {
             let (key, value) = item?;
             let (id, date, helpfulness) = decode_index(key, value)?;
-            entries.push((q.sort.key(helpfulness, date), id));
+            entries.push(SortEntry {
+                key: q.sort.key(helpfulness, date),
+                review_id: id,
+            });
         }
         let total = entries.len() as u64;
-        let offset = q.offset();
-        if offset >= total {
-            return Ok(Some(Page {
-                total,
-                reviews: Vec::new(),
-            }));
-        }
-        let end = (offset + u64::from(q.count)).min(total) as usize;
-        // Largest key first, ties on the larger review id.
-        let order = |a: &((i64, i64), u64), b: &((i64, i64), u64)| b.cmp(a);
-        if end < entries.len() {
-            entries.select_nth_unstable_by(end - 1, order);
-            entries.truncate(end);
-        }
-        entries.sort_unstable_by(order);
-        let reviews = entries[offset as usize..]
+        let reviews = select_page(&mut entries, q.offset(), q.count)
             .iter()
-            .map(|&(_, id)| self.read_review(&txn, id))
+            .map(|e| self.read_review(&txn, e.review_id))
             .collect::<Result<_, _>>()?;
         Ok(Some(Page { total, reviews }))
     }
@@ -403,6 +416,19 @@ impl Store for EmbeddedStore {
         self.env.read_txn()?;
         Ok(())
     }
+}
+
+/// What [`EmbeddedStore::fingerprint`] reports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Fingerprint {
+    /// Records in `reviews`.
+    pub reviews: u64,
+    /// Entries in `by_product` (visible reviews).
+    pub index_entries: u64,
+    /// Products with meta.
+    pub metas: u64,
+    /// A hash over every key and value, in key order.
+    pub digest: u64,
 }
 
 /// One chunk of encoded records, handed from a generator thread to the writer.

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: formatting, lints, unit and integration tests.
+# Installs what the tests need when it is missing (as root, through apt-get);
+# otherwise says what to install.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# need CMD PACKAGE: make sure CMD exists, installing Debian's PACKAGE if we can.
+need() {
+  command -v "$1" >/dev/null 2>&1 && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "test.sh: installing $2 (for $1)"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
+  else
+    echo "test.sh: '$1' is missing: install the '$2' package (e.g. sudo apt-get install $2)" >&2
+    exit 1
+  fi
+}
+
+need cargo cargo
+need cc gcc          # LMDB is compiled from C by lmdb-master-sys
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --all-targets --quiet -- -D warnings
+echo "== cargo test"
+cargo test --all-targets

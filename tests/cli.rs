@@ -1,0 +1,224 @@
+//! The real `reviews` and `seed` binaries as a user runs them: startup
+//! errors, signals, restarts, and a seed interrupted and run again.
+
+mod common;
+
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use common::Proc;
+use reviews::generate::DataSet;
+use reviews::seeding::LoadStatus;
+use reviews::store::embedded::EmbeddedStore;
+
+const REVIEWS: &str = env!("CARGO_BIN_EXE_reviews");
+const SEED: &str = env!("CARGO_BIN_EXE_seed");
+
+/// Runs a binary to completion and returns (exit code, stderr, elapsed).
+fn run(bin: &str, args: &[&str], dir: &std::path::Path) -> (i32, String, Duration) {
+    let started = Instant::now();
+    let mut proc = Proc::start(bin, args, dir);
+    let status = proc.wait_exit(Duration::from_secs(60));
+    (
+        status.code().unwrap_or(-1),
+        proc.stderr(),
+        started.elapsed(),
+    )
+}
+
+#[test]
+fn startup_errors_are_one_clear_line_and_a_nonzero_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+
+    let (code, err, _) = run(REVIEWS, &["--no-such-flag"], dir.path());
+    assert_eq!(code, 2);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("--no-such-flag"), "{err}");
+
+    let (code, err, _) = run(REVIEWS, &["--demo-records", "many"], dir.path());
+    assert_eq!(code, 2);
+    assert!(err.contains("many") && err.lines().count() == 1, "{err}");
+
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let (code, err, _) = run(
+        REVIEWS,
+        &["--listen", &addr, "--data-dir", data, "--demo-records", "0"],
+        dir.path(),
+    );
+    assert_eq!(code, 1);
+    let last = err.trim().lines().last().unwrap();
+    assert!(
+        last.starts_with(&format!("reviews: cannot listen on {addr}")),
+        "{err}"
+    );
+
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "not a directory").unwrap();
+    let (code, err, _) = run(REVIEWS, &["--data-dir", file.to_str().unwrap()], dir.path());
+    assert_eq!(code, 1);
+    assert!(err.contains("cannot open data dir"), "{err}");
+}
+
+#[test]
+fn flags_can_come_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(REVIEWS)
+        .env("REVIEWS_DEMO_RECORDS", "lots")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("lots"));
+    let help = std::process::Command::new(REVIEWS)
+        .arg("--help")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    for name in [
+        "--listen",
+        "REVIEWS_LISTEN",
+        "--data-dir",
+        "REVIEWS_DATA_DIR",
+        "--demo-records",
+        "REVIEWS_DEMO_RECORDS",
+    ] {
+        assert!(help.contains(name), "--help names {name}");
+    }
+}
+
+#[tokio::test]
+async fn data_survives_a_restart_and_sigterm_exits_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let args = [
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--demo-records",
+        "3000",
+    ];
+    let mut first = Proc::start(REVIEWS, &args, dir.path());
+    let addr = first.wait_listening(Duration::from_secs(60));
+    let before = common::request(addr, "GET", "/reviews/1?count=20", &[], b"").await;
+    assert_eq!(before.status, 200);
+    assert!(before.json()["total"].as_u64().unwrap() > 0);
+    first.signal("TERM");
+    assert!(
+        first.wait_exit(Duration::from_secs(15)).success(),
+        "{}",
+        first.stderr()
+    );
+    assert!(first.stderr().contains("seeding the demo data set"));
+
+    // Started again with seeding off: the same data, no second load.
+    let args = [
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--demo-records",
+        "0",
+    ];
+    let mut second = Proc::start(REVIEWS, &args, dir.path());
+    let addr = second.wait_listening(Duration::from_secs(30));
+    let after = common::request(addr, "GET", "/reviews/1?count=20", &[], b"").await;
+    assert_eq!(after.body, before.body);
+    assert!(!second.stderr().contains("seeding"));
+    second.signal("INT");
+    assert!(second.wait_exit(Duration::from_secs(15)).success());
+}
+
+#[test]
+fn an_interrupted_seed_resumes_without_duplicates() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data_arg = data.to_str().unwrap();
+    let args = [
+        "--records",
+        "150000",
+        "--seed",
+        "7",
+        "--batch",
+        "4096",
+        "--data-dir",
+        data_arg,
+    ];
+    let mut seed = Proc::start(SEED, &args, dir.path());
+    // Kill it (SIGKILL: no cleanup) once some batches are committed.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::fs::metadata(data.join("data.mdb")).map_or(0, |m| m.len()) < 8 << 20 {
+        assert!(
+            Instant::now() < deadline,
+            "seed wrote nothing: {}",
+            seed.stderr()
+        );
+        assert!(
+            seed.child.try_wait().unwrap().is_none(),
+            "seed finished too soon to interrupt"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    seed.child.kill().unwrap();
+    seed.child.wait().unwrap();
+
+    let status = status_of(&data);
+    assert!(
+        !status.complete && status.loaded > 0 && status.loaded < 150_000,
+        "{status:?}"
+    );
+
+    let (code, err, _) = run(SEED, &args, dir.path());
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains(&format!("resumed after {}", status.loaded)),
+        "{err}"
+    );
+
+    // Complete, every record once: the store equals an uninterrupted load.
+    let fresh = tempfile::tempdir().unwrap();
+    let fresh_data = fresh.path().join("data");
+    let fresh_args = [
+        "--records",
+        "150000",
+        "--seed",
+        "7",
+        "--data-dir",
+        fresh_data.to_str().unwrap(),
+    ];
+    let (code, err, _) = run(SEED, &fresh_args, fresh.path());
+    assert_eq!(code, 0, "{err}");
+    let resumed = EmbeddedStore::open(&data).unwrap();
+    let whole = EmbeddedStore::open(&fresh_data).unwrap();
+    assert_eq!(resumed.status().unwrap(), whole.status().unwrap());
+    let print = resumed.fingerprint().unwrap();
+    assert_eq!(print, whole.fingerprint().unwrap());
+    assert_eq!(print.reviews, 150_000);
+
+    // Run a third time: nothing to do.
+    drop((resumed, whole));
+    let (code, err, _) = run(SEED, &args, dir.path());
+    assert_eq!(code, 0);
+    assert!(err.contains("already holds this data set"), "{err}");
+    // Another data set on the same store is refused until --drop.
+    let other = ["--records", "1000", "--data-dir", data_arg];
+    let (code, err, _) = run(SEED, &other, dir.path());
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("holds another data set") && err.contains("--drop"),
+        "{err}"
+    );
+    let dropped = ["--records", "1000", "--data-dir", data_arg, "--drop"];
+    let (code, err, _) = run(SEED, &dropped, dir.path());
+    assert_eq!(code, 0, "{err}");
+    let status = status_of(&data);
+    assert_eq!(status.data_set, Some(DataSet::new(42, 1000, None)));
+    assert!(status.complete);
+}
+
+fn status_of(data: &std::path::Path) -> LoadStatus {
+    EmbeddedStore::open(data).unwrap().status().unwrap()
+}
