@@ -3,7 +3,6 @@
 //! a chosen size. Usage: `bare_hyper ADDR BODY_BYTES`.
 
 use std::convert::Infallible;
-use std::sync::Arc;
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -21,13 +20,16 @@ async fn main() -> std::io::Result<()> {
     // {"pad":"xxx…"} padded to exactly `size` bytes (at least the braces).
     let pad = size.saturating_sub(r#"{"pad":""}"#.len());
     let body = Bytes::from(format!(r#"{{"pad":"{}"}}"#, "x".repeat(pad)));
-    let body = Arc::new(body);
     let listener = tokio::net::TcpListener::bind(&addr).await?;
-    eprintln!("bare hyper listening on http://{} ({} byte body)", listener.local_addr()?, body.len());
+    eprintln!(
+        "bare hyper listening on http://{} ({} byte body)",
+        listener.local_addr()?,
+        body.len()
+    );
     loop {
         let (stream, _) = listener.accept().await?;
         let _ = stream.set_nodelay(true);
-        let body = Arc::clone(&body);
+        let body = body.clone();
         tokio::spawn(async move {
             let service = service_fn(move |_req| {
                 let mut reply = Response::new(Full::new(Bytes::clone(&body)));
@@ -36,7 +38,9 @@ async fn main() -> std::io::Result<()> {
                     .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
                 async move { Ok::<_, Infallible>(reply) }
             });
-            let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
         });
     }
 }
