@@ -2,8 +2,11 @@
 //! variable, and `--help` lists them all.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Parser;
+
+use crate::cache::CacheConfig;
 
 /// How one `reviews` process is configured.
 #[derive(Debug, Clone, Parser)]
@@ -25,7 +28,35 @@ pub struct Config {
     #[arg(long, env = "REVIEWS_DEMO_RECORDS", default_value_t = 1_000_000)]
     pub demo_records: u64,
 
+    /// Redis URL of the L2 cache (e.g. redis://127.0.0.1:6379); unset = no L2.
+    #[arg(long, env = "REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// Megabytes of responses each process keeps in memory (L1); 0 = off.
+    #[arg(long, env = "REVIEWS_L1_CAPACITY_MB", default_value_t = 64)]
+    pub l1_capacity_mb: u64,
+
+    /// Seconds a cached response stays fresh (jittered ±10%).
+    #[arg(long, env = "REVIEWS_CACHE_TTL", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
+    pub cache_ttl: u64,
+
+    /// Milliseconds any Redis call may take before it counts as failed.
+    #[arg(long, env = "REVIEWS_REDIS_TIMEOUT_MS", default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+    pub redis_timeout_ms: u64,
+
     /// Seconds to let in-flight requests finish after SIGTERM or Ctrl-C.
     #[arg(long, env = "REVIEWS_SHUTDOWN_TIMEOUT", default_value_t = 10)]
     pub shutdown_timeout: u64,
+}
+
+impl Config {
+    /// The cache this configuration asks for.
+    pub fn cache(&self) -> CacheConfig {
+        CacheConfig {
+            l1_bytes: self.l1_capacity_mb.saturating_mul(1 << 20),
+            redis_url: self.redis_url.clone(),
+            ttl: Duration::from_secs(self.cache_ttl),
+            redis_timeout: Duration::from_millis(self.redis_timeout_ms),
+        }
+    }
 }

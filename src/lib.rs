@@ -17,6 +17,7 @@
 //! - [`startup`]: [`startup::Application`] builds the service from its config;
 //! - [`config`]: the `reviews` command line; [`telemetry`]: logging.
 
+pub mod cache;
 pub mod config;
 pub mod generate;
 pub mod http;

@@ -102,7 +102,7 @@ impl Meta {
 }
 
 /// The order of a page of reviews; ties always break on review_id desc.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Sort {
     /// Date, newest first.
     Newest,

@@ -7,37 +7,59 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
+use crate::cache::ReadThrough;
 use crate::config::Config;
 use crate::generate::DataSet;
 use crate::http::App;
 use crate::seeding::{self, LoadOptions, LoadOutcome};
 use crate::server;
+use crate::store::Store;
 use crate::store::embedded::EmbeddedStore;
 
 /// The seed of the demo data set `reviews` loads into an empty store.
 pub const DEMO_SEED: u64 = 42;
 
 /// A built service: the port is bound and the store ready.
-pub struct Application {
+pub struct Application<S> {
     listener: std::net::TcpListener,
-    app: Arc<App<EmbeddedStore>>,
+    app: Arc<App<S>>,
     drain: Duration,
 }
 
-impl Application {
-    /// Opens the store, binds the listen address (failing fast when it is
-    /// taken), then seeds `demo_records` records if the store is empty.
-    pub fn build(config: &Config) -> anyhow::Result<Application> {
+impl Application<EmbeddedStore> {
+    /// Opens the embedded store, binds the listen address (failing fast when
+    /// it is taken), then seeds `demo_records` records if the store is empty.
+    pub fn build(config: &Config) -> anyhow::Result<Application<EmbeddedStore>> {
         let store = EmbeddedStore::open(&config.data_dir)?;
-        let listener = std::net::TcpListener::bind(&config.listen)
-            .with_context(|| format!("cannot listen on {}", config.listen))?;
-        listener.set_nonblocking(true)?;
+        let listener = bind(config)?;
         seed_demo(&store, config.demo_records)?;
+        Self::assemble(config, listener, store)
+    }
+}
+
+impl<S: Store> Application<S> {
+    /// Serves `store` as `config` says, without any seeding.
+    pub fn with_store(config: &Config, store: S) -> anyhow::Result<Application<S>> {
+        let listener = bind(config)?;
+        Self::assemble(config, listener, store)
+    }
+
+    fn assemble(
+        config: &Config,
+        listener: std::net::TcpListener,
+        store: S,
+    ) -> anyhow::Result<Self> {
+        let cache = ReadThrough::new(&config.cache())?;
         Ok(Application {
             listener,
-            app: Arc::new(App::new(store)),
+            app: Arc::new(App::new(store, cache)),
             drain: Duration::from_secs(config.shutdown_timeout),
         })
+    }
+
+    /// The application, to look at its store and cache counters.
+    pub fn app(&self) -> Arc<App<S>> {
+        Arc::clone(&self.app)
     }
 
     /// The bound address (the real port when the config asked for port 0).
@@ -54,6 +76,13 @@ impl Application {
         server::run(listener, self.app, shutdown, self.drain).await;
         Ok(())
     }
+}
+
+fn bind(config: &Config) -> anyhow::Result<std::net::TcpListener> {
+    let listener = std::net::TcpListener::bind(&config.listen)
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    listener.set_nonblocking(true)?;
+    Ok(listener)
 }
 
 /// Loads the demo data set into an empty store (resuming an interrupted

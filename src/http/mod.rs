@@ -17,6 +17,7 @@ use hyper::header::{self, HeaderName, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 
 use self::error::ApiError;
+use crate::cache::{CacheKey, Lookup, ReadThrough, Rendered, matches_if_none_match};
 use crate::store::{Store, StoreError};
 
 /// The response type of every route.
@@ -24,25 +25,32 @@ pub type Reply = Response<Full<Bytes>>;
 
 const READ_METHODS: &str = "GET, HEAD, OPTIONS";
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+const X_CACHE: HeaderName = HeaderName::from_static("x-cache");
+/// What browsers and CDNs may cache a read for: short, since writes
+/// invalidate server-side caches at once but cannot reach a client's.
+const READ_CACHE_CONTROL: HeaderValue = HeaderValue::from_static("public, max-age=10");
 /// How long `/readyz` waits for the store before calling it unreachable.
 const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// The application: the store and what each request needs besides.
+/// The application: the store, the cache in front of it, and what each
+/// request needs besides.
 pub struct App<S> {
     store: S,
+    cache: ReadThrough,
     /// Prefix of assigned request ids: unique per process start.
     id_prefix: String,
     next_id: AtomicU64,
 }
 
 impl<S: Store> App<S> {
-    /// An application reading from `store`.
-    pub fn new(store: S) -> App<S> {
+    /// An application reading from `store` through `cache`.
+    pub fn new(store: S, cache: ReadThrough) -> App<S> {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
         App {
             store,
+            cache,
             id_prefix: format!("{:x}{:05x}", std::process::id(), nanos & 0xfffff),
             next_id: AtomicU64::new(1),
         }
@@ -51,6 +59,11 @@ impl<S: Store> App<S> {
     /// The store behind the application.
     pub fn store(&self) -> &S {
         &self.store
+    }
+
+    /// The cache in front of the store.
+    pub fn cache(&self) -> &ReadThrough {
+        &self.cache
     }
 
     /// Answers one request. Never panics on any input.
@@ -85,7 +98,7 @@ impl<S: Store> App<S> {
         );
         headers.insert(
             header::ACCESS_CONTROL_EXPOSE_HEADERS,
-            HeaderValue::from_static("x-request-id"),
+            HeaderValue::from_static("x-request-id, x-cache, etag"),
         );
         reply
     }
@@ -113,18 +126,36 @@ impl<S: Store> App<S> {
                     return Ok(preflight());
                 }
                 let q = query::parse_page_query(product_id, req.uri().query())?;
-                let page = self.store.page(q).await.map_err(store_error)?;
-                let page = page.ok_or_else(|| unknown_product(product_id))?;
-                Ok(json(StatusCode::OK, render::page(&q, &page)))
+                let lookup = self
+                    .cache
+                    .get(CacheKey::page(&q), || async {
+                        let page = self.store.page(q).await?;
+                        Ok(rendered(
+                            product_id,
+                            page.map(|page| render::page(&q, &page)),
+                        ))
+                    })
+                    .await
+                    .map_err(store_error)?;
+                Ok(cached(req, &lookup))
             }
             (Some("reviews"), Some(id), Some("meta"), None) => {
                 let product_id = query::parse_id("product_id", id)?;
                 if read_method(req.method())? {
                     return Ok(preflight());
                 }
-                let meta = self.store.meta(product_id).await.map_err(store_error)?;
-                let meta = meta.ok_or_else(|| unknown_product(product_id))?;
-                Ok(json(StatusCode::OK, render::meta(product_id, &meta)))
+                let lookup = self
+                    .cache
+                    .get(CacheKey::meta(product_id), || async {
+                        let meta = self.store.meta(product_id).await?;
+                        Ok(rendered(
+                            product_id,
+                            meta.map(|meta| render::meta(product_id, &meta)),
+                        ))
+                    })
+                    .await
+                    .map_err(store_error)?;
+                Ok(cached(req, &lookup))
             }
             _ => Err(ApiError::not_found(format!(
                 "no such path: {}",
@@ -153,6 +184,48 @@ fn read_method(method: &Method) -> Result<bool, ApiError> {
 
 fn unknown_product(product_id: u64) -> ApiError {
     ApiError::not_found(format!("product {product_id} not found"))
+}
+
+/// A store answer as the cache keeps it: the body, or the 404 of an
+/// unknown product (cached briefly too).
+fn rendered(product_id: u64, body: Option<Vec<u8>>) -> Rendered {
+    match body {
+        Some(body) => Rendered { status: 200, body },
+        None => Rendered {
+            status: 404,
+            body: unknown_product(product_id).body(),
+        },
+    }
+}
+
+/// The reply of a cached read: the stored bytes as they are, with `ETag`,
+/// `Cache-Control` and `X-Cache`; a 304 when `If-None-Match` matches.
+fn cached<B>(req: &Request<B>, lookup: &Lookup) -> Reply {
+    let entry = &lookup.entry;
+    let not_modified = entry.status == 200
+        && req
+            .headers()
+            .get(header::IF_NONE_MATCH)
+            .is_some_and(|v| matches_if_none_match(v.as_bytes(), &entry.etag));
+    let (status, body) = if not_modified {
+        (StatusCode::NOT_MODIFIED, Bytes::new())
+    } else {
+        let status = StatusCode::from_u16(entry.status).unwrap_or(StatusCode::OK);
+        (status, entry.body.clone())
+    };
+    let mut reply = Response::new(Full::new(body));
+    *reply.status_mut() = status;
+    let headers = reply.headers_mut();
+    if !not_modified {
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+    }
+    headers.insert(header::ETAG, entry.etag.clone());
+    headers.insert(header::CACHE_CONTROL, READ_CACHE_CONTROL);
+    headers.insert(X_CACHE, HeaderValue::from_static(lookup.status.as_str()));
+    reply
 }
 
 fn store_error(e: StoreError) -> ApiError {

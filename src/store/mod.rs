@@ -9,7 +9,7 @@ use std::future::Future;
 use crate::model::{Meta, Page, PageQuery};
 
 /// Why a store could not answer.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// The backend failed or cannot be reached; worth retrying later.
     #[error("store unavailable: {0}")]

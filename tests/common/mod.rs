@@ -6,12 +6,19 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use reviews::cache::StatsSnapshot;
 use reviews::config::Config;
 use reviews::generate::{DataSet, Generator, Scalars};
+use reviews::http::App;
+use reviews::model::{Meta, Page, PageQuery};
+use reviews::seeding::{LoadOptions, Silent};
 use reviews::startup::{Application, DEMO_SEED};
+use reviews::store::embedded::EmbeddedStore;
+use reviews::store::{Store, StoreError};
 use serde_json::Value;
 use tempfile::TempDir;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -21,51 +28,168 @@ use tokio::sync::oneshot;
 /// Reviews in the data set most tests run against.
 pub const RECORDS: u64 = 20_000;
 
-/// A running application seeded with the demo data set of `RECORDS` reviews.
+/// How a [`TestApp`] is set up.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Demo reviews seeded into the temp store.
+    pub records: u64,
+    /// L1 budget in MB (0 = off).
+    pub l1_mb: u64,
+    /// Redis URL of the L2 cache.
+    pub redis_url: Option<String>,
+    /// Cache TTL in seconds.
+    pub ttl: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            records: RECORDS,
+            l1_mb: 16,
+            redis_url: None,
+            ttl: 300,
+        }
+    }
+}
+
+/// The real embedded store behind switches that inject faults: every call
+/// fails, as a store that went down would, or answers slowly, as a remote
+/// store under load does.
+pub struct Faulty {
+    inner: EmbeddedStore,
+    failing: AtomicBool,
+    delay_ms: AtomicU64,
+}
+
+impl Faulty {
+    /// Makes the store fail (`true`) or answer again (`false`).
+    pub fn set_failing(&self, failing: bool) {
+        self.failing.store(failing, Ordering::SeqCst);
+    }
+
+    /// Delays every answer by `delay`.
+    pub fn set_delay(&self, delay: Duration) {
+        self.delay_ms
+            .store(delay.as_millis() as u64, Ordering::SeqCst);
+    }
+
+    async fn check(&self) -> Result<(), StoreError> {
+        let delay = self.delay_ms.load(Ordering::SeqCst);
+        if delay > 0 {
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+        }
+        if self.failing.load(Ordering::SeqCst) {
+            Err(StoreError::Unavailable("injected fault: store down".into()))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl Store for Faulty {
+    async fn page(&self, query: PageQuery) -> Result<Option<Page>, StoreError> {
+        self.check().await?;
+        self.inner.page(query).await
+    }
+
+    async fn meta(&self, product_id: u64) -> Result<Option<Meta>, StoreError> {
+        self.check().await?;
+        self.inner.meta(product_id).await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.check().await?;
+        self.inner.ping().await
+    }
+}
+
+/// A running application over a temp store seeded with the demo data set.
 pub struct TestApp {
     pub addr: SocketAddr,
     pub set: DataSet,
     pub dir: TempDir,
+    pub app: Arc<App<Faulty>>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl TestApp {
-    /// Seeds a fresh data dir through the server's own demo seeding and
-    /// serves it on a free port.
+    /// The demo data set of `RECORDS` reviews, L1 on, no Redis.
     pub async fn spawn() -> TestApp {
-        Self::spawn_with(RECORDS).await
+        Self::start(Options::default()).await
     }
 
     /// As [`TestApp::spawn`], with `records` demo reviews.
     pub async fn spawn_with(records: u64) -> TestApp {
+        Self::start(Options {
+            records,
+            ..Options::default()
+        })
+        .await
+    }
+
+    /// Seeds a fresh data dir and serves it on a free port as `options` say.
+    pub async fn start(options: Options) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
+        let set = DataSet::new(DEMO_SEED, options.records, None);
+        let data_dir = dir.path().join("data");
+        let store = tokio::task::spawn_blocking({
+            let data_dir = data_dir.clone();
+            move || {
+                let store = EmbeddedStore::open(&data_dir).expect("store opens");
+                store
+                    .load(set, LoadOptions::default(), &mut Silent)
+                    .expect("demo data loads");
+                store
+            }
+        })
+        .await
+        .unwrap();
         let config = Config {
             listen: "127.0.0.1:0".into(),
-            data_dir: dir.path().join("data"),
-            demo_records: records,
+            data_dir,
+            demo_records: 0,
+            redis_url: options.redis_url.clone(),
+            l1_capacity_mb: options.l1_mb,
+            cache_ttl: options.ttl,
+            redis_timeout_ms: 100,
             shutdown_timeout: 5,
         };
-        let app = tokio::task::spawn_blocking(move || Application::build(&config))
-            .await
-            .unwrap()
-            .expect("application builds");
-        let addr = app.local_addr();
+        let faulty = Faulty {
+            inner: store,
+            failing: AtomicBool::new(false),
+            delay_ms: AtomicU64::new(0),
+        };
+        let application = Application::with_store(&config, faulty).expect("application builds");
+        let addr = application.local_addr();
+        let app = application.app();
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(async move {
-            app.run_until(async {
-                let _ = stopped.await;
-            })
-            .await
-            .expect("server runs");
+            application
+                .run_until(async {
+                    let _ = stopped.await;
+                })
+                .await
+                .expect("server runs");
         });
         TestApp {
             addr,
-            set: DataSet::new(DEMO_SEED, records, None),
+            set,
             dir,
+            app,
             stop: Some(stop),
             task: Some(task),
         }
+    }
+
+    /// The cache counters.
+    pub fn stats(&self) -> StatsSnapshot {
+        self.app.cache().stats()
+    }
+
+    /// Makes the store fail or answer again.
+    pub fn set_store_failing(&self, failing: bool) {
+        self.app.store().set_failing(failing);
     }
 
     /// The generator of the data set this app serves.
@@ -289,5 +413,94 @@ impl Drop for Proc {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A real `redis-server` on a free loopback port, owned by one test.
+pub struct RedisServer {
+    pub port: u16,
+    dir: TempDir,
+    child: Option<Child>,
+}
+
+impl RedisServer {
+    /// Starts `redis-server` (no persistence) and waits until it answers.
+    pub fn start() -> RedisServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut server = RedisServer {
+            port,
+            dir: tempfile::tempdir().unwrap(),
+            child: None,
+        };
+        server.restart();
+        server
+    }
+
+    /// The URL the service is given.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// Kills the server (SIGKILL), as a crash would.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the server again on the same port.
+    pub fn restart(&mut self) {
+        self.kill();
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .arg("--dir")
+            .arg(self.dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed for these tests (scripts/test.sh installs it)");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.command(&["PING"]).as_deref() != Some("+PONG") {
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not start on port {}",
+                self.port
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Sends one inline command and returns the first reply line.
+    pub fn command(&self, args: &[&str]) -> Option<String> {
+        use std::io::{BufRead, BufReader, Write};
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.port)).ok()?;
+        stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+        stream
+            .write_all(format!("{}\r\n", args.join(" ")).as_bytes())
+            .ok()?;
+        let mut line = String::new();
+        BufReader::new(stream).read_line(&mut line).ok()?;
+        Some(line.trim_end().to_string())
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
     }
 }

@@ -1,0 +1,121 @@
+//! A circuit breaker for Redis: after a few failures in a row it opens, and
+//! requests skip Redis instead of paying its timeout; after a cooldown one
+//! probe is let through, and its success closes the breaker again.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Where the breaker stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BreakerState {
+    /// Calls go through.
+    Closed,
+    /// Calls are skipped until the cooldown ends.
+    Open,
+    /// One probe is in flight; other calls are skipped.
+    HalfOpen,
+}
+
+#[derive(Debug)]
+enum State {
+    Closed { failures: u32 },
+    Open { until: Instant },
+    HalfOpen { since: Instant },
+}
+
+/// The breaker: `allow` before a call, then `success` or `failure`.
+#[derive(Debug)]
+pub struct Breaker {
+    state: Mutex<State>,
+    threshold: u32,
+    cooldown: Duration,
+}
+
+impl Breaker {
+    /// Opens after `threshold` consecutive failures, probes after `cooldown`.
+    pub fn new(threshold: u32, cooldown: Duration) -> Breaker {
+        Breaker {
+            state: Mutex::new(State::Closed { failures: 0 }),
+            threshold,
+            cooldown,
+        }
+    }
+
+    /// Whether a call may go ahead now. When the cooldown is over, the first
+    /// caller becomes the probe; a probe that never reported back (its
+    /// request was cancelled) is replaced after another cooldown.
+    pub fn allow(&self) -> bool {
+        let mut state = self.state.lock().expect("breaker lock");
+        let now = Instant::now();
+        match *state {
+            State::Closed { .. } => true,
+            State::Open { until } | State::HalfOpen { since: until } if now < until => false,
+            State::Open { .. } | State::HalfOpen { .. } => {
+                *state = State::HalfOpen {
+                    since: now + self.cooldown,
+                };
+                true
+            }
+        }
+    }
+
+    /// The call succeeded: close.
+    pub fn success(&self) {
+        let mut state = self.state.lock().expect("breaker lock");
+        if !matches!(*state, State::Closed { failures: 0 }) {
+            *state = State::Closed { failures: 0 };
+        }
+    }
+
+    /// The call failed or timed out: count it, open at the threshold.
+    pub fn failure(&self) {
+        let mut state = self.state.lock().expect("breaker lock");
+        let open = State::Open {
+            until: Instant::now() + self.cooldown,
+        };
+        *state = match *state {
+            State::Closed { failures } if failures + 1 < self.threshold => State::Closed {
+                failures: failures + 1,
+            },
+            _ => open,
+        };
+    }
+
+    /// The current state, for metrics and tests.
+    pub fn state(&self) -> BreakerState {
+        match *self.state.lock().expect("breaker lock") {
+            State::Closed { .. } => BreakerState::Closed,
+            State::Open { .. } => BreakerState::Open,
+            State::HalfOpen { .. } => BreakerState::HalfOpen,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opens_after_the_threshold_and_recovers_through_one_probe() {
+        let b = Breaker::new(3, Duration::from_millis(30));
+        b.failure();
+        b.failure();
+        assert!(b.allow(), "still closed below the threshold");
+        b.success();
+        b.failure();
+        b.failure();
+        b.failure();
+        assert_eq!(b.state(), BreakerState::Open);
+        assert!(!b.allow());
+        std::thread::sleep(Duration::from_millis(40));
+        assert!(b.allow(), "the first call after the cooldown probes");
+        assert!(!b.allow(), "only one probe at a time");
+        b.failure();
+        assert_eq!(b.state(), BreakerState::Open, "a failed probe reopens");
+        std::thread::sleep(Duration::from_millis(40));
+        assert!(b.allow());
+        b.success();
+        assert_eq!(b.state(), BreakerState::Closed);
+        assert!(b.allow() && b.allow());
+    }
+}

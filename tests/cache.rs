@@ -1,0 +1,241 @@
+//! The read-through cache against a real redis-server started by the test:
+//! hits per tier, single-flight, Redis dying and coming back, the store
+//! failing, and conditional requests.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Options, RedisServer, TestApp};
+use reviews::cache::BreakerState;
+
+fn x_cache(resp: &common::Resp) -> &str {
+    resp.header("x-cache").unwrap_or("none")
+}
+
+#[tokio::test]
+async fn miss_then_l1_hit_serves_the_same_bytes() {
+    let app = TestApp::spawn().await;
+    let first = app.get("/reviews/5?count=10").await;
+    let second = app.get("/reviews/5?count=10").await;
+    assert_eq!((first.status, x_cache(&first)), (200, "MISS"));
+    assert_eq!((second.status, x_cache(&second)), (200, "HIT-L1"));
+    assert_eq!(first.body, second.body);
+    assert_eq!(first.header("etag"), second.header("etag"));
+    assert_eq!(second.header("cache-control"), Some("public, max-age=10"));
+    assert_eq!(second.json()["results"].as_array().unwrap().len(), 10);
+    // Other views of the product are other keys.
+    assert_eq!(
+        x_cache(&app.get("/reviews/5?count=10&sort=newest").await),
+        "MISS"
+    );
+    assert_eq!(x_cache(&app.get("/reviews/5/meta").await), "MISS");
+    assert_eq!(x_cache(&app.get("/reviews/5/meta").await), "HIT-L1");
+    let stats = app.stats();
+    assert_eq!(
+        (stats.misses, stats.l1_hits, stats.store_queries),
+        (3, 2, 3)
+    );
+}
+
+#[tokio::test]
+async fn with_l1_off_redis_serves_byte_identical_bodies() {
+    let redis = RedisServer::start();
+    let app = TestApp::start(Options {
+        l1_mb: 0,
+        redis_url: Some(redis.url()),
+        ..Options::default()
+    })
+    .await;
+    let uncached = TestApp::start(Options {
+        l1_mb: 0,
+        ..Options::default()
+    })
+    .await;
+    for path in [
+        "/reviews/2?count=25&sort=helpful",
+        "/reviews/2/meta",
+        "/reviews/1999",
+    ] {
+        let miss = app.get(path).await;
+        let hit = app.get(path).await;
+        let again = app.get(path).await;
+        assert_eq!(x_cache(&miss), "MISS", "{path}");
+        assert_eq!(x_cache(&hit), "HIT-REDIS", "{path}");
+        assert_eq!(x_cache(&again), "HIT-REDIS", "{path}: L1 is off");
+        assert_eq!(hit.body, miss.body, "{path}");
+        let fresh = uncached.get(path).await;
+        assert_eq!(x_cache(&fresh), "MISS");
+        assert_eq!(
+            hit.body, fresh.body,
+            "{path}: cached equals freshly rendered"
+        );
+        assert_eq!(hit.header("etag"), fresh.header("etag"));
+    }
+    // The product's views live in one Redis hash.
+    assert_eq!(
+        redis.command(&["HLEN", "reviews:v1:2"]).as_deref(),
+        Some(":2")
+    );
+}
+
+#[tokio::test]
+async fn unknown_products_are_cached_briefly() {
+    let redis = RedisServer::start();
+    let app = TestApp::start(Options {
+        redis_url: Some(redis.url()),
+        ..Options::default()
+    })
+    .await;
+    let unknown = app.set.products + 7;
+    let first = app.get(&format!("/reviews/{unknown}")).await;
+    let second = app.get(&format!("/reviews/{unknown}")).await;
+    assert_eq!((first.status, x_cache(&first)), (404, "MISS"));
+    assert_eq!((second.status, x_cache(&second)), (404, "HIT-L1"));
+    assert_eq!(second.error(), format!("product {unknown} not found"));
+    // In Redis, it expires within the negative TTL (10 s), not the 300 s TTL.
+    let ttl = redis
+        .command(&["PTTL", &format!("reviews:v1:{unknown}")])
+        .unwrap();
+    let ms: i64 = ttl.trim_start_matches(':').parse().unwrap();
+    assert!((1..=11_000).contains(&ms), "negative entry TTL {ms} ms");
+}
+
+#[tokio::test]
+async fn a_cold_key_stampede_makes_one_store_query() {
+    let app = TestApp::spawn().await;
+    // A slow store, so the 200 requests really overlap the one in flight.
+    app.app.store().set_delay(Duration::from_millis(300));
+    let before = app.stats().store_queries;
+    let tasks: Vec<_> = (0..200)
+        .map(|_| {
+            let addr = app.addr;
+            tokio::spawn(async move {
+                common::request(addr, "GET", "/reviews/1?count=50", &[], b"").await
+            })
+        })
+        .collect();
+    let mut bodies = Vec::new();
+    for task in tasks {
+        let resp = task.await.unwrap();
+        assert_eq!(resp.status, 200);
+        bodies.push(resp.body);
+    }
+    assert!(
+        bodies.windows(2).all(|w| w[0] == w[1]),
+        "everyone got the same page"
+    );
+    assert_eq!(app.stats().store_queries - before, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_dying_never_fails_a_read_and_the_breaker_recovers() {
+    let mut redis = RedisServer::start();
+    let app = TestApp::start(Options {
+        l1_mb: 0,
+        redis_url: Some(redis.url()),
+        ..Options::default()
+    })
+    .await;
+    assert_eq!(x_cache(&app.get("/reviews/3").await), "MISS");
+    assert_eq!(x_cache(&app.get("/reviews/3").await), "HIT-REDIS");
+    let expected = app.get("/reviews/3").await.body;
+
+    redis.kill();
+    let before = app.stats();
+    for i in 0..60 {
+        let resp = app.get(&format!("/reviews/{}", 3 + i % 5)).await;
+        assert_eq!(resp.status, 200, "read {i} with Redis down");
+        if i % 5 == 0 {
+            assert_eq!(resp.body, expected);
+        }
+    }
+    let after = app.stats();
+    let errors = after.redis_errors - before.redis_errors;
+    let skipped = after.redis_skipped - before.redis_skipped;
+    // A few calls fail and open the breaker; the rest skip Redis instead of
+    // waiting on it (60 reads make 120 Redis calls: a get and a fill).
+    assert!((3..=10).contains(&errors), "failed Redis calls: {errors}");
+    assert!(skipped >= 100, "calls that skipped Redis: {skipped}");
+    assert_eq!(app.app.cache().breaker_state(), Some(BreakerState::Open));
+
+    redis.restart();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let resp = app.get("/reviews/3").await;
+        assert_eq!(resp.status, 200);
+        if x_cache(&resp) == "HIT-REDIS" {
+            assert_eq!(resp.body, expected);
+            break;
+        }
+        assert!(Instant::now() < deadline, "Redis hits never came back");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(app.app.cache().breaker_state(), Some(BreakerState::Closed));
+}
+
+#[tokio::test]
+async fn a_failing_store_serves_stale_copies_or_a_fast_503() {
+    let app = TestApp::start(Options {
+        ttl: 1,
+        ..Options::default()
+    })
+    .await;
+    let warm = app.get("/reviews/4?count=3").await;
+    assert_eq!(x_cache(&warm), "MISS");
+    tokio::time::sleep(Duration::from_millis(1300)).await; // past the 1 s TTL (+10% jitter)
+
+    app.set_store_failing(true);
+    let stale = app.get("/reviews/4?count=3").await;
+    assert_eq!((stale.status, x_cache(&stale)), (200, "STALE"));
+    assert_eq!(stale.body, warm.body);
+    let cold = app.get("/reviews/4?count=4").await;
+    assert_eq!(cold.status, 503);
+    assert_eq!(cold.header("retry-after"), Some("1"));
+    assert!(cold.error().contains("injected fault"), "{}", cold.error());
+    let ready = app.get("/readyz").await;
+    assert_eq!(ready.status, 503);
+    assert_eq!(app.get("/healthz").await.status, 200, "alive, if not ready");
+    assert_eq!(app.stats().stale, 1);
+
+    app.set_store_failing(false);
+    let back = app.get("/reviews/4?count=3").await;
+    assert_eq!((back.status, x_cache(&back)), (200, "MISS"));
+    assert_eq!(app.get("/readyz").await.status, 200);
+}
+
+#[tokio::test]
+async fn etags_give_304_on_if_none_match() {
+    let app = TestApp::spawn().await;
+    let first = app.get("/reviews/6/meta").await;
+    let etag = first.header("etag").unwrap().to_string();
+    assert!(etag.starts_with('"') && etag.ends_with('"'), "{etag}");
+    let not_modified = app
+        .request("GET", "/reviews/6/meta", &[("If-None-Match", &etag)], b"")
+        .await;
+    assert_eq!(not_modified.status, 304);
+    assert!(not_modified.body.is_empty());
+    assert_eq!(not_modified.header("etag"), Some(etag.as_str()));
+    let listed = format!("\"abc\", W/{etag}");
+    let weak = app
+        .request("GET", "/reviews/6/meta", &[("If-None-Match", &listed)], b"")
+        .await;
+    assert_eq!(weak.status, 304);
+    let other = app
+        .request(
+            "GET",
+            "/reviews/6/meta",
+            &[("If-None-Match", "\"0123\"")],
+            b"",
+        )
+        .await;
+    assert_eq!(other.status, 200);
+    assert_eq!(other.body, first.body);
+    let head = app
+        .request("HEAD", "/reviews/6/meta", &[("If-None-Match", &etag)], b"")
+        .await;
+    assert_eq!(head.status, 304);
+    // Different content, different validator.
+    let page = app.get("/reviews/6").await;
+    assert_ne!(page.header("etag"), Some(etag.as_str()));
+}
