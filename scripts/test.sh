@@ -19,7 +19,8 @@ need() {
 }
 
 need cargo cargo
-need cc gcc          # LMDB is compiled from C by lmdb-master-sys
+need cc gcc                     # LMDB is compiled from C by lmdb-master-sys
+need redis-server redis-server  # the cache tests start a real one
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

@@ -74,9 +74,13 @@ impl<S: Store> App<S> {
             .filter(|v| v.len() <= 128 && !v.is_empty())
             .cloned()
             .unwrap_or_else(|| {
+                use std::io::Write;
                 let n = self.next_id.fetch_add(1, Ordering::Relaxed);
-                HeaderValue::try_from(format!("{}-{n:x}", self.id_prefix))
-                    .expect("hex is a valid header value")
+                let mut buf = [0u8; 48];
+                let mut out = &mut buf[..];
+                write!(out, "{}-{n:x}", self.id_prefix).expect("48 bytes hold an id");
+                let len = 48 - out.len();
+                HeaderValue::from_bytes(&buf[..len]).expect("hex is a valid header value")
             });
         let mut reply = match self.route(&req).await {
             Ok(reply) => reply,
@@ -213,8 +217,7 @@ fn cached<B>(req: &Request<B>, lookup: &Lookup) -> Reply {
         let status = StatusCode::from_u16(entry.status).unwrap_or(StatusCode::OK);
         (status, entry.body.clone())
     };
-    let mut reply = Response::new(Full::new(body));
-    *reply.status_mut() = status;
+    let mut reply = reply(status, body);
     let headers = reply.headers_mut();
     if !not_modified {
         headers.insert(
@@ -239,9 +242,16 @@ fn shorten_path(path: &str) -> &str {
     }
 }
 
-fn json(status: StatusCode, body: Vec<u8>) -> Reply {
-    let mut reply = Response::new(Full::new(Bytes::from(body)));
+/// A reply with room for every header the service sets, so none regrows.
+fn reply(status: StatusCode, body: Bytes) -> Reply {
+    let mut reply = Response::new(Full::new(body));
     *reply.status_mut() = status;
+    reply.headers_mut().reserve(12);
+    reply
+}
+
+fn json(status: StatusCode, body: Vec<u8>) -> Reply {
+    let mut reply = reply(status, Bytes::from(body));
     reply.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
@@ -250,8 +260,7 @@ fn json(status: StatusCode, body: Vec<u8>) -> Reply {
 }
 
 fn preflight() -> Reply {
-    let mut reply = Response::new(Full::new(Bytes::new()));
-    *reply.status_mut() = StatusCode::NO_CONTENT;
+    let mut reply = reply(StatusCode::NO_CONTENT, Bytes::new());
     let headers = reply.headers_mut();
     headers.insert(header::ALLOW, HeaderValue::from_static(READ_METHODS));
     headers.insert(
