@@ -16,6 +16,7 @@
 //! the product index and meta are then built in one counting-sort pass.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 
 use heed::types::{Bytes, Str};
@@ -49,6 +50,10 @@ pub struct EmbeddedStore {
     by_product: Db,
     meta: Db,
     info: Database<Str, Bytes>,
+    /// Products 1..=this exist, as last read from `info`: saves a lookup per
+    /// read. Re-read whenever a larger id is asked for, so a load completed
+    /// by another process (e.g. `seed`) is seen.
+    products: AtomicU64,
 }
 
 impl EmbeddedStore {
@@ -79,6 +84,7 @@ impl EmbeddedStore {
             meta: meta.map_err(|e| fail(&e))?,
             info: info.map_err(|e| fail(&e))?,
             env: env.clone(),
+            products: AtomicU64::new(0),
         };
         txn.commit().map_err(|e| fail(&e))?;
         Ok(store)
@@ -356,8 +362,15 @@ impl EmbeddedStore {
 
     /// Whether `product_id` is one of the loaded data set's products.
     fn product_exists(&self, txn: &RoTxn, product_id: u64) -> Result<bool, StoreError> {
+        if product_id == 0 {
+            return Ok(false);
+        }
+        if product_id <= self.products.load(Ordering::Relaxed) {
+            return Ok(true);
+        }
         let products = self.info_u64(txn, KEY_PRODUCTS)?.unwrap_or(0);
-        Ok((1..=products).contains(&product_id))
+        self.products.fetch_max(products, Ordering::Relaxed);
+        Ok(product_id <= products)
     }
 
     fn read_page(&self, q: PageQuery) -> Result<Option<Page>, StoreError> {
