@@ -44,6 +44,11 @@ pub struct Config {
     #[arg(long, env = "REVIEWS_REDIS_TIMEOUT_MS", default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
     pub redis_timeout_ms: u64,
 
+    /// Worker processes sharing the port (SO_REUSEPORT) under a supervisor;
+    /// 1 = a single process, no supervisor. Default: the number of cores.
+    #[arg(long, env = "REVIEWS_WORKERS", default_value_t = default_workers(), value_parser = clap::value_parser!(u64).range(1..=256))]
+    pub workers: u64,
+
     /// Seconds to let in-flight requests finish after SIGTERM or Ctrl-C.
     #[arg(long, env = "REVIEWS_SHUTDOWN_TIMEOUT", default_value_t = 10)]
     pub shutdown_timeout: u64,
@@ -59,4 +64,8 @@ impl Config {
             redis_timeout: Duration::from_millis(self.redis_timeout_ms),
         }
     }
+}
+
+fn default_workers() -> u64 {
+    std::thread::available_parallelism().map_or(1, |n| n.get() as u64)
 }

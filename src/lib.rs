@@ -15,6 +15,7 @@
 //! - [`seeding`]: loading a generated data set into a store, with progress;
 //! - [`server`]: the accept loop, `run(listener, app, shutdown, drain)`;
 //! - [`startup`]: [`startup::Application`] builds the service from its config;
+//! - [`supervisor`]: `--workers N`, worker processes sharing one port;
 //! - [`config`]: the `reviews` command line; [`telemetry`]: logging.
 
 pub mod cache;
@@ -26,4 +27,5 @@ pub mod seeding;
 pub mod server;
 pub mod startup;
 pub mod store;
+pub mod supervisor;
 pub mod telemetry;

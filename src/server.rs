@@ -14,16 +14,16 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
 
 use crate::http::App;
 use crate::store::Store;
@@ -32,18 +32,30 @@ use crate::store::Store;
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// How often each connection's watchdog looks.
 const IDLE_CHECK: Duration = Duration::from_secs(5);
+/// While draining, how long a connection that has sent nothing yet may take
+/// to send its first request.
+pub const FIRST_REQUEST_GRACE: Duration = Duration::from_secs(1);
 
 /// Serves `app` on `listener` until `shutdown` resolves, then stops
 /// accepting and waits up to `drain` for open requests to finish.
+///
+/// Draining: a connection with a request in progress finishes it, then
+/// closes; an idle keep-alive connection closes at once; a connection
+/// accepted but whose first bytes have not been read yet is given
+/// [`FIRST_REQUEST_GRACE`] to send its request (which is then served), so a
+/// request that raced the stop signal is not dropped.
 pub async fn run<S: Store>(
     listener: TcpListener,
     app: Arc<App<S>>,
     shutdown: impl Future<Output = ()>,
     drain: Duration,
 ) {
-    let graceful = GracefulShutdown::new();
     let builder = http1::Builder::new();
     let epoch = Instant::now();
+    // Connection tasks watch `stopping`, and each holds a clone of `open`:
+    // when every clone is dropped, the drain is over.
+    let (stop, stopping) = watch::channel(false);
+    let (open, mut all_closed) = mpsc::channel::<()>(1);
     tokio::pin!(shutdown);
     loop {
         let stream = tokio::select! {
@@ -59,10 +71,13 @@ pub async fn run<S: Store>(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let last_read = Arc::new(AtomicU64::new(millis_since(epoch)));
+        let activity = Arc::new(Activity {
+            last_read: AtomicU64::new(millis_since(epoch)),
+            any_read: AtomicBool::new(false),
+        });
         let stream = Tracked {
             inner: stream,
-            last_read: Arc::clone(&last_read),
+            activity: Arc::clone(&activity),
             epoch,
         };
         let app = Arc::clone(&app);
@@ -70,32 +85,18 @@ pub async fn run<S: Store>(
             let app = Arc::clone(&app);
             async move { Ok::<_, Infallible>(app.handle(req).await) }
         });
-        let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+        let conn = builder.serve_connection(TokioIo::new(stream), service);
+        let (stopping, open) = (stopping.clone(), open.clone());
         tokio::spawn(async move {
-            tokio::pin!(conn);
-            let mut watchdog = tokio::time::interval(IDLE_CHECK);
-            loop {
-                tokio::select! {
-                    ended = &mut conn => {
-                        if let Err(e) = ended {
-                            tracing::debug!("connection ended: {e}");
-                        }
-                        return;
-                    }
-                    _ = watchdog.tick() => {
-                        let idle = millis_since(epoch) - last_read.load(Ordering::Relaxed);
-                        if idle >= IDLE_TIMEOUT.as_millis() as u64 {
-                            tracing::debug!("closing a connection idle for {idle} ms");
-                            return;
-                        }
-                    }
-                }
-            }
+            serve_connection(conn, activity, epoch, stopping).await;
+            drop(open);
         });
     }
     drop(listener);
     tracing::info!("draining open connections");
-    if tokio::time::timeout(drain, graceful.shutdown())
+    let _ = stop.send(true);
+    drop(open);
+    if tokio::time::timeout(drain, all_closed.recv())
         .await
         .is_err()
     {
@@ -103,14 +104,73 @@ pub async fn run<S: Store>(
     }
 }
 
+/// Drives one connection to its end: closes it when idle too long, and
+/// shuts it down gracefully when the server stops.
+async fn serve_connection<F>(
+    conn: http1::Connection<TokioIo<Tracked>, F>,
+    activity: Arc<Activity>,
+    epoch: Instant,
+    mut stopping: watch::Receiver<bool>,
+) where
+    F: hyper::service::HttpService<hyper::body::Incoming>,
+    F::ResBody: 'static,
+    <F::ResBody as hyper::body::Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    tokio::pin!(conn);
+    let mut watchdog = tokio::time::interval(IDLE_CHECK);
+    let mut stop_at: Option<Instant> = None;
+    loop {
+        tokio::select! {
+            ended = conn.as_mut() => {
+                if let Err(e) = ended {
+                    tracing::debug!("connection ended: {e}");
+                }
+                return;
+            }
+            _ = stopping.changed(), if stop_at.is_none() => {
+                stop_at = Some(Instant::now());
+                if activity.any_read.load(Ordering::Relaxed) {
+                    conn.as_mut().graceful_shutdown();
+                } else {
+                    watchdog = tokio::time::interval(Duration::from_millis(10));
+                }
+            }
+            _ = watchdog.tick() => {
+                if let Some(since) = stop_at {
+                    if activity.any_read.load(Ordering::Relaxed) {
+                        conn.as_mut().graceful_shutdown();
+                        watchdog = tokio::time::interval(IDLE_CHECK);
+                    } else if since.elapsed() >= FIRST_REQUEST_GRACE {
+                        return;
+                    }
+                    continue;
+                }
+                let idle = millis_since(epoch) - activity.last_read.load(Ordering::Relaxed);
+                if idle >= IDLE_TIMEOUT.as_millis() as u64 {
+                    tracing::debug!("closing a connection idle for {idle} ms");
+                    return;
+                }
+            }
+        }
+    }
+}
+
 fn millis_since(epoch: Instant) -> u64 {
     epoch.elapsed().as_millis() as u64
 }
 
-/// A TCP stream that notes when its client last sent bytes.
+/// What a connection's client has sent, as its tasks need to know.
+struct Activity {
+    /// Milliseconds since the server's epoch when bytes last arrived.
+    last_read: AtomicU64,
+    /// Whether any byte arrived yet.
+    any_read: AtomicBool,
+}
+
+/// A TCP stream that notes when its client sends bytes.
 struct Tracked {
     inner: TcpStream,
-    last_read: Arc<AtomicU64>,
+    activity: Arc<Activity>,
     epoch: Instant,
 }
 
@@ -123,8 +183,10 @@ impl AsyncRead for Tracked {
         let before = buf.filled().len();
         let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
         if buf.filled().len() > before {
-            self.last_read
+            self.activity
+                .last_read
                 .store(millis_since(self.epoch), Ordering::Relaxed);
+            self.activity.any_read.store(true, Ordering::Relaxed);
         }
         polled
     }

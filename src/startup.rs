@@ -35,6 +35,24 @@ impl Application<EmbeddedStore> {
         seed_demo(&store, config.demo_records)?;
         Self::assemble(config, listener, store)
     }
+
+    /// A worker of `--workers N`: serves the store on the listening socket
+    /// the supervisor handed it (the supervisor has seeded already).
+    pub fn for_worker(
+        config: &Config,
+        listener: std::net::TcpListener,
+    ) -> anyhow::Result<Application<EmbeddedStore>> {
+        let store = EmbeddedStore::open(&config.data_dir)?;
+        listener.set_nonblocking(true)?;
+        Self::assemble(config, listener, store)
+    }
+}
+
+/// What the supervisor does before it starts workers: opens the embedded
+/// store and seeds the demo data set if it is empty, then closes it.
+pub fn prepare_store(config: &Config) -> anyhow::Result<()> {
+    let store = EmbeddedStore::open(&config.data_dir)?;
+    seed_demo(&store, config.demo_records)
 }
 
 impl<S: Store> Application<S> {
@@ -72,7 +90,6 @@ impl<S: Store> Application<S> {
     /// Serves until `shutdown` resolves, then drains open requests.
     pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::from_std(self.listener)?;
-        tracing::info!("listening on http://{}", listener.local_addr()?);
         server::run(listener, self.app, shutdown, self.drain).await;
         Ok(())
     }

@@ -153,6 +153,7 @@ impl TestApp {
             l1_capacity_mb: options.l1_mb,
             cache_ttl: options.ttl,
             redis_timeout_ms: 100,
+            workers: 1,
             shutdown_timeout: 5,
         };
         let faulty = Faulty {
@@ -503,4 +504,9 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Whether connecting to `addr` now fails (nothing listens).
+pub async fn request_fails(addr: SocketAddr) -> bool {
+    TcpStream::connect(addr).await.is_err()
 }
