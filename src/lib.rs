@@ -13,12 +13,14 @@
 //! - [`generate`]: the deterministic review generator behind `seed`, the
 //!   demo data set and the tests' expectations;
 //! - [`seeding`]: loading a generated data set into a store, with progress;
+//! - [`coherence`]: how cached copies follow writes across processes;
 //! - [`server`]: the accept loop, `run(listener, app, shutdown, drain)`;
 //! - [`startup`]: [`startup::Application`] builds the service from its config;
 //! - [`supervisor`]: `--workers N`, worker processes sharing one port;
 //! - [`config`]: the `reviews` command line; [`telemetry`]: logging.
 
 pub mod cache;
+pub mod coherence;
 pub mod config;
 pub mod generate;
 pub mod http;

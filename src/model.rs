@@ -90,6 +90,18 @@ impl Meta {
         Some((sum as f64 * 100.0 / total as f64).round() / 100.0)
     }
 
+    /// Counts one visible review out (it was reported).
+    pub fn remove(&mut self, rating: u8, recommend: bool) {
+        let slot = &mut self.ratings[usize::from(rating.clamp(1, 5) - 1)];
+        *slot = slot.saturating_sub(1);
+        let side = if recommend {
+            &mut self.recommended
+        } else {
+            &mut self.not_recommended
+        };
+        *side = side.saturating_sub(1);
+    }
+
     /// Counts one visible review in.
     pub fn add(&mut self, rating: u8, recommend: bool) {
         self.ratings[usize::from(rating.clamp(1, 5) - 1)] += 1;
@@ -145,6 +157,44 @@ impl fmt::Display for Sort {
             Sort::Relevant => "relevant",
         })
     }
+}
+
+/// Limits of SPEC §2 on what a client may write, in Unicode scalar values.
+pub mod limits {
+    /// Summary length.
+    pub const SUMMARY: std::ops::RangeInclusive<usize> = 1..=60;
+    /// Body length.
+    pub const BODY: std::ops::RangeInclusive<usize> = 50..=1000;
+    /// Reviewer name length.
+    pub const NAME: std::ops::RangeInclusive<usize> = 1..=60;
+    /// Longest email address.
+    pub const EMAIL_MAX: usize = 60;
+    /// Most photos on a review.
+    pub const PHOTOS_MAX: usize = 5;
+    /// Longest photo URL.
+    pub const PHOTO_URL_MAX: usize = 2048;
+    /// Largest request body, in bytes.
+    pub const BODY_BYTES_MAX: usize = 64 * 1024;
+}
+
+/// A review as a client submits it, validated: past the HTTP edge, an
+/// invalid one cannot exist.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewReview {
+    /// 1..=5.
+    pub rating: u8,
+    /// Within [`limits::SUMMARY`].
+    pub summary: String,
+    /// Within [`limits::BODY`].
+    pub body: String,
+    /// Whether the reviewer recommends the product.
+    pub recommend: bool,
+    /// Stored as `reviewer_name`; within [`limits::NAME`].
+    pub name: String,
+    /// A plausible address of at most [`limits::EMAIL_MAX`] chars.
+    pub email: String,
+    /// http(s) URLs, at most [`limits::PHOTOS_MAX`].
+    pub photos: Vec<String>,
 }
 
 /// A validated request for one page of a product's visible reviews.

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 
 use crate::cache::ReadThrough;
+use crate::coherence;
 use crate::config::Config;
 use crate::generate::DataSet;
 use crate::http::App;
@@ -90,7 +91,9 @@ impl<S: Store> Application<S> {
     /// Serves until `shutdown` resolves, then drains open requests.
     pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::from_std(self.listener)?;
+        let follower = tokio::spawn(coherence::follow(Arc::clone(&self.app)));
         server::run(listener, self.app, shutdown, self.drain).await;
+        follower.abort();
         Ok(())
     }
 }

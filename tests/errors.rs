@@ -80,15 +80,18 @@ async fn bad_query_values_are_400_naming_the_parameter() {
 #[tokio::test]
 async fn wrong_methods_are_405_with_allow() {
     let app = TestApp::spawn().await;
-    for (method, path) in [
-        ("DELETE", "/reviews/2"),
-        ("PATCH", "/reviews/2/meta"),
-        ("PUT", "/reviews/2"),
-        ("POST", "/healthz"),
+    for (method, path, allow) in [
+        ("DELETE", "/reviews/2", "GET, HEAD, POST, OPTIONS"),
+        ("PUT", "/reviews/2", "GET, HEAD, POST, OPTIONS"),
+        ("PATCH", "/reviews/2/meta", "GET, HEAD, OPTIONS"),
+        ("POST", "/reviews/2/meta", "GET, HEAD, OPTIONS"),
+        ("POST", "/healthz", "GET, HEAD, OPTIONS"),
+        ("GET", "/reviews/2/helpful", "PUT, OPTIONS"),
+        ("POST", "/reviews/2/report", "PUT, OPTIONS"),
     ] {
         let resp = app.request(method, path, &[], b"").await;
         assert_eq!(resp.status, 405, "{method} {path}");
-        assert_eq!(resp.header("allow"), Some("GET, HEAD, OPTIONS"));
+        assert_eq!(resp.header("allow"), Some(allow));
         assert!(
             resp.error()
                 .contains(&format!("method {method} is not allowed"))

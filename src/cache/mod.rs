@@ -10,6 +10,9 @@
 //! - Entries outlive their freshness by [`STALE_WINDOW`] in L1: when the
 //!   store fails, the last known copy is served as `STALE`; with none, the
 //!   error goes up (503 with `Retry-After`).
+//! - Writes call [`ReadThrough::invalidate`]; other processes learn of them
+//!   from the store's change log ([`crate::coherence`]). A fetch that overlaps
+//!   an invalidation serves what it read but does not cache it.
 
 mod breaker;
 mod entry;
@@ -223,6 +226,9 @@ pub struct CacheConfig {
 pub struct ReadThrough {
     l1: Option<moka::sync::Cache<CacheKey, Arc<Entry>>>,
     l2: Option<RedisTier>,
+    /// Bumped by every invalidation: a fetch that saw it move while it read
+    /// the store does not cache what it read (it may predate the write).
+    epoch: AtomicU64,
     flights: SingleFlight<CacheKey, Result<Lookup, StoreError>>,
     stats: Arc<Stats>,
     ttl: Duration,
@@ -251,6 +257,7 @@ impl ReadThrough {
         Ok(ReadThrough {
             l1,
             l2,
+            epoch: AtomicU64::new(0),
             flights: SingleFlight::new(),
             stats,
             ttl: config.ttl,
@@ -260,6 +267,27 @@ impl ReadThrough {
     /// The counters.
     pub fn stats(&self) -> StatsSnapshot {
         self.stats.snapshot()
+    }
+
+    /// Drops every cached copy of `product_id`: this process's L1 at once,
+    /// and Redis (retried before Redis is trusted again if it fails now).
+    pub async fn invalidate(&self, product_id: u64) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        if let Some(l1) = &self.l1 {
+            l1.invalidate_entries_if(move |key, _| key.product_id == product_id)
+                .expect("L1 supports invalidation closures");
+        }
+        if let Some(l2) = &self.l2 {
+            l2.invalidate(product_id).await;
+        }
+    }
+
+    /// Drops all of this process's L1 (when it may have missed writes).
+    pub fn invalidate_all(&self) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        if let Some(l1) = &self.l1 {
+            l1.invalidate_all();
+        }
     }
 
     /// The Redis breaker's state; `None` without Redis.
@@ -295,6 +323,7 @@ impl ReadThrough {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Rendered, StoreError>>,
     {
+        let epoch = self.epoch.load(Ordering::SeqCst);
         let mut last_known = self.l1.as_ref().and_then(|l1| l1.get(&key));
         if let Some(entry) = last_known.as_ref().filter(|e| e.is_fresh(now_ms())) {
             bump(&self.stats.l1_hits);
@@ -309,7 +338,7 @@ impl ReadThrough {
             let entry = Arc::new(entry);
             if entry.is_fresh(now_ms()) {
                 bump(&self.stats.redis_hits);
-                self.fill_l1(key, &entry);
+                self.fill_l1(key, &entry, epoch);
                 return Ok(Lookup {
                     entry,
                     status: CacheStatus::HitRedis,
@@ -332,10 +361,12 @@ impl ReadThrough {
                     Bytes::from(rendered.body),
                     fresh_until,
                 ));
-                if let Some(l2) = &self.l2 {
+                if let Some(l2) = &self.l2
+                    && self.epoch.load(Ordering::SeqCst) == epoch
+                {
                     l2.set(&key, &entry, ttl).await;
                 }
-                self.fill_l1(key, &entry);
+                self.fill_l1(key, &entry, epoch);
                 bump(&self.stats.misses);
                 Ok(Lookup {
                     entry,
@@ -358,8 +389,11 @@ impl ReadThrough {
         }
     }
 
-    fn fill_l1(&self, key: CacheKey, entry: &Arc<Entry>) {
-        if let Some(l1) = &self.l1 {
+    /// Caches `entry` in L1 unless an invalidation happened since `epoch`.
+    fn fill_l1(&self, key: CacheKey, entry: &Arc<Entry>, epoch: u64) {
+        if let Some(l1) = &self.l1
+            && self.epoch.load(Ordering::SeqCst) == epoch
+        {
             l1.insert(key, Arc::clone(entry));
         }
     }

@@ -8,8 +8,9 @@
 //! invalidates a product with one `DEL`. The hash expires `ttl` after its
 //! last fill; each field carries its own freshness.
 
-use std::sync::Arc;
+use std::collections::HashSet;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use deadpool_redis::{Config, Pool, Runtime, Timeouts};
@@ -26,6 +27,8 @@ const BREAKER_COOLDOWN: Duration = Duration::from_secs(1);
 /// The Redis tier.
 pub struct RedisTier {
     pool: Pool,
+    /// Products whose Redis copies must be deleted before Redis is trusted.
+    pending: Mutex<HashSet<u64>>,
     breaker: Breaker,
     timeout: Duration,
     stats: Arc<Stats>,
@@ -48,6 +51,7 @@ impl RedisTier {
             .map_err(|e| anyhow::anyhow!("invalid --redis-url {url}: {e}"))?;
         Ok(RedisTier {
             pool,
+            pending: Mutex::new(HashSet::new()),
             breaker: Breaker::new(BREAKER_THRESHOLD, BREAKER_COOLDOWN),
             timeout,
             stats,
@@ -59,8 +63,12 @@ impl RedisTier {
         &self.breaker
     }
 
-    /// The cached entry for `key`, fresh or not; `None` on a miss or any failure.
+    /// The cached entry for `key`, fresh or not; `None` on a miss, on any
+    /// failure, or while invalidations are pending.
     pub async fn get(&self, key: &CacheKey) -> Option<Entry> {
+        if !self.pending().is_empty() && !self.flush_pending().await {
+            return None;
+        }
         let mut cmd = redis::cmd("HGET");
         cmd.arg(key.redis_key()).arg(key.redis_field());
         let raw = self.call::<Option<Vec<u8>>>(cmd).await.flatten()?;
@@ -83,12 +91,36 @@ impl RedisTier {
         let _: Option<()> = self.call_pipe(pipe).await;
     }
 
-    /// Deletes every cached view of `product_id`.
-    pub async fn invalidate(&self, product_id: u64) -> bool {
+    /// Deletes every cached view of `product_id`. If Redis cannot be told
+    /// now, the product is remembered and Redis is not read for it (nor for
+    /// anything, while deletions are pending) until the deletion succeeds.
+    pub async fn invalidate(&self, product_id: u64) {
+        self.pending().insert(product_id);
+        self.flush_pending().await;
+    }
+
+    /// Sends the pending deletions; true when none is left.
+    async fn flush_pending(&self) -> bool {
+        let products: Vec<u64> = self.pending().iter().copied().collect();
+        if products.is_empty() {
+            return true;
+        }
         let mut cmd = redis::cmd("DEL");
-        cmd.arg(CacheKey::redis_key_of(product_id));
-        let deleted: Option<i64> = self.call(cmd).await;
-        deleted.is_some()
+        for &product in &products {
+            cmd.arg(CacheKey::redis_key_of(product));
+        }
+        if self.call::<i64>(cmd).await.is_none() {
+            return false;
+        }
+        let mut pending = self.pending();
+        for product in products {
+            pending.remove(&product);
+        }
+        pending.is_empty()
+    }
+
+    fn pending(&self) -> std::sync::MutexGuard<'_, HashSet<u64>> {
+        self.pending.lock().expect("pending invalidations lock")
     }
 
     async fn call<T: redis::FromRedisValue>(&self, cmd: redis::Cmd) -> Option<T> {

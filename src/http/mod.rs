@@ -2,9 +2,11 @@
 //! store, and renders JSON — or the JSON error of SPEC §3.
 //!
 //! Order of checks, as the spec fixes it: path syntax (400), method (405),
-//! then query (400), then existence (404).
+//! content type (415), size (413), body and query (400/422), then existence
+//! (404). Writes invalidate the product's cached copies before answering.
 
 pub mod error;
+pub mod new_review;
 pub mod query;
 pub mod render;
 
@@ -12,18 +14,19 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper::body::Body;
 use hyper::header::{self, HeaderName, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 
 use self::error::ApiError;
 use crate::cache::{CacheKey, Lookup, ReadThrough, Rendered, matches_if_none_match};
+use crate::model::limits;
 use crate::store::{Store, StoreError};
 
 /// The response type of every route.
 pub type Reply = Response<Full<Bytes>>;
 
-const READ_METHODS: &str = "GET, HEAD, OPTIONS";
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const X_CACHE: HeaderName = HeaderName::from_static("x-cache");
 /// What browsers and CDNs may cache a read for: short, since writes
@@ -67,28 +70,25 @@ impl<S: Store> App<S> {
     }
 
     /// Answers one request. Never panics on any input.
-    pub async fn handle<B>(&self, req: Request<B>) -> Reply {
+    pub async fn handle<B>(&self, req: Request<B>) -> Reply
+    where
+        B: Body<Data = Bytes>,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
         let request_id = req
             .headers()
             .get(&X_REQUEST_ID)
             .filter(|v| v.len() <= 128 && !v.is_empty())
             .cloned()
-            .unwrap_or_else(|| {
-                use std::io::Write;
-                let n = self.next_id.fetch_add(1, Ordering::Relaxed);
-                let mut buf = [0u8; 48];
-                let mut out = &mut buf[..];
-                write!(out, "{}-{n:x}", self.id_prefix).expect("48 bytes hold an id");
-                let len = 48 - out.len();
-                HeaderValue::from_bytes(&buf[..len]).expect("hex is a valid header value")
-            });
-        let mut reply = match self.route(&req).await {
+            .unwrap_or_else(|| self.assign_request_id());
+        let uri = req.uri().clone();
+        let mut reply = match self.route(req).await {
             Ok(reply) => reply,
             Err(err) => {
                 if err.status.is_server_error() {
                     tracing::warn!(
                         request_id = ?request_id, status = err.status.as_u16(),
-                        path = req.uri().path(), "{}", err.message
+                        path = uri.path(), "{}", err.message
                     );
                 }
                 error_reply(&err)
@@ -107,28 +107,32 @@ impl<S: Store> App<S> {
         reply
     }
 
-    async fn route<B>(&self, req: &Request<B>) -> Result<Reply, ApiError> {
-        let path = req.uri().path();
-        let mut segments = path.strip_prefix('/').unwrap_or(path).split('/');
-        match (
-            segments.next(),
-            segments.next(),
-            segments.next(),
-            segments.next(),
-        ) {
-            (Some("healthz"), None, ..) => {
-                read_method(req.method())?;
+    /// A request id unique to this process start: `{pid}{random}-{counter}`.
+    fn assign_request_id(&self) -> HeaderValue {
+        use std::io::Write;
+        let n = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let mut buf = [0u8; 48];
+        let mut out = &mut buf[..];
+        write!(out, "{}-{n:x}", self.id_prefix).expect("48 bytes hold an id");
+        let len = 48 - out.len();
+        HeaderValue::from_bytes(&buf[..len]).expect("hex is a valid header value")
+    }
+
+    /// Path (400/404), then method (405), then the route's own checks.
+    async fn route<B>(&self, req: Request<B>) -> Result<Reply, ApiError>
+    where
+        B: Body<Data = Bytes>,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let route = Route::parse(req.uri().path())?;
+        let method = req.method().clone();
+        match (route, method) {
+            (route, Method::OPTIONS) => Ok(preflight(route.allow())),
+            (Route::Health, Method::GET | Method::HEAD) => {
                 Ok(json(StatusCode::OK, br#"{"status":"ok"}"#.to_vec()))
             }
-            (Some("readyz"), None, ..) => {
-                read_method(req.method())?;
-                self.ready().await
-            }
-            (Some("reviews"), Some(id), None, _) => {
-                let product_id = query::parse_id("product_id", id)?;
-                if read_method(req.method())? {
-                    return Ok(preflight());
-                }
+            (Route::Ready, Method::GET | Method::HEAD) => self.ready().await,
+            (Route::Reviews(product_id), Method::GET | Method::HEAD) => {
                 let q = query::parse_page_query(product_id, req.uri().query())?;
                 let lookup = self
                     .cache
@@ -141,13 +145,10 @@ impl<S: Store> App<S> {
                     })
                     .await
                     .map_err(store_error)?;
-                Ok(cached(req, &lookup))
+                Ok(cached(&req, &lookup))
             }
-            (Some("reviews"), Some(id), Some("meta"), None) => {
-                let product_id = query::parse_id("product_id", id)?;
-                if read_method(req.method())? {
-                    return Ok(preflight());
-                }
+            (Route::Reviews(product_id), Method::POST) => self.add_review(product_id, req).await,
+            (Route::Meta(product_id), Method::GET | Method::HEAD) => {
                 let lookup = self
                     .cache
                     .get(CacheKey::meta(product_id), || async {
@@ -159,13 +160,62 @@ impl<S: Store> App<S> {
                     })
                     .await
                     .map_err(store_error)?;
-                Ok(cached(req, &lookup))
+                Ok(cached(&req, &lookup))
             }
-            _ => Err(ApiError::not_found(format!(
-                "no such path: {}",
-                shorten_path(path)
-            ))),
+            (Route::Vote(review_id, vote), Method::PUT) => {
+                let product = match vote {
+                    Vote::Helpful => self.store.vote_helpful(review_id).await,
+                    Vote::Report => self.store.report(review_id).await,
+                }
+                .map_err(store_error)?
+                .ok_or_else(|| ApiError::not_found(format!("review {review_id} not found")))?;
+                self.cache.invalidate(product).await;
+                Ok(reply(StatusCode::NO_CONTENT, Bytes::new()))
+            }
+            (route, method) => Err(ApiError::method_not_allowed(&method, route.allow())),
         }
+    }
+
+    /// `POST /reviews/:product_id`: content type (415), size (413), body
+    /// (400/422), then existence (404); 201 once the review is durable and
+    /// the product's cached copies are dropped.
+    async fn add_review<B>(&self, product_id: u64, req: Request<B>) -> Result<Reply, ApiError>
+    where
+        B: Body<Data = Bytes>,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let (parts, body) = req.into_parts();
+        if !is_json(parts.headers.get(header::CONTENT_TYPE)) {
+            return Err(ApiError::unsupported_media_type(
+                "content type must be application/json",
+            ));
+        }
+        let declared = parts
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > limits::BODY_BYTES_MAX as u64) {
+            return Err(too_large());
+        }
+        let bytes = match Limited::new(body, limits::BODY_BYTES_MAX).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(e) if e.is::<LengthLimitError>() => return Err(too_large()),
+            Err(e) => {
+                return Err(ApiError::bad_request(format!(
+                    "could not read the body: {e}"
+                )));
+            }
+        };
+        let review = new_review::parse(&bytes)?;
+        let id = self
+            .store
+            .add_review(product_id, review)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| unknown_product(product_id))?;
+        self.cache.invalidate(product_id).await;
+        let body = serde_json::to_vec(&serde_json::json!({ "review_id": id })).expect("JSON");
+        Ok(json(StatusCode::CREATED, body))
     }
 
     async fn ready(&self) -> Result<Reply, ApiError> {
@@ -177,13 +227,82 @@ impl<S: Store> App<S> {
     }
 }
 
-/// Accepts GET and HEAD; `Ok(true)` for an OPTIONS preflight.
-fn read_method(method: &Method) -> Result<bool, ApiError> {
-    match *method {
-        Method::GET | Method::HEAD => Ok(false),
-        Method::OPTIONS => Ok(true),
-        _ => Err(ApiError::method_not_allowed(method, READ_METHODS)),
+/// What a path names.
+#[derive(Debug, Clone, Copy)]
+enum Route {
+    Health,
+    Ready,
+    Reviews(u64),
+    Meta(u64),
+    Vote(u64, Vote),
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Vote {
+    Helpful,
+    Report,
+}
+
+impl Route {
+    /// Parses a path: malformed ids are 400, unknown paths 404.
+    fn parse(path: &str) -> Result<Route, ApiError> {
+        let mut segments = path.strip_prefix('/').unwrap_or(path).split('/');
+        let parts = (
+            segments.next(),
+            segments.next(),
+            segments.next(),
+            segments.next(),
+        );
+        Ok(match parts {
+            (Some("healthz"), None, ..) => Route::Health,
+            (Some("readyz"), None, ..) => Route::Ready,
+            (Some("reviews"), Some(id), None, _) => {
+                Route::Reviews(query::parse_id("product_id", id)?)
+            }
+            (Some("reviews"), Some(id), Some("meta"), None) => {
+                Route::Meta(query::parse_id("product_id", id)?)
+            }
+            (Some("reviews"), Some(id), Some(vote @ ("helpful" | "report")), None) => {
+                let vote = if vote == "helpful" {
+                    Vote::Helpful
+                } else {
+                    Vote::Report
+                };
+                Route::Vote(query::parse_id("review_id", id)?, vote)
+            }
+            _ => {
+                return Err(ApiError::not_found(format!(
+                    "no such path: {}",
+                    shorten_path(path)
+                )));
+            }
+        })
     }
+
+    /// The methods the path takes (`Allow`).
+    fn allow(self) -> &'static str {
+        match self {
+            Route::Health | Route::Ready | Route::Meta(_) => "GET, HEAD, OPTIONS",
+            Route::Reviews(_) => "GET, HEAD, POST, OPTIONS",
+            Route::Vote(..) => "PUT, OPTIONS",
+        }
+    }
+}
+
+/// Whether a `Content-Type` is `application/json`, with any parameters.
+fn is_json(value: Option<&HeaderValue>) -> bool {
+    let Some(value) = value.and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or("").trim();
+    essence.eq_ignore_ascii_case("application/json")
+}
+
+fn too_large() -> ApiError {
+    ApiError::payload_too_large(format!(
+        "the body must be at most {} bytes",
+        limits::BODY_BYTES_MAX
+    ))
 }
 
 fn unknown_product(product_id: u64) -> ApiError {
@@ -259,13 +378,14 @@ fn json(status: StatusCode, body: Vec<u8>) -> Reply {
     reply
 }
 
-fn preflight() -> Reply {
+/// The answer to `OPTIONS`: what the path takes, for CORS preflight too.
+fn preflight(allow: &'static str) -> Reply {
     let mut reply = reply(StatusCode::NO_CONTENT, Bytes::new());
     let headers = reply.headers_mut();
-    headers.insert(header::ALLOW, HeaderValue::from_static(READ_METHODS));
+    headers.insert(header::ALLOW, HeaderValue::from_static(allow));
     headers.insert(
         header::ACCESS_CONTROL_ALLOW_METHODS,
-        HeaderValue::from_static(READ_METHODS),
+        HeaderValue::from_static(allow),
     );
     headers.insert(
         header::ACCESS_CONTROL_ALLOW_HEADERS,

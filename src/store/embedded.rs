@@ -8,23 +8,32 @@
 //!   helpfulness (u32 LE), for visible reviews only: a page is one prefix scan
 //!   of these small entries, a partial sort, and a point read per result;
 //! - `meta`: product_id (u64 BE) → the [`Meta`] counters (7 × u32 LE);
-//! - `info`: what data set is loaded and how far (see [`LoadStatus`]).
+//! - `changes`: write sequence (u64 BE) → product_id (u64 BE), the last
+//!   [`CHANGES_KEPT`] writes, which every process polls to drop cached copies;
+//! - `info`: what data set is loaded and how far (see [`LoadStatus`]), the
+//!   next review id, the last change sequence.
+//!
+//! Every write is one LMDB transaction (record, index, meta, change log), so
+//! it is atomic and durable at commit; LMDB serializes writers across
+//! processes, so concurrent writes never lose an update.
 //!
 //! Loading ([`EmbeddedStore::load`]) appends records in id order from
 //! parallel generator threads in large transactions, recording progress in
 //! the same transaction, so an interrupted load resumes without duplicates;
 //! the product index and meta are then built in one counting-sort pass.
 
+use std::ops::Bound;
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 
 use heed::types::{Bytes, Str};
-use heed::{Database, Env, EnvFlags, EnvOpenOptions, PutFlags, RoTxn};
+use heed::{Database, Env, EnvFlags, EnvOpenOptions, PutFlags, RoTxn, RwTxn};
 
-use super::{SortEntry, Store, StoreError, codec, select_page};
-use crate::generate::{DataSet, Generator, mix};
-use crate::model::{Meta, Page, PageQuery, Review};
+use super::{Changes, SortEntry, Store, StoreError, codec, select_page};
+use crate::generate::{DataSet, Generator, mix, photo_id};
+use crate::model::{Meta, NewReview, Page, PageQuery, Photo, Review};
 use crate::seeding::{LoadOptions, LoadOutcome, LoadStatus, Progress};
 
 /// Virtual size of the memory map; the file only grows as data is written.
@@ -40,10 +49,15 @@ const KEY_COMPLETE: &str = "complete";
 const KEY_NEXT_ID: &str = "next_review_id";
 /// Set when a load completes: products 1..=this exist.
 const KEY_PRODUCTS: &str = "products";
+/// Sequence number of the last write in the `changes` log.
+const KEY_CHANGE_SEQ: &str = "change_seq";
+/// Writes the `changes` log keeps; a reader further behind resets its cache.
+const CHANGES_KEPT: u64 = 100_000;
 
 type Db = Database<Bytes, Bytes>;
 
-/// The LMDB-backed [`Store`].
+/// The LMDB-backed [`Store`]. Cloning is cheap: clones share the environment.
+#[derive(Clone)]
 pub struct EmbeddedStore {
     env: Env,
     reviews: Db,
@@ -53,7 +67,8 @@ pub struct EmbeddedStore {
     /// Products 1..=this exist, as last read from `info`: saves a lookup per
     /// read. Re-read whenever a larger id is asked for, so a load completed
     /// by another process (e.g. `seed`) is seen.
-    products: AtomicU64,
+    products: Arc<AtomicU64>,
+    changes: Db,
 }
 
 impl EmbeddedStore {
@@ -77,6 +92,7 @@ impl EmbeddedStore {
         let mut txn = env.write_txn().map_err(|e| fail(&e))?;
         let mut create = |name| env.create_database::<Bytes, Bytes>(&mut txn, Some(name));
         let (reviews, by_product, meta) = (create("reviews"), create("by_product"), create("meta"));
+        let changes = create("changes");
         let info = env.create_database(&mut txn, Some("info"));
         let store = EmbeddedStore {
             reviews: reviews.map_err(|e| fail(&e))?,
@@ -84,7 +100,8 @@ impl EmbeddedStore {
             meta: meta.map_err(|e| fail(&e))?,
             info: info.map_err(|e| fail(&e))?,
             env: env.clone(),
-            products: AtomicU64::new(0),
+            products: Arc::new(AtomicU64::new(0)),
+            changes: changes.map_err(|e| fail(&e))?,
         };
         txn.commit().map_err(|e| fail(&e))?;
         Ok(store)
@@ -416,6 +433,160 @@ impl EmbeddedStore {
     }
 }
 
+impl EmbeddedStore {
+    fn write_add(&self, product_id: u64, new: NewReview) -> Result<Option<u64>, StoreError> {
+        let mut txn = self.env.write_txn()?;
+        let products = self.info_u64(&txn, KEY_PRODUCTS)?.unwrap_or(0);
+        if !(1..=products).contains(&product_id) {
+            return Ok(None);
+        }
+        let id = self.info_u64(&txn, KEY_NEXT_ID)?.unwrap_or(1);
+        let date = crate::cache::now_ms() as i64 / 1000;
+        let photos = new.photos.into_iter().enumerate();
+        let review = Review {
+            review_id: id,
+            product_id,
+            rating: new.rating,
+            summary: new.summary,
+            body: new.body,
+            recommend: new.recommend,
+            reported: false,
+            reviewer_name: new.name,
+            reviewer_email: new.email,
+            response: None,
+            helpfulness: 0,
+            date,
+            photos: photos
+                .map(|(k, url)| Photo {
+                    id: photo_id(id, k as u64),
+                    url,
+                })
+                .collect(),
+        };
+        let mut bytes = Vec::with_capacity(512);
+        codec::encode(&review, &mut bytes);
+        self.reviews.put(&mut txn, &id.to_be_bytes(), &bytes)?;
+        self.by_product
+            .put(&mut txn, &index_key(product_id, id), &index_value(date, 0))?;
+        self.update_meta(&mut txn, product_id, |m| {
+            m.add(review.rating, review.recommend)
+        })?;
+        self.info
+            .put(&mut txn, KEY_NEXT_ID, &(id + 1).to_be_bytes())?;
+        self.log_change(&mut txn, product_id)?;
+        txn.commit()?;
+        Ok(Some(id))
+    }
+
+    /// Rewrites a visible review with `change`; `None` if unknown or reported.
+    fn write_update(
+        &self,
+        review_id: u64,
+        change: impl FnOnce(&mut Review),
+    ) -> Result<Option<u64>, StoreError> {
+        let mut txn = self.env.write_txn()?;
+        let Some(raw) = self.reviews.get(&txn, &review_id.to_be_bytes())? else {
+            return Ok(None);
+        };
+        let mut review = codec::decode(review_id, raw).map_err(StoreError::Corrupt)?;
+        if review.reported {
+            return Ok(None);
+        }
+        change(&mut review);
+        let mut bytes = Vec::with_capacity(raw.len());
+        codec::encode(&review, &mut bytes);
+        self.reviews
+            .put(&mut txn, &review_id.to_be_bytes(), &bytes)?;
+        let key = index_key(review.product_id, review_id);
+        if review.reported {
+            self.by_product.delete(&mut txn, &key)?;
+            self.update_meta(&mut txn, review.product_id, |m| {
+                m.remove(review.rating, review.recommend)
+            })?;
+        } else {
+            self.by_product.put(
+                &mut txn,
+                &key,
+                &index_value(review.date, review.helpfulness),
+            )?;
+        }
+        self.log_change(&mut txn, review.product_id)?;
+        txn.commit()?;
+        Ok(Some(review.product_id))
+    }
+
+    fn update_meta(
+        &self,
+        txn: &mut RwTxn,
+        product_id: u64,
+        change: impl FnOnce(&mut Meta),
+    ) -> Result<(), StoreError> {
+        let key = product_id.to_be_bytes();
+        let mut meta = match self.meta.get(txn, &key)? {
+            Some(raw) => decode_meta(raw)?,
+            None => Meta::default(),
+        };
+        change(&mut meta);
+        self.meta.put(txn, &key, &encode_meta(&meta))?;
+        Ok(())
+    }
+
+    /// Appends `product_id` to the change log and trims its oldest entry.
+    fn log_change(&self, txn: &mut RwTxn, product_id: u64) -> Result<(), StoreError> {
+        let seq = self.info_u64(txn, KEY_CHANGE_SEQ)?.unwrap_or(0) + 1;
+        self.changes
+            .put(txn, &seq.to_be_bytes(), &product_id.to_be_bytes())?;
+        if seq > CHANGES_KEPT {
+            self.changes
+                .delete(txn, &(seq - CHANGES_KEPT).to_be_bytes())?;
+        }
+        self.info.put(txn, KEY_CHANGE_SEQ, &seq.to_be_bytes())?;
+        Ok(())
+    }
+
+    fn read_changes(&self, cursor: Option<u64>) -> Result<Changes, StoreError> {
+        let txn = self.env.read_txn()?;
+        let head = self.info_u64(&txn, KEY_CHANGE_SEQ)?.unwrap_or(0);
+        let Some(from) = cursor.filter(|&c| c < head) else {
+            return Ok(Changes {
+                cursor: head,
+                products: Vec::new(),
+                complete: true,
+            });
+        };
+        let complete = head - from < CHANGES_KEPT;
+        let mut products = Vec::new();
+        let after = from.to_be_bytes();
+        let range = (Bound::Excluded(&after[..]), Bound::Unbounded);
+        for item in self.changes.range(&txn, &range)? {
+            let (_, product) = item?;
+            let product: [u8; 8] = product
+                .try_into()
+                .map_err(|_| StoreError::Corrupt("change entry".into()))?;
+            products.push(u64::from_be_bytes(product));
+        }
+        products.sort_unstable();
+        products.dedup();
+        Ok(Changes {
+            cursor: head,
+            products,
+            complete,
+        })
+    }
+
+    /// Runs a blocking write on tokio's blocking pool: LMDB's write lock may
+    /// wait for another process's write.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        write: impl FnOnce(EmbeddedStore) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || write(store))
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("write task failed: {e}")))?
+    }
+}
+
 impl Store for EmbeddedStore {
     async fn page(&self, query: PageQuery) -> Result<Option<Page>, StoreError> {
         self.read_page(query)
@@ -428,6 +599,33 @@ impl Store for EmbeddedStore {
     async fn ping(&self) -> Result<(), StoreError> {
         self.env.read_txn()?;
         Ok(())
+    }
+
+    async fn add_review(
+        &self,
+        product_id: u64,
+        review: NewReview,
+    ) -> Result<Option<u64>, StoreError> {
+        self.blocking(move |store| store.write_add(product_id, review))
+            .await
+    }
+
+    async fn vote_helpful(&self, review_id: u64) -> Result<Option<u64>, StoreError> {
+        self.blocking(move |store| {
+            store.write_update(review_id, |r| {
+                r.helpfulness = r.helpfulness.saturating_add(1)
+            })
+        })
+        .await
+    }
+
+    async fn report(&self, review_id: u64) -> Result<Option<u64>, StoreError> {
+        self.blocking(move |store| store.write_update(review_id, |r| r.reported = true))
+            .await
+    }
+
+    async fn changes_since(&self, cursor: Option<u64>) -> Result<Changes, StoreError> {
+        self.read_changes(cursor)
     }
 }
 

@@ -6,7 +6,7 @@ pub mod embedded;
 
 use std::future::Future;
 
-use crate::model::{Meta, Page, PageQuery};
+use crate::model::{Meta, NewReview, Page, PageQuery};
 
 /// Why a store could not answer.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -44,6 +44,48 @@ pub trait Store: Send + Sync + 'static {
 
     /// Succeeds when the store can serve reads (what `/readyz` asks).
     fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Adds a review (helpfulness 0, no response, dated now) and counts it in
+    /// the product's meta, durably, in one atomic write; its id, or `None`
+    /// for an unknown product.
+    fn add_review(
+        &self,
+        product_id: u64,
+        review: NewReview,
+    ) -> impl Future<Output = Result<Option<u64>, StoreError>> + Send;
+
+    /// One more helpful vote, durably; the review's product, or `None` for
+    /// an unknown or reported review.
+    fn vote_helpful(
+        &self,
+        review_id: u64,
+    ) -> impl Future<Output = Result<Option<u64>, StoreError>> + Send;
+
+    /// Hides a review and counts it out of its product's meta, durably; the
+    /// review's product, or `None` for an unknown or already reported review.
+    fn report(
+        &self,
+        review_id: u64,
+    ) -> impl Future<Output = Result<Option<u64>, StoreError>> + Send;
+
+    /// The products written since `cursor` (every process polls this to drop
+    /// its cached copies); with no cursor, just the current position.
+    fn changes_since(
+        &self,
+        cursor: Option<u64>,
+    ) -> impl Future<Output = Result<Changes, StoreError>> + Send;
+}
+
+/// What [`Store::changes_since`] answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Changes {
+    /// Where the next poll starts.
+    pub cursor: u64,
+    /// Products written since the previous cursor (each once).
+    pub products: Vec<u64>,
+    /// False when the log no longer reaches back to the previous cursor:
+    /// the caller must assume every product changed.
+    pub complete: bool,
 }
 
 /// A review's place in a sorted page: its sort key, then its id.

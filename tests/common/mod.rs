@@ -14,11 +14,11 @@ use reviews::cache::StatsSnapshot;
 use reviews::config::Config;
 use reviews::generate::{DataSet, Generator, Scalars};
 use reviews::http::App;
-use reviews::model::{Meta, Page, PageQuery};
+use reviews::model::{Meta, NewReview, Page, PageQuery};
 use reviews::seeding::{LoadOptions, Silent};
 use reviews::startup::{Application, DEMO_SEED};
-use reviews::store::embedded::EmbeddedStore;
-use reviews::store::{Store, StoreError};
+use reviews::store::embedded::{EmbeddedStore, Fingerprint};
+use reviews::store::{Changes, Store, StoreError};
 use serde_json::Value;
 use tempfile::TempDir;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -100,6 +100,36 @@ impl Store for Faulty {
     async fn ping(&self) -> Result<(), StoreError> {
         self.check().await?;
         self.inner.ping().await
+    }
+
+    async fn add_review(
+        &self,
+        product_id: u64,
+        review: NewReview,
+    ) -> Result<Option<u64>, StoreError> {
+        self.check().await?;
+        self.inner.add_review(product_id, review).await
+    }
+
+    async fn vote_helpful(&self, review_id: u64) -> Result<Option<u64>, StoreError> {
+        self.check().await?;
+        self.inner.vote_helpful(review_id).await
+    }
+
+    async fn report(&self, review_id: u64) -> Result<Option<u64>, StoreError> {
+        self.check().await?;
+        self.inner.report(review_id).await
+    }
+
+    async fn changes_since(&self, cursor: Option<u64>) -> Result<Changes, StoreError> {
+        self.inner.changes_since(cursor).await
+    }
+}
+
+impl Faulty {
+    /// A digest of everything the store holds.
+    pub fn fingerprint(&self) -> Fingerprint {
+        self.inner.fingerprint().expect("fingerprint")
     }
 }
 
@@ -452,6 +482,25 @@ impl RedisServer {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// Freezes the server (SIGSTOP): connections hang, as with a stuck Redis.
+    pub fn pause(&self) {
+        self.signal("STOP");
+    }
+
+    /// Thaws a paused server (SIGCONT), its data intact.
+    pub fn resume(&self) {
+        self.signal("CONT");
+    }
+
+    fn signal(&self, sig: &str) {
+        let pid = self.child.as_ref().expect("redis-server runs").id();
+        let ok = Command::new("kill")
+            .args([&format!("-{sig}"), &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
     }
 
     /// Starts the server again on the same port.

@@ -1,0 +1,278 @@
+//! Parsing `POST /reviews/:product_id` bodies into a [`NewReview`]: malformed
+//! JSON is a 400; valid JSON with unknown, missing, mistyped or out-of-range
+//! fields is a 422 naming the field.
+
+use serde_json::{Map, Value};
+
+use super::error::ApiError;
+use crate::model::{NewReview, limits};
+
+const FIELDS: [&str; 7] = [
+    "rating",
+    "summary",
+    "body",
+    "recommend",
+    "name",
+    "email",
+    "photos",
+];
+
+/// Parses and validates a request body.
+pub fn parse(body: &[u8]) -> Result<NewReview, ApiError> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("malformed JSON body: {e}")))?;
+    let Value::Object(fields) = value else {
+        return Err(ApiError::unprocessable("the body must be a JSON object"));
+    };
+    if let Some(unknown) = fields.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+        return Err(ApiError::unprocessable(format!(
+            "unknown field `{}`; expected {}",
+            shorten(unknown),
+            FIELDS.join(", ")
+        )));
+    }
+    let rating = match required(&fields, "rating")?.as_u64() {
+        Some(n @ 1..=5) => n as u8,
+        _ => {
+            return Err(ApiError::unprocessable(
+                "rating must be an integer from 1 to 5",
+            ));
+        }
+    };
+    let recommend = required(&fields, "recommend")?
+        .as_bool()
+        .ok_or_else(|| ApiError::unprocessable("recommend must be true or false"))?;
+    let summary = text(&fields, "summary", limits::SUMMARY)?;
+    let body = text(&fields, "body", limits::BODY)?;
+    let name = text(&fields, "name", limits::NAME)?;
+    let email = email(required(&fields, "email")?)?;
+    let photos = match fields.get("photos") {
+        None => Vec::new(),
+        Some(value) => photos(value)?,
+    };
+    Ok(NewReview {
+        rating,
+        summary,
+        body,
+        recommend,
+        name,
+        email,
+        photos,
+    })
+}
+
+fn required<'a>(fields: &'a Map<String, Value>, name: &str) -> Result<&'a Value, ApiError> {
+    fields
+        .get(name)
+        .ok_or_else(|| ApiError::unprocessable(format!("missing field `{name}`")))
+}
+
+fn text(
+    fields: &Map<String, Value>,
+    name: &str,
+    chars: std::ops::RangeInclusive<usize>,
+) -> Result<String, ApiError> {
+    let (min, max) = (chars.start(), chars.end());
+    let wrong = || {
+        ApiError::unprocessable(format!(
+            "{name} must be a string of {min} to {max} characters"
+        ))
+    };
+    let text = required(fields, name)?.as_str().ok_or_else(wrong)?;
+    let count = text.chars().count();
+    if !chars.contains(&count) {
+        return Err(ApiError::unprocessable(format!(
+            "{name} must be a string of {min} to {max} characters, got {count}"
+        )));
+    }
+    if text.trim().is_empty() {
+        return Err(ApiError::unprocessable(format!("{name} must not be blank")));
+    }
+    Ok(text.to_string())
+}
+
+fn email(value: &Value) -> Result<String, ApiError> {
+    let invalid = || {
+        ApiError::unprocessable(format!(
+            "email must be a valid address of at most {} characters",
+            limits::EMAIL_MAX
+        ))
+    };
+    let email = value.as_str().ok_or_else(invalid)?;
+    let (local, domain) = email.split_once('@').ok_or_else(invalid)?;
+    let valid = email.chars().count() <= limits::EMAIL_MAX
+        && !local.is_empty()
+        && !domain.contains('@')
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains("..")
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+    if valid {
+        Ok(email.to_string())
+    } else {
+        Err(invalid())
+    }
+}
+
+fn photos(value: &Value) -> Result<Vec<String>, ApiError> {
+    let list = value
+        .as_array()
+        .ok_or_else(|| ApiError::unprocessable("photos must be an array of URLs"))?;
+    if list.len() > limits::PHOTOS_MAX {
+        return Err(ApiError::unprocessable(format!(
+            "photos may hold at most {} URLs, got {}",
+            limits::PHOTOS_MAX,
+            list.len()
+        )));
+    }
+    list.iter()
+        .enumerate()
+        .map(|(i, url)| {
+            let invalid = || {
+                ApiError::unprocessable(format!(
+                    "photos[{i}] must be an http(s) URL of at most {} characters",
+                    limits::PHOTO_URL_MAX
+                ))
+            };
+            let url = url.as_str().ok_or_else(invalid)?;
+            let rest = url
+                .strip_prefix("https://")
+                .or_else(|| url.strip_prefix("http://"));
+            let host = rest
+                .and_then(|r| r.split(['/', '?', '#']).next())
+                .unwrap_or("");
+            let valid = !host.is_empty()
+                && url.chars().count() <= limits::PHOTO_URL_MAX
+                && !url.chars().any(|c| c.is_whitespace() || c.is_control());
+            if valid {
+                Ok(url.to_string())
+            } else {
+                Err(invalid())
+            }
+        })
+        .collect()
+}
+
+fn shorten(s: &str) -> String {
+    s.chars().take(40).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn valid() -> Value {
+        serde_json::json!({
+            "rating": 4, "summary": "Solid", "body": "b".repeat(50), "recommend": true,
+            "name": "Zoë", "email": "zoe@example.com", "photos": ["https://img.example/1.jpg"]
+        })
+    }
+
+    fn error_of(v: Value) -> (u16, String) {
+        let e = parse(v.to_string().as_bytes()).unwrap_err();
+        (e.status.as_u16(), e.message)
+    }
+
+    #[test]
+    fn a_valid_body_parses_and_photos_default_to_none() {
+        let r = parse(valid().to_string().as_bytes()).unwrap();
+        assert_eq!((r.rating, r.name.as_str(), r.photos.len()), (4, "Zoë", 1));
+        let mut v = valid();
+        v.as_object_mut().unwrap().remove("photos");
+        assert!(parse(v.to_string().as_bytes()).unwrap().photos.is_empty());
+    }
+
+    #[test]
+    fn each_violation_names_its_field() {
+        let cases: Vec<(&str, Value, &str)> = vec![
+            (
+                "rating",
+                serde_json::json!(0),
+                "rating must be an integer from 1 to 5",
+            ),
+            ("rating", serde_json::json!("5"), "rating must be"),
+            ("rating", serde_json::json!(4.5), "rating must be"),
+            (
+                "summary",
+                serde_json::json!(""),
+                "summary must be a string of 1 to 60 characters, got 0",
+            ),
+            ("summary", serde_json::json!("é".repeat(61)), "got 61"),
+            (
+                "summary",
+                serde_json::json!("   "),
+                "summary must not be blank",
+            ),
+            (
+                "body",
+                serde_json::json!("short"),
+                "body must be a string of 50 to 1000 characters, got 5",
+            ),
+            ("body", serde_json::json!(12), "body must be a string"),
+            (
+                "recommend",
+                serde_json::json!("yes"),
+                "recommend must be true or false",
+            ),
+            ("name", serde_json::json!("n".repeat(61)), "name must be"),
+            (
+                "email",
+                serde_json::json!("no-at.example.com"),
+                "email must be a valid address",
+            ),
+            ("email", serde_json::json!("a@b@c.com"), "email must be"),
+            ("email", serde_json::json!("@example.com"), "email must be"),
+            ("email", serde_json::json!("a@localhost"), "email must be"),
+            (
+                "email",
+                serde_json::json!(format!("{}@example.com", "a".repeat(50))),
+                "email must be",
+            ),
+            (
+                "photos",
+                serde_json::json!("https://x.example/a.jpg"),
+                "photos must be an array",
+            ),
+            (
+                "photos",
+                serde_json::json!(["ftp://x.example/a.jpg"]),
+                "photos[0] must be an http(s) URL",
+            ),
+            ("photos", serde_json::json!(["https://"]), "photos[0]"),
+            (
+                "photos",
+                serde_json::json!(vec!["https://x.example/a.jpg"; 6]),
+                "at most 5 URLs",
+            ),
+        ];
+        for (field, value, needle) in cases {
+            let mut v = valid();
+            v[field] = value;
+            let (status, message) = error_of(v);
+            assert_eq!(status, 422, "{field}: {message}");
+            assert!(message.contains(needle), "{field}: {message}");
+        }
+    }
+
+    #[test]
+    fn shape_errors() {
+        let e = parse(br#"{"rating": 5,"#).unwrap_err();
+        assert_eq!(e.status.as_u16(), 400);
+        assert!(
+            e.message.starts_with("malformed JSON body"),
+            "{}",
+            e.message
+        );
+        assert_eq!(
+            error_of(serde_json::json!([1, 2])).1,
+            "the body must be a JSON object"
+        );
+        let mut v = valid();
+        v["stars"] = serde_json::json!(5);
+        assert!(error_of(v).1.starts_with("unknown field `stars`"));
+        let mut v = valid();
+        v.as_object_mut().unwrap().remove("email");
+        assert_eq!(error_of(v).1, "missing field `email`");
+    }
+}
