@@ -26,5 +26,8 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --all-targets --quiet -- -D warnings
+if [ -z "${MONGODB_URI:-}" ]; then
+  echo "test.sh: MONGODB_URI is not set: the MongoDB store suite will be skipped (the embedded store suite runs)"
+fi
 echo "== cargo test"
 cargo test --all-targets

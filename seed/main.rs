@@ -2,14 +2,16 @@
 //! Interrupted and run again with the same flags, it finishes the job
 //! without duplicates.
 
+use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use clap::Parser;
 use reviews::generate::DataSet;
 use reviews::seeding::{self, LoadOptions, LoadOutcome};
 use reviews::store::embedded::EmbeddedStore;
+use reviews::store::mongo::{MongoConfig, MongoStore};
 
 /// Generate deterministic, realistic product reviews into a store.
 #[derive(Debug, Parser)]
@@ -31,15 +33,22 @@ struct Args {
     #[arg(long, env = "REVIEWS_DATA_DIR", default_value = "./data")]
     data_dir: PathBuf,
 
-    /// Delete what the store holds first (no server may have it open).
+    /// Load into MongoDB instead (the URI's database, `reviews` if it names none).
+    #[arg(long, env = "MONGODB_URI")]
+    mongodb_uri: Option<String>,
+
+    /// Delete what the store holds first (embedded: no server may have it
+    /// open; MongoDB: drops the database).
     #[arg(long)]
     drop: bool,
 
-    /// Records written per transaction.
-    #[arg(long, default_value_t = 250_000, value_parser = clap::value_parser!(u64).range(1..))]
-    batch: u64,
+    /// Records per transaction (embedded; default 250,000) or per unordered
+    /// bulk insert (MongoDB; default 10,000).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    batch: Option<u64>,
 
-    /// Generator threads; default: the number of cores.
+    /// Generator threads (embedded) or bulk inserts in flight (MongoDB);
+    /// default: the number of cores.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=256))]
     concurrency: Option<u64>,
 }
@@ -57,48 +66,72 @@ fn main() -> ExitCode {
 
 fn run(args: &Args) -> anyhow::Result<()> {
     let set = DataSet::new(args.seed, args.records, args.products);
-    if args.drop {
-        EmbeddedStore::destroy(&args.data_dir)?;
-    }
-    let store = EmbeddedStore::open(&args.data_dir)?;
-    let mut options = LoadOptions {
-        batch: args.batch,
-        ..LoadOptions::default()
-    };
+    let mut options = LoadOptions::default();
     if let Some(threads) = args.concurrency {
         options.threads = threads as usize;
     }
     let started = Instant::now();
     let mut progress = seeding::reporter(|line| eprintln!("{line}"));
-    match store.load(set, options, progress.as_mut())? {
-        LoadOutcome::AlreadyLoaded => {
-            eprintln!(
-                "{} already holds this data set; nothing to do",
-                args.data_dir.display()
+    let (outcome, place) = match &args.mongodb_uri {
+        Some(uri) => {
+            options.batch = args.batch.unwrap_or(10_000);
+            let config = MongoConfig {
+                uri: uri.clone(),
+                read_preference: "primary".into(),
+                pool_size: options.threads as u32 * 2 + 2,
+                timeout: Duration::from_secs(10),
+            };
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            let outcome = runtime.block_on(async {
+                let store = MongoStore::connect(&config).await?;
+                if args.drop {
+                    store.drop_all().await?;
+                }
+                store.load(set, options, progress.as_mut()).await
+            })?;
+            (outcome, "MongoDB".to_string())
+        }
+        None => {
+            options.batch = args.batch.unwrap_or(250_000);
+            if args.drop {
+                EmbeddedStore::destroy(&args.data_dir)?;
+            }
+            let store = EmbeddedStore::open(&args.data_dir)?;
+            let outcome = store.load(set, options, progress.as_mut())?;
+            let disk = std::fs::metadata(args.data_dir.join("data.mdb"))?.blocks() * 512;
+            let place = format!(
+                "{} ({:.2} GiB on disk)",
+                args.data_dir.display(),
+                disk as f64 / (1u64 << 30) as f64
             );
+            (outcome, place)
+        }
+    };
+    match outcome {
+        LoadOutcome::AlreadyLoaded => {
+            eprintln!("{place} already holds this data set; nothing to do")
         }
         LoadOutcome::Loaded { resumed_from } => {
             let secs = started.elapsed().as_secs_f64();
-            let written = set.records - resumed_from;
-            let disk = std::os::unix::fs::MetadataExt::blocks(&std::fs::metadata(
-                args.data_dir.join("data.mdb"),
-            )?) * 512;
             eprintln!(
-                "seeded {} reviews of {} products (seed {}) into {} in {secs:.1}s \
-                 ({:.0} records/s{}); {:.2} GiB on disk",
+                "seeded {} reviews of {} products (seed {}) into {place} in {secs:.1}s ({:.0} records/s{})",
                 set.records,
                 set.products,
                 set.seed,
-                args.data_dir.display(),
-                written as f64 / secs,
-                if resumed_from > 0 {
-                    format!(", resumed after {resumed_from}")
-                } else {
-                    String::new()
-                },
-                disk as f64 / (1u64 << 30) as f64,
+                (set.records - resumed_from) as f64 / secs,
+                resumed(resumed_from),
             );
         }
     }
     Ok(())
+}
+
+fn resumed(after: u64) -> String {
+    if after > 0 {
+        format!(", resumed after {after}")
+    } else {
+        String::new()
+    }
 }

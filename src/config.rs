@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::Parser;
 
 use crate::cache::CacheConfig;
+use crate::store::mongo::MongoConfig;
 
 /// How one `reviews` process is configured.
 #[derive(Debug, Clone, Parser)]
@@ -27,6 +28,24 @@ pub struct Config {
     /// Records to seed an empty embedded store with before serving; 0 = never.
     #[arg(long, env = "REVIEWS_DEMO_RECORDS", default_value_t = 1_000_000)]
     pub demo_records: u64,
+
+    /// MongoDB connection string (replica set, standalone, mongos or a
+    /// compatible service); unset = the embedded store in --data-dir.
+    #[arg(long, env = "MONGODB_URI")]
+    pub mongodb_uri: Option<String>,
+
+    /// Where MongoDB reads go.
+    #[arg(long, env = "REVIEWS_MONGODB_READ_PREFERENCE", default_value = "secondaryPreferred",
+          value_parser = ["primary", "primaryPreferred", "secondary", "secondaryPreferred", "nearest"])]
+    pub mongodb_read_preference: String,
+
+    /// Most MongoDB connections per server, per process.
+    #[arg(long, env = "REVIEWS_MONGODB_POOL_SIZE", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..))]
+    pub mongodb_pool_size: u32,
+
+    /// Milliseconds for MongoDB server selection, connecting, and any one operation.
+    #[arg(long, env = "REVIEWS_MONGODB_TIMEOUT_MS", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub mongodb_timeout_ms: u64,
 
     /// Redis URL of the L2 cache (e.g. redis://127.0.0.1:6379); unset = no L2.
     #[arg(long, env = "REDIS_URL")]
@@ -55,6 +74,16 @@ pub struct Config {
 }
 
 impl Config {
+    /// The MongoDB settings, when a URI is given.
+    pub fn mongo(&self) -> Option<MongoConfig> {
+        self.mongodb_uri.as_ref().map(|uri| MongoConfig {
+            uri: uri.clone(),
+            read_preference: self.mongodb_read_preference.clone(),
+            pool_size: self.mongodb_pool_size,
+            timeout: Duration::from_millis(self.mongodb_timeout_ms),
+        })
+    }
+
     /// The cache this configuration asks for.
     pub fn cache(&self) -> CacheConfig {
         CacheConfig {

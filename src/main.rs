@@ -9,6 +9,8 @@ use clap::Parser;
 use clap::error::ErrorKind;
 use reviews::config::Config;
 use reviews::startup::{self, Application};
+use reviews::store::Store;
+use reviews::store::mongo::MongoStore;
 use reviews::supervisor::{self, Supervisor};
 use reviews::telemetry;
 use tracing::Instrument;
@@ -39,22 +41,31 @@ fn main() -> ExitCode {
 }
 
 fn serve(config: &Config) -> anyhow::Result<()> {
+    let mongo = config.mongo();
     if let Some(listener) = supervisor::inherited_listener() {
-        // A worker of a supervisor: the socket and the seeded store are ready.
-        let app = Application::for_worker(config, listener)?;
-        let runtime = tokio::runtime::Builder::new_multi_thread()
+        // A worker of a supervisor: the socket (and a seeded embedded store)
+        // are ready. One process per core, so one thread per worker: no work
+        // stealing across cores, no cross-thread wakeups.
+        let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
         let id = std::env::var(supervisor::WORKER_ENV).unwrap_or_default();
         let serving = async {
-            supervisor::report_ready();
-            app.run_until(shutdown_signal()).await
+            match mongo {
+                Some(mongo) => {
+                    let store = MongoStore::connect(&mongo).await?;
+                    work(Application::with_listener(config, listener, store)?).await
+                }
+                None => work(Application::for_worker(config, listener)?).await,
+            }
         };
         return runtime.block_on(serving.instrument(tracing::info_span!("worker", id)));
     }
     if config.workers > 1 {
         let (listeners, addr) = supervisor::bind_group(&config.listen, config.workers as usize)?;
-        startup::prepare_store(config)?;
+        if mongo.is_none() {
+            startup::prepare_store(config)?;
+        }
         let drain = Duration::from_secs(config.shutdown_timeout);
         let supervisor = Supervisor::new(listeners, drain)?;
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -62,14 +73,31 @@ fn serve(config: &Config) -> anyhow::Result<()> {
             .build()?;
         return runtime.block_on(supervisor.run(addr));
     }
-    let app = Application::build(config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(async {
-        tracing::info!("listening on http://{}", app.local_addr());
-        app.run_until(shutdown_signal()).await
-    })
+    match mongo {
+        Some(mongo) => runtime.block_on(async {
+            let store = MongoStore::connect(&mongo).await?;
+            single(Application::with_store(config, store)?).await
+        }),
+        None => {
+            let app = Application::build(config)?;
+            runtime.block_on(single(app))
+        }
+    }
+}
+
+/// One process serving alone.
+async fn single<S: Store>(app: Application<S>) -> anyhow::Result<()> {
+    tracing::info!("listening on http://{}", app.local_addr());
+    app.run_until(shutdown_signal()).await
+}
+
+/// A worker: tells the supervisor it serves, then serves.
+async fn work<S: Store>(app: Application<S>) -> anyhow::Result<()> {
+    supervisor::report_ready();
+    app.run_until(shutdown_signal()).await
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

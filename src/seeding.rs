@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::generate::DataSet;
+use crate::generate::{DataSet, Generator};
+use crate::model::Meta;
 
 /// How a load runs.
 #[derive(Debug, Clone, Copy)]
@@ -180,4 +181,57 @@ impl Progress for Silent {
     fn phase(&mut self, _: &'static str, _: u64, _: u64) {}
     fn advance(&mut self, _: u64) {}
     fn finish(&mut self) {}
+}
+
+/// The scalars of one generated record, as index and meta builds need them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Row {
+    /// Product id (data sets hold at most u32::MAX products).
+    pub product: u32,
+    /// Unix seconds.
+    pub date: u32,
+    /// Helpful votes.
+    pub helpfulness: u32,
+    /// Stars.
+    pub rating: u8,
+    /// Recommends the product.
+    pub recommend: bool,
+    /// Not reported.
+    pub visible: bool,
+}
+
+/// The rows of records 1..=N (index i holds record i + 1), computed on
+/// `threads` threads from the generator alone.
+pub fn rows(set: DataSet, threads: usize) -> Vec<Row> {
+    let generator = Generator::new(set);
+    let mut rows = vec![Row::default(); set.records as usize];
+    let per_thread = rows.len().div_ceil(threads.max(1)).max(1);
+    std::thread::scope(|scope| {
+        for (part, slice) in rows.chunks_mut(per_thread).enumerate() {
+            scope.spawn(move || {
+                let first = (part * per_thread) as u64 + 1;
+                for (offset, row) in slice.iter_mut().enumerate() {
+                    let s = generator.scalars(first + offset as u64);
+                    *row = Row {
+                        product: s.product_id as u32,
+                        date: s.date as u32,
+                        helpfulness: s.helpfulness,
+                        rating: s.rating,
+                        recommend: s.recommend,
+                        visible: !s.reported,
+                    };
+                }
+            });
+        }
+    });
+    rows
+}
+
+/// Every product's meta (index p holds product p + 1) over the data set.
+pub fn metas(set: DataSet, threads: usize) -> Vec<Meta> {
+    let mut metas = vec![Meta::default(); set.products as usize];
+    for row in rows(set, threads).iter().filter(|r| r.visible) {
+        metas[row.product as usize - 1].add(row.rating, row.recommend);
+    }
+    metas
 }

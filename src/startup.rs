@@ -37,15 +37,14 @@ impl Application<EmbeddedStore> {
         Self::assemble(config, listener, store)
     }
 
-    /// A worker of `--workers N`: serves the store on the listening socket
-    /// the supervisor handed it (the supervisor has seeded already).
+    /// A worker of `--workers N` on the embedded store (the supervisor has
+    /// seeded it already).
     pub fn for_worker(
         config: &Config,
         listener: std::net::TcpListener,
     ) -> anyhow::Result<Application<EmbeddedStore>> {
         let store = EmbeddedStore::open(&config.data_dir)?;
-        listener.set_nonblocking(true)?;
-        Self::assemble(config, listener, store)
+        Application::with_listener(config, listener, store)
     }
 }
 
@@ -60,6 +59,16 @@ impl<S: Store> Application<S> {
     /// Serves `store` as `config` says, without any seeding.
     pub fn with_store(config: &Config, store: S) -> anyhow::Result<Application<S>> {
         let listener = bind(config)?;
+        Self::assemble(config, listener, store)
+    }
+
+    /// Serves `store` on a listening socket made elsewhere (a worker's).
+    pub fn with_listener(
+        config: &Config,
+        listener: std::net::TcpListener,
+        store: S,
+    ) -> anyhow::Result<Application<S>> {
+        listener.set_nonblocking(true)?;
         Self::assemble(config, listener, store)
     }
 

@@ -63,6 +63,49 @@ fn startup_errors_are_one_clear_line_and_a_nonzero_exit() {
 }
 
 #[test]
+fn an_unreachable_mongodb_fails_fast_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    // Nothing listens on port 1: the driver's server selection gives up.
+    let uri = "mongodb://127.0.0.1:1/?replicaSet=rs0";
+    let (code, err, took) = run(
+        REVIEWS,
+        &[
+            "--workers",
+            "1",
+            "--mongodb-uri",
+            uri,
+            "--mongodb-timeout-ms",
+            "500",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, 1, "{err}");
+    let last = err.trim().lines().last().unwrap();
+    assert!(
+        last.starts_with("reviews: store unavailable: MongoDB:"),
+        "{err}"
+    );
+    assert!(took < Duration::from_secs(20), "{took:?}");
+    let (code, err, _) = run(REVIEWS, &["--mongodb-uri", "not-a-uri"], dir.path());
+    assert_eq!(code, 1);
+    assert!(err.contains("MongoDB"), "{err}");
+    let (code, err, _) = run(
+        REVIEWS,
+        &["--mongodb-read-preference", "fastest"],
+        dir.path(),
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("fastest"), "{err}");
+    let uri = "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=500";
+    let (code, err, _) = run(SEED, &["--mongodb-uri", uri, "--records", "10"], dir.path());
+    assert_eq!(code, 1);
+    assert!(
+        err.trim().starts_with("seed: store unavailable: MongoDB:"),
+        "{err}"
+    );
+}
+
+#[test]
 fn flags_can_come_from_the_environment() {
     let dir = tempfile::tempdir().unwrap();
     let out = std::process::Command::new(REVIEWS)

@@ -34,7 +34,7 @@ use heed::{Database, Env, EnvFlags, EnvOpenOptions, PutFlags, RoTxn, RwTxn};
 use super::{Changes, SortEntry, Store, StoreError, codec, select_page};
 use crate::generate::{DataSet, Generator, mix, photo_id};
 use crate::model::{Meta, NewReview, Page, PageQuery, Photo, Review};
-use crate::seeding::{LoadOptions, LoadOutcome, LoadStatus, Progress};
+use crate::seeding::{self, LoadOptions, LoadOutcome, LoadStatus, Progress};
 
 /// Virtual size of the memory map; the file only grows as data is written.
 const MAP_SIZE: usize = 256 << 30;
@@ -266,27 +266,7 @@ impl EmbeddedStore {
         progress: &mut dyn Progress,
     ) -> Result<(), StoreError> {
         progress.phase("index", set.records, 0);
-        let generator = Generator::new(set);
-        let mut rows = vec![Row::default(); set.records as usize];
-        let per_thread = rows.len().div_ceil(options.threads.max(1)).max(1);
-        std::thread::scope(|scope| {
-            for (part, slice) in rows.chunks_mut(per_thread).enumerate() {
-                scope.spawn(move || {
-                    let first = (part * per_thread) as u64 + 1;
-                    for (offset, row) in slice.iter_mut().enumerate() {
-                        let s = generator.scalars(first + offset as u64);
-                        *row = Row {
-                            product: s.product_id as u32,
-                            date: s.date as u32,
-                            helpfulness: s.helpfulness,
-                            rating: s.rating,
-                            recommend: s.recommend,
-                            visible: !s.reported,
-                        };
-                    }
-                });
-            }
-        });
+        let rows = seeding::rows(set, options.threads);
 
         // Counting sort of visible review ids by product; ids stay ascending.
         let products = set.products as usize;
@@ -647,17 +627,6 @@ struct Encoded {
     first: u64,
     bytes: Vec<u8>,
     ends: Vec<usize>,
-}
-
-/// The scalars of one record, as the index build needs them.
-#[derive(Debug, Clone, Copy, Default)]
-struct Row {
-    product: u32,
-    date: u32,
-    helpfulness: u32,
-    rating: u8,
-    recommend: bool,
-    visible: bool,
 }
 
 fn index_key(product_id: u64, review_id: u64) -> [u8; 16] {

@@ -3,6 +3,7 @@
 
 pub mod codec;
 pub mod embedded;
+pub mod mongo;
 
 use std::future::Future;
 

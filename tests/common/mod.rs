@@ -184,6 +184,10 @@ impl TestApp {
             cache_ttl: options.ttl,
             redis_timeout_ms: 100,
             workers: 1,
+            mongodb_uri: None,
+            mongodb_read_preference: "secondaryPreferred".into(),
+            mongodb_pool_size: 8,
+            mongodb_timeout_ms: 2000,
             shutdown_timeout: 5,
         };
         let faulty = Faulty {
