@@ -8,6 +8,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::generate::{DataSet, Generator};
 use crate::model::Meta;
+use crate::store::StoreError;
 
 /// How a load runs.
 #[derive(Debug, Clone, Copy)]
@@ -37,6 +38,22 @@ pub struct LoadStatus {
     pub loaded: u64,
     /// Whether the load finished, indexes and meta included.
     pub complete: bool,
+}
+
+impl LoadStatus {
+    /// Whether loading `set` into a store in this state has work to do:
+    /// `Ok(false)` when it is there already; an error when the store holds
+    /// another data set.
+    pub fn needs_load(&self, set: DataSet) -> Result<bool, StoreError> {
+        if let Some(held) = self.data_set.filter(|held| *held != set) {
+            return Err(StoreError::Mismatch(format!(
+                "the store holds another data set (seed {}, {} records, {} products); \
+                 drop it first (seed --drop)",
+                held.seed, held.records, held.products
+            )));
+        }
+        Ok(!self.complete)
+    }
 }
 
 /// What a load did.

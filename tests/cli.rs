@@ -135,17 +135,7 @@ fn flags_can_come_from_the_environment() {
 #[tokio::test]
 async fn data_survives_a_restart_and_sigterm_exits_zero() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let args = [
-        "--listen",
-        "127.0.0.1:0",
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--demo-records",
-        "3000",
-    ];
-    let mut first = Proc::start(REVIEWS, &args, dir.path());
-    let addr = first.wait_listening(Duration::from_secs(60));
+    let (mut first, addr) = Proc::serve(dir.path(), &["--workers", "1"]);
     let before = common::request(addr, "GET", "/reviews/1?count=20", &[], b"").await;
     assert_eq!(before.status, 200);
     assert!(before.json()["total"].as_u64().unwrap() > 0);
@@ -158,16 +148,7 @@ async fn data_survives_a_restart_and_sigterm_exits_zero() {
     assert!(first.stderr().contains("seeding the demo data set"));
 
     // Started again with seeding off: the same data, no second load.
-    let args = [
-        "--listen",
-        "127.0.0.1:0",
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--demo-records",
-        "0",
-    ];
-    let mut second = Proc::start(REVIEWS, &args, dir.path());
-    let addr = second.wait_listening(Duration::from_secs(30));
+    let (mut second, addr) = Proc::serve(dir.path(), &["--workers", "1", "--demo-records", "0"]);
     let after = common::request(addr, "GET", "/reviews/1?count=20", &[], b"").await;
     assert_eq!(after.body, before.body);
     assert!(!second.stderr().contains("seeding"));

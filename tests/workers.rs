@@ -13,24 +13,9 @@ use std::time::{Duration, Instant};
 use common::Proc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-const REVIEWS: &str = env!("CARGO_BIN_EXE_reviews");
-
 /// A supervisor with two workers over a freshly seeded temp store.
 fn start_workers(dir: &std::path::Path) -> (Proc, SocketAddr) {
-    let data = dir.join("data");
-    let args = [
-        "--workers",
-        "2",
-        "--listen",
-        "127.0.0.1:0",
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--demo-records",
-        "3000",
-    ];
-    let mut proc = Proc::start(REVIEWS, &args, dir);
-    let addr = proc.wait_listening(Duration::from_secs(60));
-    (proc, addr)
+    Proc::serve(dir, &["--workers", "2"])
 }
 
 /// The pids of workers the supervisor reported ready, in order.

@@ -410,19 +410,7 @@ async fn concurrent_writes_lose_no_update() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_worker_shows_a_write_within_a_second() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let args = [
-        "--workers",
-        "2",
-        "--listen",
-        "127.0.0.1:0",
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--demo-records",
-        "3000",
-    ];
-    let mut proc = Proc::start(env!("CARGO_BIN_EXE_reviews"), &args, dir.path());
-    let addr = proc.wait_listening(Duration::from_secs(60));
+    let (mut proc, addr) = Proc::serve(dir.path(), &["--workers", "2"]);
     let meta_path = "/reviews/5/meta";
     // Warm both workers' L1.
     let mut warm = HashSet::new();

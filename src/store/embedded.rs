@@ -144,14 +144,7 @@ impl EmbeddedStore {
         progress: &mut dyn Progress,
     ) -> Result<LoadOutcome, StoreError> {
         let status = self.status()?;
-        if let Some(held) = status.data_set.filter(|held| *held != set) {
-            return Err(StoreError::Mismatch(format!(
-                "the store holds another data set (seed {}, {} records, {} products); \
-                 drop it first (seed --drop)",
-                held.seed, held.records, held.products
-            )));
-        }
-        if status.complete {
+        if !status.needs_load(set)? {
             return Ok(LoadOutcome::AlreadyLoaded);
         }
         if set.products > u64::from(u32::MAX) || set.records > u64::from(u32::MAX) {

@@ -166,14 +166,7 @@ impl MongoStore {
         progress: &mut dyn Progress,
     ) -> Result<LoadOutcome, StoreError> {
         let status = self.status().await?;
-        if let Some(held) = status.data_set.filter(|held| *held != set) {
-            return Err(StoreError::Mismatch(format!(
-                "the database holds another data set (seed {}, {} records, {} products); \
-                 drop it first (seed --drop)",
-                held.seed, held.records, held.products
-            )));
-        }
-        if status.complete {
+        if !status.needs_load(set)? {
             return Ok(LoadOutcome::AlreadyLoaded);
         }
         let data_set = doc! {

@@ -393,6 +393,25 @@ impl Proc {
         Proc { child, stderr_path }
     }
 
+    /// `reviews` with `args`, serving a temp store in `dir` seeded with 3,000
+    /// demo reviews on a free port; returns once it listens.
+    pub fn serve(dir: &Path, args: &[&str]) -> (Proc, SocketAddr) {
+        let data = dir.join("data");
+        let mut all = vec![
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            data.to_str().unwrap(),
+        ];
+        if !args.contains(&"--demo-records") {
+            all.extend(["--demo-records", "3000"]);
+        }
+        all.extend(args);
+        let mut proc = Proc::start(env!("CARGO_BIN_EXE_reviews"), &all, dir);
+        let addr = proc.wait_listening(Duration::from_secs(60));
+        (proc, addr)
+    }
+
     /// What the process wrote to stderr so far.
     pub fn stderr(&self) -> String {
         std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
