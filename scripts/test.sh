@@ -30,4 +30,11 @@ if [ -z "${MONGODB_URI:-}" ]; then
   echo "test.sh: MONGODB_URI is not set: the MongoDB store suite will be skipped (the embedded store suite runs)"
 fi
 echo "== cargo test"
-cargo test --all-targets
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --all-targets 2>&1 | tee "$log"
+# One closing line over every test binary (cargo prints one per binary). A
+# test that returns early for want of a service prints "SKIPPED <name>: why";
+# it is counted as skipped, not passed, as are #[ignore]d tests.
+awk '/^test result:/ {p += $4; f += $6; s += $8} /^SKIPPED / {k++}
+     END {printf "tests: %d passed, %d failed, %d skipped\n", p - k, f, s + k}' "$log"
