@@ -68,6 +68,14 @@ pub struct Config {
     #[arg(long, env = "REVIEWS_WORKERS", default_value_t = default_workers(), value_parser = clap::value_parser!(u64).range(1..=256))]
     pub workers: u64,
 
+    /// Requests one process answers at once; past it, 503 with Retry-After.
+    #[arg(long, env = "REVIEWS_MAX_IN_FLIGHT", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_in_flight: u64,
+
+    /// Log lines as `text` or `json` (one object per line).
+    #[arg(long, env = "REVIEWS_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
+
     /// Seconds to let in-flight requests finish after SIGTERM or Ctrl-C.
     #[arg(long, env = "REVIEWS_SHUTDOWN_TIMEOUT", default_value_t = 10)]
     pub shutdown_timeout: u64,

@@ -9,6 +9,7 @@
 //!   rendering JSON bodies and the error contract;
 //! - [`store`]: the [`store::Store`] trait the edge reads through, and one
 //!   module per backend ([`store::embedded`] on LMDB);
+//! - [`metrics`]: per-process counters for `GET /metrics`;
 //! - [`model`]: the data model every layer shares;
 //! - [`generate`]: the deterministic review generator behind `seed`, the
 //!   demo data set and the tests' expectations;
@@ -24,6 +25,7 @@ pub mod coherence;
 pub mod config;
 pub mod generate;
 pub mod http;
+pub mod metrics;
 pub mod model;
 pub mod seeding;
 pub mod server;

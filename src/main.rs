@@ -30,7 +30,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init();
+    telemetry::init(config.log_format == "json");
     match serve(&config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

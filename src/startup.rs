@@ -80,7 +80,7 @@ impl<S: Store> Application<S> {
         let cache = ReadThrough::new(&config.cache())?;
         Ok(Application {
             listener,
-            app: Arc::new(App::new(store, cache)),
+            app: Arc::new(App::new(store, cache, config.max_in_flight as usize)),
             drain: Duration::from_secs(config.shutdown_timeout),
         })
     }

@@ -11,7 +11,7 @@ pub mod query;
 pub mod render;
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
@@ -21,6 +21,7 @@ use hyper::{Method, Request, Response, StatusCode};
 
 use self::error::ApiError;
 use crate::cache::{CacheKey, Lookup, ReadThrough, Rendered, matches_if_none_match};
+use crate::metrics::{Metrics, ROUTES};
 use crate::model::limits;
 use crate::store::{Store, StoreError};
 
@@ -29,6 +30,12 @@ pub type Reply = Response<Full<Bytes>>;
 
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const X_CACHE: HeaderName = HeaderName::from_static("x-cache");
+const PROMETHEUS_TEXT: HeaderValue = HeaderValue::from_static("text/plain; version=0.0.4");
+/// The API in OpenAPI 3.1, served at `/openapi.json` (checked against real
+/// responses by `tests/openapi.rs`).
+pub const OPENAPI: &[u8] = include_bytes!("openapi.json");
+/// The `/metrics` label of requests to unknown paths.
+const ROUTE_UNKNOWN: usize = ROUTES.len() - 1;
 /// What browsers and CDNs may cache a read for: short, since writes
 /// invalidate server-side caches at once but cannot reach a client's.
 const READ_CACHE_CONTROL: HeaderValue = HeaderValue::from_static("public, max-age=10");
@@ -40,20 +47,26 @@ const READY_TIMEOUT: Duration = Duration::from_secs(2);
 pub struct App<S> {
     store: S,
     cache: ReadThrough,
+    metrics: Metrics,
+    /// Past this many requests in flight, new ones get 503 at once.
+    max_in_flight: usize,
     /// Prefix of assigned request ids: unique per process start.
     id_prefix: String,
     next_id: AtomicU64,
 }
 
 impl<S: Store> App<S> {
-    /// An application reading from `store` through `cache`.
-    pub fn new(store: S, cache: ReadThrough) -> App<S> {
+    /// An application reading from `store` through `cache`, shedding load
+    /// past `max_in_flight` requests.
+    pub fn new(store: S, cache: ReadThrough, max_in_flight: usize) -> App<S> {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
         App {
             store,
             cache,
+            metrics: Metrics::default(),
+            max_in_flight,
             id_prefix: format!("{:x}{:05x}", std::process::id(), nanos & 0xfffff),
             next_id: AtomicU64::new(1),
         }
@@ -81,8 +94,26 @@ impl<S: Store> App<S> {
             .filter(|v| v.len() <= 128 && !v.is_empty())
             .cloned()
             .unwrap_or_else(|| self.assign_request_id());
+        let started = Instant::now();
         let uri = req.uri().clone();
-        let mut reply = match self.route(req).await {
+        let method = req.method().clone();
+        let route = Route::parse(uri.path());
+        let label = route_label(uri.path(), &method);
+        let in_flight = self.metrics.enter();
+        let _leave = Leave(&self.metrics);
+        let exempt = matches!(route, Ok(Route::Health | Route::Ready | Route::Metrics));
+        let result = match route {
+            _ if in_flight > self.max_in_flight as i64 && !exempt => {
+                self.metrics.shed();
+                Err(ApiError::unavailable(format!(
+                    "overloaded: more than {} requests in flight; retry shortly",
+                    self.max_in_flight
+                )))
+            }
+            Ok(route) => self.route(route, req).await,
+            Err(e) => Err(e),
+        };
+        let mut reply = match result {
             Ok(reply) => reply,
             Err(err) => {
                 if err.status.is_server_error() {
@@ -104,6 +135,14 @@ impl<S: Store> App<S> {
             header::ACCESS_CONTROL_EXPOSE_HEADERS,
             HeaderValue::from_static("x-request-id, x-cache, etag"),
         );
+        let took = started.elapsed();
+        self.metrics.request(label, reply.status().as_u16(), took);
+        tracing::info!(
+            target: "reviews::access",
+            request_id = ?reply.headers().get(&X_REQUEST_ID),
+            method = %method, path = uri.path(), status = reply.status().as_u16(),
+            micros = took.as_micros() as u64,
+        );
         reply
     }
 
@@ -118,13 +157,12 @@ impl<S: Store> App<S> {
         HeaderValue::from_bytes(&buf[..len]).expect("hex is a valid header value")
     }
 
-    /// Path (400/404), then method (405), then the route's own checks.
-    async fn route<B>(&self, req: Request<B>) -> Result<Reply, ApiError>
+    /// Method (405), then the route's own checks (the path was parsed).
+    async fn route<B>(&self, route: Route, req: Request<B>) -> Result<Reply, ApiError>
     where
         B: Body<Data = Bytes>,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        let route = Route::parse(req.uri().path())?;
         let method = req.method().clone();
         match (route, method) {
             (route, Method::OPTIONS) => Ok(preflight(route.allow())),
@@ -132,12 +170,25 @@ impl<S: Store> App<S> {
                 Ok(json(StatusCode::OK, br#"{"status":"ok"}"#.to_vec()))
             }
             (Route::Ready, Method::GET | Method::HEAD) => self.ready().await,
+            (Route::Metrics, Method::GET | Method::HEAD) => {
+                let text = self
+                    .metrics
+                    .render(&self.cache.stats(), self.cache.breaker_state());
+                let mut reply = reply(StatusCode::OK, Bytes::from(text));
+                reply
+                    .headers_mut()
+                    .insert(header::CONTENT_TYPE, PROMETHEUS_TEXT);
+                Ok(reply)
+            }
+            (Route::OpenApi, Method::GET | Method::HEAD) => {
+                Ok(json_static(StatusCode::OK, OPENAPI))
+            }
             (Route::Reviews(product_id), Method::GET | Method::HEAD) => {
                 let q = query::parse_page_query(product_id, req.uri().query())?;
                 let lookup = self
                     .cache
                     .get(CacheKey::page(&q), || async {
-                        let page = self.store.page(q).await?;
+                        let page = self.timed(self.store.page(q)).await?;
                         Ok(rendered(
                             product_id,
                             page.map(|page| render::page(&q, &page)),
@@ -152,7 +203,7 @@ impl<S: Store> App<S> {
                 let lookup = self
                     .cache
                     .get(CacheKey::meta(product_id), || async {
-                        let meta = self.store.meta(product_id).await?;
+                        let meta = self.timed(self.store.meta(product_id)).await?;
                         Ok(rendered(
                             product_id,
                             meta.map(|meta| render::meta(product_id, &meta)),
@@ -164,8 +215,8 @@ impl<S: Store> App<S> {
             }
             (Route::Vote(review_id, vote), Method::PUT) => {
                 let product = match vote {
-                    Vote::Helpful => self.store.vote_helpful(review_id).await,
-                    Vote::Report => self.store.report(review_id).await,
+                    Vote::Helpful => self.timed(self.store.vote_helpful(review_id)).await,
+                    Vote::Report => self.timed(self.store.report(review_id)).await,
                 }
                 .map_err(store_error)?
                 .ok_or_else(|| ApiError::not_found(format!("review {review_id} not found")))?;
@@ -208,14 +259,24 @@ impl<S: Store> App<S> {
         };
         let review = new_review::parse(&bytes)?;
         let id = self
-            .store
-            .add_review(product_id, review)
+            .timed(self.store.add_review(product_id, review))
             .await
             .map_err(store_error)?
             .ok_or_else(|| unknown_product(product_id))?;
         self.cache.invalidate(product_id).await;
         let body = serde_json::to_vec(&serde_json::json!({ "review_id": id })).expect("JSON");
         Ok(json(StatusCode::CREATED, body))
+    }
+
+    /// Runs a store call, timing it for `/metrics`.
+    async fn timed<T>(
+        &self,
+        call: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let started = Instant::now();
+        let result = call.await;
+        self.metrics.store_call(started.elapsed(), result.is_ok());
+        result
     }
 
     async fn ready(&self) -> Result<Reply, ApiError> {
@@ -232,6 +293,8 @@ impl<S: Store> App<S> {
 enum Route {
     Health,
     Ready,
+    Metrics,
+    OpenApi,
     Reviews(u64),
     Meta(u64),
     Vote(u64, Vote),
@@ -256,6 +319,8 @@ impl Route {
         Ok(match parts {
             (Some("healthz"), None, ..) => Route::Health,
             (Some("readyz"), None, ..) => Route::Ready,
+            (Some("metrics"), None, ..) => Route::Metrics,
+            (Some("openapi.json"), None, ..) => Route::OpenApi,
             (Some("reviews"), Some(id), None, _) => {
                 Route::Reviews(query::parse_id("product_id", id)?)
             }
@@ -282,11 +347,39 @@ impl Route {
     /// The methods the path takes (`Allow`).
     fn allow(self) -> &'static str {
         match self {
-            Route::Health | Route::Ready | Route::Meta(_) => "GET, HEAD, OPTIONS",
+            Route::Health | Route::Ready | Route::Metrics | Route::OpenApi | Route::Meta(_) => {
+                "GET, HEAD, OPTIONS"
+            }
             Route::Reviews(_) => "GET, HEAD, POST, OPTIONS",
             Route::Vote(..) => "PUT, OPTIONS",
         }
     }
+}
+
+/// The `route` label of a request in `/metrics` (an index of [`ROUTES`]),
+/// from the path's shape alone, so a malformed id still counts under its route.
+fn route_label(path: &str, method: &Method) -> usize {
+    let mut segments = path.strip_prefix('/').unwrap_or(path).split('/');
+    let name = match (
+        segments.next(),
+        segments.next(),
+        segments.next(),
+        segments.next(),
+    ) {
+        (Some("reviews"), Some(_), None, _) if method == Method::POST => "post_review",
+        (Some("reviews"), Some(_), None, _) => "reviews",
+        (Some("reviews"), Some(_), Some("meta"), None) => "meta",
+        (Some("reviews"), Some(_), Some("helpful"), None) => "helpful",
+        (Some("reviews"), Some(_), Some("report"), None) => "report",
+        (Some("healthz"), None, ..) => "healthz",
+        (Some("readyz"), None, ..) => "readyz",
+        (Some("metrics" | "openapi.json"), None, ..) => "ops",
+        _ => "unknown",
+    };
+    ROUTES
+        .iter()
+        .position(|r| *r == name)
+        .unwrap_or(ROUTE_UNKNOWN)
 }
 
 /// Whether a `Content-Type` is `application/json`, with any parameters.
@@ -367,6 +460,24 @@ fn reply(status: StatusCode, body: Bytes) -> Reply {
     *reply.status_mut() = status;
     reply.headers_mut().reserve(12);
     reply
+}
+
+fn json_static(status: StatusCode, body: &'static [u8]) -> Reply {
+    let mut reply = reply(status, Bytes::from_static(body));
+    reply.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    reply
+}
+
+/// Leaves the in-flight count when a request ends, even a cancelled one.
+struct Leave<'a>(&'a Metrics);
+
+impl Drop for Leave<'_> {
+    fn drop(&mut self) {
+        self.0.leave();
+    }
 }
 
 fn json(status: StatusCode, body: Vec<u8>) -> Reply {

@@ -39,6 +39,8 @@ pub struct Options {
     pub redis_url: Option<String>,
     /// Cache TTL in seconds.
     pub ttl: u64,
+    /// Requests in flight before load is shed.
+    pub max_in_flight: u64,
 }
 
 impl Default for Options {
@@ -48,6 +50,7 @@ impl Default for Options {
             l1_mb: 16,
             redis_url: None,
             ttl: 300,
+            max_in_flight: 1024,
         }
     }
 }
@@ -184,6 +187,8 @@ impl TestApp {
             cache_ttl: options.ttl,
             redis_timeout_ms: 100,
             workers: 1,
+            max_in_flight: options.max_in_flight,
+            log_format: "text".into(),
             mongodb_uri: None,
             mongodb_read_preference: "secondaryPreferred".into(),
             mongodb_pool_size: 8,
@@ -379,13 +384,18 @@ pub struct Proc {
 impl Proc {
     /// Starts `bin` with `args`, stderr captured to a file in `dir`.
     pub fn start(bin: &str, args: &[&str], dir: &Path) -> Proc {
+        Proc::start_with_log(bin, args, dir, "info")
+    }
+
+    /// As [`Proc::start`], with `RUST_LOG` set to `filter`.
+    pub fn start_with_log(bin: &str, args: &[&str], dir: &Path, filter: &str) -> Proc {
         static STARTED: AtomicU64 = AtomicU64::new(0);
         let n = STARTED.fetch_add(1, Ordering::Relaxed);
         let stderr_path = dir.join(format!("stderr-{n}.log"));
         let stderr = std::fs::File::create(&stderr_path).unwrap();
         let child = Command::new(bin)
             .args(args)
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", filter)
             .stdout(Stdio::null())
             .stderr(stderr)
             .spawn()
@@ -423,8 +433,8 @@ impl Proc {
         loop {
             let text = self.stderr();
             if let Some(rest) = text.split("listening on http://").nth(1) {
-                let addr = rest.split_whitespace().next().unwrap();
-                return addr.parse().unwrap();
+                let end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || ".:[]".contains(c)));
+                return rest[..end.unwrap_or(rest.len())].parse().unwrap();
             }
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!("server exited with {status} before listening: {text}");
