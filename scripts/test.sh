@@ -21,6 +21,8 @@ need() {
 need cargo cargo
 need cc gcc                     # LMDB is compiled from C by lmdb-master-sys
 need redis-server redis-server  # the cache tests start a real one
+need wrk wrk                    # the report script test drives the service with it
+need gnuplot gnuplot-nox        # and plots latency over time
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
