@@ -66,7 +66,7 @@ def summary(path, title, setup):
     rows = [r for r in csv.DictReader(open(path))]
     num = lambda r, k: float(r[k]) if r[k] not in ("", None) else None
     total = sum(int(float(r["requests"])) for r in rows)
-    seconds = len(rows)
+    seconds = int(float(rows[-1]["second"])) if rows else 0
 
     def weighted(col):
         pairs = [(num(r, col), float(r["requests"])) for r in rows if num(r, col) is not None]
@@ -81,7 +81,7 @@ def summary(path, title, setup):
         "", "## Figures", "",
         "| figure | value |", "|---|---|",
         f"| requests | {total} |",
-        f"| mean throughput | {total / max(seconds, 1):.0f} req/s over {seconds} intervals |",
+        f"| mean throughput | {total / max(seconds, 1):.0f} req/s over {seconds} s ({len(rows)} intervals) |",
         f"| p50 latency | {fmt(weighted('p50_ms'))} ms |",
         f"| p90 latency | {fmt(weighted('p90_ms'))} ms |",
         f"| p99 latency | {fmt(weighted('p99_ms'))} ms |",
