@@ -222,13 +222,28 @@ pub struct CacheConfig {
     pub redis_timeout: Duration,
 }
 
+/// Slots of the product generation table (a power of two).
+const GENERATION_SLOTS: usize = 1 << 16;
+
+/// An L1 entry with the generation of its product's slot when it was read.
+#[derive(Clone)]
+struct L1Value {
+    entry: Arc<Entry>,
+    generation: u64,
+}
+
 /// The read-through cache in front of the store.
+///
+/// Invalidation is by generation: each product hashes to a slot of a fixed
+/// table of counters, an invalidation bumps the slot, and an L1 entry counts
+/// only while its slot still has the generation the entry was read under. A
+/// hit costs one atomic load; a write costs one atomic add (a collision only
+/// drops a few extra entries). A fetch that sees its slot move while it
+/// reads the store serves what it read but caches it nowhere.
 pub struct ReadThrough {
-    l1: Option<moka::sync::Cache<CacheKey, Arc<Entry>>>,
+    l1: Option<moka::sync::Cache<CacheKey, L1Value>>,
     l2: Option<RedisTier>,
-    /// Bumped by every invalidation: a fetch that saw it move while it read
-    /// the store does not cache what it read (it may predate the write).
-    epoch: AtomicU64,
+    generations: Box<[AtomicU64]>,
     flights: SingleFlight<CacheKey, Result<Lookup, StoreError>>,
     stats: Arc<Stats>,
     ttl: Duration,
@@ -241,9 +256,8 @@ impl ReadThrough {
         let l1 = (config.l1_bytes > 0).then(|| {
             moka::sync::Cache::builder()
                 .max_capacity(config.l1_bytes)
-                .weigher(|_: &CacheKey, e: &Arc<Entry>| e.weight())
+                .weigher(|_: &CacheKey, v: &L1Value| v.entry.weight())
                 .time_to_live(config.ttl.mul_f64(1.1) + STALE_WINDOW)
-                .support_invalidation_closures()
                 .build()
         });
         let l2 = match &config.redis_url {
@@ -257,7 +271,7 @@ impl ReadThrough {
         Ok(ReadThrough {
             l1,
             l2,
-            epoch: AtomicU64::new(0),
+            generations: (0..GENERATION_SLOTS).map(|_| AtomicU64::new(0)).collect(),
             flights: SingleFlight::new(),
             stats,
             ttl: config.ttl,
@@ -272,11 +286,7 @@ impl ReadThrough {
     /// Drops every cached copy of `product_id`: this process's L1 at once,
     /// and Redis (retried before Redis is trusted again if it fails now).
     pub async fn invalidate(&self, product_id: u64) {
-        self.epoch.fetch_add(1, Ordering::SeqCst);
-        if let Some(l1) = &self.l1 {
-            l1.invalidate_entries_if(move |key, _| key.product_id == product_id)
-                .expect("L1 supports invalidation closures");
-        }
+        self.slot(product_id).fetch_add(1, Ordering::SeqCst);
         if let Some(l2) = &self.l2 {
             l2.invalidate(product_id).await;
         }
@@ -284,7 +294,9 @@ impl ReadThrough {
 
     /// Drops all of this process's L1 (when it may have missed writes).
     pub fn invalidate_all(&self) {
-        self.epoch.fetch_add(1, Ordering::SeqCst);
+        for slot in self.generations.iter() {
+            slot.fetch_add(1, Ordering::SeqCst);
+        }
         if let Some(l1) = &self.l1 {
             l1.invalidate_all();
         }
@@ -312,9 +324,20 @@ impl ReadThrough {
         self.flights.run(key, || self.fetch(key, load)).await
     }
 
+    fn slot(&self, product_id: u64) -> &AtomicU64 {
+        &self.generations[crate::generate::mix(product_id) as usize & (GENERATION_SLOTS - 1)]
+    }
+
+    /// The L1 entry for `key` unless its product was invalidated since.
+    fn l1_current(&self, key: &CacheKey) -> Option<Arc<Entry>> {
+        let value = self.l1.as_ref()?.get(key)?;
+        let current = self.slot(key.product_id).load(Ordering::SeqCst);
+        (value.generation == current).then_some(value.entry)
+    }
+
     fn l1_fresh(&self, key: &CacheKey) -> Option<Arc<Entry>> {
-        let entry = self.l1.as_ref()?.get(key)?;
-        entry.is_fresh(now_ms()).then_some(entry)
+        self.l1_current(key)
+            .filter(|entry| entry.is_fresh(now_ms()))
     }
 
     /// The single flight's work: L1 again, Redis, then the store.
@@ -323,8 +346,8 @@ impl ReadThrough {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Rendered, StoreError>>,
     {
-        let epoch = self.epoch.load(Ordering::SeqCst);
-        let mut last_known = self.l1.as_ref().and_then(|l1| l1.get(&key));
+        let generation = self.slot(key.product_id).load(Ordering::SeqCst);
+        let mut last_known = self.l1_current(&key);
         if let Some(entry) = last_known.as_ref().filter(|e| e.is_fresh(now_ms())) {
             bump(&self.stats.l1_hits);
             return Ok(Lookup {
@@ -338,7 +361,7 @@ impl ReadThrough {
             let entry = Arc::new(entry);
             if entry.is_fresh(now_ms()) {
                 bump(&self.stats.redis_hits);
-                self.fill_l1(key, &entry, epoch);
+                self.fill_l1(key, &entry, generation);
                 return Ok(Lookup {
                     entry,
                     status: CacheStatus::HitRedis,
@@ -362,11 +385,11 @@ impl ReadThrough {
                     fresh_until,
                 ));
                 if let Some(l2) = &self.l2
-                    && self.epoch.load(Ordering::SeqCst) == epoch
+                    && self.slot(key.product_id).load(Ordering::SeqCst) == generation
                 {
                     l2.set(&key, &entry, ttl).await;
                 }
-                self.fill_l1(key, &entry, epoch);
+                self.fill_l1(key, &entry, generation);
                 bump(&self.stats.misses);
                 Ok(Lookup {
                     entry,
@@ -389,12 +412,19 @@ impl ReadThrough {
         }
     }
 
-    /// Caches `entry` in L1 unless an invalidation happened since `epoch`.
-    fn fill_l1(&self, key: CacheKey, entry: &Arc<Entry>, epoch: u64) {
+    /// Caches `entry` in L1 unless its product was invalidated since the
+    /// fetch saw `generation`.
+    fn fill_l1(&self, key: CacheKey, entry: &Arc<Entry>, generation: u64) {
         if let Some(l1) = &self.l1
-            && self.epoch.load(Ordering::SeqCst) == epoch
+            && self.slot(key.product_id).load(Ordering::SeqCst) == generation
         {
-            l1.insert(key, Arc::clone(entry));
+            l1.insert(
+                key,
+                L1Value {
+                    entry: Arc::clone(entry),
+                    generation,
+                },
+            );
         }
     }
 
