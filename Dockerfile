@@ -12,6 +12,7 @@ RUN mkdir -p src seed examples \
     && cargo build --release --bins \
     && rm -rf src seed examples
 COPY src src
+COPY static static
 COPY seed seed
 COPY examples examples
 RUN touch src/main.rs src/lib.rs seed/main.rs && cargo build --release --bins

@@ -23,6 +23,13 @@ need cc gcc                     # LMDB is compiled from C by lmdb-master-sys
 need redis-server redis-server  # the cache tests start a real one
 need wrk wrk                    # the report script test drives the service with it
 need gnuplot gnuplot-nox        # and plots latency over time
+need chromium chromium          # the storefront widget's browser test
+need node nodejs
+need npm npm
+if [ ! -d tests/e2e/node_modules/playwright-core ]; then
+  echo "test.sh: installing playwright-core into tests/e2e (it drives Debian's chromium; no browser download)"
+  (cd tests/e2e && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --no-audit --no-fund --ignore-scripts >/dev/null)
+fi
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

@@ -103,8 +103,8 @@ async fn wrong_methods_are_405_with_allow() {
 async fn unknown_paths_are_404() {
     let app = TestApp::spawn().await;
     for path in [
-        "/",
         "/nope",
+        "/static/nope.js",
         "/reviews",
         "/reviews/2/meta/x",
         "/reviews/2/other",

@@ -166,6 +166,19 @@ impl<S: Store> App<S> {
         let method = req.method().clone();
         match (route, method) {
             (route, Method::OPTIONS) => Ok(preflight(route.allow())),
+            (Route::Asset(asset), Method::GET | Method::HEAD) => {
+                let mut reply = reply(StatusCode::OK, Bytes::from_static(asset.body));
+                let headers = reply.headers_mut();
+                headers.insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static(asset.content_type),
+                );
+                headers.insert(
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static(asset.cache_control),
+                );
+                Ok(reply)
+            }
             (Route::Health, Method::GET | Method::HEAD) => {
                 Ok(json(StatusCode::OK, br#"{"status":"ok"}"#.to_vec()))
             }
@@ -291,6 +304,7 @@ impl<S: Store> App<S> {
 /// What a path names.
 #[derive(Debug, Clone, Copy)]
 enum Route {
+    Asset(&'static Asset),
     Health,
     Ready,
     Metrics,
@@ -317,6 +331,16 @@ impl Route {
             segments.next(),
         );
         Ok(match parts {
+            (Some(""), None, ..) => Route::Asset(&ASSETS[0]),
+            (Some("static"), Some(name), None, _) => match ASSETS.iter().find(|a| a.name == name) {
+                Some(asset) => Route::Asset(asset),
+                None => {
+                    return Err(ApiError::not_found(format!(
+                        "no such path: {}",
+                        shorten_path(path)
+                    )));
+                }
+            },
             (Some("healthz"), None, ..) => Route::Health,
             (Some("readyz"), None, ..) => Route::Ready,
             (Some("metrics"), None, ..) => Route::Metrics,
@@ -347,9 +371,12 @@ impl Route {
     /// The methods the path takes (`Allow`).
     fn allow(self) -> &'static str {
         match self {
-            Route::Health | Route::Ready | Route::Metrics | Route::OpenApi | Route::Meta(_) => {
-                "GET, HEAD, OPTIONS"
-            }
+            Route::Asset(_)
+            | Route::Health
+            | Route::Ready
+            | Route::Metrics
+            | Route::OpenApi
+            | Route::Meta(_) => "GET, HEAD, OPTIONS",
             Route::Reviews(_) => "GET, HEAD, POST, OPTIONS",
             Route::Vote(..) => "PUT, OPTIONS",
         }
@@ -373,7 +400,7 @@ fn route_label(path: &str, method: &Method) -> usize {
         (Some("reviews"), Some(_), Some("report"), None) => "report",
         (Some("healthz"), None, ..) => "healthz",
         (Some("readyz"), None, ..) => "readyz",
-        (Some("metrics" | "openapi.json"), None, ..) => "ops",
+        (Some("metrics" | "openapi.json" | ""), None, ..) | (Some("static"), ..) => "ops",
         _ => "unknown",
     };
     ROUTES
@@ -470,6 +497,37 @@ fn json_static(status: StatusCode, body: &'static [u8]) -> Reply {
     );
     reply
 }
+
+/// A file of the storefront widget, compiled into the binary.
+#[derive(Debug)]
+struct Asset {
+    name: &'static str,
+    content_type: &'static str,
+    cache_control: &'static str,
+    body: &'static [u8],
+}
+
+/// The widget: `/` is the page, `/static/*` its script and style.
+static ASSETS: [Asset; 3] = [
+    Asset {
+        name: "index.html",
+        content_type: "text/html; charset=utf-8",
+        cache_control: "no-cache",
+        body: include_bytes!("../../static/index.html"),
+    },
+    Asset {
+        name: "app.js",
+        content_type: "text/javascript; charset=utf-8",
+        cache_control: "public, max-age=300",
+        body: include_bytes!("../../static/app.js"),
+    },
+    Asset {
+        name: "app.css",
+        content_type: "text/css; charset=utf-8",
+        cache_control: "public, max-age=300",
+        body: include_bytes!("../../static/app.css"),
+    },
+];
 
 /// Leaves the in-flight count when a request ends, even a cancelled one.
 struct Leave<'a>(&'a Metrics);
