@@ -20,15 +20,19 @@ async fn a_shopper_browses_votes_and_writes_in_chromium() {
          both), or `apt-get install chromium` and `cd tests/e2e && npm install`"
     );
     let app = TestApp::spawn().await;
+    let down = TestApp::spawn_with(2000).await;
+    down.set_store_failing(true);
     let out = root.join("target/e2e");
     std::fs::create_dir_all(&out).unwrap();
     let screenshot = out.join("storefront.png");
     let _ = std::fs::remove_file(&screenshot);
     let base = format!("http://{}", app.addr);
+    let down_base = format!("http://{}", down.addr);
     let output = tokio::task::spawn_blocking(move || {
         Command::new("node")
             .arg(e2e.join("storefront.mjs"))
             .arg(&base)
+            .arg(&down_base)
             .arg(out.join("storefront.png"))
             .output()
             .expect("node runs")

@@ -1,10 +1,11 @@
 // Drives the storefront widget in headless Chromium against a real server
 // and checks what a shopper sees against the API's own answers.
-//   node tests/e2e/storefront.mjs http://127.0.0.1:PORT SCREENSHOT.png
+//   node tests/e2e/storefront.mjs http://127.0.0.1:PORT http://127.0.0.1:DOWN SCREENSHOT.png
+// DOWN is a server whose store fails (every read is a 503).
 import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
 
-const [base, screenshot] = process.argv.slice(2);
+const [base, down, screenshot] = process.argv.slice(2);
 const api = async (path, init) => {
   const res = await fetch(base + path, init);
   return { status: res.status, body: res.status === 204 ? null : await res.json() };
@@ -27,7 +28,21 @@ try {
   await page.waitForFunction(() => document.querySelector('#status').textContent.includes("couldn't find"));
   assert.match(await page.textContent('#status'), /We couldn't find product 999999999\./);
 
+  step('an overloaded or failing service gets a plain message');
+  await page.goto(`${base}/?product=3&api=${encodeURIComponent(down)}`);
+  await page.waitForFunction(() => document.querySelector('#status').classList.contains('error'));
+  assert.equal(await page.textContent('#status'), 'Reviews are busy right now. Please try again in a moment.');
+  assert.equal(await page.isHidden('#summary'), true);
+
+  step('the API works from another origin (CORS)');
+  const otherOrigin = base.replace('127.0.0.1', 'localhost');
+  await page.goto(`${base}/?product=2&api=${encodeURIComponent(otherOrigin)}`);
+  await page.waitForSelector('#reviews li[data-review-id]');
+  const cross = (await api('/reviews/2?count=5')).body;
+  assert.deepEqual(await reviewIds(), cross.results.map((r) => r.review_id));
+
   step('pick a product');
+  await page.goto(`${base}/`);
   const product = 3;
   await page.fill('#product-id', String(product));
   await page.press('#product-id', 'Enter');
