@@ -137,6 +137,15 @@ impl Metrics {
         let head = |out: &mut String, name: &str, kind: &str, help: &str| {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
         };
+        // One unlabelled series: its help, its type and its value.
+        let single = |out: &mut String,
+                      name: &str,
+                      kind: &str,
+                      help: &str,
+                      value: &dyn std::fmt::Display| {
+            head(out, name, kind, help);
+            let _ = writeln!(out, "{name} {value}");
+        };
         head(
             &mut out,
             "reviews_http_requests_total",
@@ -166,34 +175,20 @@ impl Metrics {
             "Time to answer, by route.",
         );
         for (r, route) in ROUTES.iter().enumerate() {
-            self.latency[r].render(
-                &mut out,
-                "reviews_http_request_duration_seconds",
-                &format!("route=\"{route}\","),
-            );
+            let labels = format!("route=\"{route}\",");
+            self.latency[r].render(&mut out, "reviews_http_request_duration_seconds", &labels);
         }
-        head(
+        let in_flight = self.in_flight.load(Ordering::Relaxed);
+        single(
             &mut out,
             "reviews_http_in_flight",
             "gauge",
             "Requests being answered now.",
+            &in_flight,
         );
-        let _ = writeln!(
-            out,
-            "reviews_http_in_flight {}",
-            self.in_flight.load(Ordering::Relaxed)
-        );
-        head(
-            &mut out,
-            "reviews_http_shed_total",
-            "counter",
-            "Requests refused with 503 because too many were in flight.",
-        );
-        let _ = writeln!(
-            out,
-            "reviews_http_shed_total {}",
-            self.shed.load(Ordering::Relaxed)
-        );
+        let shed = self.shed.load(Ordering::Relaxed);
+        let help = "Requests refused with 503 because too many were in flight.";
+        single(&mut out, "reviews_http_shed_total", "counter", help, &shed);
         head(
             &mut out,
             "reviews_cache_lookups_total",
@@ -211,51 +206,46 @@ impl Metrics {
                 "reviews_cache_lookups_total{{result=\"{result}\"}} {n}"
             );
         }
-        head(
+        let help = "Reads the cache sent to the store.";
+        single(
             &mut out,
             "reviews_store_queries_total",
             "counter",
-            "Reads the cache sent to the store.",
+            help,
+            &cache.store_queries,
         );
-        let _ = writeln!(out, "reviews_store_queries_total {}", cache.store_queries);
-        head(
+        let errors = self.store_errors.load(Ordering::Relaxed);
+        single(
             &mut out,
             "reviews_store_errors_total",
             "counter",
             "Store calls that failed.",
+            &errors,
         );
-        let _ = writeln!(
-            out,
-            "reviews_store_errors_total {}",
-            self.store_errors.load(Ordering::Relaxed)
-        );
+        let help = "Time of store calls (reads and writes).";
         head(
             &mut out,
             "reviews_store_duration_seconds",
             "histogram",
-            "Time of store calls (reads and writes).",
+            help,
         );
         self.store
             .render(&mut out, "reviews_store_duration_seconds", "");
-        head(
+        let help = "Redis calls that failed or timed out.";
+        single(
             &mut out,
             "reviews_redis_errors_total",
             "counter",
-            "Redis calls that failed or timed out.",
+            help,
+            &cache.redis_errors,
         );
-        let _ = writeln!(out, "reviews_redis_errors_total {}", cache.redis_errors);
-        head(
+        let help = "Redis calls skipped by the open breaker.";
+        single(
             &mut out,
             "reviews_redis_skipped_total",
             "counter",
-            "Redis calls skipped by the open breaker.",
-        );
-        let _ = writeln!(out, "reviews_redis_skipped_total {}", cache.redis_skipped);
-        head(
-            &mut out,
-            "reviews_redis_breaker_state",
-            "gauge",
-            "0 closed, 1 half-open, 2 open, -1 no Redis.",
+            help,
+            &cache.redis_skipped,
         );
         let state = match breaker {
             None => -1,
@@ -263,14 +253,34 @@ impl Metrics {
             Some(BreakerState::HalfOpen) => 1,
             Some(BreakerState::Open) => 2,
         };
-        let _ = writeln!(out, "reviews_redis_breaker_state {state}");
+        let help = "0 closed, 1 half-open, 2 open, -1 no Redis.";
+        single(
+            &mut out,
+            "reviews_redis_breaker_state",
+            "gauge",
+            help,
+            &state,
+        );
         head(
+            &mut out,
+            "reviews_process_info",
+            "gauge",
+            "Which process answered this scrape.",
+        );
+        let worker = std::env::var(crate::supervisor::WORKER_ENV).unwrap_or_else(|_| "none".into());
+        let pid = std::process::id();
+        let _ = writeln!(
+            out,
+            "reviews_process_info{{pid=\"{pid}\",worker=\"{worker}\"}} 1"
+        );
+        let help = "Resident set size of this process.";
+        single(
             &mut out,
             "process_resident_memory_bytes",
             "gauge",
-            "Resident set size of this process.",
+            help,
+            &resident_bytes(),
         );
-        let _ = writeln!(out, "process_resident_memory_bytes {}", resident_bytes());
         out
     }
 }

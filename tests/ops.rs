@@ -370,10 +370,10 @@ async fn load_past_the_bound_is_shed_with_503_and_recovers() {
     );
 }
 
-#[tokio::test]
-async fn logs_are_json_lines_and_the_access_log_is_opt_in() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
+/// Runs the binary with JSON logs and `filter`, makes one request with a
+/// request id, stops it, and returns its log lines.
+async fn json_log_of_one_request(dir: &std::path::Path, filter: &str) -> Vec<Value> {
+    let data = dir.join("data");
     let args = [
         "--workers",
         "1",
@@ -386,13 +386,8 @@ async fn logs_are_json_lines_and_the_access_log_is_opt_in() {
         "--log-format",
         "json",
     ];
-    let mut quiet = Proc::start_with_log(
-        env!("CARGO_BIN_EXE_reviews"),
-        &args,
-        dir.path(),
-        "info,reviews::access=off",
-    );
-    let addr = quiet.wait_listening(Duration::from_secs(60));
+    let mut proc = Proc::start_with_log(env!("CARGO_BIN_EXE_reviews"), &args, dir, filter);
+    let addr = proc.wait_listening(Duration::from_secs(60));
     common::request(
         addr,
         "GET",
@@ -401,44 +396,32 @@ async fn logs_are_json_lines_and_the_access_log_is_opt_in() {
         b"",
     )
     .await;
-    quiet.signal("TERM");
-    assert!(quiet.wait_exit(Duration::from_secs(15)).success());
-    let lines: Vec<Value> = quiet
-        .stderr()
+    proc.signal("TERM");
+    assert!(proc.wait_exit(Duration::from_secs(15)).success());
+    proc.stderr()
         .lines()
         .map(|l| serde_json::from_str(l).expect("a JSON line"))
-        .collect();
-    assert!(lines.iter().any(|l| {
+        .collect()
+}
+
+#[tokio::test]
+async fn logs_are_json_lines_and_the_access_log_is_opt_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let quiet = json_log_of_one_request(dir.path(), "info,reviews::access=off").await;
+    let listening = |l: &Value| {
         l["fields"]["message"]
             .as_str()
             .is_some_and(|m| m.starts_with("listening on"))
-    }));
+    };
+    assert!(quiet.iter().any(listening));
     assert!(
-        lines.iter().all(|l| l["target"] != "reviews::access"),
+        quiet.iter().all(|l| l["target"] != "reviews::access"),
         "access log is off"
     );
 
-    let mut loud = Proc::start_with_log(
-        env!("CARGO_BIN_EXE_reviews"),
-        &args,
-        dir.path(),
-        "info,reviews::access=info",
-    );
-    let addr = loud.wait_listening(Duration::from_secs(60));
-    common::request(
-        addr,
-        "GET",
-        "/reviews/1",
-        &[("X-Request-Id", "req-42")],
-        b"",
-    )
-    .await;
-    loud.signal("TERM");
-    assert!(loud.wait_exit(Duration::from_secs(15)).success());
-    let access: Vec<Value> = loud
-        .stderr()
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+    let loud = json_log_of_one_request(dir.path(), "info,reviews::access=info").await;
+    let access: Vec<&Value> = loud
+        .iter()
         .filter(|l| l["target"] == "reviews::access")
         .collect();
     assert_eq!(access.len(), 1, "one line per request");
