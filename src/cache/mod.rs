@@ -232,6 +232,42 @@ struct L1Value {
     generation: u64,
 }
 
+/// A fast hasher for L1 keys (a few integers): one multiply per word,
+/// finished with a full mix. L1 keys are not attacker-chosen beyond ids the
+/// edge validated, and moka shards by the hash, so quality suffices.
+#[derive(Default, Clone, Copy)]
+pub struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        crate::generate::mix(self.0)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(23) ^ n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_isize(&mut self, n: isize) {
+        self.write_u64(n as u64);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+}
+
+type KeyHash = std::hash::BuildHasherDefault<KeyHasher>;
+
 /// The read-through cache in front of the store.
 ///
 /// Invalidation is by generation: each product hashes to a slot of a fixed
@@ -241,7 +277,7 @@ struct L1Value {
 /// drops a few extra entries). A fetch that sees its slot move while it
 /// reads the store serves what it read but caches it nowhere.
 pub struct ReadThrough {
-    l1: Option<moka::sync::Cache<CacheKey, L1Value>>,
+    l1: Option<moka::sync::Cache<CacheKey, L1Value, KeyHash>>,
     l2: Option<RedisTier>,
     generations: Box<[AtomicU64]>,
     flights: SingleFlight<CacheKey, Result<Lookup, StoreError>>,
@@ -258,7 +294,7 @@ impl ReadThrough {
                 .max_capacity(config.l1_bytes)
                 .weigher(|_: &CacheKey, v: &L1Value| v.entry.weight())
                 .time_to_live(config.ttl.mul_f64(1.1) + STALE_WINDOW)
-                .build()
+                .build_with_hasher(KeyHash::default())
         });
         let l2 = match &config.redis_url {
             Some(url) => Some(RedisTier::new(
