@@ -236,7 +236,7 @@ struct L1Value {
 /// finished with a full mix. L1 keys are not attacker-chosen beyond ids the
 /// edge validated, and moka shards by the hash, so quality suffices.
 #[derive(Default, Clone, Copy)]
-pub struct KeyHasher(u64);
+struct KeyHasher(u64);
 
 impl std::hash::Hasher for KeyHasher {
     fn finish(&self) -> u64 {
