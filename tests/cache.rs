@@ -41,12 +41,7 @@ async fn miss_then_l1_hit_serves_the_same_bytes() {
 #[tokio::test]
 async fn with_l1_off_redis_serves_byte_identical_bodies() {
     let redis = RedisServer::start();
-    let app = TestApp::start(Options {
-        l1_mb: 0,
-        redis_url: Some(redis.url()),
-        ..Options::default()
-    })
-    .await;
+    let app = TestApp::start(Options::redis_only(redis.url())).await;
     let uncached = TestApp::start(Options {
         l1_mb: 0,
         ..Options::default()
@@ -131,12 +126,7 @@ async fn a_cold_key_stampede_makes_one_store_query() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_dying_never_fails_a_read_and_the_breaker_recovers() {
     let mut redis = RedisServer::start();
-    let app = TestApp::start(Options {
-        l1_mb: 0,
-        redis_url: Some(redis.url()),
-        ..Options::default()
-    })
-    .await;
+    let app = TestApp::start(Options::redis_only(redis.url())).await;
     assert_eq!(x_cache(&app.get("/reviews/3").await), "MISS");
     assert_eq!(x_cache(&app.get("/reviews/3").await), "HIT-REDIS");
     let expected = app.get("/reviews/3").await.body;

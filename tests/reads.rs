@@ -23,15 +23,6 @@ fn expected_order(mut reviews: Vec<Scalars>, sort: &str) -> Vec<u64> {
     reviews.iter().map(|s| s.review_id).collect()
 }
 
-fn ids(page: &Value) -> Vec<u64> {
-    page["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["review_id"].as_u64().unwrap())
-        .collect()
-}
-
 #[tokio::test]
 async fn every_sort_pages_through_a_big_product_in_order() {
     let app = TestApp::spawn().await;
@@ -56,7 +47,7 @@ async fn every_sort_pages_through_a_big_product_in_order() {
             assert_eq!(body["page"], page);
             assert_eq!(body["count"], count);
             assert_eq!(body["total"], expected.len());
-            let got = ids(&body);
+            let got = common::review_ids(&body);
             let want = if page <= pages {
                 count.min(expected.len() - (page - 1) * count)
             } else {
@@ -70,7 +61,7 @@ async fn every_sort_pages_through_a_big_product_in_order() {
     // The default sort is relevant.
     let default = app.get(&format!("/reviews/{product}")).await.json();
     assert_eq!(
-        ids(&default),
+        common::review_ids(&default),
         expected_order(visible.clone(), "relevant")[..5]
     );
     assert_eq!(default["count"], 5);
@@ -144,7 +135,7 @@ async fn reported_reviews_never_appear() {
         ))
         .await
         .json();
-    let mut seen = ids(&all);
+    let mut seen = common::review_ids(&all);
     let total = all["total"].as_u64().unwrap() as usize;
     for page in 2..=total.div_ceil(100) {
         let more = app
@@ -153,7 +144,7 @@ async fn reported_reviews_never_appear() {
                 reported.product_id
             ))
             .await;
-        seen.extend(ids(&more.json()));
+        seen.extend(common::review_ids(&more.json()));
     }
     assert_eq!(seen.len(), total);
     assert!(!seen.contains(&reported.review_id));
@@ -170,17 +161,17 @@ async fn page_edges() {
     assert!(n >= 3, "product 3 has several reviews");
 
     let one = app.get(&format!("/reviews/{product}?count=1")).await.json();
-    assert_eq!(ids(&one), [expected[0]]);
+    assert_eq!(common::review_ids(&one), [expected[0]]);
     let last = app
         .get(&format!("/reviews/{product}?count=1&page={n}"))
         .await
         .json();
-    assert_eq!(ids(&last), [expected[n - 1]]);
+    assert_eq!(common::review_ids(&last), [expected[n - 1]]);
     let hundred = app
         .get(&format!("/reviews/{product}?count=100"))
         .await
         .json();
-    assert_eq!(ids(&hundred), expected[..n.min(100)]);
+    assert_eq!(common::review_ids(&hundred), expected[..n.min(100)]);
     assert_eq!(
         hundred["count"], 100,
         "count echoes the page size asked for"
@@ -200,12 +191,12 @@ async fn page_edges() {
         .get(&format!("/reviews/{product}?count=1&index=2&utm=x"))
         .await
         .json();
-    assert_eq!(ids(&via_index), [expected[1]]);
+    assert_eq!(common::review_ids(&via_index), [expected[1]]);
     let both = app
         .get(&format!("/reviews/{product}?count=1&index=2&page=3"))
         .await
         .json();
-    assert_eq!(ids(&both), [expected[2]]);
+    assert_eq!(common::review_ids(&both), [expected[2]]);
 }
 
 #[tokio::test]

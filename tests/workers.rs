@@ -27,13 +27,6 @@ fn ready_pids(proc: &Proc) -> Vec<u32> {
         .collect()
 }
 
-/// The process that answered: request ids start with its pid in hex.
-fn answering_pid(resp: &common::Resp) -> u32 {
-    let id = resp.header("x-request-id").expect("request id");
-    let hex = &id[..id.find('-').unwrap() - 5];
-    u32::from_str_radix(hex, 16).unwrap()
-}
-
 /// Fresh-connection GETs in a loop until stopped: (ok, failed) counts. With
 /// `retry`, a request whose connection failed is tried once more on a fresh
 /// connection, as a client library would.
@@ -122,7 +115,7 @@ async fn two_workers_share_the_port_and_both_answer() {
         let resp = common::request(addr, "GET", "/reviews/1/meta", &[], b"").await;
         assert_eq!(resp.status, 200);
         assert!(resp.json()["total"].as_u64().unwrap() > 0);
-        answered.insert(answering_pid(&resp));
+        answered.insert(resp.answering_pid());
     }
     assert_eq!(
         answered, workers,
@@ -162,7 +155,9 @@ async fn a_killed_worker_is_replaced_and_no_retried_request_is_lost() {
     assert!(ok > 50, "load ran: {ok}");
     assert_eq!(failed, 0, "requests lost after a retry ({ok} ok)");
     let pids = ready_pids(&proc);
-    let answered = answering_pid(&common::request(addr, "GET", "/healthz", &[], b"").await);
+    let answered = common::request(addr, "GET", "/healthz", &[], b"")
+        .await
+        .answering_pid();
     assert!(pids[1..].contains(&answered) && answered != victim);
 }
 
@@ -194,9 +189,8 @@ async fn sighup_replaces_every_worker_without_a_failed_request() {
     );
     let mut answered = HashSet::new();
     for _ in 0..40 {
-        answered.insert(answering_pid(
-            &common::request(addr, "GET", "/healthz", &[], b"").await,
-        ));
+        let resp = common::request(addr, "GET", "/healthz", &[], b"").await;
+        answered.insert(resp.answering_pid());
     }
     assert!(answered.is_subset(&after), "only new workers answer");
 }

@@ -31,15 +31,6 @@ async fn post(app: &TestApp, path: &str, body: &Value) -> Resp {
         .await
 }
 
-fn ids(page: &Value) -> Vec<u64> {
-    page["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["review_id"].as_u64().unwrap())
-        .collect()
-}
-
 /// method, path, headers, body, expected status, expected message part.
 type BadWrite<'a> = (
     &'a str,
@@ -323,7 +314,10 @@ async fn helpful_and_report_update_pages_and_meta() {
         .await;
     assert_eq!(reported.status, 204);
     let page = app.get(&page_path).await.json();
-    assert!(!ids(&page).contains(&id), "a reported review is hidden");
+    assert!(
+        !common::review_ids(&page).contains(&id),
+        "a reported review is hidden"
+    );
     assert_eq!(page["total"], old_meta["total"].as_u64().unwrap() - 1);
     let meta = app.get(&format!("/reviews/{product}/meta")).await.json();
     assert_eq!(meta["total"], old_meta["total"].as_u64().unwrap() - 1);
@@ -419,14 +413,7 @@ async fn every_worker_shows_a_write_within_a_second() {
         let resp = common::request(addr, "GET", meta_path, &[], b"").await;
         before = resp.json()["total"].as_u64().unwrap();
         if resp.header("x-cache") == Some("HIT-L1") {
-            warm.insert(
-                resp.header("x-request-id")
-                    .unwrap()
-                    .split('-')
-                    .next()
-                    .unwrap()
-                    .to_string(),
-            );
+            warm.insert(resp.answering_pid());
         }
     }
     assert_eq!(warm.len(), 2, "both workers hold the meta in L1");
@@ -450,14 +437,7 @@ async fn every_worker_shows_a_write_within_a_second() {
             before + 1,
             "a worker still shows the old meta 1 s after the write"
         );
-        seen.insert(
-            resp.header("x-request-id")
-                .unwrap()
-                .split('-')
-                .next()
-                .unwrap()
-                .to_string(),
-        );
+        seen.insert(resp.answering_pid());
     }
     assert_eq!(seen.len(), 2, "both workers were sampled");
     proc.signal("TERM");
@@ -467,12 +447,7 @@ async fn every_worker_shows_a_write_within_a_second() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_while_redis_hangs_succeeds_and_leaves_no_stale_copy() {
     let redis = RedisServer::start();
-    let app = TestApp::start(Options {
-        l1_mb: 0,
-        redis_url: Some(redis.url()),
-        ..Options::default()
-    })
-    .await;
+    let app = TestApp::start(Options::redis_only(redis.url())).await;
     let path = "/reviews/6?sort=newest&count=5";
     let old = app.get(path).await;
     assert_eq!(app.get(path).await.header("x-cache"), Some("HIT-REDIS"));
@@ -488,7 +463,7 @@ async fn a_write_while_redis_hangs_succeeds_and_leaves_no_stale_copy() {
     let id = posted.json()["review_id"].as_u64().unwrap();
     let during = app.get(path).await;
     assert_eq!(during.status, 200);
-    assert_eq!(ids(&during.json())[0], id);
+    assert_eq!(common::review_ids(&during.json())[0], id);
     redis.resume();
 
     // Redis still holds the pre-write page; it must never be served again.
@@ -497,7 +472,7 @@ async fn a_write_while_redis_hangs_succeeds_and_leaves_no_stale_copy() {
         let resp = app.get(path).await;
         assert_eq!(resp.status, 200);
         assert!(resp.body != old.body, "a stale pre-write copy was served");
-        assert_eq!(ids(&resp.json())[0], id);
+        assert_eq!(common::review_ids(&resp.json())[0], id);
         if resp.header("x-cache") == Some("HIT-REDIS") {
             break;
         }

@@ -43,6 +43,17 @@ pub struct Options {
     pub max_in_flight: u64,
 }
 
+impl Options {
+    /// L1 off, Redis at `url`: every read goes through Redis.
+    pub fn redis_only(url: String) -> Options {
+        Options {
+            l1_mb: 0,
+            redis_url: Some(url),
+            ..Options::default()
+        }
+    }
+}
+
 impl Default for Options {
     fn default() -> Self {
         Options {
@@ -289,6 +300,14 @@ impl Resp {
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
+    }
+
+    /// The pid of the process that answered: request ids it assigns start
+    /// with its pid in hex followed by five hex digits.
+    pub fn answering_pid(&self) -> u32 {
+        let id = self.header("x-request-id").expect("request id");
+        let prefix = &id[..id.find('-').expect("assigned id")];
+        u32::from_str_radix(&prefix[..prefix.len() - 5], 16).expect("hex pid")
     }
 
     /// The `error` message of a JSON error body, after checking its form.
@@ -591,4 +610,14 @@ impl Drop for RedisServer {
 /// Whether connecting to `addr` now fails (nothing listens).
 pub async fn request_fails(addr: SocketAddr) -> bool {
     TcpStream::connect(addr).await.is_err()
+}
+
+/// The review ids of a page body, in order.
+pub fn review_ids(page: &Value) -> Vec<u64> {
+    page["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["review_id"].as_u64().unwrap())
+        .collect()
 }
