@@ -361,18 +361,19 @@ impl MongoStore {
         }
     }
 
-    /// Bumps the change sequence and logs `product_id` in the session.
-    async fn log_change(
+    /// Adds one to a field of the `counters` document in the session and
+    /// returns its new value.
+    async fn bump_counter(
         &self,
         session: &mut ClientSession,
-        product_id: u64,
-    ) -> Result<(), StoreError> {
+        field: &str,
+    ) -> Result<i64, StoreError> {
         let counters = self
             .bound(
                 self.info
                     .find_one_and_update(
                         doc! { "_id": "counters" },
-                        doc! { "$inc": { "change_seq": 1_i64 } },
+                        doc! { "$inc": { field: 1_i64 } },
                     )
                     .upsert(true)
                     .return_document(ReturnDocument::After)
@@ -380,7 +381,16 @@ impl MongoStore {
             )
             .await?
             .ok_or_else(|| StoreError::Corrupt("counters missing".into()))?;
-        let seq = int(&counters, "change_seq")?;
+        int(&counters, field)
+    }
+
+    /// Bumps the change sequence and logs `product_id` in the session.
+    async fn log_change(
+        &self,
+        session: &mut ClientSession,
+        product_id: u64,
+    ) -> Result<(), StoreError> {
+        let seq = self.bump_counter(session, "change_seq").await?;
         let entry = doc! { "_id": seq, "product_id": product_id as i64 };
         self.bound(self.changes.insert_one(entry).session(&mut *session))
             .await?;
@@ -571,20 +581,7 @@ impl MongoStore {
         product_id: u64,
         new: &NewReview,
     ) -> Result<Option<u64>, StoreError> {
-        let counters = self
-            .bound(
-                self.info
-                    .find_one_and_update(
-                        doc! { "_id": "counters" },
-                        doc! { "$inc": { "next_review_id": 1_i64 } },
-                    )
-                    .upsert(true)
-                    .return_document(ReturnDocument::After)
-                    .session(&mut *session),
-            )
-            .await?
-            .ok_or_else(|| StoreError::Corrupt("counters missing".into()))?;
-        let id = int(&counters, "next_review_id")? as u64 - 1;
+        let id = self.bump_counter(session, "next_review_id").await? as u64 - 1;
         let review = Review {
             review_id: id,
             product_id,
