@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use reviews::generate::DataSet;
-use reviews::seeding::{self, LoadOptions, LoadOutcome};
+use reviews::seeding;
 use reviews::store::embedded::EmbeddedStore;
+use reviews::store::load::{LoadOptions, LoadOutcome};
 use reviews::store::mongo::{MongoConfig, MongoStore};
 
 /// Generate deterministic, realistic product reviews into a store.

@@ -1,34 +1,43 @@
 //! # reviews
 //!
-//! A cached, read-heavy product-reviews microservice (see `SPEC.md`).
+//! A cached, read-heavy product-reviews microservice: the backend a
+//! storefront's "Ratings & Reviews" widget calls on every product page.
+//! What it guarantees is in the project's `docs/` and `README.md`.
 //!
 //! # Layout
 //!
-//! The request path reads top to bottom:
-//! - [`http`]: the HTTP edge — routing, parsing requests into typed queries,
-//!   rendering JSON bodies and the error contract;
-//! - [`store`]: the [`store::Store`] trait the edge reads through, and one
-//!   module per backend ([`store::embedded`] on LMDB);
+//! A request travels down these modules, each knowing only those below it:
+//! - [`supervisor`]: `--workers N`, worker processes sharing one port;
+//! - [`server`]: the accept loop of one process, keep-alive, idle and drain;
+//! - [`http`]: the edge — routes, typed queries and bodies, replies, errors;
+//! - [`service`]: the use cases — reads through the cache, writes then
+//!   invalidation — and the JSON bodies it renders;
+//! - [`cache`]: L1 and Redis tiers, single flight, the change-log follower;
+//! - [`store`]: the [`store::Store`] trait, one folder per backend
+//!   ([`store::embedded`] on LMDB, [`store::mongo`] on MongoDB).
+//!
+//! Beside the path:
+//! - [`model`]: the data model and typed queries every layer shares;
 //! - [`metrics`]: per-process counters for `GET /metrics`;
-//! - [`model`]: the data model every layer shares;
+//! - [`breaker`], [`clock`], [`hash`]: small pieces several layers use;
 //! - [`generate`]: the deterministic review generator behind `seed`, the
 //!   demo data set and the tests' expectations;
-//! - [`seeding`]: loading a generated data set into a store, with progress;
-//! - [`coherence`]: how cached copies follow writes across processes;
-//! - [`server`]: the accept loop, `run(listener, app, shutdown, drain)`;
-//! - [`startup`]: [`startup::Application`] builds the service from its config;
-//! - [`supervisor`]: `--workers N`, worker processes sharing one port;
-//! - [`config`]: the `reviews` command line; [`telemetry`]: logging.
+//! - [`seeding`]: progress reporting and per-record scalars for loads;
+//! - [`startup`]: [`startup::Application`] builds the service from its
+//!   [`config`] and runs it; [`telemetry`]: logging.
 
+pub mod breaker;
 pub mod cache;
-pub mod coherence;
+pub mod clock;
 pub mod config;
 pub mod generate;
+pub mod hash;
 pub mod http;
 pub mod metrics;
 pub mod model;
 pub mod seeding;
 pub mod server;
+pub mod service;
 pub mod startup;
 pub mod store;
 pub mod supervisor;

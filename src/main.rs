@@ -8,8 +8,8 @@ use std::time::Duration;
 use clap::Parser;
 use clap::error::ErrorKind;
 use reviews::config::Config;
+use reviews::service::Store;
 use reviews::startup::{self, Application};
-use reviews::store::Store;
 use reviews::store::mongo::MongoStore;
 use reviews::supervisor::{self, Supervisor};
 use reviews::telemetry;
@@ -49,7 +49,7 @@ fn serve(config: &Config) -> anyhow::Result<()> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
-        let id = std::env::var(supervisor::WORKER_ENV).unwrap_or_default();
+        let id = supervisor::worker_id().unwrap_or_default();
         let serving = async {
             match mongo {
                 Some(mongo) => {

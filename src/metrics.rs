@@ -3,14 +3,16 @@
 //! Everything is a fixed set of atomics: recording costs a few relaxed adds
 //! and no lock. Counters are per worker process; behind one port, scrape
 //! each worker (see the README) or sum the series a scrape sees over time.
+//! The edge counts requests, the service counts store calls.
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::cache::{BreakerState, StatsSnapshot};
+use crate::breaker::BreakerState;
+use crate::cache::StatsSnapshot;
 
-/// The routes requests are counted by.
+/// The routes requests are counted by, as the `route` label names them.
 pub const ROUTES: [&str; 9] = [
     "reviews",
     "meta",
@@ -22,6 +24,29 @@ pub const ROUTES: [&str; 9] = [
     "ops",
     "unknown",
 ];
+
+/// A request's `route` label: an index of [`ROUTES`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteLabel {
+    /// `GET /reviews/:id`.
+    Reviews,
+    /// `GET /reviews/:id/meta`.
+    Meta,
+    /// `POST /reviews/:id`.
+    PostReview,
+    /// `PUT /reviews/:id/helpful`.
+    Helpful,
+    /// `PUT /reviews/:id/report`.
+    Report,
+    /// `/healthz`.
+    Healthz,
+    /// `/readyz`.
+    Readyz,
+    /// `/metrics`, `/openapi.json` and the widget's files.
+    Ops,
+    /// Any other path.
+    Unknown,
+}
 /// The statuses counted one by one; any other lands in `other`.
 const STATUSES: [u16; 15] = [
     200, 201, 204, 304, 400, 404, 405, 413, 415, 422, 429, 500, 503, 505, 0,
@@ -82,10 +107,13 @@ pub struct Metrics {
     shed: AtomicU64,
     store: Histogram,
     store_errors: AtomicU64,
+    /// The `worker` label of `reviews_process_info`.
+    worker: String,
 }
 
-impl Default for Metrics {
-    fn default() -> Self {
+impl Metrics {
+    /// Counters of one process; `worker` is its slot under a supervisor.
+    pub fn new(worker: Option<&str>) -> Metrics {
         Metrics {
             requests: Default::default(),
             latency: Default::default(),
@@ -93,13 +121,13 @@ impl Default for Metrics {
             shed: AtomicU64::new(0),
             store: Histogram::default(),
             store_errors: AtomicU64::new(0),
+            worker: worker.unwrap_or("none").to_string(),
         }
     }
-}
 
-impl Metrics {
     /// Counts a finished request.
-    pub fn request(&self, route: usize, status: u16, took: Duration) {
+    pub fn request(&self, route: RouteLabel, status: u16, took: Duration) {
+        let route = route as usize;
         let slot = STATUSES
             .iter()
             .position(|&s| s == status)
@@ -267,7 +295,7 @@ impl Metrics {
             "gauge",
             "Which process answered this scrape.",
         );
-        let worker = std::env::var(crate::supervisor::WORKER_ENV).unwrap_or_else(|_| "none".into());
+        let worker = &self.worker;
         let pid = std::process::id();
         let _ = writeln!(
             out,
@@ -302,11 +330,11 @@ mod tests {
 
     #[test]
     fn renders_counters_and_cumulative_buckets() {
-        let m = Metrics::default();
-        m.request(0, 200, Duration::from_micros(80));
-        m.request(0, 200, Duration::from_millis(3));
-        m.request(1, 404, Duration::from_millis(30));
-        m.request(8, 418, Duration::from_millis(1));
+        let m = Metrics::new(Some("1"));
+        m.request(RouteLabel::Reviews, 200, Duration::from_micros(80));
+        m.request(RouteLabel::Reviews, 200, Duration::from_millis(3));
+        m.request(RouteLabel::Meta, 404, Duration::from_millis(30));
+        m.request(RouteLabel::Unknown, 418, Duration::from_millis(1));
         let text = m.render(&StatsSnapshot::default(), None);
         assert!(text.contains("reviews_http_requests_total{route=\"reviews\",status=\"200\"} 2"));
         assert!(text.contains("reviews_http_requests_total{route=\"meta\",status=\"404\"} 1"));
@@ -319,6 +347,7 @@ mod tests {
         ));
         assert!(text.contains("reviews_http_request_duration_seconds_count{route=\"reviews\"} 2"));
         assert!(text.contains("reviews_redis_breaker_state -1"));
+        assert!(text.contains("worker=\"1\""));
         assert!(resident_bytes() > 0);
     }
 }

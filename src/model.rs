@@ -52,7 +52,38 @@ pub struct Review {
     pub photos: Vec<Photo>,
 }
 
+/// The id of the k-th photo (0-based, k < 5) of a review: unique across reviews.
+pub fn photo_id(review_id: u64, k: u64) -> u64 {
+    (review_id - 1) * 5 + k + 1
+}
+
 impl Review {
+    /// The stored form of a submitted review: visible, no votes, no
+    /// response, dated `date`; its photos numbered by [`photo_id`].
+    pub fn submitted(review_id: u64, product_id: u64, date: i64, new: NewReview) -> Review {
+        let photos = new.photos.into_iter().enumerate();
+        Review {
+            review_id,
+            product_id,
+            rating: new.rating,
+            summary: new.summary,
+            body: new.body,
+            recommend: new.recommend,
+            reported: false,
+            reviewer_name: new.name,
+            reviewer_email: new.email,
+            response: None,
+            helpfulness: 0,
+            date,
+            photos: photos
+                .map(|(k, url)| Photo {
+                    id: photo_id(review_id, k as u64),
+                    url,
+                })
+                .collect(),
+        }
+    }
+
     /// The integer form of the `relevant` score: `helpfulness + date / year`
     /// scaled by a year, so ordering is exact and never depends on the clock.
     pub fn relevance(helpfulness: u32, date: i64) -> i64 {

@@ -25,8 +25,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 
-use crate::http::App;
-use crate::store::Store;
+use crate::http::Edge;
+use crate::service::Store;
 
 /// A connection whose client sent nothing for this long is closed.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -36,7 +36,7 @@ const IDLE_CHECK: Duration = Duration::from_secs(5);
 /// to send its first request.
 pub const FIRST_REQUEST_GRACE: Duration = Duration::from_secs(1);
 
-/// Serves `app` on `listener` until `shutdown` resolves, then stops
+/// Serves `edge` on `listener` until `shutdown` resolves, then stops
 /// accepting and waits up to `drain` for open requests to finish.
 ///
 /// Draining: a connection with a request in progress finishes it, then
@@ -46,7 +46,7 @@ pub const FIRST_REQUEST_GRACE: Duration = Duration::from_secs(1);
 /// request that raced the stop signal is not dropped.
 pub async fn run<S: Store>(
     listener: TcpListener,
-    app: Arc<App<S>>,
+    edge: Arc<Edge<S>>,
     shutdown: impl Future<Output = ()>,
     drain: Duration,
 ) {
@@ -80,10 +80,10 @@ pub async fn run<S: Store>(
             activity: Arc::clone(&activity),
             epoch,
         };
-        let app = Arc::clone(&app);
+        let edge = Arc::clone(&edge);
         let service = service_fn(move |req| {
-            let app = Arc::clone(&app);
-            async move { Ok::<_, Infallible>(app.handle(req).await) }
+            let edge = Arc::clone(&edge);
+            async move { Ok::<_, Infallible>(edge.handle(req).await) }
         });
         let conn = builder.serve_connection(TokioIo::new(stream), service);
         let (stopping, open) = (stopping.clone(), open.clone());

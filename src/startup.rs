@@ -7,15 +7,18 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use crate::cache::ReadThrough;
-use crate::coherence;
+use crate::cache::{self, ReadThrough};
 use crate::config::Config;
 use crate::generate::DataSet;
-use crate::http::App;
-use crate::seeding::{self, LoadOptions, LoadOutcome};
+use crate::http::Edge;
+use crate::metrics::Metrics;
+use crate::seeding;
 use crate::server;
+use crate::service::Service;
 use crate::store::Store;
 use crate::store::embedded::EmbeddedStore;
+use crate::store::load::{LoadOptions, LoadOutcome};
+use crate::supervisor;
 
 /// The seed of the demo data set `reviews` loads into an empty store.
 pub const DEMO_SEED: u64 = 42;
@@ -23,7 +26,7 @@ pub const DEMO_SEED: u64 = 42;
 /// A built service: the port is bound and the store ready.
 pub struct Application<S> {
     listener: std::net::TcpListener,
-    app: Arc<App<S>>,
+    edge: Arc<Edge<S>>,
     drain: Duration,
 }
 
@@ -78,16 +81,18 @@ impl<S: Store> Application<S> {
         store: S,
     ) -> anyhow::Result<Self> {
         let cache = ReadThrough::new(&config.cache())?;
+        let metrics = Arc::new(Metrics::new(supervisor::worker_id().as_deref()));
+        let service = Arc::new(Service::new(store, cache, metrics));
         Ok(Application {
             listener,
-            app: Arc::new(App::new(store, cache, config.max_in_flight as usize)),
+            edge: Arc::new(Edge::new(service, config.max_in_flight as usize)),
             drain: Duration::from_secs(config.shutdown_timeout),
         })
     }
 
-    /// The application, to look at its store and cache counters.
-    pub fn app(&self) -> Arc<App<S>> {
-        Arc::clone(&self.app)
+    /// The service, to look at its store and cache.
+    pub fn service(&self) -> Arc<Service<S>> {
+        Arc::clone(self.edge.service())
     }
 
     /// The bound address (the real port when the config asked for port 0).
@@ -99,9 +104,12 @@ impl<S: Store> Application<S> {
 
     /// Serves until `shutdown` resolves, then drains open requests.
     pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+        let service = self.service();
         let listener = tokio::net::TcpListener::from_std(self.listener)?;
-        let follower = tokio::spawn(coherence::follow(Arc::clone(&self.app)));
-        server::run(listener, self.app, shutdown, self.drain).await;
+        let follower = tokio::spawn(async move {
+            cache::follow(service.cache(), service.store()).await;
+        });
+        server::run(listener, self.edge, shutdown, self.drain).await;
         follower.abort();
         Ok(())
     }

@@ -78,6 +78,11 @@ pub fn inherited_listener() -> Option<TcpListener> {
     Some(unsafe { TcpListener::from_raw_fd(LISTEN_FD) })
 }
 
+/// This worker's slot number; `None` outside a supervisor.
+pub fn worker_id() -> Option<String> {
+    std::env::var(WORKER_ENV).ok()
+}
+
 /// In a worker: tells the supervisor the worker serves.
 pub fn report_ready() {
     use std::io::Write;

@@ -7,7 +7,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{Options, RedisServer, TestApp};
-use reviews::cache::BreakerState;
+use reviews::breaker::BreakerState;
 
 fn x_cache(resp: &common::Resp) -> &str {
     resp.header("x-cache").unwrap_or("none")
@@ -69,7 +69,7 @@ async fn with_l1_off_redis_serves_byte_identical_bodies() {
     }
     // The product's views live in one Redis hash.
     assert_eq!(
-        redis.command(&["HLEN", "reviews:v1:2"]).as_deref(),
+        redis.command(&["HLEN", "reviews:v2:2"]).as_deref(),
         Some(":2")
     );
 }
@@ -90,7 +90,7 @@ async fn unknown_products_are_cached_briefly() {
     assert_eq!(second.error(), format!("product {unknown} not found"));
     // In Redis, it expires within the negative TTL (10 s), not the 300 s TTL.
     let ttl = redis
-        .command(&["PTTL", &format!("reviews:v1:{unknown}")])
+        .command(&["PTTL", &format!("reviews:v2:{unknown}")])
         .unwrap();
     let ms: i64 = ttl.trim_start_matches(':').parse().unwrap();
     assert!((1..=11_000).contains(&ms), "negative entry TTL {ms} ms");
@@ -100,7 +100,7 @@ async fn unknown_products_are_cached_briefly() {
 async fn a_cold_key_stampede_makes_one_store_query() {
     let app = TestApp::spawn().await;
     // A slow store, so the 200 requests really overlap the one in flight.
-    app.app.store().set_delay(Duration::from_millis(300));
+    app.service.store().set_delay(Duration::from_millis(300));
     let before = app.stats().store_queries;
     let tasks: Vec<_> = (0..200)
         .map(|_| {
@@ -147,7 +147,10 @@ async fn redis_dying_never_fails_a_read_and_the_breaker_recovers() {
     // waiting on it (60 reads make 120 Redis calls: a get and a fill).
     assert!((3..=10).contains(&errors), "failed Redis calls: {errors}");
     assert!(skipped >= 100, "calls that skipped Redis: {skipped}");
-    assert_eq!(app.app.cache().breaker_state(), Some(BreakerState::Open));
+    assert_eq!(
+        app.service.cache().breaker_state(),
+        Some(BreakerState::Open)
+    );
 
     redis.restart();
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -161,7 +164,10 @@ async fn redis_dying_never_fails_a_read_and_the_breaker_recovers() {
         assert!(Instant::now() < deadline, "Redis hits never came back");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(app.app.cache().breaker_state(), Some(BreakerState::Closed));
+    assert_eq!(
+        app.service.cache().breaker_state(),
+        Some(BreakerState::Closed)
+    );
 }
 
 #[tokio::test]

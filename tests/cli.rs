@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use common::Proc;
 use reviews::generate::DataSet;
-use reviews::seeding::LoadStatus;
 use reviews::store::embedded::EmbeddedStore;
+use reviews::store::load::LoadStatus;
 
 const REVIEWS: &str = env!("CARGO_BIN_EXE_reviews");
 const SEED: &str = env!("CARGO_BIN_EXE_seed");

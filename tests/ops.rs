@@ -331,7 +331,7 @@ async fn load_past_the_bound_is_shed_with_503_and_recovers() {
         ..Options::default()
     })
     .await;
-    app.app.store().set_delay(Duration::from_millis(300));
+    app.service.store().set_delay(Duration::from_millis(300));
     let flood: Vec<_> = (1..=40)
         .map(|p| {
             let addr = app.addr;
@@ -362,7 +362,7 @@ async fn load_past_the_bound_is_shed_with_503_and_recovers() {
     assert!(ok >= 4 && shed >= 20, "ok {ok}, shed {shed}");
     let m = metrics(&app.get("/metrics").await);
     assert_eq!(m["reviews_http_shed_total"], shed as f64);
-    app.app.store().set_delay(Duration::ZERO);
+    app.service.store().set_delay(Duration::ZERO);
     assert_eq!(
         app.get("/reviews/41").await.status,
         200,

@@ -8,9 +8,10 @@ use std::io::Write;
 
 use reviews::generate::{DataSet, Generator};
 use reviews::model::{Meta, NewReview, PageQuery, Review, Sort};
-use reviews::seeding::{LoadOptions, Silent};
+use reviews::seeding::Silent;
 use reviews::store::Store;
 use reviews::store::embedded::EmbeddedStore;
+use reviews::store::load::LoadOptions;
 use reviews::store::mongo::{MongoConfig, MongoStore};
 
 const SET: DataSet = DataSet {
@@ -181,7 +182,7 @@ async fn mongodb_store_passes_the_suite() {
     let database = format!(
         "reviews_suite_{}_{}",
         std::process::id(),
-        reviews::cache::now_ms()
+        reviews::clock::now_ms()
     );
     let config = MongoConfig {
         uri: with_database(&uri, &database),

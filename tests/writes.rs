@@ -8,8 +8,8 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use common::{Options, Proc, RedisServer, Resp, TestApp};
-use reviews::cache::BreakerState;
-use reviews::generate::photo_id;
+use reviews::breaker::BreakerState;
+use reviews::model::photo_id;
 use serde_json::{Value, json};
 
 const JSON: (&str, &str) = ("Content-Type", "application/json");
@@ -44,7 +44,7 @@ type BadWrite<'a> = (
 #[tokio::test]
 async fn bad_writes_get_their_error_and_change_nothing() {
     let app = TestApp::spawn().await;
-    let before = app.app.store().fingerprint();
+    let before = app.service.store().fingerprint();
     let unknown_product = app.set.products + 1;
     let unknown_review = app.set.records + 100;
     let big = format!("{{\"body\": \"{}\"}}", "x".repeat(70_000));
@@ -218,7 +218,7 @@ async fn bad_writes_get_their_error_and_change_nothing() {
     let resp = common::send_raw(app.addr, &raw).await;
     assert_eq!(resp.status, 413);
     assert_eq!(
-        app.app.store().fingerprint(),
+        app.service.store().fingerprint(),
         before,
         "no failed write changed the store"
     );
@@ -455,7 +455,7 @@ async fn a_write_while_redis_hangs_succeeds_and_leaves_no_stale_copy() {
     redis.pause();
     // Reads time out on Redis until the breaker opens; from then on the
     // write's DEL is not even sent, so Redis keeps the pre-write page.
-    while app.app.cache().breaker_state() != Some(BreakerState::Open) {
+    while app.service.cache().breaker_state() != Some(BreakerState::Open) {
         assert_eq!(app.get("/reviews/7").await.status, 200);
     }
     let posted = post(&app, "/reviews/6", &new_review()).await;

@@ -3,7 +3,7 @@
 //! timeout per cooldown, not one per request; errors are counted and
 //! swallowed — Redis failing never fails a read.
 //!
-//! Layout: one hash per product, `reviews:v1:{product_id}`, a field per view
+//! Layout: one hash per product, `reviews:v2:{product_id}`, a field per view
 //! (`meta`, `p{page}.{count}.{sort}`) holding [`Entry::to_redis`]. A write
 //! invalidates a product with one `DEL`. The hash expires `ttl` after its
 //! last fill; each field carries its own freshness.
@@ -15,9 +15,10 @@ use std::time::Duration;
 
 use deadpool_redis::{Config, Pool, Runtime, Timeouts};
 
-use super::breaker::Breaker;
 use super::entry::Entry;
-use super::{CacheKey, Stats};
+use super::key::CacheKey;
+use super::stats::Stats;
+use crate::breaker::Breaker;
 
 /// Consecutive failures that open the breaker.
 const BREAKER_THRESHOLD: u32 = 3;

@@ -1,12 +1,7 @@
 //! Deterministic randomness: a counter-based stream per (seed, key), and the
 //! few distributions the generator draws from. No clock, no global state.
 
-/// The splitmix64 finalizer: a bijective 64-bit mix.
-pub fn mix(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
+use crate::hash::mix;
 
 /// A splitmix64 stream keyed by `(seed, domain, key)`: the same triple always
 /// yields the same sequence, so any record can be regenerated alone.

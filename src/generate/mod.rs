@@ -18,11 +18,11 @@ mod words;
 
 use std::fmt::Write;
 
-pub use dist::{Rng, mix};
+pub use dist::Rng;
 use dist::{normal_cdf, normal_quantile};
 use words::*;
 
-use crate::model::{Photo, Review};
+use crate::model::{Photo, Review, photo_id};
 
 /// 2021-01-01T00:00:00Z: the first instant a generated review can have.
 pub const DATE_START: i64 = 1_609_459_200;
@@ -277,11 +277,6 @@ impl Generator {
             noun,
         }
     }
-}
-
-/// The id of the k-th photo (0-based, k < 5) of a review: unique across reviews.
-pub fn photo_id(review_id: u64, k: u64) -> u64 {
-    (review_id - 1) * 5 + k + 1
 }
 
 fn initial(name: &str) -> char {

@@ -1,5 +1,5 @@
-//! The error contract of SPEC §3: every error is JSON `{"error": "..."}`
-//! naming what was wrong, with the status the spec gives it.
+//! The error contract: every error is JSON `{"error": "..."}` naming what
+//! was wrong, with the status the API gives it.
 
 use hyper::StatusCode;
 
@@ -56,6 +56,11 @@ impl ApiError {
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, message)
     }
 
+    /// 503 for a store that failed or cannot be reached.
+    pub fn store(e: crate::service::StoreError) -> ApiError {
+        ApiError::unavailable(e.to_string())
+    }
+
     fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
         ApiError {
             status,
@@ -66,7 +71,6 @@ impl ApiError {
 
     /// The JSON body.
     pub fn body(&self) -> Vec<u8> {
-        serde_json::to_vec(&serde_json::json!({ "error": self.message }))
-            .expect("a JSON object serializes")
+        crate::service::render::error(&self.message)
     }
 }

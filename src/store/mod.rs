@@ -1,9 +1,15 @@
-//! The store: where reviews live. The HTTP edge reads through the small
-//! [`Store`] trait; each backend is one module ([`embedded`] on LMDB).
+//! The store: where reviews live, behind the small [`Store`] trait the
+//! layers above read and write through.
+//!
+//! - [`embedded`]: the default backend, LMDB in a data directory;
+//! - [`mongo`]: the production backend, a MongoDB replica set;
+//! - [`page`]: choosing one sorted page out of a product's reviews;
+//! - [`load`]: what loading a generated data set reports.
 
-pub mod codec;
 pub mod embedded;
+pub mod load;
 pub mod mongo;
+pub mod page;
 
 use std::future::Future;
 
@@ -21,12 +27,6 @@ pub enum StoreError {
     /// The store holds another data set than the one asked for.
     #[error("{0}")]
     Mismatch(String),
-}
-
-impl From<heed::Error> for StoreError {
-    fn from(e: heed::Error) -> Self {
-        StoreError::Unavailable(e.to_string())
-    }
 }
 
 /// Reads of SPEC §3, answered the same way by every backend.
@@ -87,54 +87,4 @@ pub struct Changes {
     /// False when the log no longer reaches back to the previous cursor:
     /// the caller must assume every product changed.
     pub complete: bool,
-}
-
-/// A review's place in a sorted page: its sort key, then its id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct SortEntry {
-    /// [`crate::model::Sort::key`] of the review.
-    pub key: (i64, i64),
-    /// Breaks ties.
-    pub review_id: u64,
-}
-
-/// The entries of one page, in order: largest key first, ties on the larger
-/// review id. Only the entries up to the page's end are fully sorted.
-pub fn select_page(entries: &mut [SortEntry], offset: u64, count: u32) -> &[SortEntry] {
-    let len = entries.len() as u64;
-    if offset >= len {
-        return &[];
-    }
-    let end = (offset + u64::from(count)).min(len) as usize;
-    let descending = |a: &SortEntry, b: &SortEntry| b.cmp(a);
-    if end < entries.len() {
-        entries.select_nth_unstable_by(end - 1, descending);
-    }
-    entries[..end].sort_unstable_by(descending);
-    &entries[offset as usize..end]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pages_sort_descending_with_ties_on_the_larger_id() {
-        let entry = |key, review_id| SortEntry {
-            key: (key, 0),
-            review_id,
-        };
-        let entries = vec![
-            entry(5, 1),
-            entry(7, 2),
-            entry(5, 9),
-            entry(7, 3),
-            entry(1, 4),
-        ];
-        let ids = |page: &[SortEntry]| page.iter().map(|e| e.review_id).collect::<Vec<_>>();
-        assert_eq!(ids(select_page(&mut entries.clone(), 0, 2)), [3, 2]);
-        assert_eq!(ids(select_page(&mut entries.clone(), 2, 2)), [9, 1]);
-        assert_eq!(ids(select_page(&mut entries.clone(), 4, 2)), [4]);
-        assert!(select_page(&mut entries.clone(), 5, 2).is_empty());
-    }
 }

@@ -40,10 +40,13 @@ use mongodb::options::{
 };
 use mongodb::{Client, ClientSession, Collection, Database, IndexModel};
 
+use super::load::{LoadOptions, LoadOutcome, LoadStatus};
 use super::{Changes, Store, StoreError};
-use crate::generate::{DataSet, Generator, photo_id};
-use crate::model::{Meta, NewReview, Page, PageQuery, Photo, RELEVANCE_YEAR_SECS, Review, Sort};
-use crate::seeding::{self, LoadOptions, LoadOutcome, LoadStatus, Progress};
+use crate::generate::{DataSet, Generator};
+use crate::model::{
+    Meta, NewReview, Page, PageQuery, Photo, RELEVANCE_YEAR_SECS, Review, Sort, photo_id,
+};
+use crate::seeding::{self, Progress};
 
 /// Writes the `changes` collection keeps.
 const CHANGES_KEPT: i64 = 100_000;
@@ -594,7 +597,7 @@ impl MongoStore {
             reviewer_email: new.email.clone(),
             response: None,
             helpfulness: 0,
-            date: crate::cache::now_ms() as i64 / 1000,
+            date: crate::clock::unix_seconds(),
             photos: new
                 .photos
                 .iter()

@@ -1,6 +1,7 @@
-//! A circuit breaker for Redis: after a few failures in a row it opens, and
-//! requests skip Redis instead of paying its timeout; after a cooldown one
-//! probe is let through, and its success closes the breaker again.
+//! A circuit breaker, for any backend a request may wait on (Redis, the
+//! store): after a few failures in a row it opens, and requests skip the
+//! backend instead of paying its timeout; after a cooldown one probe is let
+//! through, and its success closes the breaker again.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};

@@ -1,5 +1,6 @@
-//! JSON bodies of the read API, serialized straight from store results.
-//! `reviewer_email` and `reported` have no field here, so they can never leak.
+//! JSON bodies of the API, serialized straight from store results: what
+//! the cache keeps and a hit sends as it is. `reviewer_email` and
+//! `reported` have no field here, so they can never leak.
 
 use serde::Serialize;
 
@@ -108,4 +109,14 @@ pub fn meta(product_id: u64, meta: &Meta) -> Vec<u8> {
         },
     };
     serde_json::to_vec(&body).expect("meta body serializes")
+}
+
+/// The body of every error: `{"error": "<message>"}`.
+pub fn error(message: &str) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({ "error": message })).expect("a JSON object serializes")
+}
+
+/// The body of a created review: `{"review_id": n}`.
+pub fn created(review_id: u64) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({ "review_id": review_id })).expect("JSON")
 }

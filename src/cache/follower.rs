@@ -1,4 +1,4 @@
-//! How cached copies follow writes across processes (SPEC §5).
+//! How cached copies follow writes across processes.
 //!
 //! The writing process drops its own copies before it answers (L1 at once,
 //! Redis with a `DEL`). Every other process — workers of this host, or
@@ -10,24 +10,24 @@
 //! process within [`POLL_EVERY`] plus one poll's duration: well under 1 s.
 //! The log lives in the store, so this needs no Redis and no change streams.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use crate::http::App;
+use super::ReadThrough;
 use crate::store::Store;
 
 /// How often each process polls the store's change log.
 pub const POLL_EVERY: Duration = Duration::from_millis(250);
 
-/// Polls the change log forever, invalidating what changed. If the log no
-/// longer reaches back to the last poll, all of L1 is dropped.
-pub async fn follow<S: Store>(app: Arc<App<S>>) {
+/// Polls `store`'s change log forever, invalidating in `cache` what
+/// changed. If the log no longer reaches back to the last poll, all of L1
+/// is dropped.
+pub async fn follow<S: Store>(cache: &ReadThrough, store: &S) {
     let mut cursor = None;
     let mut ticks = tokio::time::interval(POLL_EVERY);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
-        let changes = match app.store().changes_since(cursor).await {
+        let changes = match store.changes_since(cursor).await {
             Ok(changes) => changes,
             Err(e) => {
                 tracing::debug!("cannot read the change log: {e}");
@@ -37,10 +37,10 @@ pub async fn follow<S: Store>(app: Arc<App<S>>) {
         if cursor.is_some() {
             if !changes.complete {
                 tracing::warn!("missed part of the change log; dropping all of L1");
-                app.cache().invalidate_all();
+                cache.invalidate_all();
             }
             for product in changes.products {
-                app.cache().invalidate(product).await;
+                cache.invalidate(product).await;
             }
         }
         cursor = Some(changes.cursor);

@@ -1,0 +1,48 @@
+//! The operator's routes: `/healthz`, `/readyz`, `/metrics`, `/openapi.json`.
+
+use bytes::Bytes;
+use hyper::StatusCode;
+use hyper::header::{self, HeaderValue};
+
+use super::error::ApiError;
+use super::reply::{Reply, json, reply};
+use crate::service::{Service, Store};
+
+/// The API in OpenAPI 3.1, served at `/openapi.json` (checked against real
+/// responses by `tests/ops.rs`).
+pub const OPENAPI: &[u8] = include_bytes!("openapi.json");
+const PROMETHEUS_TEXT: HeaderValue = HeaderValue::from_static("text/plain; version=0.0.4");
+
+/// `GET /healthz`: the process is alive.
+pub fn health() -> Reply {
+    json(StatusCode::OK, Bytes::from_static(br#"{"status":"ok"}"#))
+}
+
+/// `GET /readyz`: the store answers (503 otherwise).
+pub async fn ready<S: Store>(service: &Service<S>) -> Result<Reply, ApiError> {
+    match service.ready().await {
+        Ok(()) => Ok(json(
+            StatusCode::OK,
+            Bytes::from_static(br#"{"status":"ready"}"#),
+        )),
+        Err(e) => Err(ApiError::unavailable(e.to_string())),
+    }
+}
+
+/// `GET /metrics`: this process's counters in Prometheus text.
+pub fn metrics<S: Store>(service: &Service<S>) -> Reply {
+    let cache = service.cache();
+    let text = service
+        .metrics()
+        .render(&cache.stats(), cache.breaker_state());
+    let mut reply = reply(StatusCode::OK, Bytes::from(text));
+    reply
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, PROMETHEUS_TEXT);
+    reply
+}
+
+/// `GET /openapi.json`.
+pub fn openapi() -> Reply {
+    json(StatusCode::OK, Bytes::from_static(OPENAPI))
+}

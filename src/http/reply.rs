@@ -1,0 +1,133 @@
+//! Building replies: the one response type, JSON and error replies, the
+//! reply of a cached read (ETag, `304`, `Cache-Control`, `X-Cache`), and
+//! the CORS preflight answer.
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::header::{self, HeaderName, HeaderValue};
+use hyper::{HeaderMap, Response, StatusCode};
+
+use super::error::ApiError;
+use crate::service::{Lookup, Origin};
+
+/// The response type of every route.
+pub type Reply = Response<Full<Bytes>>;
+
+/// Where a read came from, for the client.
+pub const X_CACHE: HeaderName = HeaderName::from_static("x-cache");
+/// What browsers and CDNs may cache a read for: short, since writes
+/// invalidate server-side caches at once but cannot reach a client's.
+const READ_CACHE_CONTROL: HeaderValue = HeaderValue::from_static("public, max-age=10");
+const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
+
+/// A reply with room for every header the service sets, so none regrows.
+pub fn reply(status: StatusCode, body: Bytes) -> Reply {
+    let mut reply = Response::new(Full::new(body));
+    *reply.status_mut() = status;
+    reply.headers_mut().reserve(12);
+    reply
+}
+
+/// A JSON reply.
+pub fn json(status: StatusCode, body: impl Into<Bytes>) -> Reply {
+    let mut reply = reply(status, body.into());
+    reply
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, APPLICATION_JSON);
+    reply
+}
+
+/// The JSON reply of an error, with `Allow` on 405 and `Retry-After` on 503.
+pub fn error(err: &ApiError) -> Reply {
+    let mut reply = json(err.status, err.body());
+    if let Some(allow) = err.allow {
+        reply
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static(allow));
+    }
+    if err.status == StatusCode::SERVICE_UNAVAILABLE {
+        reply
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    reply
+}
+
+/// The reply of a cached read: the stored bytes as they are, with `ETag`,
+/// `Cache-Control` and `X-Cache`; a 304 when `If-None-Match` matches.
+pub fn cached(request: &HeaderMap, lookup: &Lookup) -> Reply {
+    let entry = &lookup.entry;
+    let etag = HeaderValue::from_maybe_shared(entry.etag.clone()).expect("an ETag is quoted hex");
+    let not_modified = entry.found
+        && request
+            .get(header::IF_NONE_MATCH)
+            .is_some_and(|v| matches_if_none_match(v.as_bytes(), etag.as_bytes()));
+    let mut reply = if not_modified {
+        reply(StatusCode::NOT_MODIFIED, Bytes::new())
+    } else {
+        let status = if entry.found {
+            StatusCode::OK
+        } else {
+            StatusCode::NOT_FOUND
+        };
+        json(status, entry.body.clone())
+    };
+    let headers = reply.headers_mut();
+    headers.insert(header::ETAG, etag);
+    headers.insert(header::CACHE_CONTROL, READ_CACHE_CONTROL);
+    headers.insert(X_CACHE, HeaderValue::from_static(x_cache(lookup.origin)));
+    reply
+}
+
+/// The `X-Cache` value of a read's origin.
+fn x_cache(origin: Origin) -> &'static str {
+    match origin {
+        Origin::L1 => "HIT-L1",
+        Origin::Redis => "HIT-REDIS",
+        Origin::Store => "MISS",
+        Origin::Stale => "STALE",
+    }
+}
+
+/// Whether an `If-None-Match` value matches `etag` (weak comparison, lists, `*`).
+pub fn matches_if_none_match(header: &[u8], etag: &[u8]) -> bool {
+    header.split(|&b| b == b',').any(|candidate| {
+        let candidate = candidate.trim_ascii();
+        let candidate = candidate.strip_prefix(b"W/").unwrap_or(candidate);
+        candidate == b"*" || candidate == etag
+    })
+}
+
+/// The answer to `OPTIONS`: what the path takes, for CORS preflight too.
+pub fn preflight(allow: &'static str) -> Reply {
+    let mut reply = reply(StatusCode::NO_CONTENT, Bytes::new());
+    let headers = reply.headers_mut();
+    headers.insert(header::ALLOW, HeaderValue::from_static(allow));
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static(allow),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("content-type, if-none-match, x-request-id"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("600"),
+    );
+    reply
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn if_none_match_takes_lists_weak_tags_and_star() {
+        let tag = b"\"00ff\"";
+        assert!(matches_if_none_match(b"\"00ff\"", tag));
+        assert!(matches_if_none_match(b"\"x\", W/\"00ff\"", tag));
+        assert!(matches_if_none_match(b"*", tag));
+        assert!(!matches_if_none_match(b"\"0000\"", tag));
+    }
+}

@@ -1,0 +1,115 @@
+//! The route table: one parse of the path gives both what it names and the
+//! `route` label it is counted under, so a malformed id still counts under
+//! its route. Malformed ids are 400, unknown paths 404.
+
+use hyper::Method;
+
+use super::assets::{self, Asset};
+use super::error::ApiError;
+use super::query::parse_id;
+use crate::metrics::RouteLabel;
+use crate::service::Vote;
+
+/// What a path names.
+#[derive(Debug, Clone, Copy)]
+pub enum Route {
+    /// The widget's page or one of its files.
+    Asset(&'static Asset),
+    /// `/healthz`.
+    Health,
+    /// `/readyz`.
+    Ready,
+    /// `/metrics`.
+    Metrics,
+    /// `/openapi.json`.
+    OpenApi,
+    /// `/reviews/:product_id`.
+    Reviews(u64),
+    /// `/reviews/:product_id/meta`.
+    Meta(u64),
+    /// `/reviews/:review_id/helpful` and `/report`.
+    Vote(u64, Vote),
+}
+
+/// A request's place in the route table.
+pub struct Routed {
+    /// What the path names, or why it names nothing.
+    pub route: Result<Route, ApiError>,
+    /// What `/metrics` counts the request under.
+    pub label: RouteLabel,
+}
+
+/// Looks `path` up (the method only picks the label of `/reviews/:id`).
+pub fn route(path: &str, method: &Method) -> Routed {
+    let mut segments = path.strip_prefix('/').unwrap_or(path).split('/');
+    let parts = (
+        segments.next(),
+        segments.next(),
+        segments.next(),
+        segments.next(),
+    );
+    let (label, route) = match parts {
+        (Some(""), None, ..) => (RouteLabel::Ops, Ok(Route::Asset(assets::index()))),
+        (Some("static"), Some(name), None, _) => (
+            RouteLabel::Ops,
+            assets::find(name)
+                .map(Route::Asset)
+                .ok_or_else(|| no_such_path(path)),
+        ),
+        (Some("healthz"), None, ..) => (RouteLabel::Healthz, Ok(Route::Health)),
+        (Some("readyz"), None, ..) => (RouteLabel::Readyz, Ok(Route::Ready)),
+        (Some("metrics"), None, ..) => (RouteLabel::Ops, Ok(Route::Metrics)),
+        (Some("openapi.json"), None, ..) => (RouteLabel::Ops, Ok(Route::OpenApi)),
+        (Some("reviews"), Some(id), None, _) => {
+            let label = if method == Method::POST {
+                RouteLabel::PostReview
+            } else {
+                RouteLabel::Reviews
+            };
+            (label, parse_id("product_id", id).map(Route::Reviews))
+        }
+        (Some("reviews"), Some(id), Some("meta"), None) => (
+            RouteLabel::Meta,
+            parse_id("product_id", id).map(Route::Meta),
+        ),
+        (Some("reviews"), Some(id), Some("helpful"), None) => (
+            RouteLabel::Helpful,
+            parse_id("review_id", id).map(|id| Route::Vote(id, Vote::Helpful)),
+        ),
+        (Some("reviews"), Some(id), Some("report"), None) => (
+            RouteLabel::Report,
+            parse_id("review_id", id).map(|id| Route::Vote(id, Vote::Report)),
+        ),
+        _ => (RouteLabel::Unknown, Err(no_such_path(path))),
+    };
+    Routed { route, label }
+}
+
+impl Route {
+    /// The methods the path takes (`Allow`).
+    pub fn allow(self) -> &'static str {
+        match self {
+            Route::Asset(_)
+            | Route::Health
+            | Route::Ready
+            | Route::Metrics
+            | Route::OpenApi
+            | Route::Meta(_) => "GET, HEAD, OPTIONS",
+            Route::Reviews(_) => "GET, HEAD, POST, OPTIONS",
+            Route::Vote(..) => "PUT, OPTIONS",
+        }
+    }
+
+    /// Whether the route answers even when the process sheds load.
+    pub fn exempt_from_shedding(self) -> bool {
+        matches!(self, Route::Health | Route::Ready | Route::Metrics)
+    }
+}
+
+fn no_such_path(path: &str) -> ApiError {
+    let shown = match path.char_indices().nth(100) {
+        Some((cut, _)) => &path[..cut],
+        None => path,
+    };
+    ApiError::not_found(format!("no such path: {shown}"))
+}

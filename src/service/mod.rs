@@ -1,0 +1,183 @@
+//! The service: what the API does, between the HTTP edge and the cache.
+//! Reads go through the read-through cache and render JSON bodies from the
+//! store on a miss; writes go to the store, then invalidate the product's
+//! cached copies. It knows nothing of HTTP.
+//!
+//! Every store call goes through a circuit breaker shared by both
+//! backends: after [`STORE_BREAKER_THRESHOLD`] failures in a row, calls
+//! fail at once for [`STORE_BREAKER_COOLDOWN`] instead of each waiting for
+//! the store's timeout; then one call probes. `/readyz` always asks the
+//! store itself, and its success closes the breaker.
+
+pub mod render;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub use crate::cache::{Lookup, Origin};
+pub use crate::store::{Store, StoreError};
+
+use crate::breaker::{Breaker, BreakerState};
+use crate::cache::{CacheKey, ReadThrough, Rendered};
+use crate::metrics::Metrics;
+use crate::model::{NewReview, PageQuery};
+
+/// Store failures in a row that open the store breaker.
+pub const STORE_BREAKER_THRESHOLD: u32 = 3;
+/// How long the store breaker stays open before one call probes.
+pub const STORE_BREAKER_COOLDOWN: Duration = Duration::from_secs(1);
+/// How long `ready` waits for the store before calling it unreachable.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The two updates of an existing review.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Vote {
+    /// One more helpful vote.
+    Helpful,
+    /// Hides the review.
+    Report,
+}
+
+/// The reviews service over a store `S`.
+pub struct Service<S> {
+    store: S,
+    cache: ReadThrough,
+    metrics: Arc<Metrics>,
+    breaker: Breaker,
+}
+
+impl<S: Store> Service<S> {
+    /// A service reading `store` through `cache`, counting into `metrics`.
+    pub fn new(store: S, cache: ReadThrough, metrics: Arc<Metrics>) -> Service<S> {
+        Service {
+            store,
+            cache,
+            metrics,
+            breaker: Breaker::new(STORE_BREAKER_THRESHOLD, STORE_BREAKER_COOLDOWN),
+        }
+    }
+
+    /// The store behind the service.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The cache in front of the store.
+    pub fn cache(&self) -> &ReadThrough {
+        &self.cache
+    }
+
+    /// The counters requests and store calls are recorded in.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// The store breaker's state.
+    pub fn store_breaker(&self) -> BreakerState {
+        self.breaker.state()
+    }
+
+    /// One page of a product's reviews, rendered; an unknown product's
+    /// answer has `found: false`.
+    pub async fn page(&self, q: PageQuery) -> Result<Lookup, StoreError> {
+        self.cache
+            .get(CacheKey::page(&q), || async {
+                let page = self.call(self.store.page(q)).await?;
+                Ok(rendered(q.product_id, page.map(|p| render::page(&q, &p))))
+            })
+            .await
+    }
+
+    /// A product's meta, rendered.
+    pub async fn meta(&self, product_id: u64) -> Result<Lookup, StoreError> {
+        self.cache
+            .get(CacheKey::meta(product_id), || async {
+                let meta = self.call(self.store.meta(product_id)).await?;
+                Ok(rendered(
+                    product_id,
+                    meta.map(|m| render::meta(product_id, &m)),
+                ))
+            })
+            .await
+    }
+
+    /// Adds a review once it is durable, then drops the product's cached
+    /// copies; its id, or `None` for an unknown product.
+    pub async fn add_review(
+        &self,
+        product_id: u64,
+        review: NewReview,
+    ) -> Result<Option<u64>, StoreError> {
+        let id = self.call(self.store.add_review(product_id, review)).await?;
+        if id.is_some() {
+            self.cache.invalidate(product_id).await;
+        }
+        Ok(id)
+    }
+
+    /// Records a vote on a visible review, then drops its product's cached
+    /// copies; false for an unknown or reported review.
+    pub async fn vote(&self, review_id: u64, vote: Vote) -> Result<bool, StoreError> {
+        let product = match vote {
+            Vote::Helpful => self.call(self.store.vote_helpful(review_id)).await?,
+            Vote::Report => self.call(self.store.report(review_id)).await?,
+        };
+        let Some(product) = product else {
+            return Ok(false);
+        };
+        self.cache.invalidate(product).await;
+        Ok(true)
+    }
+
+    /// Whether the store answers now (what a load balancer polls). Asks the
+    /// store itself, whatever the breaker says; a success closes it.
+    pub async fn ready(&self) -> Result<(), StoreError> {
+        match tokio::time::timeout(READY_TIMEOUT, self.store.ping()).await {
+            Ok(Ok(())) => {
+                self.breaker.success();
+                Ok(())
+            }
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(StoreError::Unavailable(
+                "store did not answer in time".into(),
+            )),
+        }
+    }
+
+    /// Runs a store call behind the breaker, timing it for `/metrics`.
+    async fn call<T>(
+        &self,
+        call: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        if !self.breaker.allow() {
+            return Err(StoreError::Unavailable(
+                "the store is failing; not asked again until it recovers".into(),
+            ));
+        }
+        let started = Instant::now();
+        let result = call.await;
+        self.metrics.store_call(started.elapsed(), result.is_ok());
+        match &result {
+            Err(StoreError::Unavailable(_)) => self.breaker.failure(),
+            _ => self.breaker.success(),
+        }
+        result
+    }
+}
+
+/// A store answer as the cache keeps it: the body, or the 404 body of an
+/// unknown product (cached briefly too).
+fn rendered(product_id: u64, body: Option<Vec<u8>>) -> Rendered {
+    match body {
+        Some(body) => Rendered { found: true, body },
+        None => Rendered {
+            found: false,
+            body: render::error(&unknown_product(product_id)),
+        },
+    }
+}
+
+/// What a request for an unknown product is told.
+pub fn unknown_product(product_id: u64) -> String {
+    format!("product {product_id} not found")
+}

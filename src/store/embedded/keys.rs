@@ -1,0 +1,66 @@
+//! Key and value layouts of the index, meta and change databases.
+
+use crate::model::Meta;
+use crate::store::StoreError;
+
+pub(super) fn index_key(product_id: u64, review_id: u64) -> [u8; 16] {
+    let mut key = [0; 16];
+    key[..8].copy_from_slice(&product_id.to_be_bytes());
+    key[8..].copy_from_slice(&review_id.to_be_bytes());
+    key
+}
+
+pub(super) fn index_value(date: i64, helpfulness: u32) -> [u8; 8] {
+    let mut value = [0; 8];
+    value[..4].copy_from_slice(&(date as u32).to_le_bytes());
+    value[4..].copy_from_slice(&helpfulness.to_le_bytes());
+    value
+}
+
+pub(super) fn decode_index(key: &[u8], value: &[u8]) -> Result<(u64, i64, u32), StoreError> {
+    let bad = || StoreError::Corrupt("index entry".into());
+    let id: [u8; 8] = key
+        .get(8..16)
+        .and_then(|k| k.try_into().ok())
+        .ok_or_else(bad)?;
+    let date: [u8; 4] = value
+        .get(..4)
+        .and_then(|v| v.try_into().ok())
+        .ok_or_else(bad)?;
+    let help: [u8; 4] = value
+        .get(4..8)
+        .and_then(|v| v.try_into().ok())
+        .ok_or_else(bad)?;
+    Ok((
+        u64::from_be_bytes(id),
+        i64::from(u32::from_le_bytes(date)),
+        u32::from_le_bytes(help),
+    ))
+}
+
+pub(super) fn encode_meta(meta: &Meta) -> [u8; 28] {
+    let mut out = [0; 28];
+    let fields = meta
+        .ratings
+        .iter()
+        .chain([&meta.recommended, &meta.not_recommended]);
+    for (slot, value) in out.chunks_exact_mut(4).zip(fields) {
+        slot.copy_from_slice(&value.to_le_bytes());
+    }
+    out
+}
+
+pub(super) fn decode_meta(raw: &[u8]) -> Result<Meta, StoreError> {
+    if raw.len() != 28 {
+        return Err(StoreError::Corrupt("meta entry".into()));
+    }
+    let mut fields = raw
+        .chunks_exact(4)
+        .map(|c| u32::from_le_bytes(c.try_into().unwrap()));
+    let mut next = || fields.next().unwrap_or(0);
+    Ok(Meta {
+        ratings: [next(), next(), next(), next(), next()],
+        recommended: next(),
+        not_recommended: next(),
+    })
+}

@@ -1,0 +1,228 @@
+//! The embedded store on LMDB (through `heed`): one environment in a data
+//! directory that many processes can read at once with zero-copy reads, one
+//! writer at a time, crash-safe. A fresh machine needs no server for it.
+//!
+//! Databases in the environment:
+//! - `reviews`: review_id (u64 BE) → the record ([`codec`]);
+//! - `by_product`: product_id (u64 BE) ‖ review_id (u64 BE) → date (u32 LE) ‖
+//!   helpfulness (u32 LE), for visible reviews only: a page is one prefix scan
+//!   of these small entries, a partial sort, and a point read per result;
+//! - `meta`: product_id (u64 BE) → the [`Meta`] counters (7 × u32 LE);
+//! - `changes`: write sequence (u64 BE) → product_id (u64 BE), the last
+//!   [`CHANGES_KEPT`] writes, which every process polls to drop cached copies;
+//! - `info`: what data set is loaded and how far (see [`LoadStatus`]), the
+//!   next review id, the last change sequence.
+//!
+//! Files: [`read`] (pages, meta, the change log), [`write`] (one
+//! transaction per write), [`load`] (bulk load, index build), [`keys`]
+//! (key and value layouts), [`codec`] (a review's bytes).
+//!
+//! Every write is one LMDB transaction (record, index, meta, change log), so
+//! it is atomic and durable at commit; LMDB serializes writers across
+//! processes, so concurrent writes never lose an update.
+//!
+//! Loading ([`EmbeddedStore::load`]) appends records in id order from
+//! parallel generator threads in large transactions, recording progress in
+//! the same transaction, so an interrupted load resumes without duplicates;
+//! the product index and meta are then built in one counting-sort pass.
+
+pub mod codec;
+mod keys;
+mod load;
+mod read;
+mod write;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use heed::types::{Bytes, Str};
+use heed::{Database, Env, EnvOpenOptions, RoTxn};
+
+pub use self::load::Fingerprint;
+use super::load::LoadStatus;
+use super::{Changes, Store, StoreError};
+use crate::model::{Meta, NewReview, Page, PageQuery};
+
+/// Virtual size of the memory map; the file only grows as data is written.
+const MAP_SIZE: usize = 256 << 30;
+/// Records each generator thread encodes per hand-off to the writer.
+const CHUNK: u64 = 4096;
+/// Index entries written per transaction while building the index.
+const INDEX_BATCH: usize = 1 << 20;
+
+const KEY_DATA_SET: &str = "data_set";
+const KEY_LOADED: &str = "loaded";
+const KEY_COMPLETE: &str = "complete";
+const KEY_NEXT_ID: &str = "next_review_id";
+/// Set when a load completes: products 1..=this exist.
+const KEY_PRODUCTS: &str = "products";
+/// Sequence number of the last write in the `changes` log.
+const KEY_CHANGE_SEQ: &str = "change_seq";
+/// Writes the `changes` log keeps; a reader further behind resets its cache.
+const CHANGES_KEPT: u64 = 100_000;
+
+type Db = Database<Bytes, Bytes>;
+
+impl From<heed::Error> for StoreError {
+    fn from(e: heed::Error) -> Self {
+        StoreError::Unavailable(e.to_string())
+    }
+}
+
+/// The LMDB-backed [`Store`]. Cloning is cheap: clones share the environment.
+#[derive(Clone)]
+pub struct EmbeddedStore {
+    env: Env,
+    reviews: Db,
+    by_product: Db,
+    meta: Db,
+    info: Database<Str, Bytes>,
+    /// Products 1..=this exist, as last read from `info`: saves a lookup per
+    /// read. Re-read whenever a larger id is asked for, so a load completed
+    /// by another process (e.g. `seed`) is seen.
+    products: Arc<AtomicU64>,
+    changes: Db,
+}
+
+impl EmbeddedStore {
+    /// Opens (creating if needed) the store in `dir`.
+    pub fn open(dir: &Path) -> Result<EmbeddedStore, StoreError> {
+        let fail = |e: &dyn std::fmt::Display| {
+            StoreError::Unavailable(format!("cannot open data dir {}: {e}", dir.display()))
+        };
+        std::fs::create_dir_all(dir).map_err(|e| fail(&e))?;
+        // SAFETY: the environment is opened once per process (heed refuses a
+        // second open of the same path) and its files are only ever changed
+        // through LMDB.
+        let env = unsafe {
+            EnvOpenOptions::new()
+                .map_size(MAP_SIZE)
+                .max_dbs(8)
+                .max_readers(1024)
+                .open(dir)
+        }
+        .map_err(|e| fail(&e))?;
+        let mut txn = env.write_txn().map_err(|e| fail(&e))?;
+        let mut create = |name| env.create_database::<Bytes, Bytes>(&mut txn, Some(name));
+        let (reviews, by_product, meta) = (create("reviews"), create("by_product"), create("meta"));
+        let changes = create("changes");
+        let info = env.create_database(&mut txn, Some("info"));
+        let store = EmbeddedStore {
+            reviews: reviews.map_err(|e| fail(&e))?,
+            by_product: by_product.map_err(|e| fail(&e))?,
+            meta: meta.map_err(|e| fail(&e))?,
+            info: info.map_err(|e| fail(&e))?,
+            env: env.clone(),
+            products: Arc::new(AtomicU64::new(0)),
+            changes: changes.map_err(|e| fail(&e))?,
+        };
+        txn.commit().map_err(|e| fail(&e))?;
+        Ok(store)
+    }
+
+    /// Deletes the store's files in `dir` (what `seed --drop` does). No
+    /// process may have the store open.
+    pub fn destroy(dir: &Path) -> std::io::Result<()> {
+        for file in ["data.mdb", "lock.mdb"] {
+            match std::fs::remove_file(dir.join(file)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// What data set the store holds and how far it is loaded.
+    pub fn status(&self) -> Result<LoadStatus, StoreError> {
+        let txn = self.env.read_txn()?;
+        let data_set = match self.info.get(&txn, KEY_DATA_SET)? {
+            Some(raw) => {
+                Some(serde_json::from_slice(raw).map_err(|e| StoreError::Corrupt(e.to_string()))?)
+            }
+            None => None,
+        };
+        Ok(LoadStatus {
+            data_set,
+            loaded: self.info_u64(&txn, KEY_LOADED)?.unwrap_or(0),
+            complete: self.info_u64(&txn, KEY_COMPLETE)? == Some(1),
+        })
+    }
+
+    pub(super) fn info_u64(&self, txn: &RoTxn, key: &str) -> Result<Option<u64>, StoreError> {
+        match self.info.get(txn, key)? {
+            None => Ok(None),
+            Some(raw) => raw
+                .try_into()
+                .map(|b| Some(u64::from_be_bytes(b)))
+                .map_err(|_| StoreError::Corrupt(format!("info {key}"))),
+        }
+    }
+
+    /// Whether `product_id` is one of the loaded data set's products.
+    pub(super) fn product_exists(&self, txn: &RoTxn, product_id: u64) -> Result<bool, StoreError> {
+        if product_id == 0 {
+            return Ok(false);
+        }
+        if product_id <= self.products.load(Ordering::Relaxed) {
+            return Ok(true);
+        }
+        let products = self.info_u64(txn, KEY_PRODUCTS)?.unwrap_or(0);
+        self.products.fetch_max(products, Ordering::Relaxed);
+        Ok(product_id <= products)
+    }
+
+    /// Runs a blocking write on tokio's blocking pool: LMDB's write lock may
+    /// wait for another process's write.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        write: impl FnOnce(EmbeddedStore) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || write(store))
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("write task failed: {e}")))?
+    }
+}
+
+impl Store for EmbeddedStore {
+    async fn page(&self, query: PageQuery) -> Result<Option<Page>, StoreError> {
+        self.read_page(query)
+    }
+
+    async fn meta(&self, product_id: u64) -> Result<Option<Meta>, StoreError> {
+        self.read_meta(product_id)
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.env.read_txn()?;
+        Ok(())
+    }
+
+    async fn add_review(
+        &self,
+        product_id: u64,
+        review: NewReview,
+    ) -> Result<Option<u64>, StoreError> {
+        self.blocking(move |store| store.write_add(product_id, review))
+            .await
+    }
+
+    async fn vote_helpful(&self, review_id: u64) -> Result<Option<u64>, StoreError> {
+        self.blocking(move |store| {
+            store.write_update(review_id, |r| {
+                r.helpfulness = r.helpfulness.saturating_add(1)
+            })
+        })
+        .await
+    }
+
+    async fn report(&self, review_id: u64) -> Result<Option<u64>, StoreError> {
+        self.blocking(move |store| store.write_update(review_id, |r| r.reported = true))
+            .await
+    }
+
+    async fn changes_since(&self, cursor: Option<u64>) -> Result<Changes, StoreError> {
+        self.read_changes(cursor)
+    }
+}

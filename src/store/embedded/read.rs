@@ -1,0 +1,84 @@
+//! Reads: one read transaction each, zero-copy until a record is decoded.
+
+use std::ops::Bound;
+
+use heed::RoTxn;
+
+use super::keys::{decode_index, decode_meta};
+use super::{CHANGES_KEPT, EmbeddedStore, KEY_CHANGE_SEQ, codec};
+use crate::model::{Meta, Page, PageQuery, Review};
+use crate::store::page::{SortEntry, select_page};
+use crate::store::{Changes, StoreError};
+
+impl EmbeddedStore {
+    pub(super) fn read_page(&self, q: PageQuery) -> Result<Option<Page>, StoreError> {
+        let txn = self.env.read_txn()?;
+        if !self.product_exists(&txn, q.product_id)? {
+            return Ok(None);
+        }
+        let mut entries = Vec::new();
+        for item in self
+            .by_product
+            .prefix_iter(&txn, &q.product_id.to_be_bytes())?
+        {
+            let (key, value) = item?;
+            let (id, date, helpfulness) = decode_index(key, value)?;
+            entries.push(SortEntry {
+                key: q.sort.key(helpfulness, date),
+                review_id: id,
+            });
+        }
+        let total = entries.len() as u64;
+        let reviews = select_page(&mut entries, q.offset(), q.count)
+            .iter()
+            .map(|e| self.read_review(&txn, e.review_id))
+            .collect::<Result<_, _>>()?;
+        Ok(Some(Page { total, reviews }))
+    }
+
+    fn read_review(&self, txn: &RoTxn, id: u64) -> Result<Review, StoreError> {
+        let raw = self.reviews.get(txn, &id.to_be_bytes())?;
+        let raw = raw.ok_or_else(|| StoreError::Corrupt(format!("indexed review {id} missing")))?;
+        codec::decode(id, raw).map_err(StoreError::Corrupt)
+    }
+
+    pub(super) fn read_meta(&self, product_id: u64) -> Result<Option<Meta>, StoreError> {
+        let txn = self.env.read_txn()?;
+        if !self.product_exists(&txn, product_id)? {
+            return Ok(None);
+        }
+        match self.meta.get(&txn, &product_id.to_be_bytes())? {
+            None => Ok(Some(Meta::default())),
+            Some(raw) => decode_meta(raw).map(Some),
+        }
+    }
+    pub(super) fn read_changes(&self, cursor: Option<u64>) -> Result<Changes, StoreError> {
+        let txn = self.env.read_txn()?;
+        let head = self.info_u64(&txn, KEY_CHANGE_SEQ)?.unwrap_or(0);
+        let Some(from) = cursor.filter(|&c| c < head) else {
+            return Ok(Changes {
+                cursor: head,
+                products: Vec::new(),
+                complete: true,
+            });
+        };
+        let complete = head - from < CHANGES_KEPT;
+        let mut products = Vec::new();
+        let after = from.to_be_bytes();
+        let range = (Bound::Excluded(&after[..]), Bound::Unbounded);
+        for item in self.changes.range(&txn, &range)? {
+            let (_, product) = item?;
+            let product: [u8; 8] = product
+                .try_into()
+                .map_err(|_| StoreError::Corrupt("change entry".into()))?;
+            products.push(u64::from_be_bytes(product));
+        }
+        products.sort_unstable();
+        products.dedup();
+        Ok(Changes {
+            cursor: head,
+            products,
+            complete,
+        })
+    }
+}

@@ -1,0 +1,273 @@
+//! The application under test: the real `Application` on port 0 over a
+//! temp embedded store seeded with the demo data set, behind a store
+//! wrapper whose switches inject faults.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use reviews::cache::StatsSnapshot;
+use reviews::config::Config;
+use reviews::generate::{DataSet, Generator};
+use reviews::model::{Meta, NewReview, Page, PageQuery};
+use reviews::seeding::Silent;
+use reviews::service::Service;
+use reviews::startup::{Application, DEMO_SEED};
+use reviews::store::embedded::{EmbeddedStore, Fingerprint};
+use reviews::store::load::LoadOptions;
+use reviews::store::{Changes, Store, StoreError};
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+
+use super::client::{Resp, request};
+
+/// Reviews in the data set most tests run against.
+pub const RECORDS: u64 = 20_000;
+
+/// How a [`TestApp`] is set up.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Demo reviews seeded into the temp store.
+    pub records: u64,
+    /// L1 budget in MB (0 = off).
+    pub l1_mb: u64,
+    /// Redis URL of the L2 cache.
+    pub redis_url: Option<String>,
+    /// Cache TTL in seconds.
+    pub ttl: u64,
+    /// Requests in flight before load is shed.
+    pub max_in_flight: u64,
+}
+
+impl Options {
+    /// L1 off, Redis at `url`: every read goes through Redis.
+    pub fn redis_only(url: String) -> Options {
+        Options {
+            l1_mb: 0,
+            redis_url: Some(url),
+            ..Options::default()
+        }
+    }
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            records: RECORDS,
+            l1_mb: 16,
+            redis_url: None,
+            ttl: 300,
+            max_in_flight: 1024,
+        }
+    }
+}
+
+/// The real embedded store behind switches that inject faults: every call
+/// fails, as a store that went down would, or answers slowly, as a remote
+/// store under load does.
+pub struct Faulty {
+    inner: EmbeddedStore,
+    failing: AtomicBool,
+    delay_ms: AtomicU64,
+}
+
+impl Faulty {
+    /// Makes the store fail (`true`) or answer again (`false`).
+    pub fn set_failing(&self, failing: bool) {
+        self.failing.store(failing, Ordering::SeqCst);
+    }
+
+    /// Delays every answer by `delay`.
+    pub fn set_delay(&self, delay: Duration) {
+        self.delay_ms
+            .store(delay.as_millis() as u64, Ordering::SeqCst);
+    }
+
+    async fn check(&self) -> Result<(), StoreError> {
+        let delay = self.delay_ms.load(Ordering::SeqCst);
+        if delay > 0 {
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+        }
+        if self.failing.load(Ordering::SeqCst) {
+            Err(StoreError::Unavailable("injected fault: store down".into()))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl Store for Faulty {
+    async fn page(&self, query: PageQuery) -> Result<Option<Page>, StoreError> {
+        self.check().await?;
+        self.inner.page(query).await
+    }
+
+    async fn meta(&self, product_id: u64) -> Result<Option<Meta>, StoreError> {
+        self.check().await?;
+        self.inner.meta(product_id).await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.check().await?;
+        self.inner.ping().await
+    }
+
+    async fn add_review(
+        &self,
+        product_id: u64,
+        review: NewReview,
+    ) -> Result<Option<u64>, StoreError> {
+        self.check().await?;
+        self.inner.add_review(product_id, review).await
+    }
+
+    async fn vote_helpful(&self, review_id: u64) -> Result<Option<u64>, StoreError> {
+        self.check().await?;
+        self.inner.vote_helpful(review_id).await
+    }
+
+    async fn report(&self, review_id: u64) -> Result<Option<u64>, StoreError> {
+        self.check().await?;
+        self.inner.report(review_id).await
+    }
+
+    async fn changes_since(&self, cursor: Option<u64>) -> Result<Changes, StoreError> {
+        self.inner.changes_since(cursor).await
+    }
+}
+
+impl Faulty {
+    /// A digest of everything the store holds.
+    pub fn fingerprint(&self) -> Fingerprint {
+        self.inner.fingerprint().expect("fingerprint")
+    }
+}
+
+/// A running application over a temp store seeded with the demo data set.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub set: DataSet,
+    pub dir: TempDir,
+    pub service: Arc<Service<Faulty>>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl TestApp {
+    /// The demo data set of `RECORDS` reviews, L1 on, no Redis.
+    pub async fn spawn() -> TestApp {
+        Self::start(Options::default()).await
+    }
+
+    /// As [`TestApp::spawn`], with `records` demo reviews.
+    pub async fn spawn_with(records: u64) -> TestApp {
+        Self::start(Options {
+            records,
+            ..Options::default()
+        })
+        .await
+    }
+
+    /// Seeds a fresh data dir and serves it on a free port as `options` say.
+    pub async fn start(options: Options) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let set = DataSet::new(DEMO_SEED, options.records, None);
+        let data_dir = dir.path().join("data");
+        let store = tokio::task::spawn_blocking({
+            let data_dir = data_dir.clone();
+            move || {
+                let store = EmbeddedStore::open(&data_dir).expect("store opens");
+                store
+                    .load(set, LoadOptions::default(), &mut Silent)
+                    .expect("demo data loads");
+                store
+            }
+        })
+        .await
+        .unwrap();
+        let config = Config {
+            listen: "127.0.0.1:0".into(),
+            data_dir,
+            demo_records: 0,
+            redis_url: options.redis_url.clone(),
+            l1_capacity_mb: options.l1_mb,
+            cache_ttl: options.ttl,
+            redis_timeout_ms: 100,
+            workers: 1,
+            max_in_flight: options.max_in_flight,
+            log_format: "text".into(),
+            mongodb_uri: None,
+            mongodb_read_preference: "secondaryPreferred".into(),
+            mongodb_pool_size: 8,
+            mongodb_timeout_ms: 2000,
+            shutdown_timeout: 5,
+        };
+        let faulty = Faulty {
+            inner: store,
+            failing: AtomicBool::new(false),
+            delay_ms: AtomicU64::new(0),
+        };
+        let application = Application::with_store(&config, faulty).expect("application builds");
+        let addr = application.local_addr();
+        let service = application.service();
+        let (stop, stopped) = oneshot::channel();
+        let task = tokio::spawn(async move {
+            application
+                .run_until(async {
+                    let _ = stopped.await;
+                })
+                .await
+                .expect("server runs");
+        });
+        TestApp {
+            addr,
+            set,
+            dir,
+            service,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    /// The cache counters.
+    pub fn stats(&self) -> StatsSnapshot {
+        self.service.cache().stats()
+    }
+
+    /// Makes the store fail or answer again.
+    pub fn set_store_failing(&self, failing: bool) {
+        self.service.store().set_failing(failing);
+    }
+
+    /// The generator of the data set this app serves.
+    pub fn generator(&self) -> Generator {
+        Generator::new(self.set)
+    }
+
+    /// `GET path`.
+    pub async fn get(&self, path: &str) -> Resp {
+        self.request("GET", path, &[], b"").await
+    }
+
+    /// One request on a fresh connection.
+    pub async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Resp {
+        request(self.addr, method, path, headers, body).await
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap();
+        }
+    }
+}
