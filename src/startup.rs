@@ -13,7 +13,7 @@ use crate::generate::DataSet;
 use crate::http::Edge;
 use crate::metrics::Metrics;
 use crate::seeding;
-use crate::server;
+use crate::server::{self, Limits};
 use crate::service::Service;
 use crate::store::Store;
 use crate::store::embedded::EmbeddedStore;
@@ -27,7 +27,7 @@ pub const DEMO_SEED: u64 = 42;
 pub struct Application<S> {
     listener: std::net::TcpListener,
     edge: Arc<Edge<S>>,
-    drain: Duration,
+    limits: Limits,
 }
 
 impl Application<EmbeddedStore> {
@@ -83,10 +83,17 @@ impl<S: Store> Application<S> {
         let cache = ReadThrough::new(&config.cache())?;
         let metrics = Arc::new(Metrics::new(supervisor::worker_id().as_deref()));
         let service = Arc::new(Service::new(store, cache, metrics));
+        let limits = config.limits();
+        let edge = Edge::new(
+            service,
+            config.max_in_flight as usize,
+            limits.client_timeout,
+            supervisor::worker_id(),
+        );
         Ok(Application {
             listener,
-            edge: Arc::new(Edge::new(service, config.max_in_flight as usize)),
-            drain: Duration::from_secs(config.shutdown_timeout),
+            edge: Arc::new(edge),
+            limits,
         })
     }
 
@@ -109,7 +116,7 @@ impl<S: Store> Application<S> {
         let follower = tokio::spawn(async move {
             cache::follow(service.cache(), service.store()).await;
         });
-        server::run(listener, self.edge, shutdown, self.drain).await;
+        server::run(listener, self.edge, shutdown, self.limits).await;
         follower.abort();
         Ok(())
     }

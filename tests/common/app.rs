@@ -38,6 +38,10 @@ pub struct Options {
     pub ttl: u64,
     /// Requests in flight before load is shed.
     pub max_in_flight: u64,
+    /// Connections open at once.
+    pub max_connections: u64,
+    /// How long a head or a body may take to arrive.
+    pub client_timeout_ms: u64,
 }
 
 impl Options {
@@ -59,6 +63,8 @@ impl Default for Options {
             redis_url: None,
             ttl: 300,
             max_in_flight: 1024,
+            max_connections: 10_000,
+            client_timeout_ms: 10_000,
         }
     }
 }
@@ -202,6 +208,8 @@ impl TestApp {
             mongodb_pool_size: 8,
             mongodb_timeout_ms: 2000,
             shutdown_timeout: 5,
+            max_connections: options.max_connections,
+            client_timeout_ms: options.client_timeout_ms,
         };
         let faulty = Faulty {
             inner: store,

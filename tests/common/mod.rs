@@ -17,7 +17,7 @@ pub mod process;
 pub mod redis;
 
 pub use app::{Faulty, Options, RECORDS, TestApp};
-pub use client::{Resp, request, request_fails, send_raw};
+pub use client::{KeepAlive, Resp, parse_response, request, request_fails, send_raw};
 pub use oracle::{review_ids, visible_reviews};
 pub use process::Proc;
 pub use redis::RedisServer;
