@@ -1,4 +1,4 @@
-//! The `reviews` command line (SPEC §4): every flag is also an environment
+//! The `reviews` command line (docs/operations.md): every flag is also an environment
 //! variable, and `--help` lists them all.
 
 use std::path::PathBuf;

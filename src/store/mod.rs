@@ -29,7 +29,7 @@ pub enum StoreError {
     Mismatch(String),
 }
 
-/// Reads of SPEC §3, answered the same way by every backend.
+/// Reads of docs/api.md, answered the same way by every backend.
 pub trait Store: Send + Sync + 'static {
     /// One page of a product's visible reviews; `None` for an unknown product.
     fn page(
