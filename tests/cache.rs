@@ -235,3 +235,36 @@ async fn etags_give_304_on_if_none_match() {
     let page = app.get("/reviews/6").await;
     assert_ne!(page.header("etag"), Some(etag.as_str()));
 }
+
+#[tokio::test]
+async fn a_down_store_is_not_asked_again_until_it_recovers() {
+    let app = TestApp::spawn().await;
+    let store = app.service.store();
+    store.set_failing(true);
+    let before = store.calls();
+    for product in 1..=20 {
+        let cold = app.get(&format!("/reviews/{product}?count=7")).await;
+        assert_eq!(cold.status, 503);
+        assert_eq!(cold.header("retry-after"), Some("1"));
+    }
+    let asked = store.calls() - before;
+    assert!(
+        asked <= 3,
+        "the breaker opened after 3 failures: the store was asked {asked} times for 20 reads"
+    );
+    let err = app.get("/reviews/21").await.error();
+    assert!(err.contains("not asked again until it recovers"), "{err}");
+    // /readyz asks the store itself, so it stays honest.
+    let asked = store.calls();
+    assert_eq!(app.get("/readyz").await.status, 503);
+    assert_eq!(store.calls(), asked + 1);
+
+    store.set_failing(false);
+    assert_eq!(
+        app.get("/readyz").await.status,
+        200,
+        "a ready store closes the breaker"
+    );
+    let back = app.get("/reviews/1?count=7").await;
+    assert_eq!((back.status, x_cache(&back)), (200, "MISS"));
+}

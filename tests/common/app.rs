@@ -76,6 +76,7 @@ pub struct Faulty {
     inner: EmbeddedStore,
     failing: AtomicBool,
     delay_ms: AtomicU64,
+    calls: AtomicU64,
 }
 
 impl Faulty {
@@ -90,7 +91,13 @@ impl Faulty {
             .store(delay.as_millis() as u64, Ordering::SeqCst);
     }
 
+    /// Reads and writes the store was asked for so far (not the change log).
+    pub fn calls(&self) -> u64 {
+        self.calls.load(Ordering::SeqCst)
+    }
+
     async fn check(&self) -> Result<(), StoreError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
         let delay = self.delay_ms.load(Ordering::SeqCst);
         if delay > 0 {
             tokio::time::sleep(Duration::from_millis(delay)).await;
@@ -215,6 +222,7 @@ impl TestApp {
             inner: store,
             failing: AtomicBool::new(false),
             delay_ms: AtomicU64::new(0),
+            calls: AtomicU64::new(0),
         };
         let application = Application::with_store(&config, faulty).expect("application builds");
         let addr = application.local_addr();
