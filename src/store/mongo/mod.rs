@@ -1,0 +1,285 @@
+//! The MongoDB store (production): the official `mongodb` driver against a
+//! replica set (`?replicaSet=rs0`), a standalone server, a `mongos`, or a
+//! MongoDB-compatible service. Nothing relies on change streams.
+//!
+//! # Layout
+//!
+//! - [`docs`]: how a review and a product's meta look as documents;
+//! - [`read`]: pages, meta, and the change log as followers poll it;
+//! - [`write`]: new reviews, helpful votes and reports;
+//! - [`load`]: the bulk load `seed` runs, and the index build after it.
+//!
+//! Collections, in the URI's default database (`reviews` when it names none):
+//! - `reviews`: one document per review, `_id` = review_id; `date` is Int64
+//!   unix seconds; indexes `{product_id: 1, date: -1, _id: -1}` and
+//!   `{product_id: 1, helpfulness: -1, date: -1, _id: -1}`, built after a load;
+//! - `meta`: `_id` = product_id, counters `r1`..`r5`, `rec_true`, `rec_false`;
+//! - `info`: `{_id: "data_set", seed, records, products, loaded, complete}` and
+//!   `{_id: "counters", next_review_id, change_seq}`;
+//! - `changes`: `{_id: seq, product_id}`, the last [`CHANGES_KEPT`] writes,
+//!   which every process polls ([`crate::coherence`]).
+//!
+//! Queries: a `newest` page is `find({product_id, reported: false})` sorted
+//! `{date: -1, _id: -1}` with skip/limit — an IXSCAN of the first index, no
+//! in-memory sort; `helpful` likewise on the second index; `relevant`
+//! (helpfulness × 31,536,000 + date) is an aggregation that matches on the
+//! `product_id` prefix of either index and sorts the product's reviews in
+//! memory (a product holds at most a few thousand). Projections leave
+//! `reviewer_email` and `reported` on the server. `explain` on a `newest`
+//! page should show `IXSCAN { product_id: 1, date: -1, _id: -1 }`, not COLLSCAN.
+//!
+//! Reads use the configured read preference (default `secondaryPreferred`),
+//! except for products written in the last [`PRIMARY_AFTER_WRITE`], which
+//! read from the primary so a write is never followed by a cached stale read
+//! from a lagging secondary. Writes use majority write concern, inside a
+//! multi-document transaction when the deployment supports them (replica
+//! set, mongos); on a standalone server the steps run in order without one.
+//! Every call is bounded by the operation timeout.
+
+mod docs;
+mod load;
+mod read;
+mod write;
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use mongodb::bson::{Document, doc};
+use mongodb::options::{ClientOptions, ReadPreference, SelectionCriteria, WriteConcern};
+use mongodb::{Client, Collection, Database};
+
+use super::{Changes, Store, StoreError};
+use crate::generate::DataSet;
+use crate::model::{Meta, NewReview, Page, PageQuery};
+use crate::seeding::LoadStatus;
+use docs::int;
+
+/// Writes the `changes` collection keeps.
+const CHANGES_KEPT: i64 = 100_000;
+/// How long after a write a product's reads go to the primary.
+pub const PRIMARY_AFTER_WRITE: Duration = Duration::from_secs(10);
+/// Duplicate key: a re-run of a load inserting a review that is there already.
+const DUPLICATE_KEY: i32 = 11000;
+
+/// How to reach MongoDB.
+#[derive(Debug, Clone)]
+pub struct MongoConfig {
+    /// The connection string.
+    pub uri: String,
+    /// `primary`, `primaryPreferred`, `secondary`, `secondaryPreferred` or `nearest`.
+    pub read_preference: String,
+    /// Most connections per server.
+    pub pool_size: u32,
+    /// Server selection and connect timeout, and the bound on every operation.
+    pub timeout: Duration,
+}
+
+/// The MongoDB-backed [`Store`].
+pub struct MongoStore {
+    client: Client,
+    db: Database,
+    reviews: Collection<Document>,
+    meta: Collection<Document>,
+    info: Collection<Document>,
+    changes: Collection<Document>,
+    reads: SelectionCriteria,
+    timeout: Duration,
+    transactions: bool,
+    /// Products 1..=this exist (re-read when a larger id is asked for).
+    products: AtomicU64,
+    recent_writes: Mutex<HashMap<u64, Instant>>,
+}
+
+impl MongoStore {
+    /// Connects and checks the deployment answers (within the timeout).
+    pub async fn connect(config: &MongoConfig) -> Result<MongoStore, StoreError> {
+        let unavailable =
+            |e: mongodb::error::Error| StoreError::Unavailable(format!("MongoDB: {e}"));
+        let mut options = ClientOptions::parse(&config.uri)
+            .await
+            .map_err(unavailable)?;
+        options.app_name.get_or_insert_with(|| "reviews".into());
+        // What the URI sets wins; the flags fill in the rest.
+        options.max_pool_size.get_or_insert(config.pool_size);
+        options
+            .server_selection_timeout
+            .get_or_insert(config.timeout);
+        options.connect_timeout.get_or_insert(config.timeout);
+        options.write_concern = Some(WriteConcern::majority());
+        let reads = read_preference(&config.read_preference)?;
+        let db_name = options
+            .default_database
+            .clone()
+            .unwrap_or_else(|| "reviews".into());
+        let client = Client::with_options(options).map_err(unavailable)?;
+        let db = client.database(&db_name);
+        // A little past server selection, so the driver's own, more telling
+        // error comes first.
+        let patience = config.timeout + Duration::from_secs(1);
+        let hello = bounded(patience, db.run_command(doc! { "hello": 1 })).await?;
+        let transactions = hello.contains_key("setName") || hello.get_str("msg") == Ok("isdbgrid");
+        if !transactions {
+            tracing::warn!("MongoDB is a standalone server: writes run without transactions");
+        }
+        Ok(MongoStore {
+            reviews: db.collection("reviews"),
+            meta: db.collection("meta"),
+            info: db.collection("info"),
+            changes: db.collection("changes"),
+            client,
+            db,
+            reads,
+            timeout: config.timeout,
+            transactions,
+            products: AtomicU64::new(0),
+            recent_writes: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Drops the whole database (what `seed --drop` does).
+    pub async fn drop_all(&self) -> Result<(), StoreError> {
+        self.bound(self.db.drop()).await
+    }
+
+    /// What data set the database holds and how far it is loaded.
+    pub async fn status(&self) -> Result<LoadStatus, StoreError> {
+        let info = self
+            .bound(self.info.find_one(doc! { "_id": "data_set" }))
+            .await?;
+        Ok(match info {
+            None => LoadStatus {
+                data_set: None,
+                loaded: 0,
+                complete: false,
+            },
+            Some(d) => LoadStatus {
+                data_set: Some(DataSet {
+                    seed: int(&d, "seed")? as u64,
+                    records: int(&d, "records")? as u64,
+                    products: int(&d, "products")? as u64,
+                }),
+                loaded: int(&d, "loaded")? as u64,
+                complete: d.get_bool("complete").unwrap_or(false),
+            },
+        })
+    }
+    /// Runs one operation under the timeout.
+    async fn bound<T>(
+        &self,
+        op: impl IntoFuture<Output = mongodb::error::Result<T>>,
+    ) -> Result<T, StoreError> {
+        bounded(self.timeout, op).await
+    }
+
+    async fn product_exists(&self, product_id: u64) -> Result<bool, StoreError> {
+        if product_id == 0 {
+            return Ok(false);
+        }
+        if product_id <= self.products.load(Ordering::Relaxed) {
+            return Ok(true);
+        }
+        let info = self
+            .bound(
+                self.info
+                    .find_one(doc! { "_id": "data_set", "complete": true }),
+            )
+            .await?;
+        let products = match info {
+            Some(d) => int(&d, "products")? as u64,
+            None => 0,
+        };
+        self.products.fetch_max(products, Ordering::Relaxed);
+        Ok(product_id <= products)
+    }
+
+    /// Where reads of `product_id` go: the primary right after a write.
+    fn reads_for(&self, product_id: u64) -> SelectionCriteria {
+        let mut recent = self.recent_writes.lock().expect("recent writes lock");
+        recent.retain(|_, at| at.elapsed() < PRIMARY_AFTER_WRITE);
+        if recent.contains_key(&product_id) {
+            SelectionCriteria::ReadPreference(ReadPreference::Primary)
+        } else {
+            self.reads.clone()
+        }
+    }
+
+    fn note_write(&self, product_id: u64) {
+        let mut recent = self.recent_writes.lock().expect("recent writes lock");
+        recent.insert(product_id, Instant::now());
+    }
+}
+
+impl Store for MongoStore {
+    async fn page(&self, q: PageQuery) -> Result<Option<Page>, StoreError> {
+        self.read_page(q).await
+    }
+
+    async fn meta(&self, product_id: u64) -> Result<Option<Meta>, StoreError> {
+        self.read_meta(product_id).await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        let ping = self
+            .db
+            .run_command(doc! { "ping": 1 })
+            .selection_criteria(self.reads.clone());
+        self.bound(ping).await.map(|_| ())
+    }
+
+    async fn add_review(&self, product_id: u64, new: NewReview) -> Result<Option<u64>, StoreError> {
+        self.write_review(product_id, new).await
+    }
+
+    async fn vote_helpful(&self, review_id: u64) -> Result<Option<u64>, StoreError> {
+        self.update_review(review_id, write::Vote::Helpful).await
+    }
+
+    async fn report(&self, review_id: u64) -> Result<Option<u64>, StoreError> {
+        self.update_review(review_id, write::Vote::Report).await
+    }
+
+    async fn changes_since(&self, cursor: Option<u64>) -> Result<Changes, StoreError> {
+        self.read_changes(cursor).await
+    }
+}
+
+/// Parses a read preference name.
+fn read_preference(name: &str) -> Result<SelectionCriteria, StoreError> {
+    let preference = match name {
+        "primary" => ReadPreference::Primary,
+        "primaryPreferred" => ReadPreference::PrimaryPreferred { options: None },
+        "secondary" => ReadPreference::Secondary { options: None },
+        "secondaryPreferred" => ReadPreference::SecondaryPreferred { options: None },
+        "nearest" => ReadPreference::Nearest { options: None },
+        other => {
+            return Err(StoreError::Mismatch(format!(
+                "unknown read preference {other:?}: use primary, primaryPreferred, secondary, \
+                 secondaryPreferred or nearest"
+            )));
+        }
+    };
+    Ok(SelectionCriteria::ReadPreference(preference))
+}
+
+async fn bounded<T>(
+    timeout: Duration,
+    op: impl IntoFuture<Output = mongodb::error::Result<T>>,
+) -> Result<T, StoreError> {
+    match tokio::time::timeout(timeout, op.into_future()).await {
+        Ok(result) => result.map_err(mongo),
+        Err(_) => Err(StoreError::Unavailable(format!(
+            "MongoDB did not answer within {timeout:?}"
+        ))),
+    }
+}
+
+fn mongo(e: mongodb::error::Error) -> StoreError {
+    let labels = if e.contains_label(mongodb::error::TRANSIENT_TRANSACTION_ERROR) {
+        " (TransientTransactionError)"
+    } else {
+        ""
+    };
+    StoreError::Unavailable(format!("MongoDB: {e}{labels}"))
+}
