@@ -13,7 +13,10 @@
 //! - `reviews`: one document per review, `_id` = review_id; `date` is Int64
 //!   unix seconds; indexes `{product_id: 1, date: -1, _id: -1}` and
 //!   `{product_id: 1, helpfulness: -1, date: -1, _id: -1}`, built after a load;
-//! - `meta`: `_id` = product_id, counters `r1`..`r5`, `rec_true`, `rec_false`;
+//! - `meta`: `_id` = product_id, counters `r1`..`r5`, `rec_true`,
+//!   `rec_false`. A product with no visible review may have no document;
+//!   it reads as zeros, as does a missing counter. Every write names all
+//!   seven counters, so an upsert creates a whole document;
 //! - `info`: `{_id: "data_set", seed, records, products, loaded, complete}` and
 //!   `{_id: "counters", next_review_id, change_seq}`;
 //! - `changes`: `{_id: seq, product_id}`, the last [`CHANGES_KEPT`] writes,

@@ -4,7 +4,7 @@
 use mongodb::bson::doc;
 use mongodb::options::{ReadPreference, SelectionCriteria};
 
-use super::docs::{int, review_from};
+use super::docs::{int, meta_from, review_from};
 use super::{CHANGES_KEPT, MongoStore, mongo};
 use crate::model::{Meta, Page, PageQuery, RELEVANCE_YEAR_SECS, Sort};
 use crate::store::{Changes, StoreError};
@@ -126,20 +126,7 @@ impl MongoStore {
             .selection_criteria(reads);
         match self.bound(find).await? {
             None => Ok(None),
-            Some(d) => {
-                let field = |k: &str| int(&d, k).map(|n| n.max(0) as u32);
-                Ok(Some(Meta {
-                    ratings: [
-                        field("r1")?,
-                        field("r2")?,
-                        field("r3")?,
-                        field("r4")?,
-                        field("r5")?,
-                    ],
-                    recommended: field("rec_true")?,
-                    not_recommended: field("rec_false")?,
-                }))
-            }
+            Some(d) => meta_from(&d).map(Some),
         }
     }
 }

@@ -5,7 +5,7 @@ use mongodb::ClientSession;
 use mongodb::bson::doc;
 use mongodb::options::ReturnDocument;
 
-use super::docs::{int, review_doc};
+use super::docs::{int, meta_inc, review_doc};
 use super::{CHANGES_KEPT, MongoStore};
 use crate::generate::photo_id;
 use crate::model::{NewReview, Photo, Review};
@@ -125,11 +125,13 @@ impl MongoStore {
         recommend: bool,
         by: i64,
     ) -> Result<(), StoreError> {
-        let side = if recommend { "rec_true" } else { "rec_false" };
-        let update = doc! { "$inc": { format!("r{rating}"): by, side: by } };
+        // All seven counters, so that an upsert creates a whole document.
         let op = self
             .meta
-            .update_one(doc! { "_id": product_id as i64 }, update)
+            .update_one(
+                doc! { "_id": product_id as i64 },
+                meta_inc(rating, recommend, by),
+            )
             .upsert(true);
         self.bound(op.session(&mut *session)).await?;
         Ok(())
