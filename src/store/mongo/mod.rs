@@ -46,11 +46,14 @@ mod write;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use mongodb::bson::{Document, doc};
-use mongodb::options::{ClientOptions, ReadPreference, SelectionCriteria, WriteConcern};
+use mongodb::error::ErrorKind;
+use mongodb::options::{
+    Acknowledgment, ClientOptions, ReadPreference, SelectionCriteria, WriteConcern,
+};
 use mongodb::{Client, Collection, Database};
 
 use super::{Changes, Store, StoreError};
@@ -63,6 +66,9 @@ use docs::int;
 const CHANGES_KEPT: i64 = 100_000;
 /// How long after a write a product's reads go to the primary.
 pub const PRIMARY_AFTER_WRITE: Duration = Duration::from_secs(10);
+/// How often the product count is re-read: a load completed, or a smaller
+/// data set seeded in its place, shows within this.
+const PRODUCTS_REFRESH: Duration = Duration::from_secs(1);
 /// Duplicate key: a re-run of a load inserting a review that is there already.
 const DUPLICATE_KEY: i32 = 11000;
 
@@ -90,8 +96,7 @@ pub struct MongoStore {
     reads: SelectionCriteria,
     timeout: Duration,
     transactions: bool,
-    /// Products 1..=this exist (re-read when a larger id is asked for).
-    products: AtomicU64,
+    products: ProductCount,
     recent_writes: Mutex<HashMap<u64, Instant>>,
 }
 
@@ -110,18 +115,40 @@ impl MongoStore {
             .server_selection_timeout
             .get_or_insert(config.timeout);
         options.connect_timeout.get_or_insert(config.timeout);
-        options.write_concern = Some(WriteConcern::majority());
+        // Majority unless the URI names a `w`; its `journal` and
+        // `wtimeoutMS` are kept either way.
+        let concern = options
+            .write_concern
+            .get_or_insert_with(WriteConcern::default);
+        concern.w.get_or_insert(Acknowledgment::Majority);
         let reads = read_preference(&config.read_preference)?;
         let db_name = options
             .default_database
             .clone()
             .unwrap_or_else(|| "reviews".into());
-        let client = Client::with_options(options).map_err(unavailable)?;
+        let client = Client::with_options(options.clone()).map_err(unavailable)?;
         let db = client.database(&db_name);
         // A little past server selection, so the driver's own, more telling
         // error comes first.
         let patience = config.timeout + Duration::from_secs(1);
-        let hello = bounded(patience, db.run_command(doc! { "hello": 1 })).await?;
+        let hello = db.run_command(doc! { "hello": 1 }).into_future();
+        let hello = match tokio::time::timeout(patience, hello).await {
+            Ok(Ok(hello)) => hello,
+            // Reached, but refused (authentication, TLS, ...): the error says why.
+            Ok(Err(e)) if !matches!(*e.kind, ErrorKind::ServerSelection { .. }) => {
+                return Err(unavailable(e));
+            }
+            failed => {
+                let e = match failed {
+                    Ok(Err(e)) => unavailable(e),
+                    _ => StoreError::Unavailable("MongoDB did not answer in time".into()),
+                };
+                return Err(match replica_set_hint(&options, config.timeout).await {
+                    Some(hint) => StoreError::Unavailable(format!("{e}; {hint}")),
+                    None => e,
+                });
+            }
+        };
         let transactions = hello.contains_key("setName") || hello.get_str("msg") == Ok("isdbgrid");
         if !transactions {
             tracing::warn!("MongoDB is a standalone server: writes run without transactions");
@@ -136,7 +163,7 @@ impl MongoStore {
             reads,
             timeout: config.timeout,
             transactions,
-            products: AtomicU64::new(0),
+            products: ProductCount::new(),
             recent_writes: Mutex::new(HashMap::new()),
         })
     }
@@ -168,6 +195,7 @@ impl MongoStore {
             },
         })
     }
+
     /// Runs one operation under the timeout.
     async fn bound<T>(
         &self,
@@ -176,25 +204,39 @@ impl MongoStore {
         bounded(self.timeout, op).await
     }
 
+    /// Whether `product_id` is one of the loaded data set's products. The
+    /// count is cached and re-read every [`PRODUCTS_REFRESH`] by one caller
+    /// while the others use the cached value, so it follows a new load —
+    /// larger or smaller — without a query per request.
     async fn product_exists(&self, product_id: u64) -> Result<bool, StoreError> {
         if product_id == 0 {
             return Ok(false);
         }
-        if product_id <= self.products.load(Ordering::Relaxed) {
-            return Ok(true);
+        let count = &self.products;
+        let known = count.checked.load(Ordering::Acquire) != 0;
+        if known && (count.fresh() || count.refreshing.swap(true, Ordering::AcqRel)) {
+            return Ok(product_id <= count.products.load(Ordering::Acquire));
         }
+        let _refresh = Refreshing(&count.refreshing);
+        let products = self.loaded_products().await?;
+        count.products.store(products, Ordering::Release);
+        count.checked.store(count.now(), Ordering::Release);
+        Ok(product_id <= products)
+    }
+
+    /// Products of the completely loaded data set (0 while none is).
+    async fn loaded_products(&self) -> Result<u64, StoreError> {
         let info = self
             .bound(
                 self.info
-                    .find_one(doc! { "_id": "data_set", "complete": true }),
+                    .find_one(doc! { "_id": "data_set", "complete": true })
+                    .selection_criteria(self.reads.clone()),
             )
             .await?;
-        let products = match info {
-            Some(d) => int(&d, "products")? as u64,
-            None => 0,
-        };
-        self.products.fetch_max(products, Ordering::Relaxed);
-        Ok(product_id <= products)
+        match info {
+            Some(d) => Ok(int(&d, "products")? as u64),
+            None => Ok(0),
+        }
     }
 
     /// Where reads of `product_id` go: the primary right after a write.
@@ -248,6 +290,45 @@ impl Store for MongoStore {
     }
 }
 
+/// The cached product count of [`MongoStore::product_exists`].
+struct ProductCount {
+    products: AtomicU64,
+    /// Milliseconds after `born` of the last read, plus one; 0 = never read.
+    checked: AtomicU64,
+    /// Set while one caller re-reads the count.
+    refreshing: AtomicBool,
+    born: std::time::Instant,
+}
+
+impl ProductCount {
+    fn new() -> ProductCount {
+        ProductCount {
+            products: AtomicU64::new(0),
+            checked: AtomicU64::new(0),
+            refreshing: AtomicBool::new(false),
+            born: std::time::Instant::now(),
+        }
+    }
+
+    fn now(&self) -> u64 {
+        self.born.elapsed().as_millis() as u64 + 1
+    }
+
+    fn fresh(&self) -> bool {
+        let checked = self.checked.load(Ordering::Acquire);
+        self.now().saturating_sub(checked) < PRODUCTS_REFRESH.as_millis() as u64
+    }
+}
+
+/// Clears the refreshing flag however the refresh ends (even cancelled).
+struct Refreshing<'a>(&'a AtomicBool);
+
+impl Drop for Refreshing<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
 /// Parses a read preference name.
 fn read_preference(name: &str) -> Result<SelectionCriteria, StoreError> {
     let preference = match name {
@@ -264,6 +345,54 @@ fn read_preference(name: &str) -> Result<SelectionCriteria, StoreError> {
         }
     };
     Ok(SelectionCriteria::ReadPreference(preference))
+}
+
+/// When the URI names a replica set the servers do not form, why: asks each
+/// of the first hosts directly what it is. `None` when no host answers or
+/// the URI names no replica set.
+async fn replica_set_hint(options: &ClientOptions, timeout: Duration) -> Option<String> {
+    let set = options.repl_set_name.as_deref()?;
+    for host in options.hosts.iter().take(3) {
+        let mut direct = options.clone();
+        direct.hosts = vec![host.clone()];
+        direct.repl_set_name = None;
+        direct.direct_connection = Some(true);
+        let Ok(client) = Client::with_options(direct) else {
+            continue;
+        };
+        let admin = client.database("admin");
+        let hello = admin.run_command(doc! { "hello": 1 });
+        let Ok(Ok(hello)) = tokio::time::timeout(timeout, hello.into_future()).await else {
+            continue;
+        };
+        let member_of = hello.get_str("setName").ok();
+        let hint = if hello.get_str("msg") == Ok("isdbgrid") {
+            format!(
+                "{host} is a mongos, not a member of replica set {set:?}: \
+                 remove replicaSet={set} from the URI"
+            )
+        } else if let Some(name) = member_of.filter(|name| *name != set) {
+            format!(
+                "{host} is a member of replica set {name:?}, not {set:?}: \
+                 fix replicaSet= in the URI"
+            )
+        } else if member_of.is_some() {
+            format!(
+                "{host} is a member of {set:?} but the set has no primary: \
+                 does a majority of its members run?"
+            )
+        } else if hello.get_bool("isreplicaset") == Ok(true) {
+            format!("{host} runs with --replSet but the set is not initiated: run rs.initiate()")
+        } else {
+            format!(
+                "{host} is a standalone server, not a member of replica set {set:?}: \
+                 remove replicaSet={set} from the URI (or start mongod with \
+                 --replSet {set} and run rs.initiate())"
+            )
+        };
+        return Some(hint);
+    }
+    None
 }
 
 async fn bounded<T>(
