@@ -9,27 +9,36 @@
 //! - [`write`]: new reviews, helpful votes and reports;
 //! - [`load`]: the bulk load `seed` runs, and the index build after it.
 //!
-//! Collections, in the URI's default database (`reviews` when it names none):
+//! # Collections
+//!
+//! In the URI's default database (`reviews` when it names none):
 //! - `reviews`: one document per review, `_id` = review_id; `date` is Int64
-//!   unix seconds; indexes `{product_id: 1, date: -1, _id: -1}` and
-//!   `{product_id: 1, helpfulness: -1, date: -1, _id: -1}`, built after a load;
+//!   unix seconds; `relevance` = helpfulness × 31,536,000 + date, the
+//!   `relevant` sort key, kept up to date by votes (a vote adds a year);
 //! - `meta`: `_id` = product_id, counters `r1`..`r5`, `rec_true`,
 //!   `rec_false`. A product with no visible review may have no document;
 //!   it reads as zeros, as does a missing counter. Every write names all
 //!   seven counters, so an upsert creates a whole document;
-//! - `info`: `{_id: "data_set", seed, records, products, loaded, complete}` and
+//! - `info`: `{_id: "data_set", seed, records, products, loaded, complete,
+//!   layout}` (what is loaded, how far, and in which document layout) and
 //!   `{_id: "counters", next_review_id, change_seq}`;
 //! - `changes`: `{_id: seq, product_id}`, the last [`CHANGES_KEPT`] writes,
 //!   which every process polls ([`crate::coherence`]).
 //!
-//! Queries: a `newest` page is `find({product_id, reported: false})` sorted
-//! `{date: -1, _id: -1}` with skip/limit — an IXSCAN of the first index, no
-//! in-memory sort; `helpful` likewise on the second index; `relevant`
-//! (helpfulness × 31,536,000 + date) is an aggregation that matches on the
-//! `product_id` prefix of either index and sorts the product's reviews in
-//! memory (a product holds at most a few thousand). Projections leave
-//! `reviewer_email` and `reported` on the server. `explain` on a `newest`
-//! page should show `IXSCAN { product_id: 1, date: -1, _id: -1 }`, not COLLSCAN.
+//! # Indexes
+//!
+//! Each page order has its own partial index over visible reviews only
+//! (`partialFilterExpression: {reported: false}`), keyed exactly as the
+//! order sorts after the product:
+//! - `visible_newest`: `{product_id: 1, date: -1, _id: -1}`;
+//! - `visible_helpful`: `{product_id: 1, helpfulness: -1, date: -1, _id: -1}`;
+//! - `visible_relevant`: `{product_id: 1, relevance: -1, _id: -1}`.
+//!
+//! A page is `find({product_id, reported: false})` with the order's sort,
+//! skip and limit, hinted to its index: one IXSCAN over the product's
+//! visible keys, no SORT stage, at most `offset + count` keys examined.
+//! Reported reviews leave the indexes when reported. `deploy/README.md`
+//! shows the plans.
 //!
 //! Reads use the configured read preference (default `secondaryPreferred`),
 //! except for products written in the last [`PRIMARY_AFTER_WRITE`], which
@@ -58,7 +67,7 @@ use mongodb::{Client, Collection, Database};
 
 use super::{Changes, Store, StoreError};
 use crate::generate::DataSet;
-use crate::model::{Meta, NewReview, Page, PageQuery};
+use crate::model::{Meta, NewReview, Page, PageQuery, Sort};
 use crate::seeding::LoadStatus;
 use docs::int;
 
@@ -69,6 +78,9 @@ pub const PRIMARY_AFTER_WRITE: Duration = Duration::from_secs(10);
 /// How often the product count is re-read: a load completed, or a smaller
 /// data set seeded in its place, shows within this.
 const PRODUCTS_REFRESH: Duration = Duration::from_secs(1);
+/// The document layout this code reads and writes: 2 added `relevance` and
+/// the partial indexes. `seed` upgrades an older complete data set.
+const LAYOUT: i64 = 2;
 /// Duplicate key: a re-run of a load inserting a review that is there already.
 const DUPLICATE_KEY: i32 = 11000;
 
@@ -233,10 +245,19 @@ impl MongoStore {
                     .selection_criteria(self.reads.clone()),
             )
             .await?;
-        match info {
-            Some(d) => Ok(int(&d, "products")? as u64),
-            None => Ok(0),
+        let Some(d) = info else { return Ok(0) };
+        let layout = if d.contains_key("layout") {
+            int(&d, "layout")?
+        } else {
+            1
+        };
+        if layout < LAYOUT {
+            return Err(StoreError::Mismatch(format!(
+                "the MongoDB data set was loaded by an older version (document layout \
+                 {layout}, this one reads {LAYOUT}): run `seed` with the same flags to upgrade it"
+            )));
         }
+        Ok(int(&d, "products")? as u64)
     }
 
     /// Where reads of `product_id` go: the primary right after a write.
@@ -326,6 +347,18 @@ struct Refreshing<'a>(&'a AtomicBool);
 impl Drop for Refreshing<'_> {
     fn drop(&mut self) {
         self.0.store(false, Ordering::Release);
+    }
+}
+
+/// The index each page order reads, and its sort after the product.
+fn order(sort: Sort) -> (&'static str, Document) {
+    match sort {
+        Sort::Newest => ("visible_newest", doc! { "date": -1, "_id": -1 }),
+        Sort::Helpful => (
+            "visible_helpful",
+            doc! { "helpfulness": -1, "date": -1, "_id": -1 },
+        ),
+        Sort::Relevant => ("visible_relevant", doc! { "relevance": -1, "_id": -1 }),
     }
 }
 

@@ -2,14 +2,15 @@
 //! log that followers poll.
 
 use mongodb::bson::doc;
-use mongodb::options::{ReadPreference, SelectionCriteria};
+use mongodb::options::{Hint, ReadPreference, SelectionCriteria};
 
 use super::docs::{int, meta_from, review_from};
-use super::{CHANGES_KEPT, MongoStore, mongo};
-use crate::model::{Meta, Page, PageQuery, RELEVANCE_YEAR_SECS, Sort};
+use super::{CHANGES_KEPT, MongoStore, mongo, order};
+use crate::model::{Meta, Page, PageQuery};
 use crate::store::{Changes, StoreError};
 
 impl MongoStore {
+    /// One page, hinted to the index of its order; `total` from the meta.
     pub(super) async fn read_page(&self, q: PageQuery) -> Result<Option<Page>, StoreError> {
         if !self.product_exists(q.product_id).await? {
             return Ok(None);
@@ -19,39 +20,23 @@ impl MongoStore {
             Some(meta) => meta.total(),
             None => 0,
         };
-        let filter = doc! { "product_id": q.product_id as i64, "reported": false };
-        let projection = doc! { "reviewer_email": 0, "reported": 0 };
-        let (skip, limit) = (q.offset() as i64, i64::from(q.count));
-        let mut cursor = match q.sort {
-            Sort::Relevant => {
-                let score = doc! { "$add": [{ "$multiply": ["$helpfulness", RELEVANCE_YEAR_SECS] }, "$date"] };
-                let pipeline = [
-                    doc! { "$match": filter },
-                    doc! { "$project": projection },
-                    doc! { "$addFields": { "score": score } },
-                    doc! { "$sort": { "score": -1, "_id": -1 } },
-                    doc! { "$skip": skip },
-                    doc! { "$limit": limit },
-                ];
-                self.bound(self.reviews.aggregate(pipeline).selection_criteria(reads))
-                    .await?
-            }
-            sort => {
-                let order = match sort {
-                    Sort::Newest => doc! { "date": -1, "_id": -1 },
-                    _ => doc! { "helpfulness": -1, "date": -1, "_id": -1 },
-                };
-                let find = self
-                    .reviews
-                    .find(filter)
-                    .sort(order)
-                    .skip(skip as u64)
-                    .limit(limit)
-                    .projection(projection)
-                    .selection_criteria(reads);
-                self.bound(find).await?
-            }
-        };
+        if q.offset() >= total {
+            return Ok(Some(Page {
+                total,
+                reviews: Vec::new(),
+            }));
+        }
+        let (index, sort) = order(q.sort);
+        let find = self
+            .reviews
+            .find(doc! { "product_id": q.product_id as i64, "reported": false })
+            .sort(sort)
+            .hint(Hint::Name(index.into()))
+            .skip(q.offset())
+            .limit(i64::from(q.count))
+            .projection(doc! { "reviewer_email": 0, "reported": 0, "relevance": 0 })
+            .selection_criteria(reads);
+        let mut cursor = self.bound(find).await?;
         let mut reviews = Vec::with_capacity(q.count as usize);
         while self.bound(cursor.advance()).await? {
             let doc = cursor.deserialize_current().map_err(mongo)?;

@@ -8,7 +8,7 @@ use mongodb::options::ReturnDocument;
 use super::docs::{int, meta_inc, review_doc};
 use super::{CHANGES_KEPT, MongoStore};
 use crate::generate::photo_id;
-use crate::model::{NewReview, Photo, Review};
+use crate::model::{NewReview, Photo, RELEVANCE_YEAR_SECS, Review};
 use crate::store::StoreError;
 
 /// The two updates of an existing review.
@@ -209,7 +209,9 @@ impl MongoStore {
         vote: Vote,
     ) -> Result<Option<u64>, StoreError> {
         let update = match vote {
-            Vote::Helpful => doc! { "$inc": { "helpfulness": 1_i64 } },
+            Vote::Helpful => {
+                doc! { "$inc": { "helpfulness": 1_i64, "relevance": RELEVANCE_YEAR_SECS } }
+            }
             Vote::Report => doc! { "$set": { "reported": true } },
         };
         let updated = self
