@@ -1,5 +1,5 @@
 //! The bulk load `seed` runs: unordered bulk inserts in parallel batches,
-//! resumable; then meta, the indexes, and the counters.
+//! resumable; then meta, the indexes, and the id counter.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -10,7 +10,7 @@ use mongodb::options::IndexOptions;
 use mongodb::{Collection, IndexModel};
 
 use super::docs::{int, meta_doc, review_doc};
-use super::{DUPLICATE_KEY, LAYOUT, MongoStore, mongo, order};
+use super::{CHANGES_KEPT_FOR, DUPLICATE_KEY, LAYOUT, MongoStore, mongo, order};
 use crate::generate::{DataSet, Generator};
 use crate::model::{RELEVANCE_YEAR_SECS, Review, Sort};
 use crate::seeding::{self, LoadOptions, LoadOutcome, Progress};
@@ -79,8 +79,10 @@ impl MongoStore {
                 .await?;
         }
         progress.advance(set.records);
-        let counters =
-            doc! { "$set": { "next_review_id": set.records as i64 + 1, "change_seq": 0_i64 } };
+        let counters = doc! {
+            "$set": { "next_review_id": set.records as i64 + 1 },
+            "$unset": { "change_seq": "" },
+        };
         self.bound(
             self.info
                 .update_one(doc! { "_id": "counters" }, counters)
@@ -165,8 +167,8 @@ impl MongoStore {
     }
 
     /// Brings a complete data set of layout 1 to this one: `relevance` on
-    /// every review, the partial indexes in place of the old ones. Safe to
-    /// run again.
+    /// every review, the partial indexes in place of the old ones, a change
+    /// log keyed by token, and no change sequence. Safe to run again.
     async fn upgrade(&self, progress: &mut dyn Progress) -> Result<(), StoreError> {
         progress.phase("upgrade", 1, 0);
         self.backfill_relevance().await?;
@@ -182,6 +184,14 @@ impl MongoStore {
             }
         }
         self.build_indexes().await?;
+        self.bound(
+            self.changes
+                .delete_many(doc! { "at": { "$exists": false } }),
+        )
+        .await?;
+        let counters = doc! { "$unset": { "change_seq": "" } };
+        self.bound(self.info.update_one(doc! { "_id": "counters" }, counters))
+            .await?;
         let layout = doc! { "$set": { "layout": LAYOUT } };
         self.bound(self.info.update_one(doc! { "_id": "data_set" }, layout))
             .await?;
@@ -210,7 +220,8 @@ impl MongoStore {
         Ok(names.iter().any(|n| n == name))
     }
 
-    /// The three page indexes (partial: visible reviews only).
+    /// The three page indexes (partial: visible reviews only) and the change
+    /// log's TTL index.
     async fn build_indexes(&self) -> Result<(), StoreError> {
         let models = [Sort::Newest, Sort::Helpful, Sort::Relevant].map(|sort| {
             let (name, by) = order(sort);
@@ -224,6 +235,16 @@ impl MongoStore {
         });
         self.slow(self.reviews.create_indexes(models), "building indexes")
             .await?;
+        let ttl = IndexModel::builder()
+            .keys(doc! { "at": 1 })
+            .options(
+                IndexOptions::builder()
+                    .name("at_ttl".to_string())
+                    .expire_after(CHANGES_KEPT_FOR)
+                    .build(),
+            )
+            .build();
+        self.bound(self.changes.create_index(ttl)).await?;
         Ok(())
     }
 

@@ -6,7 +6,8 @@
 //!
 //! - [`docs`]: how a review and a product's meta look as documents;
 //! - [`read`]: pages, meta, and the change log as followers poll it;
-//! - [`write`]: new reviews, helpful votes and reports;
+//! - [`write`]: new reviews, helpful votes and reports — transactions,
+//!   retries, the per-request deadline, idempotency;
 //! - [`load`]: the bulk load `seed` runs, and the index build after it.
 //!
 //! # Collections
@@ -14,16 +15,17 @@
 //! In the URI's default database (`reviews` when it names none):
 //! - `reviews`: one document per review, `_id` = review_id; `date` is Int64
 //!   unix seconds; `relevance` = helpfulness × 31,536,000 + date, the
-//!   `relevant` sort key, kept up to date by votes (a vote adds a year);
+//!   `relevant` sort key, kept up to date by votes (a vote adds a year).
 //! - `meta`: `_id` = product_id, counters `r1`..`r5`, `rec_true`,
 //!   `rec_false`. A product with no visible review may have no document;
 //!   it reads as zeros, as does a missing counter. Every write names all
-//!   seven counters, so an upsert creates a whole document;
+//!   seven counters, so an upsert creates a whole document.
 //! - `info`: `{_id: "data_set", seed, records, products, loaded, complete,
 //!   layout}` (what is loaded, how far, and in which document layout) and
-//!   `{_id: "counters", next_review_id, change_seq}`;
-//! - `changes`: `{_id: seq, product_id}`, the last [`CHANGES_KEPT`] writes,
-//!   which every process polls ([`crate::coherence`]).
+//!   `{_id: "counters", next_review_id}`.
+//! - `changes`: one entry per write, `{_id: token, at, product_id}`, which
+//!   every process polls ([`crate::coherence`]); kept for
+//!   [`CHANGES_KEPT_FOR`] by a TTL index on `at`.
 //!
 //! # Indexes
 //!
@@ -37,16 +39,38 @@
 //! A page is `find({product_id, reported: false})` with the order's sort,
 //! skip and limit, hinted to its index: one IXSCAN over the product's
 //! visible keys, no SORT stage, at most `offset + count` keys examined.
-//! Reported reviews leave the indexes when reported. `deploy/README.md`
-//! shows the plans.
+//! Reported reviews leave the indexes when reported. `changes` has a TTL
+//! index on `at`. `deploy/README.md` shows the plans.
+//!
+//! # Writes
+//!
+//! A write touches only documents of its own review and product, plus one
+//! new change entry, so writes to different products never conflict:
+//! - review ids come from blocks of [`write::ID_BLOCK`] that each process
+//!   reserves with one `$inc` on `counters`, outside any transaction; so
+//!   ids stay unique but are not dense across processes, and ids left in a
+//!   block when a process stops are never used (gaps);
+//! - the change log has no sequence counter: an entry's position is the
+//!   writer's clock (`at`), and readers re-read a window below their cursor
+//!   (see [`read`]), so an entry that commits after a later one is still
+//!   seen.
+//!
+//! On a replica set or `mongos` each write is one multi-document
+//! transaction (majority write concern unless the URI sets `w=`), retried
+//! with jittered backoff on every error the driver labels or kinds as
+//! retryable, all within one deadline per request (the configured
+//! timeout). The change entry's `_id` is a token drawn once per request: it
+//! is written in the same transaction, so an attempt after one whose commit
+//! result is unknown first looks it up, and a second copy of the write can
+//! never commit. Writes to one product (or review) from one process queue
+//! in process rather than conflict in the database. On a standalone server
+//! the same steps run once, in order, without a transaction.
 //!
 //! Reads use the configured read preference (default `secondaryPreferred`),
-//! except for products written in the last [`PRIMARY_AFTER_WRITE`], which
-//! read from the primary so a write is never followed by a cached stale read
-//! from a lagging secondary. Writes use majority write concern, inside a
-//! multi-document transaction when the deployment supports them (replica
-//! set, mongos); on a standalone server the steps run in order without one.
-//! Every call is bounded by the operation timeout.
+//! except for products written in the last [`PRIMARY_AFTER_WRITE`] — by
+//! this process or, as its change log poll tells it, by any other — which
+//! read from the primary, so a write is never followed by a stale read from
+//! a lagging secondary.
 
 mod docs;
 mod load;
@@ -54,9 +78,10 @@ mod read;
 mod write;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
 
 use mongodb::bson::{Document, doc};
 use mongodb::error::ErrorKind;
@@ -64,6 +89,7 @@ use mongodb::options::{
     Acknowledgment, ClientOptions, ReadPreference, SelectionCriteria, WriteConcern,
 };
 use mongodb::{Client, Collection, Database};
+use tokio::time::Instant;
 
 use super::{Changes, Store, StoreError};
 use crate::generate::DataSet;
@@ -71,17 +97,18 @@ use crate::model::{Meta, NewReview, Page, PageQuery, Sort};
 use crate::seeding::LoadStatus;
 use docs::int;
 
-/// Writes the `changes` collection keeps.
-const CHANGES_KEPT: i64 = 100_000;
 /// How long after a write a product's reads go to the primary.
 pub const PRIMARY_AFTER_WRITE: Duration = Duration::from_secs(10);
+/// How long change entries are kept; a follower further behind is told the
+/// log is incomplete and drops its whole cache.
+pub const CHANGES_KEPT_FOR: Duration = Duration::from_secs(3600);
 /// How often the product count is re-read: a load completed, or a smaller
 /// data set seeded in its place, shows within this.
 const PRODUCTS_REFRESH: Duration = Duration::from_secs(1);
 /// The document layout this code reads and writes: 2 added `relevance` and
 /// the partial indexes. `seed` upgrades an older complete data set.
 const LAYOUT: i64 = 2;
-/// Duplicate key: a re-run of a load inserting a review that is there already.
+/// Server error code of a duplicate key.
 const DUPLICATE_KEY: i32 = 11000;
 
 /// How to reach MongoDB.
@@ -93,7 +120,8 @@ pub struct MongoConfig {
     pub read_preference: String,
     /// Most connections per server.
     pub pool_size: u32,
-    /// Server selection and connect timeout, and the bound on every operation.
+    /// Server selection and connect timeout, the bound on every read, and
+    /// the deadline of a whole write request, retries included.
     pub timeout: Duration,
 }
 
@@ -109,7 +137,16 @@ pub struct MongoStore {
     timeout: Duration,
     transactions: bool,
     products: ProductCount,
-    recent_writes: Mutex<HashMap<u64, Instant>>,
+    /// Products written lately, and when: their reads go to the primary.
+    recent_writes: Mutex<HashMap<u64, std::time::Instant>>,
+    /// Review ids this process has reserved and not used yet.
+    ids: tokio::sync::Mutex<write::IdBlock>,
+    /// Queues for writes to the same product or review from this process.
+    turns: write::Turns,
+    /// Sessions being aborted in the background, so their count stays bounded.
+    reapers: Arc<AtomicUsize>,
+    /// What the change-log cursors this store handed out had already seen.
+    feed: Mutex<read::Feed>,
 }
 
 impl MongoStore {
@@ -177,6 +214,10 @@ impl MongoStore {
             transactions,
             products: ProductCount::new(),
             recent_writes: Mutex::new(HashMap::new()),
+            ids: tokio::sync::Mutex::new(write::IdBlock::default()),
+            turns: write::Turns::new(),
+            reapers: Arc::new(AtomicUsize::new(0)),
+            feed: Mutex::new(read::Feed::default()),
         })
     }
 
@@ -262,18 +303,23 @@ impl MongoStore {
 
     /// Where reads of `product_id` go: the primary right after a write.
     fn reads_for(&self, product_id: u64) -> SelectionCriteria {
-        let mut recent = self.recent_writes.lock().expect("recent writes lock");
-        recent.retain(|_, at| at.elapsed() < PRIMARY_AFTER_WRITE);
-        if recent.contains_key(&product_id) {
-            SelectionCriteria::ReadPreference(ReadPreference::Primary)
-        } else {
-            self.reads.clone()
+        let recent = self.recent_writes.lock().expect("recent writes lock");
+        match recent.get(&product_id) {
+            Some(at) if at.elapsed() < PRIMARY_AFTER_WRITE => {
+                SelectionCriteria::ReadPreference(ReadPreference::Primary)
+            }
+            _ => self.reads.clone(),
         }
     }
 
+    /// Sends `product_id`'s reads to the primary for [`PRIMARY_AFTER_WRITE`].
     fn note_write(&self, product_id: u64) {
         let mut recent = self.recent_writes.lock().expect("recent writes lock");
-        recent.insert(product_id, Instant::now());
+        // Trimmed here rather than on every read, once it has grown.
+        if recent.len() >= 4096 {
+            recent.retain(|_, at| at.elapsed() < PRIMARY_AFTER_WRITE);
+        }
+        recent.insert(product_id, std::time::Instant::now());
     }
 }
 
@@ -299,11 +345,11 @@ impl Store for MongoStore {
     }
 
     async fn vote_helpful(&self, review_id: u64) -> Result<Option<u64>, StoreError> {
-        self.update_review(review_id, write::Vote::Helpful).await
+        self.write_vote(review_id, write::Vote::Helpful).await
     }
 
     async fn report(&self, review_id: u64) -> Result<Option<u64>, StoreError> {
-        self.update_review(review_id, write::Vote::Report).await
+        self.write_vote(review_id, write::Vote::Report).await
     }
 
     async fn changes_since(&self, cursor: Option<u64>) -> Result<Changes, StoreError> {
@@ -380,6 +426,10 @@ fn read_preference(name: &str) -> Result<SelectionCriteria, StoreError> {
     Ok(SelectionCriteria::ReadPreference(preference))
 }
 
+fn primary() -> SelectionCriteria {
+    SelectionCriteria::ReadPreference(ReadPreference::Primary)
+}
+
 /// When the URI names a replica set the servers do not form, why: asks each
 /// of the first hosts directly what it is. `None` when no host answers or
 /// the URI names no replica set.
@@ -428,23 +478,34 @@ async fn replica_set_hint(options: &ClientOptions, timeout: Duration) -> Option<
     None
 }
 
+/// Runs one driver call under `timeout`.
 async fn bounded<T>(
     timeout: Duration,
     op: impl IntoFuture<Output = mongodb::error::Result<T>>,
 ) -> Result<T, StoreError> {
-    match tokio::time::timeout(timeout, op.into_future()).await {
+    until(Instant::now() + timeout, op).await
+}
+
+/// Runs one driver call that must be done by `deadline`.
+async fn until<T>(
+    deadline: Instant,
+    op: impl IntoFuture<Output = mongodb::error::Result<T>>,
+) -> Result<T, StoreError> {
+    match tokio::time::timeout_at(deadline, op.into_future()).await {
         Ok(result) => result.map_err(mongo),
-        Err(_) => Err(StoreError::Unavailable(format!(
-            "MongoDB did not answer within {timeout:?}"
-        ))),
+        Err(_) => Err(StoreError::Unavailable(
+            "MongoDB did not answer in time".into(),
+        )),
     }
 }
 
 fn mongo(e: mongodb::error::Error) -> StoreError {
-    let labels = if e.contains_label(mongodb::error::TRANSIENT_TRANSACTION_ERROR) {
-        " (TransientTransactionError)"
-    } else {
-        ""
-    };
-    StoreError::Unavailable(format!("MongoDB: {e}{labels}"))
+    StoreError::Unavailable(format!("MongoDB: {e}"))
+}
+
+/// Milliseconds since the Unix epoch on this machine's clock.
+fn unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
