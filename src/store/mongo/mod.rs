@@ -277,13 +277,15 @@ impl MongoStore {
         Ok(product_id <= products)
     }
 
-    /// Products of the completely loaded data set (0 while none is).
+    /// Products of the completely loaded data set (0 while none is). Read
+    /// from the primary: a lagging secondary could hide a load just done
+    /// for a whole refresh period, and this is one small read a second.
     async fn loaded_products(&self) -> Result<u64, StoreError> {
         let info = self
             .bound(
                 self.info
                     .find_one(doc! { "_id": "data_set", "complete": true })
-                    .selection_criteria(self.reads.clone()),
+                    .selection_criteria(primary()),
             )
             .await?;
         let Some(d) = info else { return Ok(0) };
