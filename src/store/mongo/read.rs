@@ -20,9 +20,9 @@
 //! the window times the write rate, e.g. 1,000 entries of ~40 bytes at 100
 //! writes/s), so each issued cursor remembers the entries it had already
 //! seen in its window ([`Feed`]), and a poll reports only the others: each
-//! write once. A cursor the store does not remember
-//! (another process's, or one from long ago) re-reads its window and may
-//! report a product twice, never miss one. A cursor older than
+//! write once. A cursor the store does not remember (another process's, or
+//! one from long ago) re-reads its window and may report a product twice,
+//! never miss one. A cursor older than
 //! [`super::CHANGES_KEPT_FOR`] (minus the window) may have lost entries to
 //! the TTL index: the poll says the log is incomplete.
 
