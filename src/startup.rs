@@ -113,8 +113,10 @@ impl<S: Store> Application<S> {
     pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
         let service = self.service();
         let listener = tokio::net::TcpListener::from_std(self.listener)?;
+        // Before the first request: which cached copies may be trusted.
+        let cursor = cache::start(service.cache(), service.store()).await;
         let follower = tokio::spawn(async move {
-            cache::follow(service.cache(), service.store()).await;
+            cache::follow(service.cache(), service.store(), cursor).await;
         });
         server::run(listener, self.edge, shutdown, self.limits).await;
         follower.abort();

@@ -92,7 +92,7 @@ use mongodb::{Client, Collection, Database};
 use tokio::time::Instant;
 
 use super::load::LoadStatus;
-use super::{Changes, Store, StoreError};
+use super::{Changes, Store, StoreError, Versioned};
 use crate::generate::DataSet;
 use crate::model::{Meta, NewReview, Page, PageQuery, Sort};
 use docs::int;
@@ -326,11 +326,11 @@ impl MongoStore {
 }
 
 impl Store for MongoStore {
-    async fn page(&self, q: PageQuery) -> Result<Option<Page>, StoreError> {
+    async fn page_versioned(&self, q: PageQuery) -> Result<Versioned<Option<Page>>, StoreError> {
         self.read_page(q).await
     }
 
-    async fn meta(&self, product_id: u64) -> Result<Option<Meta>, StoreError> {
+    async fn meta_versioned(&self, product_id: u64) -> Result<Versioned<Option<Meta>>, StoreError> {
         self.read_meta(product_id).await
     }
 
@@ -342,15 +342,22 @@ impl Store for MongoStore {
         self.bound(ping).await.map(|_| ())
     }
 
-    async fn add_review(&self, product_id: u64, new: NewReview) -> Result<Option<u64>, StoreError> {
+    async fn add_review_versioned(
+        &self,
+        product_id: u64,
+        new: NewReview,
+    ) -> Result<Option<Versioned<u64>>, StoreError> {
         self.write_review(product_id, new).await
     }
 
-    async fn vote_helpful(&self, review_id: u64) -> Result<Option<u64>, StoreError> {
+    async fn vote_helpful_versioned(
+        &self,
+        review_id: u64,
+    ) -> Result<Option<Versioned<u64>>, StoreError> {
         self.write_vote(review_id, write::Vote::Helpful).await
     }
 
-    async fn report(&self, review_id: u64) -> Result<Option<u64>, StoreError> {
+    async fn report_versioned(&self, review_id: u64) -> Result<Option<Versioned<u64>>, StoreError> {
         self.write_vote(review_id, write::Vote::Report).await
     }
 

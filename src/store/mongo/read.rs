@@ -34,10 +34,13 @@ use mongodb::bson::{Bson, DateTime, doc};
 use mongodb::options::Hint;
 use tokio::time::Instant;
 
+use mongodb::ClientSession;
+
 use super::docs::{int, meta_from, review_from};
+use super::write::version_of;
 use super::{CHANGES_KEPT_FOR, MongoStore, order, primary, unix_ms, until};
 use crate::model::{Meta, Page, PageQuery};
-use crate::store::{Changes, StoreError};
+use crate::store::{Changes, StoreError, Versioned};
 
 /// The least re-read window of the change log.
 pub const MIN_WINDOW: Duration = Duration::from_secs(10);
@@ -82,18 +85,34 @@ impl Feed {
 
 impl MongoStore {
     /// One page, hinted to the index of its order; `total` from the meta.
-    pub(super) async fn read_page(&self, q: PageQuery) -> Result<Option<Page>, StoreError> {
+    ///
+    /// Both reads share a causally consistent session, so the page reflects
+    /// at least what the meta read did; the answer is versioned as of the
+    /// meta read (see [`crate::store::Versioned`]).
+    pub(super) async fn read_page(
+        &self,
+        q: PageQuery,
+    ) -> Result<Versioned<Option<Page>>, StoreError> {
         let deadline = Instant::now() + self.timeout;
         if !self.product_exists(q.product_id).await? {
-            return Ok(None);
+            return Ok(Versioned {
+                value: None,
+                version: 0,
+            });
         }
+        let mut session = until(deadline, self.client.start_session()).await?;
         let reads = self.reads_for(q.product_id);
-        let total = self.meta_of(q.product_id, deadline).await?.total();
+        let total = self
+            .meta_of(q.product_id, &mut session, deadline)
+            .await?
+            .total();
+        let version = version_of(&session);
+        let page = |reviews| Versioned {
+            value: Some(Page { total, reviews }),
+            version,
+        };
         if q.offset() >= total {
-            return Ok(Some(Page {
-                total,
-                reviews: Vec::new(),
-            }));
+            return Ok(page(Vec::new()));
         }
         let (index, sort) = order(q.sort);
         let find = self
@@ -104,32 +123,53 @@ impl MongoStore {
             .skip(q.offset())
             .limit(i64::from(q.count))
             .projection(doc! { "reviewer_email": 0, "reported": 0, "relevance": 0 })
-            .selection_criteria(reads);
-        let mut cursor = until(deadline, find).await?;
+            .selection_criteria(reads)
+            .session(&mut session)
+            .into_future();
+        // Boxed: the find's future borrows the session, which the compiler
+        // cannot prove `Send` for every lifetime through `until`'s generic.
+        let mut cursor = until(deadline, Box::pin(find)).await?;
         let mut reviews = Vec::with_capacity(q.count as usize);
-        while until(deadline, cursor.advance()).await? {
+        while until(deadline, cursor.advance(&mut session)).await? {
             let doc = cursor
                 .deserialize_current()
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?;
             reviews.push(review_from(&doc)?);
         }
-        Ok(Some(Page { total, reviews }))
+        Ok(page(reviews))
     }
 
     /// A product's meta; zeros for a product with no document.
-    pub(super) async fn read_meta(&self, product_id: u64) -> Result<Option<Meta>, StoreError> {
+    pub(super) async fn read_meta(
+        &self,
+        product_id: u64,
+    ) -> Result<Versioned<Option<Meta>>, StoreError> {
         let deadline = Instant::now() + self.timeout;
         if !self.product_exists(product_id).await? {
-            return Ok(None);
+            return Ok(Versioned {
+                value: None,
+                version: 0,
+            });
         }
-        self.meta_of(product_id, deadline).await.map(Some)
+        let mut session = until(deadline, self.client.start_session()).await?;
+        let meta = self.meta_of(product_id, &mut session, deadline).await?;
+        Ok(Versioned {
+            value: Some(meta),
+            version: version_of(&session),
+        })
     }
 
-    async fn meta_of(&self, product_id: u64, deadline: Instant) -> Result<Meta, StoreError> {
+    async fn meta_of(
+        &self,
+        product_id: u64,
+        session: &mut ClientSession,
+        deadline: Instant,
+    ) -> Result<Meta, StoreError> {
         let find = self
             .meta
             .find_one(doc! { "_id": product_id as i64 })
-            .selection_criteria(self.reads_for(product_id));
+            .selection_criteria(self.reads_for(product_id))
+            .session(session);
         match until(deadline, find).await? {
             Some(d) => meta_from(&d),
             None => Ok(Meta::default()),
@@ -143,14 +183,17 @@ impl MongoStore {
         let window = window(self.timeout).as_millis() as i64;
         let from = cursor.map_or(now, |c| (c >> ISSUE_BITS) as i64);
         let since = DateTime::from_millis(from - window);
+        let mut session = until(deadline, self.client.start_session()).await?;
         let find = self
             .changes
             .find(doc! { "at": { "$gt": since } })
             .projection(doc! { "product_id": 1 })
-            .selection_criteria(primary());
-        let mut found = until(deadline, find).await?;
+            .selection_criteria(primary())
+            .session(&mut session)
+            .into_future();
+        let mut found = until(deadline, Box::pin(find)).await?;
         let mut entries = Vec::new();
-        while until(deadline, found.advance()).await? {
+        while until(deadline, found.advance(&mut session)).await? {
             let doc = found
                 .deserialize_current()
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -180,6 +223,8 @@ impl MongoStore {
         let kept = CHANGES_KEPT_FOR.as_millis() as i64 - window;
         Ok(Changes {
             cursor: next,
+            // The primary's time of the poll: at or after every entry it saw.
+            version: version_of(&session),
             products,
             complete: now - from <= kept,
         })

@@ -46,7 +46,7 @@ use super::docs::{int, meta_inc, review_doc};
 use super::{DUPLICATE_KEY, MongoStore, primary};
 use crate::hash::mix;
 use crate::model::{NewReview, RELEVANCE_YEAR_SECS, Review};
-use crate::store::StoreError;
+use crate::store::{StoreError, Versioned};
 
 /// Review ids a process reserves at a time.
 pub const ID_BLOCK: u64 = 64;
@@ -227,12 +227,12 @@ async fn within<T>(
 }
 
 impl MongoStore {
-    /// [`crate::store::Store::add_review`].
+    /// [`crate::store::Store::add_review_versioned`].
     pub(super) async fn write_review(
         &self,
         product_id: u64,
         new: NewReview,
-    ) -> Result<Option<u64>, StoreError> {
+    ) -> Result<Option<Versioned<u64>>, StoreError> {
         let deadline = Instant::now() + self.timeout;
         if !self.product_exists(product_id).await? {
             return Ok(None);
@@ -245,18 +245,19 @@ impl MongoStore {
         written
     }
 
-    /// [`crate::store::Store::vote_helpful`] and [`crate::store::Store::report`].
+    /// [`crate::store::Store::vote_helpful_versioned`] and
+    /// [`crate::store::Store::report_versioned`].
     pub(super) async fn write_vote(
         &self,
         review_id: u64,
         vote: Vote,
-    ) -> Result<Option<u64>, StoreError> {
+    ) -> Result<Option<Versioned<u64>>, StoreError> {
         let deadline = Instant::now() + self.timeout;
         // Keyed apart from products, which share the stripes.
         let _turn = self.take_turn(!review_id, deadline).await?;
         let product = self.run(Op::Update(review_id, vote), deadline).await?;
         if let Some(product) = product {
-            self.note_write(product);
+            self.note_write(product.value);
         }
         Ok(product)
     }
@@ -328,7 +329,11 @@ impl MongoStore {
 
     /// Runs `op` to the end: attempts with backoff until one commits, one
     /// fails for good, or the deadline comes (see the module docs).
-    async fn run(&self, op: Op<'_>, deadline: Instant) -> Result<Option<u64>, StoreError> {
+    async fn run(
+        &self,
+        op: Op<'_>,
+        deadline: Instant,
+    ) -> Result<Option<Versioned<u64>>, StoreError> {
         let token = ObjectId::new();
         let started = Instant::now();
         let mut unsure = false;
@@ -373,10 +378,13 @@ impl MongoStore {
         unsure: bool,
         duplicate: bool,
         deadline: Instant,
-    ) -> Result<Option<u64>, Failure> {
+    ) -> Result<Option<Versioned<u64>>, Failure> {
         if unsure {
-            if let Some(product) = self.look_up(token, deadline).await? {
-                return Ok(Some(op.answer(product)));
+            if let Some((product, version)) = self.look_up(token, deadline).await? {
+                return Ok(Some(Versioned {
+                    value: op.answer(product),
+                    version,
+                }));
             }
             if duplicate {
                 return Err(Failure::stop(StoreError::Corrupt(
@@ -389,7 +397,11 @@ impl MongoStore {
         let mut session = within(deadline, self.client.start_session()).await?;
         if !self.transactions {
             let product = self.apply(&mut session, op, token, deadline).await?;
-            return Ok(product.map(|p| op.answer(p)));
+            let version = version_of(&session);
+            return Ok(product.map(|p| Versioned {
+                value: op.answer(p),
+                version,
+            }));
         }
         let options = TransactionOptions::builder()
             .selection_criteria(primary())
@@ -405,7 +417,12 @@ impl MongoStore {
             Ok(Some(product)) => self
                 .commit(session, product, deadline)
                 .await
-                .map(|()| Some(op.answer(product))),
+                .map(|version| {
+                    Some(Versioned {
+                        value: op.answer(product),
+                        version,
+                    })
+                }),
             Ok(None) => {
                 self.abandon(session, false, None);
                 Ok(None)
@@ -503,18 +520,18 @@ impl MongoStore {
     }
 
     /// Commits, committing again while the result is unknown, as the
-    /// driver documents, until the deadline.
+    /// driver documents, until the deadline; the commit's version.
     async fn commit(
         &self,
         mut session: ClientSession,
         product_id: u64,
         deadline: Instant,
-    ) -> Result<(), Failure> {
+    ) -> Result<u64, Failure> {
         let mut attempt = 0;
         loop {
             attempt += 1;
             let failure = match within(deadline, session.commit_transaction()).await {
-                Ok(()) => return Ok(()),
+                Ok(()) => return Ok(version_of(&session)),
                 Err(failure) => failure,
             };
             let pause = backoff(attempt);
@@ -539,17 +556,25 @@ impl MongoStore {
         }
     }
 
-    /// The product the write with `token` logged, if it committed.
-    async fn look_up(&self, token: ObjectId, deadline: Instant) -> Result<Option<u64>, Failure> {
+    /// The product the write with `token` logged, if it committed, and a
+    /// version at or after its commit (the primary's, when it saw it).
+    async fn look_up(
+        &self,
+        token: ObjectId,
+        deadline: Instant,
+    ) -> Result<Option<(u64, u64)>, Failure> {
+        let mut session = within(deadline, self.client.start_session()).await?;
         let find = self
             .changes
             .find_one(doc! { "_id": token })
             .projection(doc! { "product_id": 1 })
-            .selection_criteria(primary());
+            .selection_criteria(primary())
+            .session(&mut session);
         match within(deadline, find).await? {
-            Some(entry) => Ok(Some(
-                int(&entry, "product_id").map_err(Failure::stop)? as u64
-            )),
+            Some(entry) => {
+                let product = int(&entry, "product_id").map_err(Failure::stop)? as u64;
+                Ok(Some((product, version_of(&session))))
+            }
             None => Ok(None),
         }
     }
@@ -607,6 +632,14 @@ async fn retry_until<F: IntoFuture<Output = mongodb::error::Result<T>>, T>(
             _ => tokio::time::sleep(backoff(attempt + 4)).await,
         }
     }
+}
+
+/// The version of what `session` last did: the deployment's cluster time
+/// of its last operation (`operationTime`), as one ordered number.
+pub(super) fn version_of(session: &ClientSession) -> u64 {
+    session
+        .operation_time()
+        .map_or(0, |t| (u64::from(t.time) << 32) | u64::from(t.increment))
 }
 
 #[cfg(test)]
