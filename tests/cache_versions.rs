@@ -123,6 +123,9 @@ async fn the_writers_next_read_never_joins_a_read_the_write_overtook() {
     assert_eq!(again.json()["results"][0]["review_id"], id);
 }
 
+/// A product's acknowledged writes: (ms since the start, count by then).
+type Acked = Vec<(u64, u64)>;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_workers_and_redis_never_show_a_write_older_than_a_second() {
     let redis = RedisServer::start();
@@ -137,7 +140,7 @@ async fn two_workers_and_redis_never_show_a_write_older_than_a_second() {
     }
     let epoch = Instant::now();
     // acked[i]: (ms since epoch, reviews of product i acknowledged by then).
-    let acked: Arc<std::sync::Mutex<Vec<Vec<(u64, u64)>>>> =
+    let acked: Arc<std::sync::Mutex<Vec<Acked>>> =
         Arc::new(std::sync::Mutex::new(vec![Vec::new(); products.len()]));
     let stop = Arc::new(AtomicBool::new(false));
     let writer = {
