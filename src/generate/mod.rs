@@ -1,8 +1,12 @@
-//! The deterministic review generator of docs/api.md.
+//! The deterministic generator of the reference data set: reviews, the
+//! products they are of, and the pictures of both.
 //!
 //! Every record is a pure function of `(seed, review_id)` (and the data set's
 //! product count): [`Generator::record`] rebuilds any one of them alone, so
 //! tests can predict what the store holds, and `seed` can resume anywhere.
+//! A product is likewise a pure function of `(seed, product_id)`
+//! ([`Generator::product`]), and so is every generated picture
+//! ([`photo`]); [`catalog`] searches the products by name.
 //!
 //! Shape of the data:
 //! - products: review counts follow a log-normal law (σ ≈ 1.18, median ≈
@@ -12,8 +16,16 @@
 //! - ratings skew to 4–5 stars, each product leaning good, middling or poor;
 //! - dates are uniform over the five years before 2026-01-01T00:00:00Z;
 //! - ~10% of reviews have 1–5 photos, ~20% a seller response, ~2% are reported.
+//!
+//! Review text is coherent: the headline, the body, the closing sentence
+//! and the seller's answer are chosen by the stars and the recommendation
+//! together, so they agree; a body mentions one span of time and one
+//! relative at most, talks about each aspect of the product once, and
+//! never repeats a sentence (templates are drawn without replacement).
 
+pub mod catalog;
 mod dist;
+pub mod photo;
 mod words;
 
 use std::fmt::Write;
@@ -33,6 +45,7 @@ const PRODUCT_SIGMA: f64 = 1.18;
 
 const DOMAIN_REVIEW: u64 = 1;
 const DOMAIN_PRODUCT: u64 = 2;
+const DOMAIN_PHOTOS: u64 = 3;
 
 /// Rating weights (1..5 stars, cumulative) of good, middling and poor products.
 const RATING_PROFILES: [[u32; 5]; 3] = [
@@ -42,9 +55,13 @@ const RATING_PROFILES: [[u32; 5]; 3] = [
 ];
 /// How often a product is good, middling or poor (cumulative).
 const PROFILE_WEIGHTS: [u32; 3] = [55, 90, 100];
+/// Room a body leaves for its closing sentence: more than the longest.
+const CLOSING_ROOM: usize = 80;
+/// The shortest closing sentence, plus its space.
+const CLOSING_MIN: usize = 16;
 
 /// The parameters that define a generated data set.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct DataSet {
     /// The random seed.
     pub seed: u64,
@@ -63,6 +80,17 @@ impl DataSet {
             records,
             products,
         }
+    }
+
+    /// Eight hex digits that tell this data set's pictures from another's:
+    /// generated photo paths carry it, so a path never names two images.
+    pub fn tag(&self) -> String {
+        format!("{:08x}", self.tag_value())
+    }
+
+    fn tag_value(&self) -> u32 {
+        let products = self.products << 40;
+        crate::hash::mix(self.seed ^ crate::hash::mix(self.records ^ products)) as u32
     }
 }
 
@@ -86,30 +114,123 @@ pub struct Scalars {
     pub date: i64,
 }
 
+/// A generated product as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Product {
+    /// Its id, 1..=products.
+    pub product_id: u64,
+    /// Brand, line, series, kind and variant: "Kestrel Glide 3 Running
+    /// Shoes, Slate Gray".
+    pub name: String,
+    /// The category's display name.
+    pub category: &'static str,
+}
+
+/// Which words a product's name is made of: indexes into the vocabulary
+/// (the category's own lists for all but `brand`). What [`catalog`] indexes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProductParts {
+    /// Good, middling or poor (0, 1, 2): how its ratings lean.
+    pub profile: u8,
+    /// Index of its category.
+    pub category: u8,
+    /// Index of its noun in the category.
+    pub noun: u8,
+    /// Index of its brand.
+    pub brand: u8,
+    /// Index of its line in the category.
+    pub line: u8,
+    /// Index of its series in the category.
+    pub series: u8,
+    /// Index of its variant in the category.
+    pub variant: u8,
+}
+
+impl ProductParts {
+    fn category(&self) -> &'static Category {
+        &CATEGORIES[usize::from(self.category)]
+    }
+
+    fn noun(&self) -> &'static Noun {
+        &self.category().nouns[usize::from(self.noun)]
+    }
+
+    /// The product's name: "Brand Line Series Noun, Variant".
+    pub fn name(&self) -> String {
+        let c = self.category();
+        let mut name = String::with_capacity(64);
+        name.push_str(BRANDS[usize::from(self.brand)]);
+        name.push(' ');
+        name.push_str(c.lines[usize::from(self.line)]);
+        let series = c.series[usize::from(self.series)];
+        if !series.is_empty() {
+            name.push(' ');
+            name.push_str(series);
+        }
+        name.push(' ');
+        name.push_str(self.noun().title);
+        name.push_str(", ");
+        name.push_str(c.variants[usize::from(self.variant)].name);
+        name
+    }
+
+    /// The category's display name.
+    pub fn category_name(&self) -> &'static str {
+        self.category().name
+    }
+
+    /// The colour the product's pictures are drawn in.
+    pub fn color(&self) -> &'static str {
+        self.category().variants[usize::from(self.variant)].color
+    }
+}
+
 /// Builds the records of one [`DataSet`].
 #[derive(Debug, Clone, Copy)]
 pub struct Generator {
     set: DataSet,
+    /// [`DataSet::tag`] as a number, for photo paths.
+    tag: u32,
 }
 
-/// What every review of one product shares.
-struct ProductTraits {
-    profile: usize,
-    category: &'static Category,
-    noun: &'static str,
-}
-
-#[derive(Clone, Copy)]
+/// The tone of a review's words: what its stars allow.
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Tone {
     Good,
     Mixed,
     Bad,
 }
 
+impl Tone {
+    fn of(rating: u8) -> Tone {
+        match rating {
+            4..=5 => Tone::Good,
+            3 => Tone::Mixed,
+            _ => Tone::Bad,
+        }
+    }
+}
+
+/// What one sentence of a body is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Praise of an aspect or, in a happy review, of the whole product.
+    Good,
+    /// Lukewarm words.
+    Mixed,
+    /// A small complaint about an aspect.
+    Gripe,
+    /// A complaint.
+    Bad,
+}
+
 impl Generator {
     /// A generator for `set`.
     pub fn new(set: DataSet) -> Generator {
-        Generator { set }
+        Generator {
+            set,
+            tag: set.tag_value(),
+        }
     }
 
     /// The data set this generator builds.
@@ -129,10 +250,62 @@ impl Generator {
         out
     }
 
+    /// Product `product_id`, or `None` outside 1..=products.
+    pub fn product(&self, product_id: u64) -> Option<Product> {
+        if !(1..=self.set.products).contains(&product_id) {
+            return None;
+        }
+        let parts = self.parts(product_id);
+        Some(Product {
+            product_id,
+            name: parts.name(),
+            category: parts.category_name(),
+        })
+    }
+
+    /// The words product `product_id` is named from (any id gives parts;
+    /// only 1..=products are the data set's).
+    pub fn parts(&self, product_id: u64) -> ProductParts {
+        let mut rng = Rng::new(self.set.seed, DOMAIN_PRODUCT, product_id);
+        let (profile, category, noun) = Self::kind(&mut rng);
+        let c = &CATEGORIES[category];
+        let mut index = |n: usize| rng.below(n as u64) as u8;
+        ProductParts {
+            profile: profile as u8,
+            category: category as u8,
+            noun: noun as u8,
+            brand: index(BRANDS.len()),
+            line: index(c.lines.len()),
+            series: index(c.series.len()),
+            variant: index(c.variants.len()),
+        }
+    }
+
+    /// How many photos review `review_id` has (0..=5), without generating it.
+    pub fn photo_count(&self, review_id: u64) -> u64 {
+        let mut rng = Rng::new(self.set.seed, DOMAIN_PHOTOS, review_id);
+        if rng.chance(0.1) {
+            1 + (rng.unit().powi(2) * 5.0) as u64
+        } else {
+            0
+        }
+    }
+
+    /// Where the service serves photo `photo_id` of a generated review:
+    /// `/photos/{tag}/{photo_id}.svg`.
+    pub fn photo_path(&self, photo_id: u64) -> String {
+        format!("{}{:08x}/{photo_id}.svg", photo::PREFIX, self.tag)
+    }
+
+    /// Where the service serves the picture of product `product_id`:
+    /// `/photos/{tag}/p{product_id}.svg`.
+    pub fn product_image_path(&self, product_id: u64) -> String {
+        format!("{}{:08x}/p{product_id}.svg", photo::PREFIX, self.tag)
+    }
+
     /// Writes review `review_id` into `out`, reusing its allocations.
     pub fn fill(&self, review_id: u64, out: &mut Review) {
-        let (s, mut rng) = self.draw(review_id);
-        let product = self.product(s.product_id);
+        let (s, mut rng, (category, noun)) = self.draw(review_id);
         out.review_id = s.review_id;
         out.product_id = s.product_id;
         out.rating = s.rating;
@@ -141,46 +314,27 @@ impl Generator {
         out.helpfulness = s.helpfulness;
         out.date = s.date;
 
-        let tone = match s.rating {
-            4..=5 => Tone::Good,
-            3 => Tone::Mixed,
-            _ => Tone::Bad,
-        };
         let (first, first_ascii) = rng.pick(FIRST);
         let (last, last_ascii) = rng.pick(LAST);
-        let ctx = Context {
-            product: &product,
+        let mut text = Text {
+            category: &CATEGORIES[category],
+            noun: &CATEGORIES[category].nouns[noun],
             first,
+            time: rng.below(TIMES.len() as u64) as usize,
+            who: rng.pick(WHO),
+            aspects: 0,
+            words: [0; 3],
+            complained: None,
         };
+        let stars = usize::from(s.rating - 1);
+        let tone = Tone::of(s.rating);
 
         out.summary.clear();
-        let summaries = match tone {
-            Tone::Good => SUMMARY_GOOD,
-            Tone::Mixed => SUMMARY_MIXED,
-            Tone::Bad => SUMMARY_BAD,
-        };
-        ctx.render(&mut out.summary, rng.pick(summaries), &mut rng);
+        let headline = rng.pick(SUMMARIES[stars][usize::from(s.recommend)]);
+        text.render(&mut out.summary, headline, None, &mut rng);
 
         out.body.clear();
-        let target = (170f64.ln() + 0.75 * normal_quantile(rng.unit())).exp();
-        let target = target.clamp(50.0, 1000.0) as usize;
-        while out.body.len() < target {
-            if !out.body.is_empty() {
-                out.body.push(' ');
-            }
-            let sentences = match (s.rating, rng.below(100)) {
-                (5, 0..85) | (4, 0..65) | (3, 0..25) | (2, 0..5) => GOOD,
-                (5, _) | (4, 0..95) | (3, 0..75) | (2, 0..40) | (1, 0..15) => MIXED,
-                _ => BAD,
-            };
-            ctx.render(&mut out.body, rng.pick(sentences), &mut rng);
-        }
-        if out.body.chars().count() > 1000 {
-            let cut = out.body.char_indices().nth(999).map_or(0, |(i, _)| i);
-            let cut = out.body[..cut].rfind(' ').unwrap_or(cut);
-            out.body.truncate(cut);
-            out.body.push('.');
-        }
+        text.body(&mut out.body, s.rating, s.recommend, &mut rng);
 
         out.reviewer_name.clear();
         let number = rng.below(1000);
@@ -205,38 +359,33 @@ impl Generator {
         .expect("write to String");
 
         out.response = if rng.chance(0.2) {
-            let mut text = out.response.take().unwrap_or_default();
-            text.clear();
-            let answers = match tone {
-                Tone::Good | Tone::Mixed => RESPONSE_GOOD,
-                Tone::Bad => RESPONSE_BAD,
+            let mut answer = out.response.take().unwrap_or_default();
+            answer.clear();
+            let (templates, aspect) = match (tone, text.complained) {
+                (Tone::Good, _) => (RESPONSE_GOOD, None),
+                (Tone::Mixed, _) => (RESPONSE_MIXED, None),
+                (Tone::Bad, Some(aspect)) => (RESPONSE_BAD, Some(aspect)),
+                (Tone::Bad, None) => (RESPONSE_BAD_GENERAL, None),
             };
-            ctx.render(&mut text, rng.pick(answers), &mut rng);
-            Some(text)
+            text.render(&mut answer, rng.pick(templates), aspect, &mut rng);
+            Some(answer)
         } else {
             None
         };
 
         out.photos.clear();
-        if rng.chance(0.1) {
-            let n = 1 + (rng.unit().powi(2) * 5.0) as u64;
-            for k in 0..n.min(5) {
-                out.photos.push(Photo {
-                    id: photo_id(s.review_id, k),
-                    url: format!(
-                        "https://images.storefront.example/reviews/{}/{}-{k}-{:08x}.jpg",
-                        s.product_id,
-                        s.review_id,
-                        rng.next_u64() as u32
-                    ),
-                });
-            }
+        for k in 0..self.photo_count(review_id) {
+            let id = photo_id(s.review_id, k);
+            out.photos.push(Photo {
+                id,
+                url: self.photo_path(id),
+            });
         }
     }
 
-    /// The scalars of a review and the stream positioned after them, from
-    /// which the text is drawn.
-    fn draw(&self, review_id: u64) -> (Scalars, Rng) {
+    /// The scalars of a review, the stream positioned after them, from
+    /// which the text is drawn, and its product's category and noun.
+    fn draw(&self, review_id: u64) -> (Scalars, Rng, (usize, usize)) {
         let mut rng = Rng::new(self.set.seed, DOMAIN_REVIEW, review_id);
         // Inverse transform of the log-normal popularity law: a product at
         // quantile y draws reviews with CDF F(y) = Φ(σ + Φ⁻¹(y)).
@@ -250,7 +399,7 @@ impl Generator {
             // Pareto tail (α = 1.5): most reviews get a few votes, a few get thousands.
             (rng.unit().powf(-1.0 / 1.5) as u32).min(20_000)
         };
-        let profile = self.product(product_id).profile;
+        let (profile, category, noun) = self.product_kind(product_id);
         let rating = rng.weighted(&RATING_PROFILES[profile]) as u8 + 1;
         let recommend = rng.chance([0.04, 0.12, 0.45, 0.88, 0.97][usize::from(rating - 1)]);
         let reported = rng.chance(0.02);
@@ -263,19 +412,20 @@ impl Generator {
             helpfulness,
             date,
         };
-        (scalars, rng)
+        (scalars, rng, (category, noun))
     }
 
-    fn product(&self, product_id: u64) -> ProductTraits {
-        let mut rng = Rng::new(self.set.seed, DOMAIN_PRODUCT, product_id);
+    /// A product's profile, category and noun: the first draws of its
+    /// stream, all a review needs.
+    fn product_kind(&self, product_id: u64) -> (usize, usize, usize) {
+        Self::kind(&mut Rng::new(self.set.seed, DOMAIN_PRODUCT, product_id))
+    }
+
+    fn kind(rng: &mut Rng) -> (usize, usize, usize) {
         let profile = rng.weighted(&PROFILE_WEIGHTS);
-        let category = &CATEGORIES[rng.below(CATEGORIES.len() as u64) as usize];
-        let noun = rng.pick(category.nouns);
-        ProductTraits {
-            profile,
-            category,
-            noun,
-        }
+        let category = rng.below(CATEGORIES.len() as u64) as usize;
+        let noun = rng.below(CATEGORIES[category].nouns.len() as u64) as usize;
+        (profile, category, noun)
     }
 }
 
@@ -283,30 +433,256 @@ fn initial(name: &str) -> char {
     name.chars().next().unwrap_or('X')
 }
 
-/// What a template's placeholders are filled from.
-struct Context<'a> {
-    product: &'a ProductTraits,
+/// What one review's text is written from, and what it has used so far.
+struct Text<'a> {
+    category: &'static Category,
+    noun: &'static Noun,
     first: &'a str,
+    /// Index into [`TIMES`]: the one span of time the review mentions.
+    time: usize,
+    /// The one relative the review mentions.
+    who: &'static str,
+    /// Aspects already talked about (bit i: the category's i-th aspect).
+    aspects: u32,
+    /// Words of praise, complaint and mild complaint already used.
+    words: [u32; 3],
+    /// The last aspect complained about, for the seller's answer.
+    complained: Option<&'static str>,
 }
 
-impl Context<'_> {
-    /// Appends `template` to `out`, filling each `{x}` placeholder.
-    fn render(&self, out: &mut String, template: &str, rng: &mut Rng) {
+/// The position of the first `{` in `s`, eight bytes at a time (the
+/// generator's hottest loop).
+fn find_brace(s: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let mut chunks = s.chunks_exact(8);
+    let mut at = 0;
+    for chunk in &mut chunks {
+        let x = u64::from_le_bytes(chunk.try_into().expect("8 bytes")) ^ (ONES * u64::from(b'{'));
+        // A byte of x is zero where s has a `{`: the lowest flag is exact.
+        let zero = x.wrapping_sub(ONES) & !x & (ONES << 7);
+        if zero != 0 {
+            return Some(at + (zero.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    let rest = chunks.remainder();
+    rest.iter().position(|&b| b == b'{').map(|p| at + p)
+}
+
+/// Templates of one list already used in a body (bit i: the i-th).
+#[derive(Default)]
+struct Used {
+    good_aspect: u32,
+    good_general: u32,
+    mixed_aspect: u32,
+    mixed_general: u32,
+    gripe: u32,
+    bad_aspect: u32,
+    bad_general: u32,
+}
+
+/// Index of an unused item of a list of `len` (bit i of `used`: taken),
+/// uniformly; marks it used. `None` when all are taken.
+fn pick_unused(rng: &mut Rng, len: usize, used: &mut u32) -> Option<usize> {
+    let mut free = !*used & ((1u64 << len) - 1) as u32;
+    if free == 0 {
+        return None;
+    }
+    for _ in 0..rng.below(u64::from(free.count_ones())) {
+        free &= free - 1;
+    }
+    let i = free.trailing_zeros();
+    *used |= 1 << i;
+    Some(i as usize)
+}
+
+impl Text<'_> {
+    /// Writes a body of 50..=1000 characters for `rating` and `recommend`:
+    /// maybe an opener, sentences whose tone the stars set, maybe one about
+    /// how the product held up, and a closing that agrees with the
+    /// recommendation (always there when the two could seem at odds).
+    fn body(&mut self, out: &mut String, rating: u8, recommend: bool, rng: &mut Rng) {
+        let target = (170f64.ln() + 0.75 * normal_quantile(rng.unit())).exp();
+        let target = target.clamp(50.0, 1000.0) as usize;
+        let tone = Tone::of(rating);
+        let expected = match tone {
+            Tone::Good => recommend,
+            Tone::Mixed => true,
+            Tone::Bad => !recommend,
+        };
+        let closing = if !expected || rng.chance(0.65) {
+            Some(rng.pick(CLOSINGS[usize::from(rating - 1)][usize::from(recommend)]))
+        } else {
+            None
+        };
+        let mut held_up = rng.chance(0.5);
+        // A happy review's one gripe, at this sentence.
+        let mut gripe_at = if rating == 4 && rng.chance(0.6) {
+            Some(rng.below(3) as usize)
+        } else {
+            None
+        };
+        if rng.chance(0.35) {
+            self.render(out, rng.pick(OPENERS), None, rng);
+        }
+        let room = if closing.is_some() { CLOSING_MIN } else { 0 };
+        let mut used = Used::default();
+        let mut sentences = 0;
+        while out.len() + room < target || sentences == 0 {
+            let before = out.len();
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            let wrote = if sentences == 1 && std::mem::take(&mut held_up) {
+                self.held_up(out, tone, rng);
+                true
+            } else if gripe_at == Some(sentences) {
+                gripe_at = None;
+                self.sentence(out, Kind::Gripe, rating, &mut used, rng)
+                    || self.sentence(out, Kind::Good, rating, &mut used, rng)
+            } else {
+                let kinds: &[Kind] = match rating {
+                    5 | 4 => &[Kind::Good],
+                    3 => match rng.below(10) {
+                        0..3 => &[Kind::Good, Kind::Mixed, Kind::Gripe],
+                        3..8 => &[Kind::Mixed, Kind::Gripe, Kind::Good],
+                        _ => &[Kind::Gripe, Kind::Mixed, Kind::Good],
+                    },
+                    2 => match rng.below(10) {
+                        0..7 => &[Kind::Bad, Kind::Mixed],
+                        _ => &[Kind::Mixed, Kind::Bad],
+                    },
+                    _ => &[Kind::Bad],
+                };
+                kinds
+                    .iter()
+                    .any(|&kind| self.sentence(out, kind, rating, &mut used, rng))
+            };
+            if !wrote || out.len() + CLOSING_ROOM > 1000 {
+                out.truncate(before);
+                break;
+            }
+            sentences += 1;
+        }
+        if let Some(closing) = closing {
+            out.push(' ');
+            self.render(out, closing, None, rng);
+        }
+    }
+
+    /// One sentence of `kind`, about an aspect not talked about yet or
+    /// about the whole product, from a template not used yet in this body;
+    /// false when none is left.
+    fn sentence(
+        &mut self,
+        out: &mut String,
+        kind: Kind,
+        rating: u8,
+        used: &mut Used,
+        rng: &mut Rng,
+    ) -> bool {
+        // Praise of the whole product would contradict a middling review.
+        let (aspect, aspect_used, general, general_used): (_, _, &[&str], _) = match kind {
+            Kind::Good if rating >= 4 => (
+                GOOD_ASPECT,
+                &mut used.good_aspect,
+                GOOD_GENERAL,
+                &mut used.good_general,
+            ),
+            Kind::Good => (
+                GOOD_ASPECT,
+                &mut used.good_aspect,
+                &[],
+                &mut used.good_general,
+            ),
+            // Lukewarm words on the whole product would soften a poor one.
+            Kind::Mixed if rating <= 2 => (
+                MIXED_ASPECT,
+                &mut used.mixed_aspect,
+                &[],
+                &mut used.mixed_general,
+            ),
+            Kind::Mixed => (
+                MIXED_ASPECT,
+                &mut used.mixed_aspect,
+                MIXED_GENERAL,
+                &mut used.mixed_general,
+            ),
+            // "My one small complaint" only where it is the one.
+            Kind::Gripe if rating == 4 => (GRIPES, &mut used.gripe, &[], &mut used.bad_general),
+            Kind::Gripe => (
+                &GRIPES[ONLY_GRIPES..],
+                &mut used.gripe,
+                &[],
+                &mut used.bad_general,
+            ),
+            Kind::Bad => (
+                BAD_ASPECT,
+                &mut used.bad_aspect,
+                BAD_GENERAL,
+                &mut used.bad_general,
+            ),
+        };
+        let aspects = self.category.aspects.len();
+        let aspects_left = aspects as u32 > self.aspects.count_ones();
+        let general_left = general.len() as u32 > general_used.count_ones();
+        if aspects_left
+            && (!general_left || rng.chance(0.55))
+            && let Some(t) = pick_unused(rng, aspect.len(), aspect_used)
+        {
+            let a = pick_unused(rng, aspects, &mut self.aspects).expect("an aspect is left");
+            let a = self.category.aspects[a];
+            if matches!(kind, Kind::Bad | Kind::Gripe) {
+                self.complained = Some(a);
+            }
+            self.render(out, aspect[t], Some(a), rng);
+            return true;
+        }
+        match pick_unused(rng, general.len(), general_used) {
+            Some(t) => {
+                self.render(out, general[t], None, rng);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The one sentence on how the product held up over the review's span.
+    fn held_up(&mut self, out: &mut String, tone: Tone, rng: &mut Rng) {
+        let long = usize::from(self.time >= SHORT_TIMES);
+        let templates = match tone {
+            Tone::Good => USE_GOOD[long],
+            Tone::Mixed => USE_MIXED[long],
+            Tone::Bad => USE_BAD[long],
+        };
+        self.render(out, rng.pick(templates), None, rng);
+    }
+
+    /// Appends `template` to `out`, filling each `{x}` placeholder (see
+    /// [`words`]); a placeholder that starts the template is capitalized.
+    fn render(&mut self, out: &mut String, template: &str, aspect: Option<&str>, rng: &mut Rng) {
+        let plural = self.noun.plural;
         let mut rest = template;
-        while let Some(open) = rest.find('{') {
+        while let Some(open) = find_brace(rest.as_bytes()) {
             out.push_str(&rest[..open]);
             let key = rest.as_bytes().get(open + 1).copied();
             let word: &str = match key {
-                Some(b'n') => self.product.noun,
-                Some(b'a') => rng.pick(self.product.category.aspects),
-                Some(b'g') => rng.pick(ADJ_GOOD),
-                Some(b'b') => rng.pick(ADJ_BAD),
-                Some(b't') => rng.pick(TIMES),
-                Some(b'w') => rng.pick(WHO),
+                Some(b'n') => self.noun.word,
+                Some(b'd') => ["this", "these"][usize::from(plural)],
+                Some(b'i') => ["it", "they"][usize::from(plural)],
+                Some(b'o') => ["it", "them"][usize::from(plural)],
+                Some(b'v') => ["is", "are"][usize::from(plural)],
+                Some(b's') => ["s", ""][usize::from(plural)],
+                Some(b'a') => aspect.unwrap_or("quality"),
+                Some(b'g') => self.word(0, ADJ_GOOD, rng),
+                Some(b'b') => self.word(1, ADJ_BAD, rng),
+                Some(b'm') => self.word(2, ADJ_MILD, rng),
+                Some(b't') => TIMES[self.time],
+                Some(b'w') => self.who,
                 Some(b'f') => self.first,
                 _ => "",
             };
-            if out.is_empty() {
+            if open == 0 && rest.len() == template.len() {
                 let mut chars = word.chars();
                 if let Some(c) = chars.next() {
                     out.extend(c.to_uppercase());
@@ -319,8 +695,16 @@ impl Context<'_> {
         }
         out.push_str(rest);
     }
-}
 
+    /// A word of `list` not used yet in this review (any, once all are).
+    fn word(&mut self, which: usize, list: &[&'static str], rng: &mut Rng) -> &'static str {
+        let used = &mut self.words[which];
+        match pick_unused(rng, list.len(), used) {
+            Some(i) => list[i],
+            None => rng.pick(list),
+        }
+    }
+}
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -399,6 +783,148 @@ mod tests {
             "reported: {}",
             share(reported)
         );
+    }
+
+    /// Sentences of a text: split after each `.`, `!` or `?` and a space.
+    fn sentences(text: &str) -> Vec<&str> {
+        let mut out = Vec::new();
+        let mut start = 0;
+        for (i, c) in text.char_indices() {
+            if matches!(c, '.' | '!' | '?') && text[i + 1..].starts_with(' ') {
+                out.push(text[start..=i].trim());
+                start = i + 2;
+            }
+        }
+        out.push(text[start..].trim());
+        out
+    }
+
+    #[test]
+    fn text_agrees_with_the_stars_and_the_recommendation() {
+        let g = small();
+        let praise = [
+            "exceeded my expectations",
+            "I love the",
+            "impressed",
+            "Great value",
+            "the best",
+            "no complaints",
+            "so far so good",
+            "still look great",
+            "Love it",
+        ];
+        let complaints = [
+            "disappointed",
+            "Disappointed",
+            "regret",
+            "Not worth",
+            "returned",
+            "sent it back",
+            "sent them back",
+            "gave up",
+            "worn out",
+            "cheaply made",
+            "Waste of money",
+            "Do not buy",
+        ];
+        let yes = [
+            "I would recommend",
+            "highly recommend",
+            "Highly recommend",
+            "Would recommend",
+            "still recommend",
+            "happily buy",
+            "in a heartbeat",
+            "Would buy again",
+            "Worth every penny",
+        ];
+        let no = [
+            "not recommend",
+            "cannot recommend",
+            "Save your money",
+            "Do not buy",
+            "Avoid",
+            "not buy again",
+            "not buy it again",
+            "not buy them again",
+            "Look elsewhere",
+            "look elsewhere",
+        ];
+        let mut shown = 0;
+        for id in 1..=30_000 {
+            let r = g.record(id);
+            let text = format!("{} | {}", r.summary, r.body);
+            let has = |words: &[&'static str]| words.iter().find(|w| text.contains(*w)).copied();
+            if r.rating >= 4 {
+                assert_eq!(has(&complaints), None, "{} stars: {text}", r.rating);
+            }
+            if r.rating <= 2 {
+                assert_eq!(has(&praise), None, "{} stars: {text}", r.rating);
+            }
+            if r.recommend {
+                assert_eq!(has(&no), None, "recommends: {text}");
+            } else {
+                assert_eq!(has(&yes), None, "does not recommend: {text}");
+            }
+            let times: Vec<&str> = TIMES
+                .iter()
+                .filter(|t| r.body.contains(*t))
+                .copied()
+                .collect();
+            assert!(
+                times.len() <= 1,
+                "one span of time: {times:?} in {}",
+                r.body
+            );
+            let mut seen = std::collections::HashSet::new();
+            for sentence in sentences(&r.body) {
+                assert!(seen.insert(sentence), "{sentence:?} repeats in {}", r.body);
+                assert_ne!(sentence.trim_end_matches('.'), r.summary, "{}", r.body);
+            }
+            assert!(r.body.is_ascii());
+            if id <= 3 {
+                shown += 1;
+                eprintln!("{} stars, recommend {}: {text}", r.rating, r.recommend);
+            }
+        }
+        assert_eq!(shown, 3);
+    }
+
+    #[test]
+    fn products_have_varied_plausible_names() {
+        let g = small();
+        let mut names = std::collections::HashSet::new();
+        let mut categories = std::collections::HashSet::new();
+        for id in 1..=20_000 {
+            let p = g.product(id).unwrap();
+            assert_eq!(p, g.product(id).unwrap());
+            assert!(p.name.len() <= 80 && p.name.contains(", "), "{}", p.name);
+            names.insert(p.name);
+            categories.insert(p.category);
+        }
+        assert!(names.len() > 19_500, "{} distinct names", names.len());
+        assert_eq!(categories.len(), CATEGORIES.len());
+        assert_eq!(g.product(0), None);
+        assert_eq!(g.product(20_001), None);
+        let (_, category, noun) = g.product_kind(77);
+        let parts = g.parts(77);
+        assert_eq!((category, noun), (parts.category.into(), parts.noun.into()));
+    }
+
+    #[test]
+    fn braces_are_found_wherever_they_are() {
+        for len in 0..20 {
+            for at in 0..=len {
+                let mut s = vec![b'x'; len];
+                if at < len {
+                    s[at] = b'{';
+                    s.extend_from_slice(b"{{");
+                }
+                let expected = s.iter().position(|&b| b == b'{');
+                assert_eq!(find_brace(&s), expected, "{len} {at}");
+            }
+        }
+        assert_eq!(find_brace("é{".as_bytes()), Some(2));
     }
 
     #[test]
