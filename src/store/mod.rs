@@ -13,6 +13,7 @@ pub mod page;
 
 use std::future::Future;
 
+use crate::generate::DataSet;
 use crate::model::{Meta, NewReview, Page, PageQuery};
 
 /// Why a store could not answer.
@@ -96,6 +97,11 @@ pub trait Store: Send + Sync + 'static {
         &self,
         cursor: Option<u64>,
     ) -> impl Future<Output = Result<Changes, StoreError>> + Send;
+
+    /// The generated data set the store holds once it is completely
+    /// loaded, `None` before: products and their pictures are rendered from
+    /// it (see [`crate::generate`]), the same over every backend.
+    fn data_set(&self) -> impl Future<Output = Result<Option<DataSet>, StoreError>> + Send;
 
     /// [`Store::page_versioned`] without the version.
     fn page(

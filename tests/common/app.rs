@@ -174,6 +174,11 @@ impl Store for Faulty {
     async fn changes_since(&self, cursor: Option<u64>) -> Result<Changes, StoreError> {
         self.inner.changes_since(cursor).await
     }
+
+    async fn data_set(&self) -> Result<Option<DataSet>, StoreError> {
+        self.check().await?;
+        self.inner.data_set().await
+    }
 }
 
 impl Faulty {
@@ -230,6 +235,7 @@ impl TestApp {
             data_dir,
             demo_records: 0,
             redis_url: options.redis_url.clone(),
+            photo_base_url: Default::default(),
             l1_capacity_mb: options.l1_mb,
             cache_ttl: options.ttl,
             redis_timeout_ms: 100,

@@ -15,7 +15,8 @@
 //!
 //! Files: [`read`] (pages, meta, the change log), [`write`] (one
 //! transaction per write), [`load`] (bulk load, index build), [`keys`]
-//! (key and value layouts), [`codec`] (a review's bytes).
+//! (key and value layouts), [`codec`] (a review's bytes), [`products`]
+//! (the data set products are rendered from).
 //!
 //! Every write is one LMDB transaction (record, index, meta, change log), so
 //! it is atomic and durable at commit; LMDB serializes writers across
@@ -29,6 +30,7 @@
 pub mod codec;
 mod keys;
 mod load;
+mod products;
 mod read;
 mod write;
 
@@ -42,6 +44,7 @@ use heed::{Database, Env, EnvOpenOptions, RoTxn};
 pub use self::load::Fingerprint;
 use super::load::LoadStatus;
 use super::{Changes, Store, StoreError, Versioned};
+use crate::generate::DataSet;
 use crate::model::{Meta, NewReview, Page, PageQuery};
 
 /// Virtual size of the memory map; the file only grows as data is written.
@@ -230,5 +233,9 @@ impl Store for EmbeddedStore {
 
     async fn changes_since(&self, cursor: Option<u64>) -> Result<Changes, StoreError> {
         self.read_changes(cursor)
+    }
+
+    async fn data_set(&self) -> Result<Option<DataSet>, StoreError> {
+        self.read_data_set()
     }
 }

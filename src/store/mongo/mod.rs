@@ -8,7 +8,8 @@
 //! - [`read`]: pages, meta, and the change log as followers poll it;
 //! - [`write`]: new reviews, helpful votes and reports — transactions,
 //!   retries, the per-request deadline, idempotency;
-//! - [`load`]: the bulk load `seed` runs, and the index build after it.
+//! - [`load`]: the bulk load `seed` runs, and the index build after it;
+//! - [`products`]: the data set products are rendered from.
 //!
 //! # Collections
 //!
@@ -74,6 +75,7 @@
 
 mod docs;
 mod load;
+mod products;
 mod read;
 mod write;
 
@@ -363,6 +365,10 @@ impl Store for MongoStore {
 
     async fn changes_since(&self, cursor: Option<u64>) -> Result<Changes, StoreError> {
         self.read_changes(cursor).await
+    }
+
+    async fn data_set(&self) -> Result<Option<DataSet>, StoreError> {
+        self.read_data_set().await
     }
 }
 
