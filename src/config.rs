@@ -8,6 +8,7 @@ use clap::Parser;
 
 use crate::cache::CacheConfig;
 use crate::server::Limits;
+use crate::service::products::PhotoBase;
 use crate::store::mongo::MongoConfig;
 
 /// How one `reviews` process is configured.
@@ -47,6 +48,12 @@ pub struct Config {
     /// Milliseconds for MongoDB server selection, connecting, and any one operation.
     #[arg(long, env = "REVIEWS_MONGODB_TIMEOUT_MS", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(1..))]
     pub mongodb_timeout_ms: u64,
+
+    /// Where generated review photos are served from: the service's own
+    /// /photos/ (default), another path, or an http(s) URL such as a CDN
+    /// whose origin is this service's /photos/.
+    #[arg(long, env = "REVIEWS_PHOTO_BASE_URL", default_value = "/photos/", value_parser = PhotoBase::parse)]
+    pub photo_base_url: PhotoBase,
 
     /// Redis URL of the L2 cache (e.g. redis://127.0.0.1:6379); unset = no L2.
     #[arg(long, env = "REDIS_URL")]

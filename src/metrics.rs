@@ -13,7 +13,7 @@ use crate::breaker::BreakerState;
 use crate::cache::StatsSnapshot;
 
 /// The routes requests are counted by, as the `route` label names them.
-pub const ROUTES: [&str; 9] = [
+pub const ROUTES: [&str; 11] = [
     "reviews",
     "meta",
     "post_review",
@@ -22,6 +22,8 @@ pub const ROUTES: [&str; 9] = [
     "healthz",
     "readyz",
     "ops",
+    "products",
+    "photos",
     "unknown",
 ];
 
@@ -44,6 +46,10 @@ pub enum RouteLabel {
     Readyz,
     /// `/metrics`, `/openapi.json` and the widget's files.
     Ops,
+    /// `GET /products` and `GET /products/:id`.
+    Products,
+    /// `GET /photos/...`: generated pictures.
+    Photos,
     /// Any other path.
     Unknown,
 }

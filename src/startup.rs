@@ -15,6 +15,7 @@ use crate::metrics::Metrics;
 use crate::seeding;
 use crate::server::{self, Limits};
 use crate::service::Service;
+use crate::service::products::Products;
 use crate::store::Store;
 use crate::store::embedded::EmbeddedStore;
 use crate::store::load::{LoadOptions, LoadOutcome};
@@ -82,7 +83,11 @@ impl<S: Store> Application<S> {
     ) -> anyhow::Result<Self> {
         let cache = ReadThrough::new(&config.cache())?;
         let metrics = Arc::new(Metrics::new(supervisor::worker_id().as_deref()));
-        let service = Arc::new(Service::new(store, cache, metrics));
+        // Product and search bodies follow L1's switch: an eighth of its
+        // budget, at most 8 MiB.
+        let product_bytes = (config.cache().l1_bytes / 8).min(8 << 20);
+        let products = Products::new(config.photo_base_url.clone(), product_bytes);
+        let service = Arc::new(Service::new(store, cache, metrics).with_products(products));
         let limits = config.limits();
         let edge = Edge::new(
             service,

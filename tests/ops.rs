@@ -293,6 +293,55 @@ async fn openapi_describes_real_responses() {
         ),
         ("/healthz", "get", "/healthz".into(), vec![], vec![]),
         ("/readyz", "get", "/readyz".into(), vec![], vec![]),
+        (
+            "/products",
+            "get",
+            "/products?query=shoes&count=3".into(),
+            vec![],
+            vec![],
+        ),
+        (
+            "/products",
+            "get",
+            "/products?count=51".into(),
+            vec![],
+            vec![],
+        ),
+        (
+            "/products/{product_id}",
+            "get",
+            "/products/2".into(),
+            vec![],
+            vec![],
+        ),
+        (
+            "/products/{product_id}",
+            "get",
+            format!("/products/{unknown}"),
+            vec![],
+            vec![],
+        ),
+        (
+            "/photos/{tag}/{name}",
+            "get",
+            format!("/photos/{}/p2.svg", app.set.tag()),
+            vec![],
+            vec![],
+        ),
+        (
+            "/photos/{tag}/{name}",
+            "get",
+            "/photos/00000000/p2.svg".into(),
+            vec![],
+            vec![],
+        ),
+        (
+            "/photos/{tag}/{name}",
+            "get",
+            "/photos/zz/1.svg".into(),
+            vec![],
+            vec![],
+        ),
     ];
     for (template, method, path, headers, body) in cases {
         let resp = app
@@ -311,6 +360,11 @@ async fn openapi_describes_real_responses() {
             );
             continue;
         }
+        if documented["content"].get("image/svg+xml").is_some() {
+            assert_eq!(resp.header("content-type"), Some("image/svg+xml"));
+            assert!(resp.body.starts_with(b"<svg "), "{method} {path}");
+            continue;
+        }
         let schema = &documented["content"]["application/json"]["schema"];
         validate(&spec, schema, &resp.json(), &format!("{method} {path}")).unwrap();
     }
@@ -318,7 +372,9 @@ async fn openapi_describes_real_responses() {
     for template in spec["paths"].as_object().unwrap().keys() {
         let path = template
             .replace("{product_id}", "2")
-            .replace("{review_id}", "2");
+            .replace("{review_id}", "2")
+            .replace("{tag}", &app.set.tag())
+            .replace("{name}", "p2.svg");
         let resp = app.request("OPTIONS", &path, &[], b"").await;
         assert_eq!(resp.status, 204, "OPTIONS {path}");
     }

@@ -77,7 +77,7 @@ pub fn review_photo(g: &Generator, photo_id: u64) -> Option<String> {
     // Planks, floorboards or the weave of a rug: lines across the surface.
     let step = 60 + rng.below(50);
     let mut y = rng.below(step);
-    while y < u64::from(SIZE) {
+    while y + 24 < u64::from(SIZE) {
         let _ = write!(
             svg,
             r##"<path d="M0 {y} L{SIZE} {}" stroke="{lines}" stroke-width="2" opacity=".6"/>"##,

@@ -2,7 +2,8 @@
 //! answer into a response. It routes ([`routes`]), parses paths, queries
 //! and bodies into typed values ([`query`], [`new_review`]), and renders
 //! replies and the JSON error contract ([`reply`], [`error`]); one file per
-//! resource holds its handlers ([`reviews`], [`votes`], [`ops`], [`assets`]).
+//! resource holds its handlers ([`reviews`], [`votes`], [`products`],
+//! [`photos`], [`ops`], [`assets`]).
 //!
 //! Order of checks: path syntax (400), method (405), content type (415),
 //! size (413), body and query (400/422), then existence (404). Every
@@ -13,6 +14,8 @@ pub mod assets;
 pub mod error;
 pub mod new_review;
 pub mod ops;
+pub mod photos;
+pub mod products;
 pub mod query;
 pub mod reply;
 pub mod reviews;
@@ -162,6 +165,15 @@ impl<S: Store> Edge<S> {
             }
             (Route::Meta(product_id), Method::GET | Method::HEAD) => {
                 reviews::meta(service, product_id, headers).await
+            }
+            (Route::Products, Method::GET | Method::HEAD) => {
+                products::search(service, headers, parts.uri.query()).await
+            }
+            (Route::Product(product_id), Method::GET | Method::HEAD) => {
+                products::get(service, product_id, headers).await
+            }
+            (Route::Photo(tag, picture), Method::GET | Method::HEAD) => {
+                photos::get(service, tag, picture, headers).await
             }
             (Route::Vote(review_id, vote), Method::PUT) => {
                 votes::put(service, review_id, vote).await

@@ -69,7 +69,9 @@ pub fn parse_page_query(product_id: u64, query: Option<&str>) -> Result<PageQuer
     })
 }
 
-fn number(name: &str, raw: &str, max: u32) -> Result<u32, ApiError> {
+/// Parses query parameter `name`: an integer from 1 to `max`, or a 400
+/// naming it.
+pub fn number(name: &str, raw: &str, max: u32) -> Result<u32, ApiError> {
     let valid = !raw.is_empty() && raw.len() <= 10 && raw.bytes().all(|b| b.is_ascii_digit());
     match raw.parse::<u64>() {
         Ok(n) if valid && (1..=u64::from(max)).contains(&n) => Ok(n as u32),
@@ -81,7 +83,7 @@ fn number(name: &str, raw: &str, max: u32) -> Result<u32, ApiError> {
 }
 
 /// Percent-decodes one query component (`+` is a space).
-fn decode(raw: &str) -> Result<String, ApiError> {
+pub fn decode(raw: &str) -> Result<String, ApiError> {
     let bad = || ApiError::bad_request("query string is not valid percent-encoded UTF-8");
     let bytes = raw.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -108,7 +110,7 @@ fn decode(raw: &str) -> Result<String, ApiError> {
 }
 
 /// Caps echoed input so an error message stays short.
-fn shorten(raw: &str) -> String {
+pub fn shorten(raw: &str) -> String {
     const MAX: usize = 40;
     match raw.char_indices().nth(MAX) {
         Some((cut, _)) => format!("{}…", &raw[..cut]),

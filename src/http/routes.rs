@@ -6,9 +6,11 @@ use hyper::Method;
 
 use super::assets::{self, Asset};
 use super::error::ApiError;
+use super::photos;
 use super::query::parse_id;
 use crate::metrics::RouteLabel;
 use crate::service::Vote;
+use crate::service::products::Picture;
 
 /// What a path names.
 #[derive(Debug, Clone, Copy)]
@@ -29,6 +31,12 @@ pub enum Route {
     Meta(u64),
     /// `/reviews/:review_id/helpful` and `/report`.
     Vote(u64, Vote),
+    /// `/products`: search by name.
+    Products,
+    /// `/products/:product_id`.
+    Product(u64),
+    /// `/photos/:tag/:name.svg`: a generated picture.
+    Photo(u32, Picture),
 }
 
 /// A request's place in the route table.
@@ -80,6 +88,15 @@ pub fn route(path: &str, method: &Method) -> Routed {
             RouteLabel::Report,
             parse_id("review_id", id).map(|id| Route::Vote(id, Vote::Report)),
         ),
+        (Some("products"), None, ..) => (RouteLabel::Products, Ok(Route::Products)),
+        (Some("products"), Some(id), None, _) => (
+            RouteLabel::Products,
+            parse_id("product_id", id).map(Route::Product),
+        ),
+        (Some("photos"), Some(tag), Some(name), None) => (
+            RouteLabel::Photos,
+            photos::parse(tag, name).map(|(tag, picture)| Route::Photo(tag, picture)),
+        ),
         _ => (RouteLabel::Unknown, Err(no_such_path(path))),
     };
     Routed { route, label }
@@ -94,7 +111,10 @@ impl Route {
             | Route::Ready
             | Route::Metrics
             | Route::OpenApi
-            | Route::Meta(_) => "GET, HEAD, OPTIONS",
+            | Route::Meta(_)
+            | Route::Products
+            | Route::Product(_)
+            | Route::Photo(..) => "GET, HEAD, OPTIONS",
             Route::Reviews(_) => "GET, HEAD, POST, OPTIONS",
             Route::Vote(..) => "PUT, OPTIONS",
         }

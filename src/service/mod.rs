@@ -10,6 +10,7 @@
 //! the store's timeout; then one call probes. `/readyz` always asks the
 //! store itself, and its success closes the breaker.
 
+pub mod products;
 pub mod render;
 
 use std::sync::Arc;
@@ -45,6 +46,7 @@ pub struct Service<S> {
     cache: ReadThrough,
     metrics: Arc<Metrics>,
     breaker: Breaker,
+    products: products::Products,
 }
 
 impl<S: Store> Service<S> {
@@ -55,7 +57,15 @@ impl<S: Store> Service<S> {
             cache,
             metrics,
             breaker: Breaker::new(STORE_BREAKER_THRESHOLD, STORE_BREAKER_COOLDOWN),
+            products: products::Products::default(),
         }
+    }
+
+    /// The service with products and pictures served as `products` says
+    /// (by default: photos under `/photos/`, no product body cache).
+    pub fn with_products(mut self, products: products::Products) -> Service<S> {
+        self.products = products;
+        self
     }
 
     /// The store behind the service.
@@ -84,7 +94,10 @@ impl<S: Store> Service<S> {
         self.cache
             .get(CacheKey::page(&q), || async {
                 let page = self.call(self.store.page_versioned(q)).await?;
-                let body = page.value.map(|p| render::page(&q, &p));
+                let body = page.value.map(|mut p| {
+                    self.products.photo_base().rewrite(&mut p);
+                    render::page(&q, &p)
+                });
                 Ok(rendered(q.product_id, body, page.version))
             })
             .await
