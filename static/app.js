@@ -1,13 +1,17 @@
-// The storefront's Ratings & Reviews widget. It calls the reviews API like
-// any other client: fetch + JSON, If-None-Match with the ETags it has seen.
-// The API's origin is this page's, or the `api` query parameter
-// (e.g. /?api=https://reviews.example.com) — CORS allows any origin.
+// A storefront's product page around the Ratings & Reviews widget. It calls
+// the reviews API like any other client: fetch + JSON, If-None-Match with
+// the ETags it has seen. The API's origin is this page's, or the `api` query
+// parameter (e.g. /?api=https://reviews.example.com) — CORS allows any
+// origin; URLs the API gives as paths (generated photos) are resolved
+// against it. `?product=N` opens product N.
 (() => {
   'use strict';
 
   const params = new URLSearchParams(location.search);
   const api = (params.get('api') || '').replace(/\/$/, '');
+  const apiBase = api ? `${api}/` : `${location.origin}/`;
   const pageSize = 5;
+  const defaultProduct = '1'; // the most reviewed product of a generated data set
   const $ = (id) => document.getElementById(id);
   const state = { product: null, sort: 'relevant', page: 0, shown: 0, total: 0 };
   const etags = new Map(); // url -> { etag, body }
@@ -16,12 +20,15 @@
     const node = document.createElement(tag);
     for (const [k, v] of Object.entries(attrs)) {
       if (k === 'class') node.className = v;
-      else if (k.startsWith('data-')) node.setAttribute(k, v);
+      else if (k.startsWith('data-') || k.startsWith('aria-') || k === 'role') node.setAttribute(k, v);
       else node[k] = v;
     }
     for (const child of children) if (child != null) node.append(child);
     return node;
   }
+
+  /** An absolute URL for one the API gave: generated photos come as paths on its origin. */
+  const resolve = (url) => new URL(url, apiBase).href;
 
   function say(message, isError = false) {
     const status = $('status');
@@ -64,12 +71,154 @@
     return '★'.repeat(full) + '☆'.repeat(5 - full);
   }
 
+  // ---- The review form's limits, read from the API's own OpenAPI document.
+
+  /** Sets the form's length limits and their labels from the NewReview schema. */
+  async function loadLimits() {
+    const res = await getJSON('/openapi.json');
+    const schema = res.status === 200 && res.body.components && res.body.components.schemas.NewReview;
+    if (!schema) return;
+    const fields = { summary: 'f-summary', body: 'f-body', name: 'f-name', email: 'f-email' };
+    for (const [field, id] of Object.entries(fields)) {
+      const rule = schema.properties[field];
+      const input = $(id);
+      if (rule.maxLength) input.maxLength = rule.maxLength;
+      if (rule.minLength) input.minLength = rule.minLength;
+      const limit = document.querySelector(`.limit[data-field="${field}"]`);
+      if (field === 'summary' || field === 'body') {
+        limit.textContent = `(${rule.minLength || 0}–${rule.maxLength} characters)`;
+      } else if (field === 'name') {
+        limit.textContent = `(up to ${rule.maxLength} characters)`;
+      }
+    }
+    const photos = schema.properties.photos;
+    document.querySelector('.limit[data-field="photos"]').textContent = `(up to ${photos.maxItems})`;
+    $('f-photos').dataset.maxItems = String(photos.maxItems);
+    for (const counter of document.querySelectorAll('.counter')) updateCounter($(counter.dataset.for));
+  }
+
+  /** "12 / 60": characters as the API counts them (Unicode scalar values). */
+  function updateCounter(input) {
+    const counter = document.querySelector(`.counter[data-for="${input.id}"]`);
+    if (!counter || input.maxLength < 0) return;
+    counter.textContent = `${[...input.value].length} / ${input.maxLength}`;
+  }
+
+  // ---- Finding a product by name: a combobox over GET /products.
+
+  const search = $('product-search');
+  const listbox = $('product-options');
+  const suggestions = { results: [], active: -1, seq: 0, timer: null };
+
+  function openOptions(open) {
+    listbox.hidden = !open;
+    search.setAttribute('aria-expanded', String(open));
+    if (!open) {
+      suggestions.active = -1;
+      search.removeAttribute('aria-activedescendant');
+    }
+  }
+
+  async function suggest() {
+    const query = search.value.trim();
+    if (!query) return openOptions(false);
+    const seq = ++suggestions.seq;
+    let res;
+    try {
+      res = await getJSON(`/products?query=${encodeURIComponent(query)}&count=8`);
+    } catch (e) {
+      res = { status: 0, body: null };
+    }
+    if (seq !== suggestions.seq) return; // a later keystroke's answer wins
+    suggestions.results = res.status === 200 ? res.body.results : [];
+    suggestions.active = -1;
+    search.removeAttribute('aria-activedescendant');
+    const items = suggestions.results.map((p, i) => {
+      const item = el('li', { id: `option-${i}`, class: 'option', role: 'option', 'aria-selected': 'false', 'data-product-id': String(p.product_id) },
+        el('span', { class: 'option-name' }, p.name),
+        el('span', { class: 'option-category' }, p.category));
+      item.addEventListener('mousedown', (e) => e.preventDefault()); // keep focus in the box
+      item.addEventListener('click', () => choose(i));
+      return item;
+    });
+    if (!items.length) {
+      const text = res.status === 200 ? `No products match “${query}”.` : problem(res, 'products');
+      items.push(el('li', { class: 'option empty', role: 'option', 'aria-disabled': 'true' }, text));
+    } else if (res.body.total > items.length) {
+      items.push(el('li', { class: 'option more-results', role: 'presentation' }, `${res.body.total} products match; keep typing to narrow them down.`));
+    }
+    listbox.replaceChildren(...items);
+    openOptions(true);
+  }
+
+  function highlight(index) {
+    const count = suggestions.results.length;
+    if (!count) return;
+    suggestions.active = (index + count) % count;
+    for (const item of listbox.querySelectorAll('[role=option]')) item.setAttribute('aria-selected', 'false');
+    const item = $(`option-${suggestions.active}`);
+    item.setAttribute('aria-selected', 'true');
+    item.scrollIntoView({ block: 'nearest' });
+    search.setAttribute('aria-activedescendant', item.id);
+  }
+
+  function choose(index) {
+    const product = suggestions.results[index];
+    if (!product) return;
+    openOptions(false);
+    search.value = '';
+    const query = new URLSearchParams(location.search);
+    query.set('product', String(product.product_id));
+    history.replaceState(null, '', `?${query}`);
+    show(String(product.product_id)).then(() => $('product-name').focus());
+  }
+
+  search.addEventListener('input', () => {
+    clearTimeout(suggestions.timer);
+    suggestions.timer = setTimeout(suggest, 120);
+  });
+  search.addEventListener('keydown', (e) => {
+    const open = !listbox.hidden;
+    if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+      e.preventDefault();
+      if (!open) {
+        suggest();
+        return;
+      }
+      const step = e.key === 'ArrowDown' ? 1 : -1;
+      highlight(suggestions.active < 0 ? (step > 0 ? 0 : -1) : suggestions.active + step);
+    } else if (e.key === 'Enter') {
+      e.preventDefault();
+      if (open && suggestions.results.length) choose(Math.max(suggestions.active, 0));
+    } else if (e.key === 'Escape') {
+      if (open) openOptions(false);
+      else search.value = '';
+    }
+  });
+  search.addEventListener('blur', () => setTimeout(() => openOptions(false), 150));
+
+  // ---- The product and its reviews.
+
+  function renderProduct(product) {
+    $('product-name').textContent = product.name;
+    $('product-category').textContent = product.category;
+    const image = $('product-image');
+    image.src = resolve(product.image);
+    image.alt = product.name;
+    document.title = `${product.name} – Northwind Market`;
+    $('product').hidden = false;
+  }
+
   function renderMeta(meta) {
     $('average').textContent = meta.average == null ? '–' : meta.average.toFixed(1);
-    const stars = $('stars');
-    stars.textContent = starsText(meta.average);
-    stars.setAttribute('aria-label', meta.average == null ? 'No ratings yet' : `${meta.average} out of 5 stars`);
-    $('total').textContent = meta.total === 1 ? '1 review' : `${meta.total} reviews`;
+    const label = meta.average == null ? 'No ratings yet' : `${meta.average} out of 5 stars`;
+    for (const id of ['stars', 'product-stars']) {
+      $(id).textContent = starsText(meta.average);
+      $(id).setAttribute('aria-label', label);
+    }
+    const reviews = meta.total === 1 ? '1 review' : `${meta.total} reviews`;
+    $('total').textContent = reviews;
+    $('product-reviews-link').textContent = reviews;
     const yes = meta.recommended.true;
     $('recommended').textContent = meta.total ? `${Math.round((100 * yes) / meta.total)}% recommend this product` : '';
     const histogram = $('histogram');
@@ -87,6 +236,23 @@
     $('summary').hidden = false;
   }
 
+  function thumbnail(photo, alt, lazy) {
+    const url = resolve(photo.url);
+    return el('a', { href: url, target: '_blank', rel: 'noopener noreferrer' },
+      el('img', { src: url, alt, loading: lazy ? 'lazy' : 'eager', referrerPolicy: 'no-referrer', width: 72, height: 72 }));
+  }
+
+  /** Photos from the most helpful reviews, above the list. */
+  async function loadGallery(product) {
+    const res = await getJSON(`/reviews/${product}?count=50&sort=helpful`);
+    if (state.product !== product) return;
+    const photos = res.status === 200
+      ? res.body.results.flatMap((r) => r.photos.map((p, i) => thumbnail(p, `Photo ${i + 1} from ${r.reviewer_name}`, false)))
+      : [];
+    $('gallery-photos').replaceChildren(...photos.slice(0, 8));
+    $('gallery').hidden = photos.length === 0;
+  }
+
   function renderReview(r) {
     const helpful = el('button', { type: 'button', class: 'link helpful' }, `Yes (${r.helpfulness})`);
     helpful.dataset.count = String(r.helpfulness);
@@ -94,14 +260,12 @@
     const report = el('button', { type: 'button', class: 'link report' }, 'Report');
     const item = el('li', { class: 'review', 'data-review-id': String(r.review_id) },
       el('div', { class: 'meta-line' },
-        el('span', { class: 'stars', role: 'img', ariaLabel: `${r.rating} out of 5 stars` }, starsText(r.rating)),
+        el('span', { class: 'stars', role: 'img', 'aria-label': `${r.rating} out of 5 stars` }, starsText(r.rating)),
         ` ${r.reviewer_name} · ${r.date.slice(0, 10)}${r.recommend ? ' · Recommends' : ''}`),
-      el('h3', {}, r.summary),
+      el('h4', {}, r.summary),
       el('p', { class: 'body' }, r.body),
       r.response ? el('div', { class: 'response' }, el('strong', {}, 'Response from the seller: '), r.response) : null,
-      r.photos.length ? el('div', { class: 'photos' }, ...r.photos.map((p, i) =>
-        el('a', { href: p.url, target: '_blank', rel: 'noopener noreferrer' },
-          el('img', { src: p.url, alt: `Photo ${i + 1} from ${r.reviewer_name}`, loading: 'lazy', referrerPolicy: 'no-referrer' })))) : null,
+      r.photos.length ? el('div', { class: 'photos' }, ...r.photos.map((p, i) => thumbnail(p, `Photo ${i + 1} from ${r.reviewer_name}`, true))) : null,
       el('div', { class: 'actions' }, 'Helpful? ', helpful, report));
     helpful.addEventListener('click', async () => {
       const res = await send('PUT', `/reviews/${r.review_id}/helpful`);
@@ -144,22 +308,31 @@
     return true;
   }
 
+  function hideProduct() {
+    for (const id of ['product', 'widget', 'summary', 'gallery', 'reviews-section', 'write']) $(id).hidden = true;
+  }
+
   async function show(product) {
     if (!/^[1-9]\d{0,18}$/.test(product)) {
+      hideProduct();
       say('Enter a product id: a whole number from 1.', true);
       return;
     }
     state.product = product;
-    say('Loading reviews…');
+    say('Loading…');
     try {
-      const meta = await getJSON(`/reviews/${product}/meta`);
-      if (meta.status !== 200) {
-        for (const id of ['summary', 'reviews-section', 'write']) $(id).hidden = true;
-        say(problem(meta, `product ${product}`), true);
+      const [info, meta] = await Promise.all([getJSON(`/products/${product}`), getJSON(`/reviews/${product}/meta`)]);
+      const failed = [info, meta].find((res) => res.status !== 200);
+      if (failed) {
+        hideProduct();
+        say(problem(failed, `product ${product}`), true);
         return;
       }
+      renderProduct(info.body);
+      $('widget').hidden = false;
       renderMeta(meta.body);
-      if (await loadPage(false)) {
+      const [shown] = await Promise.all([loadPage(false), loadGallery(product)]);
+      if (shown) {
         $('write').hidden = false;
         say('');
       }
@@ -168,10 +341,6 @@
     }
   }
 
-  $('picker').addEventListener('submit', (e) => {
-    e.preventDefault();
-    show($('product-id').value.trim());
-  });
   $('sort').addEventListener('change', () => {
     state.sort = $('sort').value;
     loadPage(false).catch(() => say('The reviews service cannot be reached.', true));
@@ -179,6 +348,7 @@
   $('more').addEventListener('click', () => {
     loadPage(true).catch(() => say('The reviews service cannot be reached.', true));
   });
+  for (const id of ['f-summary', 'f-body']) $(id).addEventListener('input', (e) => updateCounter(e.target));
 
   $('review-form').addEventListener('submit', async (e) => {
     e.preventDefault();
@@ -214,6 +384,7 @@
     }
     $('form-error').textContent = '';
     form.reset();
+    for (const counter of document.querySelectorAll('.counter')) updateCounter($(counter.dataset.for));
     // Show the shopper their review: newest first, fresh counts.
     $('sort').value = state.sort = 'newest';
     const meta = await getJSON(`/reviews/${state.product}/meta`);
@@ -222,7 +393,6 @@
     say('Thanks! Your review was posted.');
   });
 
-  const initial = params.get('product');
-  if (initial) $('product-id').value = initial;
-  show($('product-id').value.trim());
+  loadLimits().catch(() => {});
+  show(params.get('product') || defaultProduct);
 })();

@@ -1,6 +1,11 @@
-//! The storefront widget in a real browser: headless Chromium (Debian's
+//! The storefront page in a real browser: headless Chromium (Debian's
 //! package) driven by playwright-core against the real server. The script
-//! leaves a screenshot at target/e2e/storefront.png.
+//! leaves screenshots at target/e2e/storefront.png (desktop width) and
+//! target/e2e/storefront-phone.png.
+//!
+//! The review form reads its limits from the OpenAPI document the server
+//! serves; the document's limits are checked here against the ones the API
+//! enforces, so the two cannot drift apart.
 
 mod common;
 
@@ -8,9 +13,11 @@ use std::path::Path;
 use std::process::Command;
 
 use common::TestApp;
+use reviews::http::ops::OPENAPI;
+use reviews::model::limits;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_shopper_browses_votes_and_writes_in_chromium() {
+async fn a_shopper_finds_a_product_browses_votes_and_writes_in_chromium() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let e2e = root.join("tests/e2e");
     assert!(
@@ -25,17 +32,23 @@ async fn a_shopper_browses_votes_and_writes_in_chromium() {
     let out = root.join("target/e2e");
     std::fs::create_dir_all(&out).unwrap();
     let screenshot = out.join("storefront.png");
-    let _ = std::fs::remove_file(&screenshot);
+    let phone = out.join("storefront-phone.png");
+    for old in [&screenshot, &phone] {
+        let _ = std::fs::remove_file(old);
+    }
     let base = format!("http://{}", app.addr);
     let down_base = format!("http://{}", down.addr);
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .arg(e2e.join("storefront.mjs"))
-            .arg(&base)
-            .arg(&down_base)
-            .arg(out.join("storefront.png"))
-            .output()
-            .expect("node runs")
+    let output = tokio::task::spawn_blocking({
+        let screenshot = screenshot.clone();
+        move || {
+            Command::new("node")
+                .arg(e2e.join("storefront.mjs"))
+                .arg(&base)
+                .arg(&down_base)
+                .arg(&screenshot)
+                .output()
+                .expect("node runs")
+        }
     })
     .await
     .unwrap();
@@ -45,7 +58,41 @@ async fn a_shopper_browses_votes_and_writes_in_chromium() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(output.status.success(), "the browser test failed:\n{log}");
-    assert!(log.contains("e2e: a valid review appears"), "{log}");
-    let png = std::fs::read(&screenshot).expect("a screenshot");
-    assert!(png.starts_with(b"\x89PNG"));
+    for step in [
+        "e2e: search a product by name",
+        "e2e: the heading shows the product name",
+        "e2e: photos load (natural width > 0)",
+        "e2e: the form takes its limits from the OpenAPI document",
+        "e2e: a valid review appears",
+    ] {
+        assert!(log.contains(step), "{step} missing from:\n{log}");
+    }
+    for shot in [&screenshot, &phone] {
+        let png = std::fs::read(shot).expect("a screenshot");
+        assert!(png.starts_with(b"\x89PNG"), "{}", shot.display());
+    }
+}
+
+#[test]
+fn the_openapi_document_states_the_limits_the_api_enforces() {
+    let spec: serde_json::Value = serde_json::from_slice(OPENAPI).unwrap();
+    let rules = &spec["components"]["schemas"]["NewReview"]["properties"];
+    let range = |field: &str| {
+        let rule = &rules[field];
+        let min = rule["minLength"].as_u64().unwrap_or(0) as usize;
+        (min, rule["maxLength"].as_u64().unwrap() as usize)
+    };
+    let bounds = |r: std::ops::RangeInclusive<usize>| (*r.start(), *r.end());
+    assert_eq!(range("summary"), bounds(limits::SUMMARY));
+    assert_eq!(range("body"), bounds(limits::BODY));
+    assert_eq!(range("name"), bounds(limits::NAME));
+    assert_eq!(range("email").1, limits::EMAIL_MAX);
+    assert_eq!(
+        rules["photos"]["maxItems"].as_u64(),
+        Some(limits::PHOTOS_MAX as u64)
+    );
+    assert_eq!(
+        rules["photos"]["items"]["maxLength"].as_u64(),
+        Some(limits::PHOTO_URL_MAX as u64)
+    );
 }
