@@ -13,6 +13,7 @@ use reviews::generate::{DataSet, Generator};
 use reviews::model::{Meta, NewReview, Page, PageQuery};
 use reviews::seeding::Silent;
 use reviews::service::Service;
+use reviews::service::products::PhotoBase;
 use reviews::startup::{Application, DEMO_SEED};
 use reviews::store::embedded::{EmbeddedStore, Fingerprint};
 use reviews::store::load::LoadOptions;
@@ -42,6 +43,8 @@ pub struct Options {
     pub max_connections: u64,
     /// How long a head or a body may take to arrive.
     pub client_timeout_ms: u64,
+    /// Where generated photos are served from (`--photo-base-url`).
+    pub photo_base: PhotoBase,
 }
 
 impl Options {
@@ -65,6 +68,7 @@ impl Default for Options {
             max_in_flight: 1024,
             max_connections: 10_000,
             client_timeout_ms: 10_000,
+            photo_base: PhotoBase::default(),
         }
     }
 }
@@ -235,7 +239,7 @@ impl TestApp {
             data_dir,
             demo_records: 0,
             redis_url: options.redis_url.clone(),
-            photo_base_url: Default::default(),
+            photo_base_url: options.photo_base.clone(),
             l1_capacity_mb: options.l1_mb,
             cache_ttl: options.ttl,
             redis_timeout_ms: 100,
