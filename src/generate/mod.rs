@@ -45,7 +45,6 @@ const PRODUCT_SIGMA: f64 = 1.18;
 
 const DOMAIN_REVIEW: u64 = 1;
 const DOMAIN_PRODUCT: u64 = 2;
-const DOMAIN_PHOTOS: u64 = 3;
 
 /// Rating weights (1..5 stars, cumulative) of good, middling and poor products.
 const RATING_PROFILES: [[u32; 5]; 3] = [
@@ -283,7 +282,11 @@ impl Generator {
 
     /// How many photos review `review_id` has (0..=5), without generating it.
     pub fn photo_count(&self, review_id: u64) -> u64 {
-        let mut rng = Rng::new(self.set.seed, DOMAIN_PHOTOS, review_id);
+        Self::photos(&mut self.draw(review_id).1)
+    }
+
+    /// The first draw after the scalars: how many photos a review has.
+    fn photos(rng: &mut Rng) -> u64 {
         if rng.chance(0.1) {
             1 + (rng.unit().powi(2) * 5.0) as u64
         } else {
@@ -306,6 +309,7 @@ impl Generator {
     /// Writes review `review_id` into `out`, reusing its allocations.
     pub fn fill(&self, review_id: u64, out: &mut Review) {
         let (s, mut rng, (category, noun)) = self.draw(review_id);
+        let photos = Self::photos(&mut rng);
         out.review_id = s.review_id;
         out.product_id = s.product_id;
         out.rating = s.rating;
@@ -374,7 +378,7 @@ impl Generator {
         };
 
         out.photos.clear();
-        for k in 0..self.photo_count(review_id) {
+        for k in 0..photos {
             let id = photo_id(s.review_id, k);
             out.photos.push(Photo {
                 id,
@@ -481,17 +485,22 @@ struct Used {
     bad_general: u32,
 }
 
-/// Index of an unused item of a list of `len` (bit i of `used`: taken),
-/// uniformly; marks it used. `None` when all are taken.
-fn pick_unused(rng: &mut Rng, len: usize, used: &mut u32) -> Option<usize> {
-    let mut free = !*used & ((1u64 << len) - 1) as u32;
+/// Index of an unused item of a list of `len` (bit i of `used`: taken):
+/// the first free one at or after a start drawn from 16 random bits `r`,
+/// wrapping round (cheaper than an exactly uniform draw, and as varied);
+/// marks it used. `None` when all are taken.
+fn pick_unused(r: u64, len: usize, used: &mut u32) -> Option<usize> {
+    let free = !*used & ((1u64 << len) - 1) as u32;
     if free == 0 {
         return None;
     }
-    for _ in 0..rng.below(u64::from(free.count_ones())) {
-        free &= free - 1;
-    }
-    let i = free.trailing_zeros();
+    let start = (((r & 0xffff) * len as u64) >> 16) as u32;
+    let after = free >> start;
+    let i = if after != 0 {
+        start + after.trailing_zeros()
+    } else {
+        free.trailing_zeros()
+    };
     *used |= 1 << i;
     Some(i as usize)
 }
@@ -623,14 +632,17 @@ impl Text<'_> {
                 &mut used.bad_general,
             ),
         };
+        // One draw makes every choice of the sentence, 16 bits each.
+        let bits = rng.next_u64();
         let aspects = self.category.aspects.len();
         let aspects_left = aspects as u32 > self.aspects.count_ones();
         let general_left = general.len() as u32 > general_used.count_ones();
+        // An aspect 55% of the time (36,045 / 65,536), while any are left.
         if aspects_left
-            && (!general_left || rng.chance(0.55))
-            && let Some(t) = pick_unused(rng, aspect.len(), aspect_used)
+            && (!general_left || bits & 0xffff < 36_045)
+            && let Some(t) = pick_unused(bits >> 16, aspect.len(), aspect_used)
         {
-            let a = pick_unused(rng, aspects, &mut self.aspects).expect("an aspect is left");
+            let a = pick_unused(bits >> 32, aspects, &mut self.aspects).expect("an aspect is left");
             let a = self.category.aspects[a];
             if matches!(kind, Kind::Bad | Kind::Gripe) {
                 self.complained = Some(a);
@@ -638,7 +650,7 @@ impl Text<'_> {
             self.render(out, aspect[t], Some(a), rng);
             return true;
         }
-        match pick_unused(rng, general.len(), general_used) {
+        match pick_unused(bits >> 48, general.len(), general_used) {
             Some(t) => {
                 self.render(out, general[t], None, rng);
                 true
@@ -699,7 +711,7 @@ impl Text<'_> {
     /// A word of `list` not used yet in this review (any, once all are).
     fn word(&mut self, which: usize, list: &[&'static str], rng: &mut Rng) -> &'static str {
         let used = &mut self.words[which];
-        match pick_unused(rng, list.len(), used) {
+        match pick_unused(rng.next_u64(), list.len(), used) {
             Some(i) => list[i],
             None => rng.pick(list),
         }

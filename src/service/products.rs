@@ -12,7 +12,7 @@
 //!   bytes, keyed by the data set: they never go stale, so they need
 //!   neither invalidation nor Redis; `X-Cache` says `HIT-L1` or `MISS`.
 //! - Search runs on a [`Catalog`] built on the first search in each
-//!   process, off the async threads (about 11 bytes per product).
+//!   process, off the async threads (about 12 bytes per product).
 //! - Generated photos are stored as paths under `/photos/`; the
 //!   [`PhotoBase`] rewrites that prefix when a page is rendered, so a
 //!   deployment can serve them from a CDN without re-seeding.
