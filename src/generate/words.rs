@@ -5,7 +5,7 @@
 //! aspects. Every aspect of a category suits every noun in it, and every
 //! variant every noun, so any draw reads as a real listing.
 //!
-//! Templates fill `{x}` placeholders (see `Context::render` in the parent
+//! Templates fill `{x}` placeholders (see `Text::render` in the parent
 //! module): `{n}` the product noun, `{d}` this/these, `{i}` it/they, `{o}`
 //! it/them, `{v}` is/are, `{s}` a verb's third-person `s`, `{a}` an aspect
 //! (a different one in each sentence of a review), `{g}` a word of praise,
