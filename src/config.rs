@@ -82,6 +82,11 @@ pub struct Config {
     #[arg(long, env = "REVIEWS_CLIENT_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub client_timeout_ms: u64,
 
+    /// Milliseconds a read may wait for the store before the service
+    /// answers a stale copy or 503 (keep it below a proxy's read timeout).
+    #[arg(long, env = "REVIEWS_READ_DEADLINE_MS", default_value_t = 1500, value_parser = clap::value_parser!(u64).range(1..))]
+    pub read_deadline_ms: u64,
+
     /// Log lines as `text` or `json` (one object per line).
     #[arg(long, env = "REVIEWS_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,

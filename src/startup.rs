@@ -82,7 +82,9 @@ impl<S: Store> Application<S> {
     ) -> anyhow::Result<Self> {
         let cache = ReadThrough::new(&config.cache())?;
         let metrics = Arc::new(Metrics::new(supervisor::worker_id().as_deref()));
-        let service = Arc::new(Service::new(store, cache, metrics));
+        let service = Service::new(store, cache, metrics)
+            .with_read_deadline(Duration::from_millis(config.read_deadline_ms));
+        let service = Arc::new(service);
         let limits = config.limits();
         let edge = Edge::new(
             service,

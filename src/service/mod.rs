@@ -27,6 +27,8 @@ use crate::model::{NewReview, PageQuery};
 pub const STORE_BREAKER_THRESHOLD: u32 = 3;
 /// How long the store breaker stays open before one call probes.
 pub const STORE_BREAKER_COOLDOWN: Duration = Duration::from_secs(1);
+/// How long a read waits for the store unless configured otherwise.
+pub const DEFAULT_READ_DEADLINE: Duration = Duration::from_millis(1500);
 /// How long `ready` waits for the store before calling it unreachable.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -45,6 +47,8 @@ pub struct Service<S> {
     cache: ReadThrough,
     metrics: Arc<Metrics>,
     breaker: Breaker,
+    /// How long a read may wait for the store.
+    read_deadline: Duration,
 }
 
 impl<S: Store> Service<S> {
@@ -55,7 +59,18 @@ impl<S: Store> Service<S> {
             cache,
             metrics,
             breaker: Breaker::new(STORE_BREAKER_THRESHOLD, STORE_BREAKER_COOLDOWN),
+            read_deadline: DEFAULT_READ_DEADLINE,
         }
+    }
+
+    /// Bounds every store read by `deadline`: past it the read fails as
+    /// the store being unavailable (a stale copy or a fast 503), so a load
+    /// balancer in front times out later than the service answers. Writes
+    /// are bounded by the store itself, since a write cut off mid-commit
+    /// could not say whether it happened.
+    pub fn with_read_deadline(mut self, deadline: Duration) -> Service<S> {
+        self.read_deadline = deadline;
+        self
     }
 
     /// The store behind the service.
@@ -83,7 +98,7 @@ impl<S: Store> Service<S> {
     pub async fn page(&self, q: PageQuery) -> Result<Lookup, StoreError> {
         self.cache
             .get(CacheKey::page(&q), || async {
-                let page = self.call(self.store.page_versioned(q)).await?;
+                let page = self.read(self.store.page_versioned(q)).await?;
                 let body = page.value.map(|p| render::page(&q, &p));
                 Ok(rendered(q.product_id, body, page.version))
             })
@@ -94,7 +109,7 @@ impl<S: Store> Service<S> {
     pub async fn meta(&self, product_id: u64) -> Result<Lookup, StoreError> {
         self.cache
             .get(CacheKey::meta(product_id), || async {
-                let meta = self.call(self.store.meta_versioned(product_id)).await?;
+                let meta = self.read(self.store.meta_versioned(product_id)).await?;
                 let body = meta.value.map(|m| render::meta(product_id, &m));
                 Ok(rendered(product_id, body, meta.version))
             })
@@ -149,6 +164,25 @@ impl<S: Store> Service<S> {
                 "store did not answer in time".into(),
             )),
         }
+    }
+
+    /// Runs a store read behind the breaker, bounded by the read deadline.
+    async fn read<T>(
+        &self,
+        read: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let deadline = self.read_deadline;
+        self.call(async move {
+            tokio::time::timeout(deadline, read)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(StoreError::Unavailable(format!(
+                        "the store did not answer within {} ms",
+                        deadline.as_millis()
+                    )))
+                })
+        })
+        .await
     }
 
     /// Runs a store call behind the breaker, timing it for `/metrics`.

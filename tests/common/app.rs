@@ -42,6 +42,8 @@ pub struct Options {
     pub max_connections: u64,
     /// How long a head or a body may take to arrive.
     pub client_timeout_ms: u64,
+    /// How long a read may wait for the store.
+    pub read_deadline_ms: u64,
 }
 
 impl Options {
@@ -65,6 +67,7 @@ impl Default for Options {
             max_in_flight: 1024,
             max_connections: 10_000,
             client_timeout_ms: 10_000,
+            read_deadline_ms: 1500,
         }
     }
 }
@@ -243,6 +246,7 @@ impl TestApp {
             shutdown_timeout: 5,
             max_connections: options.max_connections,
             client_timeout_ms: options.client_timeout_ms,
+            read_deadline_ms: options.read_deadline_ms,
         };
         let faulty = Faulty {
             inner: store,
