@@ -80,8 +80,8 @@ impl<S: Store> Application<S> {
         listener: std::net::TcpListener,
         store: S,
     ) -> anyhow::Result<Self> {
-        let cache = ReadThrough::new(&config.cache())?;
         let metrics = Arc::new(Metrics::new(supervisor::worker_id().as_deref()));
+        let cache = ReadThrough::with_stats(&config.cache(), metrics.cache_stats())?;
         let service = Arc::new(Service::new(store, cache, metrics));
         Ok(Application {
             listener,
