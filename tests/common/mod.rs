@@ -4,6 +4,7 @@
 //!
 //! - [`app`]: `TestApp`, the application in-process with fault switches;
 //! - [`client`]: a raw HTTP/1.1 client and the responses it parses;
+//! - [`keepalive`]: one kept-alive connection for several requests;
 //! - [`process`]: `Proc`, the `reviews` and `seed` binaries as processes;
 //! - [`redis`]: `RedisServer`, a real Redis per test;
 //! - [`oracle`]: expected answers computed from the generator.
@@ -12,6 +13,7 @@
 
 pub mod app;
 pub mod client;
+pub mod keepalive;
 pub mod oracle;
 pub mod process;
 pub mod redis;
