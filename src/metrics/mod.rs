@@ -21,8 +21,8 @@
 //! with a new start time, as Prometheus expects of process series. A process
 //! alone reports them without labels. Two series describe the process that
 //! answered, not the port: `reviews_process_info` and
-//! `reviews_redis_breaker_state` (each worker has its own breaker; they
-//! share one Redis, so they agree but for the moments a probe is under way).
+//! `reviews_redis_breaker_state` (each worker has its own breaker on the
+//! same Redis).
 //!
 //! The edge counts requests, the service counts store calls, the cache
 //! counts into the [`Stats`] this module hands it ([`Metrics::cache_stats`]).
@@ -189,7 +189,9 @@ impl Cell {
 
 /// Names the layout of [`Region`]'s contents, so that a worker never maps
 /// counters laid out by a build whose series differ (a SIGHUP may start a
-/// new binary under an old supervisor).
+/// new binary under an old supervisor). Sizes and label sets are hashed in;
+/// the first word is the layout's version, to bump by hand when fields move
+/// without changing a size.
 fn layout_id() -> u64 {
     let mut words = vec![
         1,
