@@ -116,12 +116,19 @@ fn run(args: &Args) -> anyhow::Result<()> {
         }
         LoadOutcome::Loaded { resumed_from } => {
             let secs = started.elapsed().as_secs_f64();
+            // A run that resumes after the last review (indexes, meta or an
+            // upgrade were left) has no insert rate to speak of.
+            let inserted = set.records - resumed_from;
+            let pace = if inserted > 0 {
+                format!("{:.0} records/s", inserted as f64 / secs)
+            } else {
+                "all reviews were there".to_string()
+            };
             eprintln!(
-                "seeded {} reviews of {} products (seed {}) into {place} in {secs:.1}s ({:.0} records/s{})",
+                "seeded {} reviews of {} products (seed {}) into {place} in {secs:.1}s ({pace}{})",
                 set.records,
                 set.products,
                 set.seed,
-                (set.records - resumed_from) as f64 / secs,
                 resumed(resumed_from),
             );
         }

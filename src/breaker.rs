@@ -60,6 +60,14 @@ impl Breaker {
         }
     }
 
+    /// Whether calls go through now, without becoming the probe.
+    pub fn allow_peek(&self) -> bool {
+        matches!(
+            *self.state.lock().expect("breaker lock"),
+            State::Closed { .. }
+        )
+    }
+
     /// The call succeeded: close.
     pub fn success(&self) {
         let mut state = self.state.lock().expect("breaker lock");

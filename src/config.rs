@@ -1,4 +1,4 @@
-//! The `reviews` command line (SPEC §4): every flag is also an environment
+//! The `reviews` command line (docs/operations.md): every flag is also an environment
 //! variable, and `--help` lists them all.
 
 use std::path::PathBuf;
@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::Parser;
 
 use crate::cache::CacheConfig;
+use crate::server::Limits;
 use crate::store::mongo::MongoConfig;
 
 /// How one `reviews` process is configured.
@@ -72,6 +73,15 @@ pub struct Config {
     #[arg(long, env = "REVIEWS_MAX_IN_FLIGHT", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_in_flight: u64,
 
+    /// Connections one process keeps open at once; past it, the one idle
+    /// the longest is closed to make room.
+    #[arg(long, env = "REVIEWS_MAX_CONNECTIONS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections: u64,
+
+    /// Milliseconds a client may take to send a request head, or a body.
+    #[arg(long, env = "REVIEWS_CLIENT_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub client_timeout_ms: u64,
+
     /// Log lines as `text` or `json` (one object per line).
     #[arg(long, env = "REVIEWS_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,
@@ -90,6 +100,15 @@ impl Config {
             pool_size: self.mongodb_pool_size,
             timeout: Duration::from_millis(self.mongodb_timeout_ms),
         })
+    }
+
+    /// How the server treats its clients.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_connections: self.max_connections as usize,
+            client_timeout: Duration::from_millis(self.client_timeout_ms),
+            drain: Duration::from_secs(self.shutdown_timeout),
+        }
     }
 
     /// The cache this configuration asks for.

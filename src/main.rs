@@ -31,6 +31,7 @@ fn main() -> ExitCode {
         }
     };
     telemetry::init(config.log_format == "json");
+    raise_open_file_limit();
     match serve(&config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -94,6 +95,32 @@ fn serve(config: &Config) -> anyhow::Result<()> {
         None => {
             let app = Application::build(config)?;
             runtime.block_on(single(app))
+        }
+    }
+}
+
+/// Raises the soft limit on open files to the hard limit: every client
+/// connection is a file, and the common default soft limit of 1,024 is
+/// far below what one process serves.
+fn raise_open_file_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit read and write the struct we pass.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
+            let raised = libc::rlimit {
+                rlim_cur: limit.rlim_max,
+                ..limit
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) != 0 {
+                tracing::warn!(
+                    "cannot raise the open-file limit: {}",
+                    std::io::Error::last_os_error()
+                );
+            }
         }
     }
 }

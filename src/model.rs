@@ -1,11 +1,11 @@
-//! The data model of SPEC §2: a review, its photos, a product's meta, and the
+//! The data model of docs/api.md: a review, its photos, a product's meta, and the
 //! typed read queries the HTTP edge parses requests into.
 
 use std::fmt;
 
-/// Highest page number a client may ask for (SPEC §3).
+/// Highest page number a client may ask for (docs/api.md).
 pub const MAX_PAGE: u32 = 1_000_000;
-/// Largest page size a client may ask for (SPEC §3).
+/// Largest page size a client may ask for (docs/api.md).
 pub const MAX_COUNT: u32 = 100;
 /// Page size when the query names none.
 pub const DEFAULT_COUNT: u32 = 5;
@@ -21,7 +21,7 @@ pub struct Photo {
     pub url: String,
 }
 
-/// One review: a record of the store, with every field of SPEC §2.
+/// One review: a record of the store, with every field of docs/api.md.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Review {
     /// Dense id, 1..=N at seed time.
@@ -190,7 +190,7 @@ impl fmt::Display for Sort {
     }
 }
 
-/// Limits of SPEC §2 on what a client may write, in Unicode scalar values.
+/// Limits of docs/api.md on what a client may write, in Unicode scalar values.
 pub mod limits {
     /// Summary length.
     pub const SUMMARY: std::ops::RangeInclusive<usize> = 1..=60;

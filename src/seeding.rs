@@ -73,6 +73,9 @@ pub struct Lines {
     start_done: u64,
     started: Instant,
     last: Instant,
+    /// `done` when this phase's last line was written: a line that would
+    /// say the same again is not written.
+    shown: Option<u64>,
 }
 
 impl Lines {
@@ -88,10 +91,12 @@ impl Lines {
             start_done: 0,
             started: now,
             last: now,
+            shown: None,
         }
     }
 
-    fn line(&self) {
+    fn line(&mut self) {
+        self.shown = Some(self.done);
         let secs = self.started.elapsed().as_secs_f64().max(1e-3);
         let rate = (self.done - self.start_done) as f64 / secs;
         let eta = if rate > 0.0 {
@@ -119,6 +124,7 @@ impl Progress for Lines {
         self.start_done = done;
         self.started = Instant::now();
         self.last = self.started;
+        self.shown = None;
     }
 
     fn advance(&mut self, n: u64) {
@@ -130,7 +136,9 @@ impl Progress for Lines {
     }
 
     fn finish(&mut self) {
-        self.line();
+        if self.shown != Some(self.done) {
+            self.line();
+        }
     }
 }
 
@@ -194,4 +202,22 @@ pub fn metas(set: DataSet, threads: usize) -> Vec<Meta> {
         metas[row.product as usize - 1].add(row.rating, row.recommend);
     }
     metas
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static LOGGED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+    #[test]
+    fn a_finished_phase_is_not_reported_twice() {
+        let mut lines = Lines::new(|l| LOGGED.lock().unwrap().push(l.into()), Duration::ZERO);
+        lines.phase("index", 10, 0);
+        lines.advance(10);
+        lines.finish();
+        let logged = LOGGED.lock().unwrap().clone();
+        assert_eq!(logged.len(), 1, "{logged:?}");
+        assert!(logged[0].starts_with("index: 10/10 (100.0%)"), "{logged:?}");
+    }
 }

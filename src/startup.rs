@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::generate::DataSet;
 use crate::http::Edge;
 use crate::seeding;
-use crate::server;
+use crate::server::{self, Limits};
 use crate::service::Service;
 use crate::store::Store;
 use crate::store::embedded::EmbeddedStore;
@@ -26,7 +26,7 @@ pub const DEMO_SEED: u64 = 42;
 pub struct Application<S> {
     listener: std::net::TcpListener,
     edge: Arc<Edge<S>>,
-    drain: Duration,
+    limits: Limits,
 }
 
 impl Application<EmbeddedStore> {
@@ -84,10 +84,17 @@ impl<S: Store> Application<S> {
         let metrics = Arc::new(supervisor::metrics());
         let cache = ReadThrough::with_stats(&config.cache(), metrics.cache_stats())?;
         let service = Arc::new(Service::new(store, cache, metrics));
+        let limits = config.limits();
+        let edge = Edge::new(
+            service,
+            config.max_in_flight as usize,
+            limits.client_timeout,
+            supervisor::worker_id(),
+        );
         Ok(Application {
             listener,
-            edge: Arc::new(Edge::new(service, config.max_in_flight as usize)),
-            drain: Duration::from_secs(config.shutdown_timeout),
+            edge: Arc::new(edge),
+            limits,
         })
     }
 
@@ -107,10 +114,12 @@ impl<S: Store> Application<S> {
     pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
         let service = self.service();
         let listener = tokio::net::TcpListener::from_std(self.listener)?;
+        // Before the first request: which cached copies may be trusted.
+        let cursor = cache::start(service.cache(), service.store()).await;
         let follower = tokio::spawn(async move {
-            cache::follow(service.cache(), service.store()).await;
+            cache::follow(service.cache(), service.store(), cursor).await;
         });
-        server::run(listener, self.edge, shutdown, self.drain).await;
+        server::run(listener, self.edge, shutdown, self.limits).await;
         follower.abort();
         Ok(())
     }

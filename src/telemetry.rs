@@ -4,7 +4,10 @@
 //! The default filter is `info` with the access log (target
 //! `reviews::access`, one line per request) off; turn it on with e.g.
 //! `RUST_LOG=info,reviews::access=info`. Errors answered with a 5xx are
-//! logged at `warn`, one line each, with the request id.
+//! logged at `warn`, one line each, with the request id and the worker.
+//! Colours only when stderr is a terminal.
+
+use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
 
@@ -17,6 +20,7 @@ pub fn init(json: bool) {
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let _ = if json {
         builder.json().try_init()

@@ -53,9 +53,10 @@ async fn with_l1_off_redis_serves_byte_identical_bodies() {
         "/reviews/1999",
     ] {
         let miss = app.get(path).await;
+        assert_eq!(x_cache(&miss), "MISS", "{path}");
+        wait_for_fill(&redis, &redis_key(path));
         let hit = app.get(path).await;
         let again = app.get(path).await;
-        assert_eq!(x_cache(&miss), "MISS", "{path}");
         assert_eq!(x_cache(&hit), "HIT-REDIS", "{path}");
         assert_eq!(x_cache(&again), "HIT-REDIS", "{path}: L1 is off");
         assert_eq!(hit.body, miss.body, "{path}");
@@ -67,11 +68,46 @@ async fn with_l1_off_redis_serves_byte_identical_bodies() {
         );
         assert_eq!(hit.header("etag"), fresh.header("etag"));
     }
-    // The product's views live in one Redis hash.
-    assert_eq!(
-        redis.command(&["HLEN", "reviews:v2:2"]).as_deref(),
-        Some(":2")
-    );
+    // One key per view, each with its own TTL.
+    for key in ["reviews:v3:2:p1.25.helpful", "reviews:v3:2:meta"] {
+        let ttl = redis.command(&["PTTL", key]).unwrap();
+        let ms: i64 = ttl.trim_start_matches(':').parse().unwrap();
+        assert!((1..=330_000).contains(&ms), "{key}: TTL {ms} ms");
+    }
+}
+
+/// The Redis key of a read's view (pages as `p{page}.{count}.{sort}`).
+fn redis_key(path: &str) -> String {
+    let rest = path.strip_prefix("/reviews/").unwrap();
+    match rest.split_once('?') {
+        Some((product, query)) => {
+            let param = |name: &str, default: &str| {
+                query
+                    .split('&')
+                    .find_map(|p| p.strip_prefix(&format!("{name}=")).map(str::to_string))
+                    .unwrap_or_else(|| default.to_string())
+            };
+            format!(
+                "reviews:v3:{product}:p{}.{}.{}",
+                param("page", "1"),
+                param("count", "5"),
+                param("sort", "relevant")
+            )
+        }
+        None => match rest.split_once('/') {
+            Some((product, "meta")) => format!("reviews:v3:{product}:meta"),
+            _ => format!("reviews:v3:{rest}:p1.5.relevant"),
+        },
+    }
+}
+
+/// Waits until the background fill of `key` reached Redis.
+fn wait_for_fill(redis: &RedisServer, key: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while redis.command(&["EXISTS", key]).as_deref() != Some(":1") {
+        assert!(std::time::Instant::now() < deadline, "{key} never filled");
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 #[tokio::test]
@@ -84,14 +120,14 @@ async fn unknown_products_are_cached_briefly() {
     .await;
     let unknown = app.set.products + 7;
     let first = app.get(&format!("/reviews/{unknown}")).await;
+    let key = format!("reviews:v3:{unknown}:p1.5.relevant");
+    wait_for_fill(&redis, &key);
     let second = app.get(&format!("/reviews/{unknown}")).await;
     assert_eq!((first.status, x_cache(&first)), (404, "MISS"));
     assert_eq!((second.status, x_cache(&second)), (404, "HIT-L1"));
     assert_eq!(second.error(), format!("product {unknown} not found"));
     // In Redis, it expires within the negative TTL (10 s), not the 300 s TTL.
-    let ttl = redis
-        .command(&["PTTL", &format!("reviews:v2:{unknown}")])
-        .unwrap();
+    let ttl = redis.command(&["PTTL", &key]).unwrap();
     let ms: i64 = ttl.trim_start_matches(':').parse().unwrap();
     assert!((1..=11_000).contains(&ms), "negative entry TTL {ms} ms");
 }
@@ -234,4 +270,37 @@ async fn etags_give_304_on_if_none_match() {
     // Different content, different validator.
     let page = app.get("/reviews/6").await;
     assert_ne!(page.header("etag"), Some(etag.as_str()));
+}
+
+#[tokio::test]
+async fn a_down_store_is_not_asked_again_until_it_recovers() {
+    let app = TestApp::spawn().await;
+    let store = app.service.store();
+    store.set_failing(true);
+    let before = store.calls();
+    for product in 1..=20 {
+        let cold = app.get(&format!("/reviews/{product}?count=7")).await;
+        assert_eq!(cold.status, 503);
+        assert_eq!(cold.header("retry-after"), Some("1"));
+    }
+    let asked = store.calls() - before;
+    assert!(
+        asked <= 3,
+        "the breaker opened after 3 failures: the store was asked {asked} times for 20 reads"
+    );
+    let err = app.get("/reviews/21").await.error();
+    assert!(err.contains("not asked again until it recovers"), "{err}");
+    // /readyz asks the store itself, so it stays honest.
+    let asked = store.calls();
+    assert_eq!(app.get("/readyz").await.status, 503);
+    assert_eq!(store.calls(), asked + 1);
+
+    store.set_failing(false);
+    assert_eq!(
+        app.get("/readyz").await.status,
+        200,
+        "a ready store closes the breaker"
+    );
+    let back = app.get("/reviews/1?count=7").await;
+    assert_eq!((back.status, x_cache(&back)), (200, "MISS"));
 }

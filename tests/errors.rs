@@ -1,4 +1,4 @@
-//! The error contract of SPEC §3: every bad input gets its status and a JSON
+//! The error contract of docs/api.md: every bad input gets its status and a JSON
 //! error naming what was wrong.
 
 mod common;

@@ -14,8 +14,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::Proc;
-use common::keepalive::KeepAlive;
+use common::{KeepAlive, Proc};
 use reviews::generate::{DataSet, Generator};
 use reviews::startup::DEMO_SEED;
 
@@ -202,7 +201,7 @@ fn check(m: &HashMap<String, f64>, expect: &Expect) {
 async fn metrics_are_one_view_of_the_port_across_workers_and_sighup() {
     let dir = tempfile::tempdir().unwrap();
     let (proc, addr) = Proc::serve(dir.path(), &["--workers", "2"]);
-    let mut kept = KeepAlive::connect(addr).await;
+    let mut kept = KeepAlive::new(addr);
     for i in 0..20 {
         let path = format!("/reviews/{}/meta", 1 + i % 4);
         assert_eq!(
@@ -211,7 +210,7 @@ async fn metrics_are_one_view_of_the_port_across_workers_and_sighup() {
         );
     }
     for _ in 0..10 {
-        assert_eq!(kept.get("/nowhere").await.0, 404);
+        assert_eq!(kept.get("/nowhere").await.unwrap().status, 404);
     }
     let mut expect = Expect {
         meta_ok: 20.0,
@@ -232,13 +231,14 @@ async fn metrics_are_one_view_of_the_port_across_workers_and_sighup() {
         let m = parse(&resp.body);
         check(&m, &expect);
         expect.scrapes_before += 1.0;
-        let (status, body) = kept.get("/metrics").await;
-        assert_eq!(status, 200);
-        last = parse(&body);
+        let resp = kept.get("/metrics").await.unwrap();
+        assert_eq!(resp.status, 200);
+        last = parse(&resp.body);
         check(&last, &expect);
         expect.scrapes_before += 1.0;
     }
 
+    assert_eq!(kept.connects, 1, "one connection kept alive throughout");
     drop(kept);
     proc.signal("HUP");
     let deadline = Instant::now() + Duration::from_secs(30);

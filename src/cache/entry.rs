@@ -17,19 +17,24 @@ pub struct Entry {
     /// Unix milliseconds after which the entry is stale (kept for
     /// stale-if-error, no longer served while the store answers).
     pub fresh_until: u64,
+    /// The store version the body was rendered at (see [`super::versions`]).
+    pub version: u64,
 }
 
-/// Bytes of the Redis value before the body: found u8, fresh_until u64.
-const HEADER: usize = 9;
+/// Bytes of the Redis value before the body: found u8, fresh_until u64,
+/// version u64.
+const HEADER: usize = 17;
 
 impl Entry {
-    /// A response fresh until `fresh_until` (unix ms).
-    pub fn new(found: bool, body: Bytes, fresh_until: u64) -> Entry {
+    /// A response rendered at store `version`, fresh until `fresh_until`
+    /// (unix ms).
+    pub fn new(found: bool, body: Bytes, fresh_until: u64, version: u64) -> Entry {
         Entry {
             found,
             etag: etag_of(&body),
             body,
             fresh_until,
+            version,
         }
     }
 
@@ -43,6 +48,7 @@ impl Entry {
         let mut out = Vec::with_capacity(HEADER + self.body.len());
         out.push(u8::from(self.found));
         out.extend_from_slice(&self.fresh_until.to_be_bytes());
+        out.extend_from_slice(&self.version.to_be_bytes());
         out.extend_from_slice(&self.body);
         out
     }
@@ -53,10 +59,11 @@ impl Entry {
             return None;
         }
         let found = raw[0] == 1;
-        let fresh_until = u64::from_be_bytes(raw[1..HEADER].try_into().ok()?);
+        let fresh_until = u64::from_be_bytes(raw[1..9].try_into().ok()?);
+        let version = u64::from_be_bytes(raw[9..HEADER].try_into().ok()?);
         let mut body = Bytes::from(raw);
         let body = body.split_off(HEADER);
-        Some(Entry::new(found, body, fresh_until))
+        Some(Entry::new(found, body, fresh_until, version))
     }
 
     /// Bytes the entry occupies, for the L1 budget.
@@ -76,9 +83,9 @@ mod tests {
 
     #[test]
     fn redis_bytes_round_trip_and_reject_junk() {
-        let e = Entry::new(true, Bytes::from_static(b"{\"a\":1}"), 123_456);
+        let e = Entry::new(true, Bytes::from_static(b"{\"a\":1}"), 123_456, 42);
         assert_eq!(Entry::from_redis(e.to_redis()), Some(e.clone()));
-        let unknown = Entry::new(false, Bytes::from_static(b"{}"), 9);
+        let unknown = Entry::new(false, Bytes::from_static(b"{}"), 9, 0);
         assert_eq!(Entry::from_redis(unknown.to_redis()), Some(unknown));
         assert_eq!(Entry::from_redis(b"short".to_vec()), None);
         let mut junk = e.to_redis();
@@ -88,9 +95,9 @@ mod tests {
 
     #[test]
     fn etags_follow_the_body() {
-        let a = Entry::new(true, Bytes::from_static(b"same body"), 0);
-        let b = Entry::new(true, Bytes::from_static(b"same body"), 9);
-        let c = Entry::new(true, Bytes::from_static(b"same bodY"), 0);
+        let a = Entry::new(true, Bytes::from_static(b"same body"), 0, 1);
+        let b = Entry::new(true, Bytes::from_static(b"same body"), 9, 2);
+        let c = Entry::new(true, Bytes::from_static(b"same bodY"), 0, 1);
         assert_eq!(a.etag, b.etag);
         assert_ne!(a.etag, c.etag);
         assert_eq!(a.etag.len(), 18);

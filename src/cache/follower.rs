@@ -1,14 +1,14 @@
 //! How cached copies follow writes across processes.
 //!
-//! The writing process drops its own copies before it answers (L1 at once,
-//! Redis with a `DEL`). Every other process — workers of this host, or
-//! other hosts on the same store — learns of the write from the store's
-//! change log ([`Store::changes_since`]), which [`follow`] polls every
-//! [`POLL_EVERY`], and drops its L1 copies and the Redis key too (a second
-//! delete that also clears a copy a concurrent miss may have put back).
-//! So a write is visible in the writing process at once and in every
-//! process within [`POLL_EVERY`] plus one poll's duration: well under 1 s.
-//! The log lives in the store, so this needs no Redis and no change streams.
+//! A write's version is known to the writing process before it answers,
+//! so its next read shows the write. Every other process — workers of this
+//! host, or other hosts on the same store — learns of the write from the
+//! store's change log ([`Store::changes_since`]), which [`follow`] polls
+//! every [`POLL_EVERY`], raising the version it requires of the product's
+//! copies (see [`super::versions`]): within [`POLL_EVERY`] plus one poll's
+//! duration, well under 1 s. Nothing is deleted: older copies in L1 or
+//! Redis just stop being served. The log lives in the store, so this needs
+//! no Redis and no change streams.
 
 use std::time::Duration;
 
@@ -18,11 +18,25 @@ use crate::store::Store;
 /// How often each process polls the store's change log.
 pub const POLL_EVERY: Duration = Duration::from_millis(250);
 
-/// Polls `store`'s change log forever, invalidating in `cache` what
-/// changed. If the log no longer reaches back to the last poll, all of L1
-/// is dropped.
-pub async fn follow<S: Store>(cache: &ReadThrough, store: &S) {
-    let mut cursor = None;
+/// The first look at `store`'s change log: from its version on, copies
+/// are trusted; the cursor is where [`follow`] starts. On failure nothing
+/// cached is trusted until a look succeeds.
+pub async fn start<S: Store>(cache: &ReadThrough, store: &S) -> Option<u64> {
+    match store.changes_since(None).await {
+        Ok(changes) => {
+            cache.start_at(changes.version);
+            Some(changes.cursor)
+        }
+        Err(e) => {
+            tracing::warn!("cannot read the change log at start: {e}; trusting no cached copy yet");
+            None
+        }
+    }
+}
+
+/// Polls `store`'s change log forever from `cursor`, telling `cache` of
+/// every write made elsewhere, all of a poll's products at once.
+pub async fn follow<S: Store>(cache: &ReadThrough, store: &S, mut cursor: Option<u64>) {
     let mut ticks = tokio::time::interval(POLL_EVERY);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -34,13 +48,16 @@ pub async fn follow<S: Store>(cache: &ReadThrough, store: &S) {
                 continue;
             }
         };
-        if cursor.is_some() {
-            if !changes.complete {
-                tracing::warn!("missed part of the change log; dropping all of L1");
-                cache.invalidate_all();
+        match cursor {
+            None => cache.start_at(changes.version),
+            Some(_) if !changes.complete => {
+                tracing::warn!("missed part of the change log; no older copy is served");
+                cache.all_written(changes.version);
             }
-            for product in changes.products {
-                cache.invalidate(product).await;
+            Some(_) => {
+                for &product in &changes.products {
+                    cache.written(product, changes.version);
+                }
             }
         }
         cursor = Some(changes.cursor);

@@ -49,21 +49,18 @@ impl CacheKey {
         }
     }
 
-    /// The Redis hash holding every view of this key's product.
+    /// The Redis key holding this view.
     pub fn redis_key(&self) -> String {
-        Self::redis_key_of(self.product_id)
-    }
-
-    /// The Redis hash of a product.
-    pub fn redis_key_of(product_id: u64) -> String {
-        format!("reviews:v2:{product_id}")
-    }
-
-    /// This view's field in the product's hash.
-    pub fn redis_field(&self) -> String {
         match self.view {
-            View::Meta => "meta".to_string(),
-            View::Page { page, count, sort } => format!("p{page}.{count}.{sort}"),
+            View::Meta => format!("reviews:v3:{}:meta", self.product_id),
+            View::Page { page, count, sort } => {
+                format!("reviews:v3:{}:p{page}.{count}.{sort}", self.product_id)
+            }
         }
+    }
+
+    /// The Redis key of this view's fill lock.
+    pub fn redis_lock(&self) -> String {
+        format!("{}:lock", self.redis_key())
     }
 }

@@ -7,17 +7,20 @@
 //! - [`l1`]: this process's memory, invalidated by product generation;
 //! - [`redis`]: the shared tier, behind a timeout and a circuit breaker;
 //! - [`single_flight`]: one store query per key per process at a time;
+//! - [`versions`]: which copies are current: by version, not by delete;
 //! - [`follower`]: how every process learns of writes made elsewhere;
 //! - [`stats`]: what the cache did, for `/metrics`.
 //!
-//! A read: a fresh L1 entry is served at once. Otherwise one task per key
-//! and process goes further (single flight): L1 again, then Redis (which
-//! refills L1), then the store (which fills both). TTLs are jittered ±10%;
-//! unknown products are cached for at most [`NEGATIVE_TTL`]. Entries
-//! outlive their freshness by [`STALE_WINDOW`] in L1: when the store fails,
-//! the last known copy is served as [`Origin::Stale`]; with none, the
-//! error goes up. A fetch that overlaps an invalidation serves what it read
-//! but caches it nowhere.
+//! A read: a fresh L1 entry at a current version is served at once.
+//! Otherwise one task per key, version and process goes further (single
+//! flight): L1 again, then Redis (which refills L1), then — after taking
+//! the key's fill lock in Redis, or waiting briefly for the process that
+//! holds it — the store, whose answer fills both (Redis in the background).
+//! TTLs are jittered ±10%; unknown products are cached for at most
+//! [`NEGATIVE_TTL`]. Entries outlive their freshness by [`STALE_WINDOW`] in
+//! L1: when the store fails, the last known copy is served as
+//! [`Origin::Stale`] whatever its version; with none, the error goes up. A
+//! read that a known write overtook is served but cached nowhere.
 
 pub mod entry;
 pub mod follower;
@@ -26,6 +29,7 @@ pub mod l1;
 pub mod redis;
 pub mod single_flight;
 pub mod stats;
+pub mod versions;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,13 +37,14 @@ use std::time::Duration;
 use bytes::Bytes;
 
 pub use self::entry::Entry;
-pub use self::follower::follow;
+pub use self::follower::{follow, start};
 pub use self::key::{CacheKey, View};
 use self::l1::L1;
 use self::redis::RedisTier;
 use self::single_flight::SingleFlight;
 use self::stats::bump;
 pub use self::stats::{Origin, Stats, StatsSnapshot};
+use self::versions::Versions;
 use crate::breaker::BreakerState;
 use crate::clock::now_ms;
 use crate::store::StoreError;
@@ -65,6 +70,8 @@ pub struct Rendered {
     pub found: bool,
     /// The JSON body.
     pub body: Vec<u8>,
+    /// The store version the read was as of.
+    pub version: u64,
 }
 
 /// How the cache is set up.
@@ -83,8 +90,9 @@ pub struct CacheConfig {
 /// The read-through cache in front of the store.
 pub struct ReadThrough {
     l1: L1,
-    l2: Option<RedisTier>,
-    flights: SingleFlight<CacheKey, Result<Lookup, StoreError>>,
+    l2: Option<Arc<RedisTier>>,
+    versions: Versions,
+    flights: SingleFlight<(CacheKey, u64), Result<Lookup, StoreError>>,
     stats: Arc<Stats>,
     ttl: Duration,
 }
@@ -99,16 +107,17 @@ impl ReadThrough {
     pub fn with_stats(config: &CacheConfig, stats: Stats) -> anyhow::Result<ReadThrough> {
         let stats = Arc::new(stats);
         let l2 = match &config.redis_url {
-            Some(url) => Some(RedisTier::new(
+            Some(url) => Some(Arc::new(RedisTier::new(
                 url,
                 config.redis_timeout,
                 Arc::clone(&stats),
-            )?),
+            )?)),
             None => None,
         };
         Ok(ReadThrough {
             l1: L1::new(config.l1_bytes, config.ttl.mul_f64(1.1) + STALE_WINDOW),
             l2,
+            versions: Versions::default(),
             flights: SingleFlight::new(),
             stats,
             ttl: config.ttl,
@@ -120,18 +129,28 @@ impl ReadThrough {
         self.stats.snapshot()
     }
 
-    /// Drops every cached copy of `product_id`: this process's L1 at once,
-    /// and Redis (retried before Redis is trusted again if it fails now).
-    pub async fn invalidate(&self, product_id: u64) {
-        self.l1.invalidate(product_id);
-        if let Some(l2) = &self.l2 {
-            l2.invalidate(product_id).await;
-        }
+    /// Keys whose store read is in flight now (for tests and metrics).
+    pub fn flights(&self) -> usize {
+        self.flights.len()
     }
 
-    /// Drops all of this process's L1 (when it may have missed writes).
-    pub fn invalidate_all(&self) {
-        self.l1.invalidate_all();
+    /// A write to `product_id` at `version` is known: copies rendered
+    /// before it are served no more, by any tier of this process.
+    pub fn written(&self, product_id: u64, version: u64) {
+        self.versions.written(product_id, version);
+    }
+
+    /// Any product may have been written up to `version` (the change log no
+    /// longer reaches back to the last poll): every older copy goes.
+    pub fn all_written(&self, version: u64) {
+        self.versions.all_written(version);
+        self.l1.clear();
+    }
+
+    /// This process's first look at the change log found it at `version`:
+    /// copies rendered from there on may be served (none before).
+    pub fn start_at(&self, version: u64) {
+        self.versions.start_at(version);
     }
 
     /// The Redis breaker's state; `None` without Redis.
@@ -139,55 +158,72 @@ impl ReadThrough {
         self.l2.as_ref().map(|l2| l2.breaker().state())
     }
 
-    /// The response for `key`, from the nearest tier that has it fresh, or
-    /// rendered by `load` from the store.
+    /// The response for `key`, from the nearest tier that has it fresh at
+    /// a current version, or rendered by `load` from the store.
     pub async fn get<F, Fut>(&self, key: CacheKey, load: F) -> Result<Lookup, StoreError>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Rendered, StoreError>>,
     {
-        if let Some(entry) = self.l1.current(&key).filter(|e| e.is_fresh(now_ms())) {
+        let required = self.versions.required(key.product_id);
+        if let Some(entry) = self.l1.get(&key).filter(|e| usable(e, required)) {
             bump(&self.stats.l1_hits);
             return Ok(Lookup {
                 entry,
                 origin: Origin::L1,
             });
         }
-        self.flights.run(key, || self.fetch(key, load)).await
+        // Keyed by the version too: a request that knows of a newer write
+        // never joins a flight that started before it.
+        self.flights
+            .run((key, required), || self.fetch(key, required, load))
+            .await
     }
 
     /// The single flight's work: L1 again, Redis, then the store.
-    async fn fetch<F, Fut>(&self, key: CacheKey, load: F) -> Result<Lookup, StoreError>
+    async fn fetch<F, Fut>(
+        &self,
+        key: CacheKey,
+        required: u64,
+        load: F,
+    ) -> Result<Lookup, StoreError>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Rendered, StoreError>>,
     {
-        let generation = self.l1.generation(key.product_id);
-        let mut last_known = self.l1.current(&key);
-        if let Some(entry) = last_known.as_ref().filter(|e| e.is_fresh(now_ms())) {
+        let mut last_known = self.l1.get(&key);
+        if let Some(entry) = last_known.as_ref().filter(|e| usable(e, required)) {
             bump(&self.stats.l1_hits);
             return Ok(Lookup {
                 entry: Arc::clone(entry),
                 origin: Origin::L1,
             });
         }
-        if let Some(l2) = &self.l2
-            && let Some(entry) = l2.get(&key).await
-        {
-            let entry = Arc::new(entry);
-            if entry.is_fresh(now_ms()) {
-                bump(&self.stats.redis_hits);
-                self.l1.fill(key, &entry, generation);
-                return Ok(Lookup {
-                    entry,
-                    origin: Origin::Redis,
-                });
+        let l2 = self.l2.as_ref().filter(|_| RedisTier::caches(&key));
+        if let Some(l2) = l2 {
+            let mut found = l2.get(&key).await;
+            if !found.as_ref().is_some_and(|e| usable(e, required)) && !l2.lock(&key).await {
+                // Another process is filling this key: wait for its fill.
+                if let Some(filled) = l2.wait_for_fill(&key, |e| usable(e, required)).await {
+                    found = Some(filled);
+                }
             }
-            if last_known
-                .as_ref()
-                .is_none_or(|old| old.fresh_until < entry.fresh_until)
-            {
-                last_known = Some(entry);
+            if let Some(entry) = found {
+                let entry = Arc::new(entry);
+                if usable(&entry, required) {
+                    bump(&self.stats.redis_hits);
+                    self.l1.fill(key, &entry);
+                    return Ok(Lookup {
+                        entry,
+                        origin: Origin::Redis,
+                    });
+                }
+                if last_known
+                    .as_ref()
+                    .is_none_or(|old| old.fresh_until < entry.fresh_until)
+                {
+                    last_known = Some(entry);
+                }
             }
         }
         bump(&self.stats.store_queries);
@@ -199,13 +235,16 @@ impl ReadThrough {
                     rendered.found,
                     Bytes::from(rendered.body),
                     fresh_until,
+                    rendered.version,
                 ));
-                if let Some(l2) = &self.l2
-                    && self.l1.generation(key.product_id) == generation
-                {
-                    l2.set(&key, &entry, ttl).await;
+                // Cached only if no write this process knows of is newer
+                // than the read (one may have landed while it ran).
+                if entry.version >= self.versions.required(key.product_id) {
+                    self.l1.fill(key, &entry);
+                    if let Some(l2) = l2 {
+                        l2.set_later(key, Arc::clone(&entry), ttl);
+                    }
                 }
-                self.l1.fill(key, &entry, generation);
                 bump(&self.stats.misses);
                 Ok(Lookup {
                     entry,
@@ -239,4 +278,10 @@ impl ReadThrough {
         };
         base.mul_f64(0.9 + 0.2 * fastrand::f64())
     }
+}
+
+/// Whether `entry` may be served now as fresh to a reader that requires
+/// `required`.
+fn usable(entry: &Entry, required: u64) -> bool {
+    entry.version >= required && entry.is_fresh(now_ms())
 }

@@ -1,22 +1,33 @@
 //! L2: Redis through a deadpool-redis pool. Every call has a tight timeout
-//! and goes through the [`Breaker`], so a slow or dead Redis costs one
-//! timeout per cooldown, not one per request; errors are counted and
-//! swallowed — Redis failing never fails a read.
+//! and goes through a [`Breaker`], so a slow or dead Redis costs one timeout
+//! per cooldown, not one per request; errors are counted and swallowed —
+//! Redis failing never fails a read.
 //!
-//! Layout: one hash per product, `reviews:v2:{product_id}`, a field per view
-//! (`meta`, `p{page}.{count}.{sort}`) holding [`Entry::to_redis`]. A write
-//! invalidates a product with one `DEL`. The hash expires `ttl` after its
-//! last fill; each field carries its own freshness.
+//! - **Layout**: one key per view, `reviews:v3:{product_id}:{view}`, each
+//!   holding [`Entry::to_redis`] with its own TTL, so a hot product's
+//!   footprint is bounded by the views asked within a TTL. Only pages up to
+//!   [`REDIS_MAX_PAGE`] go to Redis: deeper pages (crawlers) are rendered
+//!   and kept in L1 only. Nothing is deleted on write: an entry rendered
+//!   before a known write is unreachable by its version and expires.
+//! - **One round trip per hit**: the tier keeps one multiplexed connection
+//!   checked out of the pool and shares it between requests (pipelined by
+//!   the driver); the pool's per-checkout health check (a PING) is paid
+//!   only when that connection fails and a new one is taken.
+//! - **Fills** run in the background, off the response's path.
+//! - **Fill lock**: before a cold key goes to the store, a process takes a
+//!   short lock on it (`SET NX PX`); the others wait a few milliseconds for
+//!   its fill instead of querying the store too, and query it themselves
+//!   if the fill does not come. With Redis slow or down, no one waits.
 
-use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use deadpool_redis::{Config, Pool, Runtime, Timeouts};
+use redis::aio::MultiplexedConnection;
 
 use super::entry::Entry;
-use super::key::CacheKey;
+use super::key::{CacheKey, View};
 use super::stats::Stats;
 use crate::breaker::Breaker;
 
@@ -24,12 +35,18 @@ use crate::breaker::Breaker;
 const BREAKER_THRESHOLD: u32 = 3;
 /// How long the breaker stays open before it probes.
 const BREAKER_COOLDOWN: Duration = Duration::from_secs(1);
+/// Deepest page number cached in Redis.
+pub const REDIS_MAX_PAGE: u32 = 20;
+/// How long a fill lock holds: about one store read.
+const LOCK_TTL: Duration = Duration::from_millis(250);
+/// How often a process waiting on another's fill looks for it.
+const LOCK_POLL: Duration = Duration::from_millis(10);
 
 /// The Redis tier.
 pub struct RedisTier {
     pool: Pool,
-    /// Products whose Redis copies must be deleted before Redis is trusted.
-    pending: Mutex<HashSet<u64>>,
+    /// The connection shared by every call while it works.
+    shared: Mutex<Option<deadpool_redis::Connection>>,
     breaker: Breaker,
     timeout: Duration,
     stats: Arc<Stats>,
@@ -40,7 +57,7 @@ impl RedisTier {
     /// Redis that is down at startup only opens the breaker.
     pub fn new(url: &str, timeout: Duration, stats: Arc<Stats>) -> anyhow::Result<RedisTier> {
         let mut config = Config::from_url(url);
-        let mut pool = deadpool_redis::PoolConfig::new(32);
+        let mut pool = deadpool_redis::PoolConfig::new(4);
         pool.timeouts = Timeouts {
             wait: Some(timeout),
             create: Some(timeout),
@@ -52,7 +69,7 @@ impl RedisTier {
             .map_err(|e| anyhow::anyhow!("invalid --redis-url {url}: {e}"))?;
         Ok(RedisTier {
             pool,
-            pending: Mutex::new(HashSet::new()),
+            shared: Mutex::new(None),
             breaker: Breaker::new(BREAKER_THRESHOLD, BREAKER_COOLDOWN),
             timeout,
             stats,
@@ -64,64 +81,72 @@ impl RedisTier {
         &self.breaker
     }
 
-    /// The cached entry for `key`, fresh or not; `None` on a miss, on any
-    /// failure, or while invalidations are pending.
-    pub async fn get(&self, key: &CacheKey) -> Option<Entry> {
-        if !self.pending().is_empty() && !self.flush_pending().await {
-            return None;
+    /// Whether `key`'s responses are kept in Redis at all.
+    pub fn caches(key: &CacheKey) -> bool {
+        match key.view {
+            View::Meta => true,
+            View::Page { page, .. } => page <= REDIS_MAX_PAGE,
         }
-        let mut cmd = redis::cmd("HGET");
-        cmd.arg(key.redis_key()).arg(key.redis_field());
+    }
+
+    /// The entry stored for `key`, whatever its version or freshness;
+    /// `None` on a miss or any failure.
+    pub async fn get(&self, key: &CacheKey) -> Option<Entry> {
+        let mut cmd = redis::cmd("GET");
+        cmd.arg(key.redis_key());
         let raw = self.call::<Option<Vec<u8>>>(cmd).await.flatten()?;
         Entry::from_redis(raw)
     }
 
-    /// Stores `entry` for `key` and pushes the product's expiry to `ttl` from now.
-    pub async fn set(&self, key: &CacheKey, entry: &Entry, ttl: Duration) {
-        let redis_key = key.redis_key();
-        let mut pipe = redis::pipe();
-        pipe.cmd("HSET")
-            .arg(&redis_key)
-            .arg(key.redis_field())
-            .arg(entry.to_redis())
-            .ignore();
-        pipe.cmd("PEXPIRE")
-            .arg(&redis_key)
-            .arg(ttl.as_millis() as u64)
-            .ignore();
-        let _: Option<()> = self.call_pipe(pipe).await;
+    /// Stores `entry` for `key`, expiring in `ttl`, in the background.
+    pub fn set_later(self: &Arc<Self>, key: CacheKey, entry: Arc<Entry>, ttl: Duration) {
+        let tier = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut pipe = redis::pipe();
+            pipe.cmd("SET")
+                .arg(key.redis_key())
+                .arg(entry.to_redis())
+                .arg("PX")
+                .arg(ttl.as_millis() as u64)
+                .ignore();
+            pipe.cmd("DEL").arg(key.redis_lock()).ignore();
+            let _: Option<()> = tier.call_pipe(pipe).await;
+        });
     }
 
-    /// Deletes every cached view of `product_id`. If Redis cannot be told
-    /// now, the product is remembered and Redis is not read for it (nor for
-    /// anything, while deletions are pending) until the deletion succeeds.
-    pub async fn invalidate(&self, product_id: u64) {
-        self.pending().insert(product_id);
-        self.flush_pending().await;
+    /// Takes the fill lock of `key`: true when this process should fill it
+    /// (it got the lock, or Redis cannot say).
+    pub async fn lock(&self, key: &CacheKey) -> bool {
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(key.redis_lock())
+            .arg(1)
+            .arg("NX")
+            .arg("PX")
+            .arg(LOCK_TTL.as_millis() as u64);
+        match self.call::<Option<String>>(cmd).await {
+            Some(Some(_)) | None => true,
+            Some(None) => false,
+        }
     }
 
-    /// Sends the pending deletions; true when none is left.
-    async fn flush_pending(&self) -> bool {
-        let products: Vec<u64> = self.pending().iter().copied().collect();
-        if products.is_empty() {
-            return true;
+    /// Waits up to the lock's lifetime for another process's fill of `key`
+    /// that `usable` accepts.
+    pub async fn wait_for_fill(
+        &self,
+        key: &CacheKey,
+        usable: impl Fn(&Entry) -> bool,
+    ) -> Option<Entry> {
+        let deadline = tokio::time::Instant::now() + LOCK_TTL;
+        while tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(LOCK_POLL).await;
+            if let Some(entry) = self.get(key).await.filter(|e| usable(e)) {
+                return Some(entry);
+            }
+            if !self.breaker.allow_peek() {
+                return None;
+            }
         }
-        let mut cmd = redis::cmd("DEL");
-        for &product in &products {
-            cmd.arg(CacheKey::redis_key_of(product));
-        }
-        if self.call::<i64>(cmd).await.is_none() {
-            return false;
-        }
-        let mut pending = self.pending();
-        for product in products {
-            pending.remove(&product);
-        }
-        pending.is_empty()
-    }
-
-    fn pending(&self) -> std::sync::MutexGuard<'_, HashSet<u64>> {
-        self.pending.lock().expect("pending invalidations lock")
+        None
     }
 
     async fn call<T: redis::FromRedisValue>(&self, cmd: redis::Cmd) -> Option<T> {
@@ -134,10 +159,21 @@ impl RedisTier {
             .await
     }
 
-    /// Runs one call on a pooled connection under the breaker and timeout.
+    /// The shared connection, taking one from the pool when there is none.
+    async fn connection(&self) -> Result<MultiplexedConnection, String> {
+        if let Some(conn) = self.shared.lock().expect("redis connection lock").as_ref() {
+            return Ok((**conn).clone());
+        }
+        let conn = self.pool.get().await.map_err(|e| e.to_string())?;
+        let multiplexed = (*conn).clone();
+        *self.shared.lock().expect("redis connection lock") = Some(conn);
+        Ok(multiplexed)
+    }
+
+    /// Runs one call on the shared connection under the breaker and timeout.
     async fn guarded<T, F, Fut>(&self, call: F) -> Option<T>
     where
-        F: FnOnce(deadpool_redis::Connection) -> Fut,
+        F: FnOnce(MultiplexedConnection) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
         if !self.breaker.allow() {
@@ -145,7 +181,7 @@ impl RedisTier {
             return None;
         }
         let attempt = async {
-            let conn = self.pool.get().await.map_err(|e| e.to_string())?;
+            let conn = self.connection().await?;
             call(conn).await.map_err(|e| e.to_string())
         };
         match tokio::time::timeout(self.timeout, attempt).await {
@@ -159,6 +195,10 @@ impl RedisTier {
     }
 
     fn failed<T>(&self, why: &str) -> Option<T> {
+        // The next call takes a connection the pool has checked.
+        if let Some(conn) = self.shared.lock().expect("redis connection lock").take() {
+            drop(deadpool_redis::Connection::take(conn));
+        }
         self.stats.redis_errors.fetch_add(1, Ordering::Relaxed);
         self.breaker.failure();
         tracing::debug!("redis call failed: {why}");

@@ -1,5 +1,10 @@
-//! Single-flight: however many tasks ask for the same key at once, one runs
+//! Single flight: however many tasks ask for the same key at once, one runs
 //! the work and the others wait for its result.
+//!
+//! A cell leaves the map when its flight ends, and also when the last task
+//! holding it is cancelled before the work finished (a client that closed
+//! its connection while the store or Redis was slow), so abandoned keys do
+//! not pile up.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -33,21 +38,51 @@ impl<K: Eq + Hash + Clone, V: Clone> SingleFlight<K, V> {
             let mut flights = self.flights.lock().expect("single-flight lock");
             Arc::clone(flights.entry(key.clone()).or_default())
         };
-        let value = cell.get_or_init(work).await.clone();
-        let mut flights = self.flights.lock().expect("single-flight lock");
-        if flights
-            .get(&key)
-            .is_some_and(|current| Arc::ptr_eq(current, &cell))
-        {
-            flights.remove(&key);
-        }
-        value
+        // The guard holds this task's only handle on the cell.
+        let leave = Leave {
+            flights: &self.flights,
+            key,
+            cell,
+        };
+        leave.cell.get_or_init(work).await.clone()
+    }
+
+    /// Keys with work in flight (or abandoned and not yet cleared).
+    pub fn len(&self) -> usize {
+        self.flights.lock().expect("single-flight lock").len()
+    }
+
+    /// Whether no work is in flight.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
 impl<K: Eq + Hash + Clone, V: Clone> Default for SingleFlight<K, V> {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// Removes a flight's cell when its last task leaves, done or cancelled.
+struct Leave<'a, K: Eq + Hash, V> {
+    flights: &'a Mutex<HashMap<K, Arc<OnceCell<V>>>>,
+    key: K,
+    cell: Arc<OnceCell<V>>,
+}
+
+impl<K: Eq + Hash, V> Drop for Leave<'_, K, V> {
+    fn drop(&mut self) {
+        let mut flights = self.flights.lock().expect("single-flight lock");
+        let current = flights.get(&self.key);
+        let done = self.cell.initialized();
+        // Tasks clone the cell under this lock: two holders left (the map's
+        // and ours) means no other task waits on it.
+        if current.is_some_and(|c| Arc::ptr_eq(c, &self.cell))
+            && (done || Arc::strong_count(&self.cell) == 2)
+        {
+            flights.remove(&self.key);
+        }
     }
 }
 
@@ -79,9 +114,24 @@ mod tests {
             assert_eq!(task.await.unwrap(), 42);
         }
         assert_eq!(runs.load(Ordering::SeqCst), 1);
-        assert!(
-            flights.flights.lock().unwrap().is_empty(),
-            "finished flights are removed"
-        );
+        assert!(flights.is_empty(), "finished flights are removed");
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_flight_leaves_nothing_behind() {
+        let flights = Arc::new(SingleFlight::<u32, u32>::new());
+        for key in 0..100 {
+            let run = flights.run(key, || async {
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                1
+            });
+            // The client goes away while the work waits.
+            assert!(
+                tokio::time::timeout(Duration::from_millis(1), run)
+                    .await
+                    .is_err()
+            );
+        }
+        assert!(flights.is_empty(), "{} cells left", flights.len());
     }
 }

@@ -1,4 +1,4 @@
-//! The deterministic review generator of SPEC §2.
+//! The deterministic review generator of docs/api.md.
 //!
 //! Every record is a pure function of `(seed, review_id)` (and the data set's
 //! product count): [`Generator::record`] rebuilds any one of them alone, so
@@ -55,7 +55,7 @@ pub struct DataSet {
 }
 
 impl DataSet {
-    /// A data set with SPEC §4's default of one product per ten reviews.
+    /// A data set with docs/operations.md's default of one product per ten reviews.
     pub fn new(seed: u64, records: u64, products: Option<u64>) -> DataSet {
         let products = products.unwrap_or(records / 10).max(1);
         DataSet {

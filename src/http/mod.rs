@@ -21,17 +21,18 @@ pub mod votes;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use hyper::body::Body;
 use hyper::header::{self, HeaderName, HeaderValue};
-use hyper::{Method, Request};
+use hyper::http::request::Parts;
+use hyper::{Method, Request, StatusCode};
 
 use self::error::ApiError;
 use self::reply::Reply;
 use self::routes::Route;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, RouteLabel};
 use crate::service::{Service, Store};
 
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -42,6 +43,10 @@ pub struct Edge<S> {
     service: Arc<Service<S>>,
     /// Past this many requests in flight, new ones get 503 at once.
     max_in_flight: usize,
+    /// How long a request body may take to arrive.
+    body_timeout: Duration,
+    /// This worker's slot under a supervisor, for the logs.
+    worker: Option<String>,
     /// Prefix of assigned request ids: unique per process start.
     id_prefix: String,
     next_id: AtomicU64,
@@ -49,14 +54,22 @@ pub struct Edge<S> {
 
 impl<S: Store> Edge<S> {
     /// An edge calling `service`, shedding load past `max_in_flight`
-    /// requests.
-    pub fn new(service: Arc<Service<S>>, max_in_flight: usize) -> Edge<S> {
+    /// requests, giving a body `body_timeout` to arrive; `worker` names the
+    /// process in its log lines.
+    pub fn new(
+        service: Arc<Service<S>>,
+        max_in_flight: usize,
+        body_timeout: Duration,
+        worker: Option<String>,
+    ) -> Edge<S> {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
         Edge {
             service,
             max_in_flight,
+            body_timeout,
+            worker,
             id_prefix: format!("{:x}{:05x}", std::process::id(), nanos & 0xfffff),
             next_id: AtomicU64::new(1),
         }
@@ -73,42 +86,106 @@ impl<S: Store> Edge<S> {
         B: Body<Data = Bytes>,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        let metrics = self.service.metrics();
+        let started = Instant::now();
         let request_id = req
             .headers()
             .get(&X_REQUEST_ID)
             .filter(|v| v.len() <= 128 && !v.is_empty())
             .cloned()
             .unwrap_or_else(|| self.assign_request_id());
-        let started = Instant::now();
-        let uri = req.uri().clone();
-        let method = req.method().clone();
-        let routed = routes::route(uri.path(), &method);
-        let in_flight = metrics.enter();
-        let _leave = Leave(metrics);
+        let (parts, body) = req.into_parts();
+        let routed = routes::route(parts.uri.path(), &parts.method);
         let result = match routed.route {
-            Ok(route) if in_flight > self.max_in_flight as i64 && !route.exempt_from_shedding() => {
-                metrics.shed();
-                Err(ApiError::unavailable(format!(
-                    "overloaded: more than {} requests in flight; retry shortly",
-                    self.max_in_flight
-                )))
-            }
-            Ok(route) => self.dispatch(route, req).await,
+            Ok(route) => self.answer(route, &parts, body).await,
             Err(e) => Err(e),
         };
-        let mut reply = match result {
+        let reply = match result {
             Ok(reply) => reply,
             Err(err) => {
                 if err.status.is_server_error() {
                     tracing::warn!(
-                        request_id = ?request_id, status = err.status.as_u16(),
-                        path = uri.path(), "{}", err.message
+                        request_id = %String::from_utf8_lossy(request_id.as_bytes()),
+                        worker = %self.worker.as_deref().unwrap_or("none"),
+                        status = err.status.as_u16(),
+                        path = parts.uri.path(), "{}", err.message
                     );
                 }
                 reply::error(&err)
             }
         };
+        self.finish(reply, request_id, routed.label, &parts, started)
+    }
+
+    /// Method (405); then, for a write, its body — read before the request
+    /// counts as in flight, so slow bodies cannot crowd out reads; then the
+    /// load check and the route's handler.
+    async fn answer<B>(&self, route: Route, parts: &Parts, body: B) -> Result<Reply, ApiError>
+    where
+        B: Body<Data = Bytes>,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let service = &*self.service;
+        let metrics = service.metrics();
+        let body = match (route, &parts.method) {
+            (Route::Reviews(_), &Method::POST) => {
+                Some(reviews::read_body(&parts.headers, body, self.body_timeout).await?)
+            }
+            _ => None,
+        };
+        let in_flight = metrics.enter();
+        let _leave = Leave(metrics);
+        if in_flight > self.max_in_flight as i64 && !route.exempt_from_shedding() {
+            metrics.shed();
+            return Err(self.overloaded());
+        }
+        let headers = &parts.headers;
+        match (route, parts.method.clone()) {
+            (route, Method::OPTIONS) => Ok(reply::preflight(route.allow())),
+            (Route::Asset(asset), Method::GET | Method::HEAD) => Ok(assets::serve(asset)),
+            (Route::Health, Method::GET | Method::HEAD) => Ok(ops::health()),
+            (Route::Ready, Method::GET | Method::HEAD) => {
+                // A process at its in-flight bound sheds every API request:
+                // not ready, so a load balancer sends traffic elsewhere.
+                if in_flight > self.max_in_flight as i64 {
+                    return Err(self.overloaded());
+                }
+                ops::ready(service).await
+            }
+            (Route::Metrics, Method::GET | Method::HEAD) => Ok(ops::metrics(service)),
+            (Route::OpenApi, Method::GET | Method::HEAD) => Ok(ops::openapi()),
+            (Route::Reviews(product_id), Method::GET | Method::HEAD) => {
+                reviews::page(service, product_id, headers, parts.uri.query()).await
+            }
+            (Route::Reviews(product_id), Method::POST) => {
+                let body = body.expect("a POST's body was read above");
+                reviews::post(service, product_id, &body).await
+            }
+            (Route::Meta(product_id), Method::GET | Method::HEAD) => {
+                reviews::meta(service, product_id, headers).await
+            }
+            (Route::Vote(review_id, vote), Method::PUT) => {
+                votes::put(service, review_id, vote).await
+            }
+            (route, method) => Err(ApiError::method_not_allowed(&method, route.allow())),
+        }
+    }
+
+    fn overloaded(&self) -> ApiError {
+        ApiError::unavailable(format!(
+            "overloaded: more than {} requests in flight; retry shortly",
+            self.max_in_flight
+        ))
+    }
+
+    /// Adds the headers every reply carries, counts it and logs it.
+    fn finish(
+        &self,
+        mut reply: Reply,
+        request_id: HeaderValue,
+        label: RouteLabel,
+        parts: &Parts,
+        started: Instant,
+    ) -> Reply {
         let headers = reply.headers_mut();
         headers.insert(X_REQUEST_ID, request_id);
         headers.insert(
@@ -120,45 +197,58 @@ impl<S: Store> Edge<S> {
             HeaderValue::from_static("x-request-id, x-cache, etag"),
         );
         let took = started.elapsed();
-        metrics.request(routed.label, reply.status().as_u16(), took);
+        self.service
+            .metrics()
+            .request(label, reply.status().as_u16(), took);
         tracing::info!(
             target: "reviews::access",
-            request_id = ?reply.headers().get(&X_REQUEST_ID),
-            method = %method, path = uri.path(), status = reply.status().as_u16(),
+            request_id = %String::from_utf8_lossy(reply.headers()[&X_REQUEST_ID].as_bytes()),
+            worker = %self.worker.as_deref().unwrap_or("none"),
+            method = %parts.method, path = parts.uri.path(), status = reply.status().as_u16(),
             micros = took.as_micros() as u64,
         );
         reply
     }
 
-    /// Method (405), then the route's handler.
-    async fn dispatch<B>(&self, route: Route, req: Request<B>) -> Result<Reply, ApiError>
-    where
-        B: Body<Data = Bytes>,
-        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-    {
-        let service = &*self.service;
-        let method = req.method().clone();
-        match (route, method) {
-            (route, Method::OPTIONS) => Ok(reply::preflight(route.allow())),
-            (Route::Asset(asset), Method::GET | Method::HEAD) => Ok(assets::serve(asset)),
-            (Route::Health, Method::GET | Method::HEAD) => Ok(ops::health()),
-            (Route::Ready, Method::GET | Method::HEAD) => ops::ready(service).await,
-            (Route::Metrics, Method::GET | Method::HEAD) => Ok(ops::metrics(service)),
-            (Route::OpenApi, Method::GET | Method::HEAD) => Ok(ops::openapi()),
-            (Route::Reviews(product_id), Method::GET | Method::HEAD) => {
-                reviews::page(service, product_id, req.headers(), req.uri().query()).await
-            }
-            (Route::Reviews(product_id), Method::POST) => {
-                reviews::post(service, product_id, req).await
-            }
-            (Route::Meta(product_id), Method::GET | Method::HEAD) => {
-                reviews::meta(service, product_id, req.headers()).await
-            }
-            (Route::Vote(review_id, vote), Method::PUT) => {
-                votes::put(service, review_id, vote).await
-            }
-            (route, method) => Err(ApiError::method_not_allowed(&method, route.allow())),
+    /// The raw bytes of the JSON error reply for a request hyper could not
+    /// parse (`status` is what hyper chose: 400, 414 or 431), or 503 for a
+    /// connection there is no room for. Counted under the `unknown` route.
+    pub fn protocol_error(&self, status: u16) -> Vec<u8> {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+        let message = match status.as_u16() {
+            414 => format!(
+                "the request target is too long (the request head may be at most {} bytes)",
+                crate::server::MAX_BUF
+            ),
+            431 => format!(
+                "the request head is too large (at most {} bytes and 100 headers)",
+                crate::server::MAX_BUF
+            ),
+            503 => "too many open connections; retry shortly".to_string(),
+            _ => "malformed request: the request line or a header could not be parsed \
+                  (path and headers must be valid HTTP/1.1, the body framing unambiguous)"
+                .to_string(),
+        };
+        let body = crate::service::render::error(&message);
+        let id = self.assign_request_id();
+        self.service
+            .metrics()
+            .request(RouteLabel::Unknown, status.as_u16(), Duration::ZERO);
+        let mut out = format!(
+            "HTTP/1.1 {} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
+             x-request-id: {}\r\naccess-control-allow-origin: *\r\nconnection: close\r\n",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or(""),
+            body.len(),
+            String::from_utf8_lossy(id.as_bytes()),
+        );
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            out.push_str("retry-after: 1\r\n");
         }
+        out.push_str("\r\n");
+        let mut out = out.into_bytes();
+        out.extend_from_slice(&body);
+        out
     }
 
     /// A request id unique to this process start: `{pid}{random}-{counter}`.

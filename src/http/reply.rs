@@ -37,13 +37,20 @@ pub fn json(status: StatusCode, body: impl Into<Bytes>) -> Reply {
     reply
 }
 
-/// The JSON reply of an error, with `Allow` on 405 and `Retry-After` on 503.
+/// The JSON reply of an error, with `Allow` on 405, `Retry-After` on 503,
+/// and `Connection: close` on 408.
 pub fn error(err: &ApiError) -> Reply {
     let mut reply = json(err.status, err.body());
     if let Some(allow) = err.allow {
         reply
             .headers_mut()
             .insert(header::ALLOW, HeaderValue::from_static(allow));
+    }
+    if err.status == StatusCode::REQUEST_TIMEOUT {
+        // The rest of the body may still be on its way: don't read it.
+        reply
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     if err.status == StatusCode::SERVICE_UNAVAILABLE {
         reply

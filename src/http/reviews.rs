@@ -2,11 +2,13 @@
 //! and `POST`, whose body is checked in the order the API fixes: content
 //! type (415), size (413), body (400/422), then existence (404).
 
+use std::time::Duration;
+
 use bytes::Bytes;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
+use hyper::StatusCode;
 use hyper::body::Body;
 use hyper::header::{self, HeaderMap, HeaderValue};
-use hyper::{Request, StatusCode};
 
 use super::error::ApiError;
 use super::reply::{Reply, cached, json};
@@ -36,41 +38,51 @@ pub async fn meta<S: Store>(
     Ok(cached(headers, &lookup))
 }
 
-/// `POST /reviews/:product_id`: 201 once the review is durable and the
-/// product's cached copies are dropped.
-pub async fn post<S, B>(
-    service: &Service<S>,
-    product_id: u64,
-    req: Request<B>,
-) -> Result<Reply, ApiError>
+/// Reads the body of `POST /reviews/:product_id`, in the order the API
+/// fixes: content type (415), size (413, declared or streamed), and a
+/// deadline for the whole body to arrive (408).
+pub async fn read_body<B>(
+    headers: &HeaderMap,
+    body: B,
+    deadline: Duration,
+) -> Result<Bytes, ApiError>
 where
-    S: Store,
     B: Body<Data = Bytes>,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let (parts, body) = req.into_parts();
-    if !is_json(parts.headers.get(header::CONTENT_TYPE)) {
+    if !is_json(headers.get(header::CONTENT_TYPE)) {
         return Err(ApiError::unsupported_media_type(
             "content type must be application/json",
         ));
     }
-    let declared = parts
-        .headers
+    let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limits::BODY_BYTES_MAX as u64) {
         return Err(too_large());
     }
-    let bytes = match Limited::new(body, limits::BODY_BYTES_MAX).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.is::<LengthLimitError>() => return Err(too_large()),
-        Err(e) => {
-            return Err(ApiError::bad_request(format!(
-                "could not read the body: {e}"
-            )));
-        }
-    };
-    let review = new_review::parse(&bytes)?;
+    let collect = Limited::new(body, limits::BODY_BYTES_MAX).collect();
+    match tokio::time::timeout(deadline, collect).await {
+        Err(_) => Err(ApiError::timeout(format!(
+            "the body did not arrive within {} ms",
+            deadline.as_millis()
+        ))),
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(e)) if e.is::<LengthLimitError>() => Err(too_large()),
+        Ok(Err(e)) => Err(ApiError::bad_request(format!(
+            "could not read the body: {e}"
+        ))),
+    }
+}
+
+/// `POST /reviews/:product_id` with its body read: 201 once the review is
+/// durable and the product's cached copies are dropped.
+pub async fn post<S: Store>(
+    service: &Service<S>,
+    product_id: u64,
+    body: &[u8],
+) -> Result<Reply, ApiError> {
+    let review = new_review::parse(body)?;
     let id = service
         .add_review(product_id, review)
         .await

@@ -76,8 +76,8 @@ pub enum RouteLabel {
     Unknown,
 }
 /// The statuses counted one by one; any other lands in `other`.
-const STATUSES: [u16; 15] = [
-    200, 201, 204, 304, 400, 404, 405, 413, 415, 422, 429, 500, 503, 505, 0,
+const STATUSES: [u16; 18] = [
+    200, 201, 204, 304, 400, 404, 405, 408, 413, 414, 415, 422, 429, 431, 500, 503, 505, 0,
 ];
 /// Histogram bucket bounds, seconds.
 const BUCKETS: [f64; 14] = [

@@ -1,7 +1,8 @@
 //! The service: what the API does, between the HTTP edge and the cache.
 //! Reads go through the read-through cache and render JSON bodies from the
-//! store on a miss; writes go to the store, then invalidate the product's
-//! cached copies. It knows nothing of HTTP.
+//! store on a miss; writes go to the store, then tell the cache the
+//! product's new version, so no older copy is served again. It knows
+//! nothing of HTTP.
 //!
 //! Every store call goes through a circuit breaker shared by both
 //! backends: after [`STORE_BREAKER_THRESHOLD`] failures in a row, calls
@@ -82,8 +83,9 @@ impl<S: Store> Service<S> {
     pub async fn page(&self, q: PageQuery) -> Result<Lookup, StoreError> {
         self.cache
             .get(CacheKey::page(&q), || async {
-                let page = self.call(self.store.page(q)).await?;
-                Ok(rendered(q.product_id, page.map(|p| render::page(&q, &p))))
+                let page = self.call(self.store.page_versioned(q)).await?;
+                let body = page.value.map(|p| render::page(&q, &p));
+                Ok(rendered(q.product_id, body, page.version))
             })
             .await
     }
@@ -92,40 +94,45 @@ impl<S: Store> Service<S> {
     pub async fn meta(&self, product_id: u64) -> Result<Lookup, StoreError> {
         self.cache
             .get(CacheKey::meta(product_id), || async {
-                let meta = self.call(self.store.meta(product_id)).await?;
-                Ok(rendered(
-                    product_id,
-                    meta.map(|m| render::meta(product_id, &m)),
-                ))
+                let meta = self.call(self.store.meta_versioned(product_id)).await?;
+                let body = meta.value.map(|m| render::meta(product_id, &m));
+                Ok(rendered(product_id, body, meta.version))
             })
             .await
     }
 
-    /// Adds a review once it is durable, then drops the product's cached
-    /// copies; its id, or `None` for an unknown product.
+    /// Adds a review once it is durable; from then on this process serves
+    /// no copy of the product older than the write. Its id, or `None` for
+    /// an unknown product.
     pub async fn add_review(
         &self,
         product_id: u64,
         review: NewReview,
     ) -> Result<Option<u64>, StoreError> {
-        let id = self.call(self.store.add_review(product_id, review)).await?;
-        if id.is_some() {
-            self.cache.invalidate(product_id).await;
-        }
-        Ok(id)
+        let written = self
+            .call(self.store.add_review_versioned(product_id, review))
+            .await?;
+        Ok(written.map(|w| {
+            self.cache.written(product_id, w.version);
+            w.value
+        }))
     }
 
-    /// Records a vote on a visible review, then drops its product's cached
-    /// copies; false for an unknown or reported review.
+    /// Records a vote on a visible review; from then on this process serves
+    /// no copy of its product older than the vote. False for an unknown or
+    /// reported review.
     pub async fn vote(&self, review_id: u64, vote: Vote) -> Result<bool, StoreError> {
-        let product = match vote {
-            Vote::Helpful => self.call(self.store.vote_helpful(review_id)).await?,
-            Vote::Report => self.call(self.store.report(review_id)).await?,
+        let written = match vote {
+            Vote::Helpful => {
+                self.call(self.store.vote_helpful_versioned(review_id))
+                    .await?
+            }
+            Vote::Report => self.call(self.store.report_versioned(review_id)).await?,
         };
-        let Some(product) = product else {
+        let Some(written) = written else {
             return Ok(false);
         };
-        self.cache.invalidate(product).await;
+        self.cache.written(written.value, written.version);
         Ok(true)
     }
 
@@ -166,13 +173,18 @@ impl<S: Store> Service<S> {
 }
 
 /// A store answer as the cache keeps it: the body, or the 404 body of an
-/// unknown product (cached briefly too).
-fn rendered(product_id: u64, body: Option<Vec<u8>>) -> Rendered {
+/// unknown product (cached briefly too), and the version it is as of.
+fn rendered(product_id: u64, body: Option<Vec<u8>>, version: u64) -> Rendered {
     match body {
-        Some(body) => Rendered { found: true, body },
+        Some(body) => Rendered {
+            found: true,
+            body,
+            version,
+        },
         None => Rendered {
             found: false,
             body: render::error(&unknown_product(product_id)),
+            version,
         },
     }
 }

@@ -16,7 +16,7 @@ use reviews::service::Service;
 use reviews::startup::{Application, DEMO_SEED};
 use reviews::store::embedded::{EmbeddedStore, Fingerprint};
 use reviews::store::load::LoadOptions;
-use reviews::store::{Changes, Store, StoreError};
+use reviews::store::{Changes, Store, StoreError, Versioned};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 
@@ -38,6 +38,10 @@ pub struct Options {
     pub ttl: u64,
     /// Requests in flight before load is shed.
     pub max_in_flight: u64,
+    /// Connections open at once.
+    pub max_connections: u64,
+    /// How long a head or a body may take to arrive.
+    pub client_timeout_ms: u64,
 }
 
 impl Options {
@@ -59,6 +63,8 @@ impl Default for Options {
             redis_url: None,
             ttl: 300,
             max_in_flight: 1024,
+            max_connections: 10_000,
+            client_timeout_ms: 10_000,
         }
     }
 }
@@ -70,6 +76,9 @@ pub struct Faulty {
     inner: EmbeddedStore,
     failing: AtomicBool,
     delay_ms: AtomicU64,
+    /// Reads answer this late after reading (a slow network back).
+    late_ms: AtomicU64,
+    calls: AtomicU64,
 }
 
 impl Faulty {
@@ -84,7 +93,27 @@ impl Faulty {
             .store(delay.as_millis() as u64, Ordering::SeqCst);
     }
 
+    /// Delays every read's answer by `delay` after the read itself: what a
+    /// slow link back from a remote store does.
+    pub fn set_late_answers(&self, delay: Duration) {
+        self.late_ms
+            .store(delay.as_millis() as u64, Ordering::SeqCst);
+    }
+
+    async fn answer_late(&self) {
+        let late = self.late_ms.load(Ordering::SeqCst);
+        if late > 0 {
+            tokio::time::sleep(Duration::from_millis(late)).await;
+        }
+    }
+
+    /// Reads and writes the store was asked for so far (not the change log).
+    pub fn calls(&self) -> u64 {
+        self.calls.load(Ordering::SeqCst)
+    }
+
     async fn check(&self) -> Result<(), StoreError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
         let delay = self.delay_ms.load(Ordering::SeqCst);
         if delay > 0 {
             tokio::time::sleep(Duration::from_millis(delay)).await;
@@ -98,14 +127,21 @@ impl Faulty {
 }
 
 impl Store for Faulty {
-    async fn page(&self, query: PageQuery) -> Result<Option<Page>, StoreError> {
+    async fn page_versioned(
+        &self,
+        query: PageQuery,
+    ) -> Result<Versioned<Option<Page>>, StoreError> {
         self.check().await?;
-        self.inner.page(query).await
+        let page = self.inner.page_versioned(query).await;
+        self.answer_late().await;
+        page
     }
 
-    async fn meta(&self, product_id: u64) -> Result<Option<Meta>, StoreError> {
+    async fn meta_versioned(&self, product_id: u64) -> Result<Versioned<Option<Meta>>, StoreError> {
         self.check().await?;
-        self.inner.meta(product_id).await
+        let meta = self.inner.meta_versioned(product_id).await;
+        self.answer_late().await;
+        meta
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -113,23 +149,26 @@ impl Store for Faulty {
         self.inner.ping().await
     }
 
-    async fn add_review(
+    async fn add_review_versioned(
         &self,
         product_id: u64,
         review: NewReview,
-    ) -> Result<Option<u64>, StoreError> {
+    ) -> Result<Option<Versioned<u64>>, StoreError> {
         self.check().await?;
-        self.inner.add_review(product_id, review).await
+        self.inner.add_review_versioned(product_id, review).await
     }
 
-    async fn vote_helpful(&self, review_id: u64) -> Result<Option<u64>, StoreError> {
+    async fn vote_helpful_versioned(
+        &self,
+        review_id: u64,
+    ) -> Result<Option<Versioned<u64>>, StoreError> {
         self.check().await?;
-        self.inner.vote_helpful(review_id).await
+        self.inner.vote_helpful_versioned(review_id).await
     }
 
-    async fn report(&self, review_id: u64) -> Result<Option<u64>, StoreError> {
+    async fn report_versioned(&self, review_id: u64) -> Result<Option<Versioned<u64>>, StoreError> {
         self.check().await?;
-        self.inner.report(review_id).await
+        self.inner.report_versioned(review_id).await
     }
 
     async fn changes_since(&self, cursor: Option<u64>) -> Result<Changes, StoreError> {
@@ -202,11 +241,15 @@ impl TestApp {
             mongodb_pool_size: 8,
             mongodb_timeout_ms: 2000,
             shutdown_timeout: 5,
+            max_connections: options.max_connections,
+            client_timeout_ms: options.client_timeout_ms,
         };
         let faulty = Faulty {
             inner: store,
             failing: AtomicBool::new(false),
             delay_ms: AtomicU64::new(0),
+            late_ms: AtomicU64::new(0),
+            calls: AtomicU64::new(0),
         };
         let application = Application::with_store(&config, faulty).expect("application builds");
         let addr = application.local_addr();

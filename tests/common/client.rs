@@ -68,7 +68,21 @@ pub async fn request(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> Resp {
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    let mut all = vec![("Connection", "close")];
+    all.extend_from_slice(headers);
+    send_raw(addr, &encode(addr, method, path, &all, body)).await
+}
+
+/// The bytes of one request: the head (with `Host`, and `Content-Length`
+/// on writes) and the body.
+fn encode(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Vec<u8> {
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\n");
     for (k, v) in headers {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -78,7 +92,7 @@ pub async fn request(
     head.push_str("\r\n");
     let mut raw = head.into_bytes();
     raw.extend_from_slice(body);
-    send_raw(addr, &raw).await
+    raw
 }
 
 /// Writes `raw` bytes to a fresh connection and parses what comes back.
@@ -93,7 +107,8 @@ pub async fn send_raw(addr: SocketAddr, raw: &[u8]) -> Resp {
     parse_response(&out)
 }
 
-fn parse_response(out: &[u8]) -> Resp {
+/// Parses a whole response (head and body) as read off the wire.
+pub fn parse_response(out: &[u8]) -> Resp {
     let split = out
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
@@ -122,4 +137,109 @@ fn parse_response(out: &[u8]) -> Resp {
 /// Whether connecting to `addr` now fails (nothing listens).
 pub async fn request_fails(addr: SocketAddr) -> bool {
     TcpStream::connect(addr).await.is_err()
+}
+
+/// One kept-alive HTTP/1.1 connection, used the way a client library uses
+/// it: requests go one after another on the same socket; when the server
+/// says `Connection: close`, the next request opens a new one. A request
+/// that meets a closed or reset socket before its response is a failure,
+/// as it would be for the user.
+pub struct KeepAlive {
+    addr: SocketAddr,
+    stream: Option<TcpStream>,
+    buf: Vec<u8>,
+    /// Connections this client opened.
+    pub connects: u64,
+}
+
+impl KeepAlive {
+    /// A client for `addr`; connects on the first request.
+    pub fn new(addr: SocketAddr) -> KeepAlive {
+        KeepAlive {
+            addr,
+            stream: None,
+            buf: Vec::new(),
+            connects: 0,
+        }
+    }
+
+    /// Whether the client holds an open connection.
+    pub fn is_open(&self) -> bool {
+        self.stream.is_some()
+    }
+
+    /// Sends `GET path` and reads its response.
+    pub async fn get(&mut self, path: &str) -> std::io::Result<Resp> {
+        self.send("GET", path, &[], b"").await
+    }
+
+    /// Sends one request on the open connection (opening one if none is)
+    /// and reads its whole response.
+    pub async fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> std::io::Result<Resp> {
+        if self.stream.is_none() {
+            self.stream = Some(TcpStream::connect(self.addr).await?);
+            self.buf.clear();
+            self.connects += 1;
+        }
+        let raw = encode(self.addr, method, path, headers, body);
+        let result = tokio::time::timeout(Duration::from_secs(10), self.exchange(&raw, method))
+            .await
+            .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into()));
+        match &result {
+            Ok(resp)
+                if !resp
+                    .header("connection")
+                    .is_some_and(|c| c.eq_ignore_ascii_case("close")) => {}
+            _ => self.stream = None,
+        }
+        result
+    }
+
+    async fn exchange(&mut self, raw: &[u8], method: &str) -> std::io::Result<Resp> {
+        let stream = self.stream.as_mut().expect("connected");
+        stream.write_all(raw).await?;
+        let eof = || {
+            std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "connection closed before the response",
+            )
+        };
+        let head_end = loop {
+            if let Some(at) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break at + 4;
+            }
+            let mut chunk = [0u8; 16 * 1024];
+            let n = stream.read(&mut chunk).await?;
+            if n == 0 {
+                return Err(eof());
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        };
+        let head = parse_response(&self.buf[..head_end]);
+        let bodiless = method == "HEAD" || matches!(head.status, 204 | 304) || head.status < 200;
+        let length: usize = if bodiless {
+            0
+        } else {
+            head.header("content-length")
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| std::io::Error::other("response without Content-Length"))?
+        };
+        while self.buf.len() < head_end + length {
+            let mut chunk = [0u8; 16 * 1024];
+            let n = stream.read(&mut chunk).await?;
+            if n == 0 {
+                return Err(eof());
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+        let body = self.buf[head_end..head_end + length].to_vec();
+        self.buf.drain(..head_end + length);
+        Ok(Resp { body, ..head })
+    }
 }

@@ -4,7 +4,6 @@
 //!
 //! - [`app`]: `TestApp`, the application in-process with fault switches;
 //! - [`client`]: a raw HTTP/1.1 client and the responses it parses;
-//! - [`keepalive`]: one kept-alive connection for several requests;
 //! - [`process`]: `Proc`, the `reviews` and `seed` binaries as processes;
 //! - [`redis`]: `RedisServer`, a real Redis per test;
 //! - [`oracle`]: expected answers computed from the generator.
@@ -13,13 +12,12 @@
 
 pub mod app;
 pub mod client;
-pub mod keepalive;
 pub mod oracle;
 pub mod process;
 pub mod redis;
 
 pub use app::{Faulty, Options, RECORDS, TestApp};
-pub use client::{Resp, request, request_fails, send_raw};
+pub use client::{KeepAlive, Resp, parse_response, request, request_fails, send_raw};
 pub use oracle::{review_ids, visible_reviews};
 pub use process::Proc;
 pub use redis::RedisServer;

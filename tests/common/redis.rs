@@ -93,6 +93,27 @@ impl RedisServer {
         }
     }
 
+    /// Writes a snapshot to disk (`SAVE`): a restart then loads it, as a
+    /// Redis restored from a backup would.
+    pub fn snapshot(&self) {
+        assert_eq!(self.command(&["SAVE"]).as_deref(), Some("+OK"));
+    }
+
+    /// Keys matching `pattern` (`KEYS`), counted.
+    pub fn count_keys(&self, pattern: &str) -> usize {
+        use std::io::{BufRead, BufReader, Write};
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        stream
+            .write_all(format!("KEYS {pattern}\r\n").as_bytes())
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(stream).read_line(&mut line).unwrap();
+        line.trim_end().trim_start_matches('*').parse().unwrap()
+    }
+
     /// Sends one inline command and returns the first reply line.
     pub fn command(&self, args: &[&str]) -> Option<String> {
         use std::io::{BufRead, BufReader, Write};

@@ -45,7 +45,7 @@ use heed::{Database, Env, EnvOpenOptions, RoTxn};
 
 pub use self::load::Fingerprint;
 use super::load::LoadStatus;
-use super::{Changes, Store, StoreError};
+use super::{Changes, Store, StoreError, Versioned};
 use crate::model::{Meta, NewReview, Page, PageQuery};
 
 /// Virtual size of the memory map; the file only grows as data is written.
@@ -206,11 +206,14 @@ impl EmbeddedStore {
 }
 
 impl Store for EmbeddedStore {
-    async fn page(&self, query: PageQuery) -> Result<Option<Page>, StoreError> {
+    async fn page_versioned(
+        &self,
+        query: PageQuery,
+    ) -> Result<Versioned<Option<Page>>, StoreError> {
         self.read_page(query)
     }
 
-    async fn meta(&self, product_id: u64) -> Result<Option<Meta>, StoreError> {
+    async fn meta_versioned(&self, product_id: u64) -> Result<Versioned<Option<Meta>>, StoreError> {
         self.read_meta(product_id)
     }
 
@@ -219,16 +222,19 @@ impl Store for EmbeddedStore {
         Ok(())
     }
 
-    async fn add_review(
+    async fn add_review_versioned(
         &self,
         product_id: u64,
         review: NewReview,
-    ) -> Result<Option<u64>, StoreError> {
+    ) -> Result<Option<Versioned<u64>>, StoreError> {
         self.blocking(move |store| store.write_add(product_id, review))
             .await
     }
 
-    async fn vote_helpful(&self, review_id: u64) -> Result<Option<u64>, StoreError> {
+    async fn vote_helpful_versioned(
+        &self,
+        review_id: u64,
+    ) -> Result<Option<Versioned<u64>>, StoreError> {
         self.blocking(move |store| {
             store.write_update(review_id, |r| {
                 r.helpfulness = r.helpfulness.saturating_add(1)
@@ -237,7 +243,7 @@ impl Store for EmbeddedStore {
         .await
     }
 
-    async fn report(&self, review_id: u64) -> Result<Option<u64>, StoreError> {
+    async fn report_versioned(&self, review_id: u64) -> Result<Option<Versioned<u64>>, StoreError> {
         self.blocking(move |store| store.write_update(review_id, |r| r.reported = true))
             .await
     }

@@ -8,13 +8,15 @@ use super::keys::{decode_index, decode_meta};
 use super::{CHANGES_KEPT, EmbeddedStore, KEY_CHANGE_SEQ, codec};
 use crate::model::{Meta, Page, PageQuery, Review};
 use crate::store::page::{SortEntry, select_page};
-use crate::store::{Changes, StoreError};
+use crate::store::{Changes, StoreError, Versioned};
 
 impl EmbeddedStore {
-    pub(super) fn read_page(&self, q: PageQuery) -> Result<Option<Page>, StoreError> {
+    pub(super) fn read_page(&self, q: PageQuery) -> Result<Versioned<Option<Page>>, StoreError> {
         let txn = self.env.read_txn()?;
+        let version = self.version(&txn)?;
+        let found = |value| Ok(Versioned { value, version });
         if !self.product_exists(&txn, q.product_id)? {
-            return Ok(None);
+            return found(None);
         }
         let mut entries = Vec::new();
         for item in self
@@ -33,7 +35,13 @@ impl EmbeddedStore {
             .iter()
             .map(|e| self.read_review(&txn, e.review_id))
             .collect::<Result<_, _>>()?;
-        Ok(Some(Page { total, reviews }))
+        found(Some(Page { total, reviews }))
+    }
+
+    /// The store's version as this transaction sees it: the position of the
+    /// last write in the change log.
+    fn version(&self, txn: &RoTxn) -> Result<u64, StoreError> {
+        Ok(self.info_u64(txn, KEY_CHANGE_SEQ)?.unwrap_or(0))
     }
 
     fn read_review(&self, txn: &RoTxn, id: u64) -> Result<Review, StoreError> {
@@ -42,22 +50,26 @@ impl EmbeddedStore {
         codec::decode(id, raw).map_err(StoreError::Corrupt)
     }
 
-    pub(super) fn read_meta(&self, product_id: u64) -> Result<Option<Meta>, StoreError> {
+    pub(super) fn read_meta(&self, product_id: u64) -> Result<Versioned<Option<Meta>>, StoreError> {
         let txn = self.env.read_txn()?;
-        if !self.product_exists(&txn, product_id)? {
-            return Ok(None);
-        }
-        match self.meta.get(&txn, &product_id.to_be_bytes())? {
-            None => Ok(Some(Meta::default())),
-            Some(raw) => decode_meta(raw).map(Some),
-        }
+        let version = self.version(&txn)?;
+        let value = if !self.product_exists(&txn, product_id)? {
+            None
+        } else {
+            match self.meta.get(&txn, &product_id.to_be_bytes())? {
+                None => Some(Meta::default()),
+                Some(raw) => Some(decode_meta(raw)?),
+            }
+        };
+        Ok(Versioned { value, version })
     }
     pub(super) fn read_changes(&self, cursor: Option<u64>) -> Result<Changes, StoreError> {
         let txn = self.env.read_txn()?;
-        let head = self.info_u64(&txn, KEY_CHANGE_SEQ)?.unwrap_or(0);
+        let head = self.version(&txn)?;
         let Some(from) = cursor.filter(|&c| c < head) else {
             return Ok(Changes {
                 cursor: head,
+                version: head,
                 products: Vec::new(),
                 complete: true,
             });
@@ -77,6 +89,7 @@ impl EmbeddedStore {
         products.dedup();
         Ok(Changes {
             cursor: head,
+            version: head,
             products,
             complete,
         })

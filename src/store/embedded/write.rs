@@ -7,14 +7,14 @@ use super::keys::{decode_meta, encode_meta, index_key, index_value};
 use super::{CHANGES_KEPT, EmbeddedStore, KEY_CHANGE_SEQ, KEY_NEXT_ID, KEY_PRODUCTS, codec};
 use crate::clock::unix_seconds;
 use crate::model::{Meta, NewReview, Review};
-use crate::store::StoreError;
+use crate::store::{StoreError, Versioned};
 
 impl EmbeddedStore {
     pub(super) fn write_add(
         &self,
         product_id: u64,
         new: NewReview,
-    ) -> Result<Option<u64>, StoreError> {
+    ) -> Result<Option<Versioned<u64>>, StoreError> {
         let mut txn = self.env.write_txn()?;
         let products = self.info_u64(&txn, KEY_PRODUCTS)?.unwrap_or(0);
         if !(1..=products).contains(&product_id) {
@@ -35,9 +35,9 @@ impl EmbeddedStore {
         })?;
         self.info
             .put(&mut txn, KEY_NEXT_ID, &(id + 1).to_be_bytes())?;
-        self.log_change(&mut txn, product_id)?;
+        let version = self.log_change(&mut txn, product_id)?;
         txn.commit()?;
-        Ok(Some(id))
+        Ok(Some(Versioned { value: id, version }))
     }
 
     /// Rewrites a visible review with `change`; `None` if unknown or reported.
@@ -45,7 +45,7 @@ impl EmbeddedStore {
         &self,
         review_id: u64,
         change: impl FnOnce(&mut Review),
-    ) -> Result<Option<u64>, StoreError> {
+    ) -> Result<Option<Versioned<u64>>, StoreError> {
         let mut txn = self.env.write_txn()?;
         let Some(raw) = self.reviews.get(&txn, &review_id.to_be_bytes())? else {
             return Ok(None);
@@ -72,9 +72,12 @@ impl EmbeddedStore {
                 &index_value(review.date, review.helpfulness),
             )?;
         }
-        self.log_change(&mut txn, review.product_id)?;
+        let version = self.log_change(&mut txn, review.product_id)?;
         txn.commit()?;
-        Ok(Some(review.product_id))
+        Ok(Some(Versioned {
+            value: review.product_id,
+            version,
+        }))
     }
 
     fn update_meta(
@@ -93,8 +96,9 @@ impl EmbeddedStore {
         Ok(())
     }
 
-    /// Appends `product_id` to the change log and trims its oldest entry.
-    fn log_change(&self, txn: &mut RwTxn, product_id: u64) -> Result<(), StoreError> {
+    /// Appends `product_id` to the change log and trims its oldest entry;
+    /// the write's version (its position in the log).
+    fn log_change(&self, txn: &mut RwTxn, product_id: u64) -> Result<u64, StoreError> {
         let seq = self.info_u64(txn, KEY_CHANGE_SEQ)?.unwrap_or(0) + 1;
         self.changes
             .put(txn, &seq.to_be_bytes(), &product_id.to_be_bytes())?;
@@ -103,6 +107,6 @@ impl EmbeddedStore {
                 .delete(txn, &(seq - CHANGES_KEPT).to_be_bytes())?;
         }
         self.info.put(txn, KEY_CHANGE_SEQ, &seq.to_be_bytes())?;
-        Ok(())
+        Ok(seq)
     }
 }

@@ -1,0 +1,290 @@
+//! The bulk load `seed` runs: unordered bulk inserts in parallel batches,
+//! resumable; then meta, the indexes, and the id counter.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use mongodb::bson::{Document, doc};
+use mongodb::error::ErrorKind;
+use mongodb::options::IndexOptions;
+use mongodb::{Collection, IndexModel};
+
+use super::docs::{int, meta_doc, review_doc};
+use super::{CHANGES_KEPT_FOR, DUPLICATE_KEY, LAYOUT, MongoStore, mongo, order};
+use crate::generate::{DataSet, Generator};
+use crate::model::{RELEVANCE_YEAR_SECS, Review, Sort};
+use crate::seeding::{self, Progress};
+use crate::store::StoreError;
+use crate::store::load::{LoadOptions, LoadOutcome};
+
+/// Index names of the first layout, dropped by an upgrade.
+const OLD_INDEXES: [&str; 2] = ["product_date", "product_helpful"];
+
+impl MongoStore {
+    /// Loads `set` with unordered bulk inserts, `options.threads` batches of
+    /// `options.batch` in flight; resumes an interrupted load of the same set
+    /// (re-inserted reviews are duplicate keys, ignored); then writes meta,
+    /// builds the indexes and sets the id counter. A complete data set of an
+    /// older document layout is upgraded in place.
+    pub async fn load(
+        &self,
+        set: DataSet,
+        options: LoadOptions,
+        progress: &mut dyn Progress,
+    ) -> Result<LoadOutcome, StoreError> {
+        let status = self.status().await?;
+        let layout = self.layout().await?;
+        if !status.needs_load(set)? {
+            if layout >= LAYOUT {
+                return Ok(LoadOutcome::AlreadyLoaded);
+            }
+            self.upgrade(progress).await?;
+            return Ok(LoadOutcome::Loaded {
+                resumed_from: set.records,
+            });
+        }
+        // Reviews an older version inserted before it was interrupted lack
+        // `relevance`.
+        let backfill = status.loaded > 0 && layout < LAYOUT;
+        let data_set = doc! {
+            "seed": set.seed as i64, "records": set.records as i64,
+            "products": set.products as i64, "complete": false, "layout": LAYOUT,
+        };
+        let update = doc! { "$set": data_set, "$setOnInsert": { "loaded": 0_i64 } };
+        self.bound(
+            self.info
+                .update_one(doc! { "_id": "data_set" }, update)
+                .upsert(true),
+        )
+        .await?;
+
+        progress.phase("reviews", set.records, status.loaded);
+        self.insert_reviews(set, options, status.loaded, progress)
+            .await?;
+        if backfill {
+            self.backfill_relevance().await?;
+        }
+
+        progress.phase("index", set.records, 0);
+        self.build_indexes().await?;
+        let metas = seeding::metas(set, options.threads);
+        self.bound(self.meta.delete_many(doc! {})).await?;
+        let docs: Vec<Document> = metas
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| m.total() > 0)
+            .map(|(i, m)| meta_doc(i as u64 + 1, m))
+            .collect();
+        for chunk in docs.chunks(10_000) {
+            self.bound(self.meta.insert_many(chunk.to_vec()).ordered(false))
+                .await?;
+        }
+        progress.advance(set.records);
+        let counters = doc! {
+            "$set": { "next_review_id": set.records as i64 + 1 },
+            "$unset": { "change_seq": "" },
+        };
+        self.bound(
+            self.info
+                .update_one(doc! { "_id": "counters" }, counters)
+                .upsert(true),
+        )
+        .await?;
+        let complete = doc! {
+            "$set": { "complete": true, "loaded": set.records as i64, "layout": LAYOUT },
+        };
+        self.bound(self.info.update_one(doc! { "_id": "data_set" }, complete))
+            .await?;
+        progress.finish();
+        Ok(LoadOutcome::Loaded {
+            resumed_from: status.loaded,
+        })
+    }
+
+    /// Inserts reviews `loaded + 1..=set.records`, recording progress as
+    /// batches complete in order.
+    async fn insert_reviews(
+        &self,
+        set: DataSet,
+        options: LoadOptions,
+        loaded: u64,
+        progress: &mut dyn Progress,
+    ) -> Result<(), StoreError> {
+        let batch = options.batch.max(1);
+        let generator = Generator::new(set);
+        let mut next = (loaded + 1..=set.records).step_by(batch as usize);
+        let mut in_flight = tokio::task::JoinSet::new();
+        let mut done = BTreeSet::new();
+        let mut loaded = loaded;
+        loop {
+            while in_flight.len() < options.threads.max(1) {
+                let Some(first) = next.next() else { break };
+                let last = (first + batch - 1).min(set.records);
+                let reviews = self.reviews.clone();
+                let timeout = self.timeout * 10;
+                in_flight.spawn(async move {
+                    let docs = tokio::task::spawn_blocking(move || {
+                        let mut review = Review::default();
+                        (first..=last)
+                            .map(|id| {
+                                generator.fill(id, &mut review);
+                                review_doc(&review)
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                    .await
+                    .map_err(|e| StoreError::Unavailable(format!("generator failed: {e}")))?;
+                    insert_ignoring_duplicates(&reviews, docs, timeout).await?;
+                    Ok::<_, StoreError>((first, last))
+                });
+            }
+            let Some(finished) = in_flight.join_next().await else {
+                break;
+            };
+            let (first, last) = finished
+                .map_err(|e| StoreError::Unavailable(format!("load task failed: {e}")))??;
+            progress.advance(last - first + 1);
+            done.insert(first);
+            // Record progress up to the last batch with all before it done.
+            while done.remove(&(loaded + 1)) {
+                loaded = (loaded + batch).min(set.records);
+            }
+            let update = doc! { "$set": { "loaded": loaded as i64 } };
+            self.bound(self.info.update_one(doc! { "_id": "data_set" }, update))
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The document layout of the loaded data set (1 when it names none).
+    async fn layout(&self) -> Result<i64, StoreError> {
+        let info = self
+            .bound(self.info.find_one(doc! { "_id": "data_set" }))
+            .await?;
+        match info {
+            Some(d) if d.contains_key("layout") => int(&d, "layout"),
+            _ => Ok(1),
+        }
+    }
+
+    /// Brings a complete data set of layout 1 to this one: `relevance` on
+    /// every review, the partial indexes in place of the old ones, a change
+    /// log keyed by token, and no change sequence. Safe to run again.
+    async fn upgrade(&self, progress: &mut dyn Progress) -> Result<(), StoreError> {
+        progress.phase("upgrade", 1, 0);
+        self.backfill_relevance().await?;
+        for name in OLD_INDEXES {
+            match self
+                .slow(self.reviews.drop_index(name), "dropping an index")
+                .await
+            {
+                Ok(()) => {}
+                // Dropped by an earlier, interrupted upgrade.
+                Err(_) if !self.has_index(name).await? => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.build_indexes().await?;
+        self.bound(
+            self.changes
+                .delete_many(doc! { "at": { "$exists": false } }),
+        )
+        .await?;
+        let counters = doc! { "$unset": { "change_seq": "" } };
+        self.bound(self.info.update_one(doc! { "_id": "counters" }, counters))
+            .await?;
+        let layout = doc! { "$set": { "layout": LAYOUT } };
+        self.bound(self.info.update_one(doc! { "_id": "data_set" }, layout))
+            .await?;
+        progress.advance(1);
+        progress.finish();
+        Ok(())
+    }
+
+    /// Sets `relevance` on every review without one (a pipeline update).
+    async fn backfill_relevance(&self) -> Result<(), StoreError> {
+        let relevance = doc! {
+            "$set": { "relevance": {
+                "$add": [{ "$multiply": ["$helpfulness", RELEVANCE_YEAR_SECS] }, "$date"]
+            } }
+        };
+        let backfill = self
+            .reviews
+            .update_many(doc! { "relevance": { "$exists": false } }, vec![relevance]);
+        self.slow(backfill, "adding relevance to every review")
+            .await
+            .map(|_| ())
+    }
+
+    async fn has_index(&self, name: &str) -> Result<bool, StoreError> {
+        let names = self.bound(self.reviews.list_index_names()).await?;
+        Ok(names.iter().any(|n| n == name))
+    }
+
+    /// The three page indexes (partial: visible reviews only) and the change
+    /// log's TTL index.
+    async fn build_indexes(&self) -> Result<(), StoreError> {
+        let models = [Sort::Newest, Sort::Helpful, Sort::Relevant].map(|sort| {
+            let (name, by) = order(sort);
+            let mut keys = doc! { "product_id": 1 };
+            keys.extend(by);
+            let options = IndexOptions::builder()
+                .name(name.to_string())
+                .partial_filter_expression(doc! { "reported": false })
+                .build();
+            IndexModel::builder().keys(keys).options(options).build()
+        });
+        self.slow(self.reviews.create_indexes(models), "building indexes")
+            .await?;
+        let ttl = IndexModel::builder()
+            .keys(doc! { "at": 1 })
+            .options(
+                IndexOptions::builder()
+                    .name("at_ttl".to_string())
+                    .expire_after(CHANGES_KEPT_FOR)
+                    .build(),
+            )
+            .build();
+        self.bound(self.changes.create_index(ttl)).await?;
+        Ok(())
+    }
+
+    /// Runs a long server-side operation: bounded, but far past one timeout.
+    async fn slow<T>(
+        &self,
+        op: impl IntoFuture<Output = mongodb::error::Result<T>>,
+        what: &str,
+    ) -> Result<T, StoreError> {
+        tokio::time::timeout(self.timeout * 600, op.into_future())
+            .await
+            .map_err(|_| StoreError::Unavailable(format!("MongoDB: {what} timed out")))?
+            .map_err(mongo)
+    }
+}
+
+/// Inserts unordered; duplicate keys (a resumed load re-inserting) are fine.
+async fn insert_ignoring_duplicates(
+    coll: &Collection<Document>,
+    docs: Vec<Document>,
+    timeout: Duration,
+) -> Result<(), StoreError> {
+    let insert = coll.insert_many(docs).ordered(false);
+    match tokio::time::timeout(timeout, insert.into_future()).await {
+        Err(_) => Err(StoreError::Unavailable(
+            "MongoDB: bulk insert timed out".into(),
+        )),
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => match e.kind.as_ref() {
+            ErrorKind::InsertMany(failure)
+                if failure.write_concern_error.is_none()
+                    && failure
+                        .write_errors
+                        .as_ref()
+                        .is_some_and(|errors| errors.iter().all(|w| w.code == DUPLICATE_KEY)) =>
+            {
+                Ok(())
+            }
+            _ => Err(mongo(e)),
+        },
+    }
+}

@@ -1,0 +1,267 @@
+//! Cached copies are served only at the version of the latest write a
+//! process knows of — tested the way the old delete-based design broke: a
+//! Redis restored from a snapshot taken before a write, a slow read that a
+//! write overtakes, workers reading and writing through Redis at once,
+//! clients that give up mid-request, and a crawler asking for every page.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use common::{Options, Proc, RedisServer, TestApp, request};
+use serde_json::json;
+
+fn review(n: u64) -> Vec<u8> {
+    json!({
+        "rating": 4, "summary": format!("Version check {n}"),
+        "body": "Arrived on time and works as described; the case feels sturdy enough.",
+        "recommend": true, "name": "Ines", "email": "ines@example.com"
+    })
+    .to_string()
+    .into_bytes()
+}
+
+async fn post(addr: std::net::SocketAddr, product: u64, n: u64) -> u64 {
+    let resp = request(
+        addr,
+        "POST",
+        &format!("/reviews/{product}"),
+        &[("Content-Type", "application/json")],
+        &review(n),
+    )
+    .await;
+    assert_eq!(
+        resp.status,
+        201,
+        "{:?}",
+        String::from_utf8_lossy(&resp.body)
+    );
+    resp.json()["review_id"].as_u64().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_restored_from_a_snapshot_serves_no_pre_write_page() {
+    let mut redis = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let url = redis.url();
+    let (_proc, addr) = Proc::serve(
+        dir.path(),
+        &[
+            "--workers",
+            "2",
+            "--redis-url",
+            &url,
+            "--l1-capacity-mb",
+            "0",
+        ],
+    );
+    let page = "/reviews/3?sort=newest&count=3";
+    // Warm Redis from both workers, then snapshot it.
+    let mut before = None;
+    for _ in 0..10 {
+        let resp = request(addr, "GET", page, &[], b"").await;
+        assert_eq!(resp.status, 200);
+        before.get_or_insert(resp.json()["total"].as_u64().unwrap());
+    }
+    let before = before.unwrap();
+    redis.snapshot();
+    let id = post(addr, 3, 1).await;
+    // Redis dies and comes back with the pre-write copies.
+    redis.kill();
+    redis.restart();
+    assert!(
+        redis.count_keys("reviews:v3:3:*") > 0,
+        "the snapshot held copies"
+    );
+    let mut seen_redis_hit = false;
+    for _ in 0..40 {
+        let resp = request(addr, "GET", page, &[], b"").await;
+        let body = resp.json();
+        assert_eq!(body["total"], before + 1, "pre-write page served: {body}");
+        assert_eq!(body["results"][0]["review_id"], id);
+        seen_redis_hit |= resp.header("x-cache") == Some("HIT-REDIS");
+    }
+    assert!(
+        seen_redis_hit,
+        "post-write copies are served from Redis again"
+    );
+}
+
+#[tokio::test]
+async fn the_writers_next_read_never_joins_a_read_the_write_overtook() {
+    let app = TestApp::start(Options {
+        l1_mb: 16,
+        ..Options::default()
+    })
+    .await;
+    let page = "/reviews/5?sort=newest&count=2";
+    // A read takes its snapshot now and answers 400 ms later.
+    app.service
+        .store()
+        .set_late_answers(Duration::from_millis(400));
+    let addr = app.addr;
+    let slow = tokio::spawn(async move { request(addr, "GET", page, &[], b"").await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    app.service.store().set_late_answers(Duration::ZERO);
+    let id = post(app.addr, 5, 2).await;
+    let mine = app.get(page).await;
+    assert_eq!(
+        mine.json()["results"][0]["review_id"],
+        id,
+        "the writer sees its write"
+    );
+    let old = slow.await.unwrap();
+    assert_ne!(
+        old.json()["results"][0]["review_id"],
+        id,
+        "the slow read predates it"
+    );
+    // The overtaken read was not cached either.
+    let again = app.get(page).await;
+    assert_eq!(again.json()["results"][0]["review_id"], id);
+}
+
+/// A product's acknowledged writes: (ms since the start, count by then).
+type Acked = Vec<(u64, u64)>;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_workers_and_redis_never_show_a_write_older_than_a_second() {
+    let redis = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let url = redis.url();
+    let (_proc, addr) = Proc::serve(dir.path(), &["--workers", "2", "--redis-url", &url]);
+    let products = [11u64, 12, 13];
+    let mut base = Vec::new();
+    for p in products {
+        let meta = request(addr, "GET", &format!("/reviews/{p}/meta"), &[], b"").await;
+        base.push(meta.json()["total"].as_u64().unwrap());
+    }
+    let epoch = Instant::now();
+    // acked[i]: (ms since epoch, reviews of product i acknowledged by then).
+    let acked: Arc<std::sync::Mutex<Vec<Acked>>> =
+        Arc::new(std::sync::Mutex::new(vec![Vec::new(); products.len()]));
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (acked, stop) = (Arc::clone(&acked), Arc::clone(&stop));
+        tokio::spawn(async move {
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let i = (n % products.len() as u64) as usize;
+                post(addr, products[i], n).await;
+                n += 1;
+                {
+                    let mut acked = acked.lock().unwrap();
+                    let count = acked[i].last().map_or(0, |&(_, c)| c) + 1;
+                    acked[i].push((epoch.elapsed().as_millis() as u64, count));
+                }
+                tokio::time::sleep(Duration::from_millis(40)).await;
+            }
+        })
+    };
+    let stale = Arc::new(AtomicU64::new(0));
+    let reads = Arc::new(AtomicU64::new(0));
+    let readers: Vec<_> = (0..4)
+        .map(|r| {
+            let (acked, stop, stale, reads, base) = (
+                Arc::clone(&acked),
+                Arc::clone(&stop),
+                Arc::clone(&stale),
+                Arc::clone(&reads),
+                base.clone(),
+            );
+            tokio::spawn(async move {
+                let mut k = r;
+                while !stop.load(Ordering::Relaxed) {
+                    k += 1;
+                    let i = k % products.len();
+                    let started = epoch.elapsed().as_millis() as u64;
+                    let path = if k % 2 == 0 {
+                        format!("/reviews/{}/meta", products[i])
+                    } else {
+                        format!("/reviews/{}?sort=newest&count=1", products[i])
+                    };
+                    let resp = request(addr, "GET", &path, &[], b"").await;
+                    let total = resp.json()["total"].as_u64().unwrap();
+                    // Every write acknowledged a second before this read began.
+                    let must = acked.lock().unwrap()[i]
+                        .iter()
+                        .filter(|&&(at, _)| at + 1000 <= started)
+                        .map(|&(_, c)| c)
+                        .max()
+                        .unwrap_or(0);
+                    reads.fetch_add(1, Ordering::Relaxed);
+                    if total < base[i] + must {
+                        eprintln!("{path}: total {total} < {} at {started} ms", base[i] + must);
+                        stale.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    stop.store(true, Ordering::Relaxed);
+    writer.await.unwrap();
+    for reader in readers {
+        reader.await.unwrap();
+    }
+    let reads = reads.load(Ordering::Relaxed);
+    assert!(reads > 500, "{reads} reads");
+    assert_eq!(
+        stale.load(Ordering::Relaxed),
+        0,
+        "stale reads among {reads}"
+    );
+}
+
+#[tokio::test]
+async fn requests_abandoned_mid_read_leave_no_flight_behind() {
+    let app = TestApp::spawn().await;
+    app.service.store().set_delay(Duration::from_millis(300));
+    let mut clients = Vec::new();
+    for page in 1..=30 {
+        let addr = app.addr;
+        clients.push(tokio::spawn(async move {
+            let path = format!("/reviews/7?page={page}&count=3");
+            // The client gives up after 50 ms and closes its connection.
+            let _ = tokio::time::timeout(
+                Duration::from_millis(50),
+                request(addr, "GET", &path, &[], b""),
+            )
+            .await;
+        }));
+    }
+    for client in clients {
+        client.await.unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while app.service.cache().flights() > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "{} flights left behind",
+            app.service.cache().flights()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_crawled_product_keeps_a_bounded_redis_footprint() {
+    let redis = RedisServer::start();
+    let app = TestApp::start(Options::redis_only(redis.url())).await;
+    let mut client = common::KeepAlive::new(app.addr);
+    for page in 1..=10_000u32 {
+        let resp = client
+            .get(&format!("/reviews/2?page={page}&count=1&sort=newest"))
+            .await
+            .unwrap();
+        assert_eq!(resp.status, 200);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let keys = redis.count_keys("reviews:v3:2:*");
+    assert!(
+        (1..=20).contains(&keys),
+        "{keys} Redis keys for one crawled product"
+    );
+}
