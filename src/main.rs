@@ -63,16 +63,26 @@ fn serve(config: &Config) -> anyhow::Result<()> {
         return runtime.block_on(serving.instrument(tracing::info_span!("worker", id)));
     }
     if config.workers > 1 {
-        let (listeners, addr) = supervisor::bind_group(&config.listen, config.workers as usize)?;
-        if mongo.is_none() {
-            startup::prepare_store(config)?;
-        }
+        let port = supervisor::Port::bind(&config.listen, config.workers as usize)?;
+        let store = match mongo {
+            Some(_) => None,
+            None => Some(startup::prepare_store(config)?),
+        };
         let drain = Duration::from_secs(config.shutdown_timeout);
-        let supervisor = Supervisor::new(listeners, drain)?;
+        let mut supervisor = Supervisor::new(port, drain)?;
+        if let Some(store) = store {
+            // A worker killed inside a read leaves its LMDB reader slot
+            // behind: clear such slots after every worker's death.
+            supervisor.housekeeping(move || match store.clear_stale_readers() {
+                Ok(0) => {}
+                Ok(n) => tracing::info!("cleared {n} stale LMDB reader slots"),
+                Err(e) => tracing::warn!("cannot clear stale LMDB reader slots: {e}"),
+            });
+        }
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
-        return runtime.block_on(supervisor.run(addr));
+        return runtime.block_on(supervisor.run());
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
