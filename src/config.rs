@@ -87,6 +87,11 @@ pub struct Config {
     #[arg(long, env = "REVIEWS_READ_DEADLINE_MS", default_value_t = 1500, value_parser = clap::value_parser!(u64).range(1..))]
     pub read_deadline_ms: u64,
 
+    /// Failure drill: while this file exists, every store call fails as if
+    /// the store were unreachable (to rehearse an outage).
+    #[arg(long, env = "REVIEWS_STORE_FAULT_FILE")]
+    pub store_fault_file: Option<PathBuf>,
+
     /// Log lines as `text` or `json` (one object per line).
     #[arg(long, env = "REVIEWS_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,

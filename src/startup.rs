@@ -84,7 +84,8 @@ impl<S: Store> Application<S> {
         let metrics = Arc::new(supervisor::metrics());
         let cache = ReadThrough::with_stats(&config.cache(), metrics.cache_stats())?;
         let service = Service::new(store, cache, metrics)
-            .with_read_deadline(Duration::from_millis(config.read_deadline_ms));
+            .with_read_deadline(Duration::from_millis(config.read_deadline_ms))
+            .with_fault_file(config.store_fault_file.clone());
         let service = Arc::new(service);
         let limits = config.limits();
         let edge = Edge::new(

@@ -12,6 +12,7 @@
 
 pub mod render;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -49,6 +50,8 @@ pub struct Service<S> {
     breaker: Breaker,
     /// How long a read may wait for the store.
     read_deadline: Duration,
+    /// While this file exists, the store counts as unreachable (drills).
+    fault_file: Option<PathBuf>,
 }
 
 impl<S: Store> Service<S> {
@@ -60,6 +63,27 @@ impl<S: Store> Service<S> {
             metrics,
             breaker: Breaker::new(STORE_BREAKER_THRESHOLD, STORE_BREAKER_COOLDOWN),
             read_deadline: DEFAULT_READ_DEADLINE,
+            fault_file: None,
+        }
+    }
+
+    /// A failure drill: while `file` exists, every store call (and
+    /// `/readyz`) fails as if the store could not be reached, so an
+    /// operator — or a test across hosts — can rehearse a store outage
+    /// without breaking a store.
+    pub fn with_fault_file(mut self, file: Option<PathBuf>) -> Service<S> {
+        self.fault_file = file;
+        self
+    }
+
+    /// The drill's error, while its file exists.
+    fn drilled(&self) -> Result<(), StoreError> {
+        match &self.fault_file {
+            Some(file) if file.exists() => Err(StoreError::Unavailable(format!(
+                "failure drill: {} exists",
+                file.display()
+            ))),
+            _ => Ok(()),
         }
     }
 
@@ -154,6 +178,7 @@ impl<S: Store> Service<S> {
     /// Whether the store answers now (what a load balancer polls). Asks the
     /// store itself, whatever the breaker says; a success closes it.
     pub async fn ready(&self) -> Result<(), StoreError> {
+        self.drilled()?;
         match tokio::time::timeout(READY_TIMEOUT, self.store.ping()).await {
             Ok(Ok(())) => {
                 self.breaker.success();
@@ -196,7 +221,10 @@ impl<S: Store> Service<S> {
             ));
         }
         let started = Instant::now();
-        let result = call.await;
+        let result = match self.drilled() {
+            Ok(()) => call.await,
+            Err(e) => Err(e),
+        };
         self.metrics.store_call(started.elapsed(), result.is_ok());
         match &result {
             Err(StoreError::Unavailable(_)) => self.breaker.failure(),

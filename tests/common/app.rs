@@ -247,6 +247,7 @@ impl TestApp {
             max_connections: options.max_connections,
             client_timeout_ms: options.client_timeout_ms,
             read_deadline_ms: options.read_deadline_ms,
+            store_fault_file: None,
         };
         let faulty = Faulty {
             inner: store,
