@@ -193,7 +193,11 @@ def wrk_figures(raw):
 
 
 def siege_summary(path):
+    """siege's closing figures, or None when it printed none: siege 4.0.7
+    sometimes hangs at "Lifting the server siege..." and run.sh kills it."""
     text = path.read_text()
+    if "Shortest transaction:" not in text:
+        return None
     get = lambda label: float(re.search(label + r":\s+([\d.]+)", text).group(1))
     return {"transactions": int(get("Transactions")), "elapsed": get("Elapsed time"),
             "mean": get("Response time") * 1000, "longest": get("Longest transaction") * 1000,
@@ -217,8 +221,12 @@ def siege_figures(raw):
     rows, t, statuses, failed, trans, weighted, longest = [], 0.0, {}, 0, 0, 0.0, 0.0
     slices = sorted((p for p in raw.glob("siege-*.txt") if p.stem.split("-")[1].isdigit()),
                     key=lambda p: int(p.stem.split("-")[1]))
+    hung = 0
     for path in slices:
         s = siege_summary(path)
+        if s is None:
+            hung += 1
+            continue
         st = siege_statuses(path.with_suffix(".status"))
         for k, v in st.items():
             statuses[k] = statuses.get(k, 0) + v
@@ -232,7 +240,12 @@ def siege_figures(raw):
                      s["transactions"] / s["elapsed"] if s["elapsed"] else None,
                      None, None, s["mean"], s["longest"], non2xx, s["failed"]])
     votes = siege_summary(raw / "siege-votes.txt")
-    vote_statuses = siege_statuses(raw / "siege-votes.status")
+    if votes is None:
+        hung += 1
+        votes = {"transactions": 0, "elapsed": 0.0, "mean": 0.0, "longest": 0.0, "failed": 0}
+        vote_statuses = {}
+    else:
+        vote_statuses = siege_statuses(raw / "siege-votes.status")
     all_statuses = dict(statuses)
     for k, v in vote_statuses.items():
         all_statuses[k] = all_statuses.get(k, 0) + v
@@ -248,6 +261,8 @@ def siege_figures(raw):
         ("latency max (siege, 10 ms resolution)", siege_ms(max(longest, votes["longest"]))),
         ("responses by status (siege -v)", statuses_text(all_statuses)),
         ("failed transactions (socket errors, timeouts)", f"{failed + votes['failed']}"),
+        ("siege runs that hung at their end and were killed", f"{hung} of {len(slices) + 1}"
+         + (" (not counted above; their requests are in the server-side counts)" if hung else "")),
     ]
     note = ("siege runs in one-second slices with `-T application/json` (siege 4.0.7 ignores a "
             "content type in its rc file, and would send posts as form data). The helpful votes "
@@ -255,7 +270,9 @@ def siege_figures(raw):
             "(artillery/siegerc-votes): a vote's 204 has no body, and siege 4.0.7 waits for one "
             "on a kept-alive connection until the server's 60 s idle timeout. siege times "
             "requests to 10 ms and reports no percentiles: the percentiles of a siege run are "
-            "the server's, below. Statuses are counted from siege's verbose output.")
+            "the server's, below. Statuses are counted from siege's verbose output. siege 4.0.7 "
+            "sometimes hangs after a timed run, at \"Lifting the server siege...\", before "
+            "printing its figures: run.sh kills a run that outlives its time by 10 s.")
     return {"rows": rows, "figures": figures, "note": note, "statuses": all_statuses,
             "errors": failed + votes["failed"], "requests": trans + votes["transactions"],
             "plot": ["mean_ms", "max_ms"]}

@@ -81,6 +81,7 @@ curl -sf "$URL/readyz" >/dev/null || { echo "run.sh: the service did not start; 
 
 raw="$OUT/raw"
 mkdir -p "$raw"
+load_before=$(cut -d' ' -f1 /proc/loadavg)
 python3 artillery/report.py scrape "$URL" "$raw/metrics-before.json" "$WORKERS"
 echo "== $TOOL for ${DURATION}s against $URL"
 tool_status=0
@@ -99,12 +100,26 @@ case $TOOL in
     artillery/siege-urls.sh --votes "$URL" "$PRODUCTS" "$RECORDS" > "$raw/votes.txt"
     # siege -v prints one line per request: "HTTP/1.1 200 0.00 secs: ...".
     count_statuses() { awk '/HTTP\/1/ {n[$2]++} END {for (s in n) print s, n[s]}'; }
-    siege -R artillery/siegerc-votes -c "$VOTE_USERS" -d "$VOTE_DELAY" -t "${DURATION}S" -v \
-      -f "$raw/votes.txt" 2>"$raw/siege-votes.txt" | count_statuses > "$raw/siege-votes.status" &
+    # siege_run SECONDS OUT ARGS...: one timed siege run, its figures in
+    # OUT.txt and its statuses in OUT.status. siege 4.0.7 sometimes hangs at
+    # "Lifting the server siege..." before printing its figures: a run that
+    # outlives its time by 10 s is killed, and the report counts it as hung.
+    siege_run() {
+      local secs=$1 out=$2 rc=0; shift 2
+      timeout -s KILL $((secs + 10)) siege -t "${secs}S" -v "$@" 2>"$out.txt" \
+        | count_statuses > "$out.status" || rc=$?
+      case $rc in
+        0) ;;
+        137) echo "run.sh: a siege run hung at its end (siege 4.0.7) and was killed" >&2 ;;
+        *) echo "run.sh: siege failed (status $rc): $(tail -n 3 "$out.txt")" >&2; return 1 ;;
+      esac
+    }
+    siege_run "$DURATION" "$raw/siege-votes" -R artillery/siegerc-votes -c "$VOTE_USERS" \
+      -d "$VOTE_DELAY" -f "$raw/votes.txt" &
     votes=$!
     for second in $(seq "$DURATION"); do
-      siege -R artillery/siegerc -T application/json -c "$CONNECTIONS" -t 1S -v -f "$raw/urls.txt" \
-        2>"$raw/siege-$second.txt" | count_statuses > "$raw/siege-$second.status"
+      siege_run 1 "$raw/siege-$second" -R artillery/siegerc -T application/json \
+        -c "$CONNECTIONS" -f "$raw/urls.txt"
     done
     wait "$votes" ;;
   artillery)
@@ -117,6 +132,7 @@ case $TOOL in
       > "$OUT/artillery.log" 2>&1 || tool_status=$?
     sed -n '/^Checks:/,$p' "$OUT/artillery.log" ;;
 esac
+load_after=$(cut -d' ' -f1 /proc/loadavg)
 sleep 0.2   # let requests the tool abandoned at its end finish before the last scrape
 python3 artillery/report.py scrape "$URL" "$raw/metrics-after.json" "$WORKERS"
 
@@ -130,7 +146,7 @@ report_status=0
 python3 artillery/report.py build "$OUT" "$TOOL" "$title" \
   "command: \`RECORDS=$RECORDS WORKERS=$WORKERS L1_MB=$L1_MB REDIS=$REDIS TOOL=$TOOL DURATION=$DURATION CONNECTIONS=$CONNECTIONS${SERVICE_FLAGS:+ SERVICE_FLAGS=\"$SERVICE_FLAGS\"} artillery/run.sh\`" \
   "load: $load, ${DURATION}s, storefront mix (artillery/README.md)" \
-  "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; load generator and service share it" \
+  "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; load generator and service share it; 1-minute load average $load_before before the run, $load_after at its end" \
   "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)" || report_status=$?
 # 3: the run failed (the report says why); anything else: report.py did.
 case $report_status in 0|3) ;; *) echo "run.sh: report.py failed" >&2; exit 1 ;; esac

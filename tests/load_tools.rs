@@ -15,7 +15,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{Proc, request};
 
@@ -139,20 +139,39 @@ fn have(test: &str, program: &Path, install: &str) -> bool {
     found
 }
 
-/// Runs a command to its end (at most a minute) and returns its output.
+/// `program`, killed if it runs `limit` seconds (`timeout -s KILL`): a hung
+/// tool cannot hang the suite.
+fn tool(program: impl AsRef<std::ffi::OsStr>, limit: u64) -> Command {
+    let mut command = Command::new("timeout");
+    command
+        .args(["-s", "KILL", &limit.to_string()])
+        .arg(program);
+    command
+}
+
+/// Runs a command to its end and returns its output.
 fn run(command: &mut Command) -> Output {
-    let started = Instant::now();
-    let out = command
+    command
         .current_dir(root())
         .stdin(Stdio::null())
         .output()
-        .unwrap_or_else(|e| panic!("{command:?} starts: {e}"));
-    assert!(
-        started.elapsed() < Duration::from_secs(60),
-        "{command:?} took {:?}",
-        started.elapsed()
-    );
-    out
+        .unwrap_or_else(|e| panic!("{command:?} starts: {e}"))
+}
+
+/// Whether a siege run succeeded. siege 4.0.7 sometimes hangs at the end of
+/// a timed run ("Lifting the server siege...") after its requests are done;
+/// killed by `timeout`, it counts as done: what it sent is judged by the
+/// server's counts.
+fn siege_ok(out: &Output) -> bool {
+    use std::io::Write;
+    if out.status.code() == Some(137) {
+        let _ = writeln!(
+            std::io::stderr(),
+            "siege hung at the end of its run (siege 4.0.7) and was killed"
+        );
+        return true;
+    }
+    out.status.success()
 }
 
 fn text(out: &Output) -> String {
@@ -178,7 +197,7 @@ fn wrk_sends_the_mix_and_every_write_is_valid() {
     let (_server, addr) = serve(dir.path());
     let mut out = None;
     let answered = answered_during(addr, || {
-        out = Some(run(Command::new("wrk")
+        out = Some(run(tool("wrk", 60)
             .args(["-t2", "-c8", &format!("-d{SECONDS}s")])
             .args(["-s", "artillery/wrk/storefront.lua"])
             .arg(format!("http://{addr}"))
@@ -231,7 +250,7 @@ fn siege_sends_the_mix_and_every_write_is_valid() {
     let answered = answered_during(addr, || {
         // As run.sh runs them: reads and posts on kept-alive connections,
         // votes beside them on connections closed after each answer.
-        let voting = Command::new("siege")
+        let voting = tool("siege", SECONDS + 10)
             .args(["-R", "artillery/siegerc-votes", "-c", "2", "-d", "0.01"])
             .args(["-t", &time, "-f"])
             .arg(&votes)
@@ -241,7 +260,7 @@ fn siege_sends_the_mix_and_every_write_is_valid() {
             .stderr(Stdio::piped())
             .spawn()
             .expect("siege starts");
-        let browsing = run(Command::new("siege")
+        let browsing = run(tool("siege", SECONDS + 10)
             .args([
                 "-R",
                 "artillery/siegerc",
@@ -256,10 +275,7 @@ fn siege_sends_the_mix_and_every_write_is_valid() {
     });
     let (browsing, voting) = outs.unwrap();
     let log = format!("{}\n{}", text(&browsing), text(&voting));
-    assert!(
-        browsing.status.success() && voting.status.success(),
-        "{log}"
-    );
+    assert!(siege_ok(&browsing) && siege_ok(&voting), "{log}");
     assert_the_mix_was_served("siege", &answered, &log);
 }
 
@@ -278,7 +294,7 @@ fn artillery_sends_the_mix_and_checks_its_thresholds() {
     let (_server, addr) = serve(dir.path());
     let mut out = None;
     let answered = answered_during(addr, || {
-        out = Some(run(Command::new(&bin)
+        out = Some(run(tool(&bin, 60)
             .args(["run", "--output"])
             .arg(dir.path().join("artillery.json"))
             .arg("artillery/storefront.yml")
