@@ -214,7 +214,7 @@ def siege_statuses(path):
 
 
 def siege_ms(v):
-    return "0 (under siege's 10 ms step)" if v == 0 else f"{fmt_ms(v)} ms"
+    return "under 10 ms (siege's resolution)" if v is not None and v < 10 else f"{fmt_ms(v)} ms"
 
 
 def siege_figures(raw):
@@ -298,7 +298,8 @@ def artillery_figures(raw):
     requests = c.get("http.requests", 0)
     statuses = {k.split(".")[-1]: v for k, v in c.items() if re.fullmatch(r"http\.codes\.\d+", k)}
     errors = {k[len("errors."):]: v for k, v in c.items() if k.startswith("errors.")}
-    ms = lambda k: f"{fmt_ms(rt.get(k))} ms"
+    # artillery keeps whole milliseconds: a 0 is "under 1 ms".
+    ms = lambda k: "under 1 ms (artillery's resolution)" if rt.get(k) == 0 else f"{fmt_ms(rt.get(k))} ms"
     figures = [
         ("requests", f"{requests}"),
         ("duration", f"{secs:.2f} s (first to last request, as artillery measured it)"),
