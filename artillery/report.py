@@ -2,7 +2,7 @@
 """The figures of artillery/run.sh, from the tools' raw output and the
 service's own counters.
 
-  report.py scrape URL OUT.json WORKERS   the service's /metrics, every process
+  report.py scrape URL OUT.json           the service's /metrics (the whole port)
   report.py build OUT TOOL TITLE SETUP... series.csv and report.md in OUT
 
 `build` reads OUT/raw/: what the tool wrote (wrk-N.txt, siege-N.txt and
@@ -56,33 +56,26 @@ def parse_metrics(text):
     return out
 
 
-def scrape(url, path, workers):
-    """Scrapes /metrics on fresh connections until every worker process has
-    answered (each scrape names its process in reviews_process_info), then
-    writes the sum over processes. With --workers N and per-process counters,
-    a scrape reaches one worker the kernel picks; 20 scrapes per worker make
-    missing one unlikely (2 workers: odds 1 in 500,000), and the processes
-    seen are recorded so the report can say so."""
-    views = {}
-    for _ in range(max(1, 20 * workers if workers > 1 else 1)):
-        with urllib.request.urlopen(url + "/metrics", timeout=5) as r:
-            samples = parse_metrics(r.read().decode())
-        who = frozenset(labels for (name, labels) in samples if name == "reviews_process_info")
-        views[who] = samples
-    total = {}
-    for samples in views.values():
-        for key, value in samples.items():
-            total[key] = total.get(key, 0.0) + value
-    requests, buckets = {}, {}
-    for (name, labels), value in total.items():
+def scrape(url, path):
+    """Scrapes the service's /metrics once and writes what the report needs.
+    One scrape is the whole port, whichever worker answers it (their
+    counters are summed in memory they share); reviews_process_info names
+    the process that answered, and the per-process series the workers."""
+    with urllib.request.urlopen(url + "/metrics", timeout=5) as r:
+        samples = parse_metrics(r.read().decode())
+    requests, buckets, workers = {}, {}, set()
+    for (name, labels), value in samples.items():
         d = dict(labels)
         if name == "reviews_http_requests_total":
             requests[f"{d['route']} {d['status']}"] = value
         elif name == "reviews_http_request_duration_seconds_bucket":
             buckets.setdefault(d["route"], {})[d["le"]] = value
-    simple = {name: value for (name, labels), value in total.items() if not labels}
-    processes = sorted(dict(l).get("pid", "?") for who in views for l in who)
-    json.dump({"processes": processes, "requests": requests, "buckets": buckets,
+        elif name == "process_resident_memory_bytes" and d.get("worker", "supervisor") != "supervisor":
+            workers.add(d["worker"])
+    simple = {name: value for (name, labels), value in samples.items() if not labels}
+    answered = [dict(l).get("pid", "?") for (name, l) in samples if name == "reviews_process_info"]
+    json.dump({"answered_by": answered, "workers": sorted(workers) or ["the only process"],
+               "requests": requests, "buckets": buckets,
                "shed": simple.get("reviews_http_shed_total", 0)}, open(path, "w"), indent=1)
 
 
@@ -100,7 +93,7 @@ def server_delta(raw):
         old = before["buckets"].get(route, {})
         buckets[route] = {le: n - old.get(le, 0) for le, n in bs.items()}
     return {"requests": requests, "buckets": buckets, "shed": int(after["shed"] - before["shed"]),
-            "processes": after["processes"]}
+            "workers": after["workers"]}
 
 
 def bucket_quantile(buckets, q):
@@ -398,7 +391,7 @@ def build(out, tool, title, setup):
            f"- unexpected statuses: {sum(unexpected.values())}"
            + (f" ({', '.join(f'{k} ×{v}' for k, v in sorted(unexpected.items()))})" if unexpected else ""),
            f"- requests shed (503, too many in flight): {server['shed']}",
-           f"- processes counted: {len(server['processes'])} (pids {', '.join(server['processes'])})",
+           f"- workers counted: {', '.join(server['workers'])} (one scrape covers every worker of the port)",
            "", "## Over time", "", "![latency and throughput over time](latency.png)", "",
            "| t (s) | interval (s) | requests | req/s | p50 ms | p99 ms | mean ms | max ms | non-2xx | errors |",
            "|---|---|---|---|---|---|---|---|---|---|"]
@@ -414,7 +407,7 @@ def build(out, tool, title, setup):
 if __name__ == "__main__":
     kind = sys.argv[1] if len(sys.argv) > 1 else ""
     if kind == "scrape":
-        scrape(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+        scrape(sys.argv[2], sys.argv[3])
     elif kind == "build":
         sys.exit(build(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:]))
     else:

@@ -82,7 +82,7 @@ curl -sf "$URL/readyz" >/dev/null || { echo "run.sh: the service did not start; 
 raw="$OUT/raw"
 mkdir -p "$raw"
 load_before=$(cut -d' ' -f1 /proc/loadavg)
-python3 artillery/report.py scrape "$URL" "$raw/metrics-before.json" "$WORKERS"
+python3 artillery/report.py scrape "$URL" "$raw/metrics-before.json"
 echo "== $TOOL for ${DURATION}s against $URL"
 tool_status=0
 case $TOOL in
@@ -134,7 +134,7 @@ case $TOOL in
 esac
 load_after=$(cut -d' ' -f1 /proc/loadavg)
 sleep 0.2   # let requests the tool abandoned at its end finish before the last scrape
-python3 artillery/report.py scrape "$URL" "$raw/metrics-after.json" "$WORKERS"
+python3 artillery/report.py scrape "$URL" "$raw/metrics-after.json"
 
 title="reviews under $TOOL: $RECORDS records, $WORKERS worker(s), L1 ${L1_MB} MB, Redis $([ "$REDIS" = 1 ] && echo on || echo off)"
 case $TOOL in
