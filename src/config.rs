@@ -8,6 +8,7 @@ use clap::Parser;
 
 use crate::cache::CacheConfig;
 use crate::server::Limits;
+#[cfg(feature = "mongodb")]
 use crate::store::mongo::MongoConfig;
 
 /// How one `reviews` process is configured.
@@ -103,6 +104,7 @@ pub struct Config {
 
 impl Config {
     /// The MongoDB settings, when a URI is given.
+    #[cfg(feature = "mongodb")]
     pub fn mongo(&self) -> Option<MongoConfig> {
         self.mongodb_uri.as_ref().map(|uri| MongoConfig {
             uri: uri.clone(),

@@ -10,8 +10,8 @@
 //!
 //! - a worker that dies is restarted at once the first time, then after
 //!   100 ms, 200 ms, 400 ms, 800 ms and 1 s while it keeps dying young
-//!   (within `HEALTHY_UPTIME`, 10 s, of its start): never later than SPEC's
-//!   second, at most one start a second per slot in a crash loop. Its
+//!   (within `HEALTHY_UPTIME`, 10 s, of its start): never later than the
+//!   second docs/operations.md promises, at most one start a second per slot in a crash loop. Its
 //!   replacement takes over the connections queued meanwhile;
 //! - SIGHUP replaces workers one slot at a time: the new worker is started
 //!   on the slot's socket and reports ready before the old one is told to
@@ -69,8 +69,8 @@ const METRICS_FD: RawFd = 4;
 const READY_LINE: &str = "ready";
 /// A worker that ran this long before dying resets its backoff.
 const HEALTHY_UPTIME: Duration = Duration::from_secs(10);
-/// The longest wait before restarting a worker that keeps dying: SPEC §7's
-/// "restarts a worker that dies (within 1 s)".
+/// The longest wait before restarting a worker that keeps dying: a dead
+/// worker is restarted within 1 s (docs/operations.md).
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
 /// The shortest wait before retrying a worker that could not be spawned.
 const MIN_RETRY: Duration = Duration::from_millis(100);
