@@ -23,14 +23,34 @@ function pickPage(context, events, done) {
   return done();
 }
 
-// About 1 view in 100 votes a review helpful, 1 in 100 writes a review.
+// About 1 view in 100 votes a review helpful, 1 in 100 writes a review
+// (WRITE_SHARE sets each share; a short smoke raises it to be sure to write).
+const writeShare = Number(process.env.WRITE_SHARE || 0.01);
+
 function maybeWrite(context, events, done) {
   const r = Math.random();
-  context.vars.vote = r < 0.01;
-  context.vars.post = r >= 0.01 && r < 0.02;
+  context.vars.vote = r < writeShare;
+  context.vars.post = r >= writeShare && r < 2 * writeShare;
   context.vars.reviewId = uniform(1, records);
   context.vars.rating = uniform(1, 5);
   return done();
 }
 
-module.exports = { pickProduct, pickPage, maybeWrite };
+// What the mix expects: reads 200, posts 201, votes 204 (or 404 for the ~2%
+// of reviews that are reported, hence hidden). Every response adds to the
+// counter storefront.unexpected_status (0 or 1, so the counter exists even
+// when nothing went wrong), which the scenario's ensure condition reads.
+function expected(method, url) {
+  if (method === 'POST') return [201];
+  if (method === 'PUT' && /\/helpful$/.test(url)) return [204, 404];
+  return [200];
+}
+
+function checkStatus(req, res, context, events, done) {
+  const path = new URL(req.url, 'http://target').pathname;
+  const ok = expected(String(req.method).toUpperCase(), path).includes(res.statusCode);
+  events.emit('counter', 'storefront.unexpected_status', ok ? 0 : 1);
+  return done();
+}
+
+module.exports = { pickProduct, pickPage, maybeWrite, checkStatus };

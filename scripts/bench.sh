@@ -2,9 +2,13 @@
 # Benchmark: each read path of `reviews` next to a bare hyper server that
 # returns a body of the same size, driven by wrk with the same settings in
 # the same run (docs/operations.md):
-#   L1 hit            one hot key, L1 on (default), no Redis
-#   Redis hit         one hot key, --l1-capacity-mb 0, Redis on
+#   L1 hit            random products among 100 hot ones, L1 on, no Redis
+#   Redis hit         random products among 1,000, --l1-capacity-mb 0, Redis on
+#                     (many keys: single flight cannot coalesce them, so this
+#                     measures Redis round trips, not coalescing)
 #   store read        random products over the whole data set, both caches off
+# The hot sets are read once before they are measured, so each row measures
+# its own tier. The bare server's body is the mean body size of the row's set.
 #
 #   scripts/bench.sh                              # 1M records, 10 s per run
 #   RECORDS=10000000 DURATION=20 scripts/bench.sh
@@ -25,7 +29,8 @@ PRODUCTS=$((RECORDS / 10))
 PORT=${PORT:-3900}
 BARE_PORT=$((PORT + 1))
 REDIS_PORT=$((PORT + 2))
-HOT_PATH=${HOT_PATH:-/reviews/1000}
+L1_SPAN=${L1_SPAN:-100}
+REDIS_SPAN=${REDIS_SPAN:-1000}
 
 for tool in wrk redis-server curl; do
   command -v "$tool" >/dev/null || { echo "bench: $tool is not installed (apt-get install $tool)" >&2; exit 1; }
@@ -59,25 +64,40 @@ start_bare() {
   wait_up "$1" /
 }
 
-# wrk_once URL [wrk args...]: one wrk run; prints "req/s p50 p99 errors".
+# wrk_once URL SPAN [wrk args...]: one wrk run over products 1..SPAN;
+# prints "req/s p50 p99 errors".
 wrk_once() {
-  local url=$1; shift
-  wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency "$@" "$url" -- "$PRODUCTS" | awk '
+  local url=$1 span=$2; shift 2
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency "$@" "$url" -- "$span" | awk '
     /^Requests\/sec/ {rps = $2} $1 == "50%" {p50 = $2} $1 == "99%" {p99 = $2}
     /Non-2xx|Socket errors/ {err = err $0 " "}
     END {printf "%s %s %s %s\n", rps, p50, p99, (err == "" ? "0" : err)}'
 }
 
+# mean_size PORT SPAN: the mean body size of products 1..SPAN (sampled).
+mean_size() {
+  for _ in $(seq 200); do
+    curl -s "http://127.0.0.1:$1/reviews/$(( (RANDOM * 32768 + RANDOM) % $2 + 1 ))" | wc -c
+  done | awk '{s += $1} END {printf "%d", s / NR}'
+}
+
+# warm PORT SPAN: reads every product of 1..SPAN once.
+warm() {
+  for id in $(seq "$2"); do echo "url = \"http://127.0.0.1:$1/reviews/$id\""; done |
+    curl -s -K - >/dev/null
+}
+
 rows=()
 summary=()
-# compare NAME BARE_URL APP_URL [wrk args for the app]: alternates bare and
-# app runs ROUNDS times; reports the last rounds' figures and the median ratio.
+# compare NAME BARE_URL APP_URL SPAN: alternates bare and app runs ROUNDS
+# times (the app over random products 1..SPAN); reports the last round's
+# figures and the median ratio.
 compare() {
-  local name=$1 bare_url=$2 app_url=$3; shift 3
+  local name=$1 bare_url=$2 app_url=$3 span=$4
   local ratios=() bare app
   for round in $(seq "$ROUNDS"); do
-    bare=$(wrk_once "$bare_url")
-    app=$(wrk_once "$app_url" "$@")
+    bare=$(wrk_once "$bare_url" "$span")
+    app=$(wrk_once "$app_url" "$span" -s artillery/wrk/random_product.lua)
     ratios+=("$(awk -v a="${app%% *}" -v b="${bare%% *}" 'BEGIN {printf "%.3f", a / b}')")
   done
   rows+=("$(printf '%-30s %s' "bare hyper" "$bare")" "$(printf '%-30s %s' "$name" "$app")")
@@ -94,23 +114,23 @@ start_reviews "$P_L1"
 start_reviews "$P_L2" --l1-capacity-mb 0 --redis-url "redis://127.0.0.1:$REDIS_PORT/"
 start_reviews "$P_STORE" --l1-capacity-mb 0
 
-# Body sizes: the hot key's, and the mean over random products.
-hot_size=$(curl -s "http://127.0.0.1:$P_STORE$HOT_PATH" | wc -c)
-mean_size=$(for _ in $(seq 200); do
-  curl -s "http://127.0.0.1:$P_STORE/reviews/$(( (RANDOM * 32768 + RANDOM) % PRODUCTS + 1 ))" | wc -c
-done | awk '{s += $1} END {printf "%d", s / NR}')
-start_bare "$BARE_PORT" "$hot_size"
-start_bare "$P_BARE_RAND" "$mean_size"
-curl -s "http://127.0.0.1:$P_L1$HOT_PATH" "http://127.0.0.1:$P_L2$HOT_PATH" >/dev/null
+l1_size=$(mean_size "$P_STORE" "$L1_SPAN")
+redis_size=$(mean_size "$P_STORE" "$REDIS_SPAN")
+store_size=$(mean_size "$P_STORE" "$PRODUCTS")
+P_BARE_L1=$BARE_PORT; P_BARE_REDIS=$((PORT + 6))
+start_bare "$P_BARE_L1" "$l1_size"
+start_bare "$P_BARE_REDIS" "$redis_size"
+start_bare "$P_BARE_RAND" "$store_size"
+warm "$P_L1" "$L1_SPAN"
+warm "$P_L2" "$REDIS_SPAN"
 
-compare "L1 hit $HOT_PATH" "http://127.0.0.1:$BARE_PORT/" "http://127.0.0.1:$P_L1$HOT_PATH"
-compare "Redis hit (L1 off)" "http://127.0.0.1:$BARE_PORT/" "http://127.0.0.1:$P_L2$HOT_PATH"
-compare "store read, random products" "http://127.0.0.1:$P_BARE_RAND/" "http://127.0.0.1:$P_STORE" \
-  -s artillery/wrk/random_product.lua
+compare "L1 hit, $L1_SPAN products" "http://127.0.0.1:$P_BARE_L1/" "http://127.0.0.1:$P_L1" "$L1_SPAN"
+compare "Redis hit, $REDIS_SPAN products" "http://127.0.0.1:$P_BARE_REDIS/" "http://127.0.0.1:$P_L2" "$REDIS_SPAN"
+compare "store read, random products" "http://127.0.0.1:$P_BARE_RAND/" "http://127.0.0.1:$P_STORE" "$PRODUCTS"
 
 echo
 echo "wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s --latency; $RECORDS records; $(nproc) cores;"
-echo "bodies: hot $hot_size B, random mean $mean_size B; last round of each:"
+echo "mean bodies: L1 set $l1_size B, Redis set $redis_size B, all products $store_size B; last round of each:"
 printf '%-30s %s\n' "target" "req/s p50 p99 errors"
 printf '%s\n' "${rows[@]}"
 echo

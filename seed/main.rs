@@ -1,17 +1,19 @@
-//! `seed`: generates the deterministic reviews of SPEC §2 into a store.
+//! `seed`: generates the deterministic reviews of the reference data set
+//! (README.md, "The generated data") into a store.
 //! Interrupted and run again with the same flags, it finishes the job
 //! without duplicates.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use clap::Parser;
 use reviews::generate::DataSet;
 use reviews::seeding;
 use reviews::store::embedded::EmbeddedStore;
 use reviews::store::load::{LoadOptions, LoadOutcome};
+#[cfg(feature = "mongodb")]
 use reviews::store::mongo::{MongoConfig, MongoStore};
 
 /// Generate deterministic, realistic product reviews into a store.
@@ -74,13 +76,14 @@ fn run(args: &Args) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut progress = seeding::reporter(|line| eprintln!("{line}"));
     let (outcome, place) = match &args.mongodb_uri {
+        #[cfg(feature = "mongodb")]
         Some(uri) => {
             options.batch = args.batch.unwrap_or(10_000);
             let config = MongoConfig {
                 uri: uri.clone(),
                 read_preference: "primary".into(),
                 pool_size: options.threads as u32 * 2 + 2,
-                timeout: Duration::from_secs(10),
+                timeout: std::time::Duration::from_secs(10),
             };
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -94,6 +97,10 @@ fn run(args: &Args) -> anyhow::Result<()> {
             })?;
             (outcome, "MongoDB".to_string())
         }
+        #[cfg(not(feature = "mongodb"))]
+        Some(_) => anyhow::bail!(
+            "--mongodb-uri: this build has no MongoDB backend (built without the default `mongodb` feature)"
+        ),
         None => {
             options.batch = args.batch.unwrap_or(250_000);
             if args.drop {

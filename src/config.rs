@@ -9,6 +9,7 @@ use clap::Parser;
 use crate::cache::CacheConfig;
 use crate::server::Limits;
 use crate::service::products::PhotoBase;
+#[cfg(feature = "mongodb")]
 use crate::store::mongo::MongoConfig;
 
 /// How one `reviews` process is configured.
@@ -89,6 +90,16 @@ pub struct Config {
     #[arg(long, env = "REVIEWS_CLIENT_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub client_timeout_ms: u64,
 
+    /// Milliseconds a read may wait for the store before the service
+    /// answers a stale copy or 503 (keep it below a proxy's read timeout).
+    #[arg(long, env = "REVIEWS_READ_DEADLINE_MS", default_value_t = 1500, value_parser = clap::value_parser!(u64).range(1..))]
+    pub read_deadline_ms: u64,
+
+    /// Failure drill: while this file exists, every store call fails as if
+    /// the store were unreachable (to rehearse an outage).
+    #[arg(long, env = "REVIEWS_STORE_FAULT_FILE")]
+    pub store_fault_file: Option<PathBuf>,
+
     /// Log lines as `text` or `json` (one object per line).
     #[arg(long, env = "REVIEWS_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,
@@ -100,6 +111,7 @@ pub struct Config {
 
 impl Config {
     /// The MongoDB settings, when a URI is given.
+    #[cfg(feature = "mongodb")]
     pub fn mongo(&self) -> Option<MongoConfig> {
         self.mongodb_uri.as_ref().map(|uri| MongoConfig {
             uri: uri.clone(),

@@ -18,7 +18,7 @@
 //!
 //! Beside the path:
 //! - [`model`]: the data model and typed queries every layer shares;
-//! - [`metrics`]: per-process counters for `GET /metrics`;
+//! - [`metrics`]: the counters behind `GET /metrics`, one view per port;
 //! - [`breaker`], [`clock`], [`hash`]: small pieces several layers use;
 //! - [`generate`]: the deterministic review generator behind `seed`, the
 //!   demo data set and the tests' expectations;

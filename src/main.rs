@@ -10,6 +10,7 @@ use clap::error::ErrorKind;
 use reviews::config::Config;
 use reviews::service::Store;
 use reviews::startup::{self, Application};
+#[cfg(feature = "mongodb")]
 use reviews::store::mongo::MongoStore;
 use reviews::supervisor::{self, Supervisor};
 use reviews::telemetry;
@@ -42,7 +43,12 @@ fn main() -> ExitCode {
 }
 
 fn serve(config: &Config) -> anyhow::Result<()> {
-    let mongo = config.mongo();
+    #[cfg(not(feature = "mongodb"))]
+    if config.mongodb_uri.is_some() {
+        anyhow::bail!(
+            "--mongodb-uri: this build has no MongoDB backend (built without the default `mongodb` feature)"
+        );
+    }
     if let Some(listener) = supervisor::inherited_listener() {
         // A worker of a supervisor: the socket (and a seeded embedded store)
         // are ready. One process per core, so one thread per worker: no work
@@ -52,41 +58,49 @@ fn serve(config: &Config) -> anyhow::Result<()> {
             .build()?;
         let id = supervisor::worker_id().unwrap_or_default();
         let serving = async {
-            match mongo {
-                Some(mongo) => {
-                    let store = MongoStore::connect(&mongo).await?;
-                    work(Application::with_listener(config, listener, store)?).await
-                }
-                None => work(Application::for_worker(config, listener)?).await,
+            #[cfg(feature = "mongodb")]
+            if let Some(mongo) = config.mongo() {
+                let store = MongoStore::connect(&mongo).await?;
+                return work(Application::with_listener(config, listener, store)?).await;
             }
+            work(Application::for_worker(config, listener)?).await
         };
         return runtime.block_on(serving.instrument(tracing::info_span!("worker", id)));
     }
     if config.workers > 1 {
-        let (listeners, addr) = supervisor::bind_group(&config.listen, config.workers as usize)?;
-        if mongo.is_none() {
-            startup::prepare_store(config)?;
-        }
+        let port = supervisor::Port::bind(&config.listen, config.workers as usize)?;
+        let store = match config.mongodb_uri {
+            Some(_) => None,
+            None => Some(startup::prepare_store(config)?),
+        };
         let drain = Duration::from_secs(config.shutdown_timeout);
-        let supervisor = Supervisor::new(listeners, drain)?;
+        let mut supervisor = Supervisor::new(port, drain)?;
+        if let Some(store) = store {
+            // A worker killed inside a read leaves its LMDB reader slot
+            // behind: clear such slots after every worker's death.
+            supervisor.housekeeping(move || match store.clear_stale_readers() {
+                Ok(0) => {}
+                Ok(n) => tracing::info!("cleared {n} stale LMDB reader slots"),
+                Err(e) => tracing::warn!("cannot clear stale LMDB reader slots: {e}"),
+            });
+        }
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
-        return runtime.block_on(supervisor.run(addr));
+        return runtime.block_on(supervisor.run());
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    match mongo {
-        Some(mongo) => runtime.block_on(async {
+    #[cfg(feature = "mongodb")]
+    if let Some(mongo) = config.mongo() {
+        return runtime.block_on(async {
             let store = MongoStore::connect(&mongo).await?;
             single(Application::with_store(config, store)?).await
-        }),
-        None => {
-            let app = Application::build(config)?;
-            runtime.block_on(single(app))
-        }
+        });
     }
+    let app = Application::build(config)?;
+    runtime.block_on(single(app))
 }
 
 /// Raises the soft limit on open files to the hard limit: every client

@@ -11,7 +11,6 @@ use crate::cache::{self, ReadThrough};
 use crate::config::Config;
 use crate::generate::DataSet;
 use crate::http::Edge;
-use crate::metrics::Metrics;
 use crate::seeding;
 use crate::server::{self, Limits};
 use crate::service::Service;
@@ -53,10 +52,12 @@ impl Application<EmbeddedStore> {
 }
 
 /// What the supervisor does before it starts workers: opens the embedded
-/// store and seeds the demo data set if it is empty, then closes it.
-pub fn prepare_store(config: &Config) -> anyhow::Result<()> {
+/// store and seeds the demo data set if it is empty. The supervisor keeps
+/// the store open to clear what dead workers leave in it.
+pub fn prepare_store(config: &Config) -> anyhow::Result<EmbeddedStore> {
     let store = EmbeddedStore::open(&config.data_dir)?;
-    seed_demo(&store, config.demo_records)
+    seed_demo(&store, config.demo_records)?;
+    Ok(store)
 }
 
 impl<S: Store> Application<S> {
@@ -81,13 +82,17 @@ impl<S: Store> Application<S> {
         listener: std::net::TcpListener,
         store: S,
     ) -> anyhow::Result<Self> {
-        let cache = ReadThrough::new(&config.cache())?;
-        let metrics = Arc::new(Metrics::new(supervisor::worker_id().as_deref()));
+        let metrics = Arc::new(supervisor::metrics());
+        let cache = ReadThrough::with_stats(&config.cache(), metrics.cache_stats())?;
         // Product and search bodies follow L1's switch: an eighth of its
         // budget, at most 8 MiB.
         let product_bytes = (config.cache().l1_bytes / 8).min(8 << 20);
         let products = Products::new(config.photo_base_url.clone(), product_bytes);
-        let service = Arc::new(Service::new(store, cache, metrics).with_products(products));
+        let service = Service::new(store, cache, metrics)
+            .with_read_deadline(Duration::from_millis(config.read_deadline_ms))
+            .with_fault_file(config.store_fault_file.clone())
+            .with_products(products);
+        let service = Arc::new(service);
         let limits = config.limits();
         let edge = Edge::new(
             service,

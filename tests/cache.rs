@@ -304,3 +304,22 @@ async fn a_down_store_is_not_asked_again_until_it_recovers() {
     let back = app.get("/reviews/1?count=7").await;
     assert_eq!((back.status, x_cache(&back)), (200, "MISS"));
 }
+
+#[tokio::test]
+async fn a_slow_store_read_ends_at_the_read_deadline() {
+    let app = TestApp::start(Options {
+        read_deadline_ms: 200,
+        ..Options::default()
+    })
+    .await;
+    let warm = app.get("/reviews/9/meta").await;
+    assert_eq!(warm.status, 200);
+    app.service.store().set_delay(Duration::from_secs(3));
+    let cold = app.get("/reviews/10/meta").await;
+    assert_eq!(cold.status, 503);
+    assert!(
+        cold.error().contains("did not answer within 200 ms"),
+        "{}",
+        cold.error()
+    );
+}

@@ -21,6 +21,7 @@ use reviews::service::{Lookup, Service};
 use reviews::store::Store;
 use reviews::store::embedded::EmbeddedStore;
 use reviews::store::load::LoadOptions;
+#[cfg(feature = "mongodb")]
 use reviews::store::mongo::{MongoConfig, MongoStore};
 use serde_json::{Value, json};
 
@@ -141,6 +142,7 @@ async fn embedded_store_serves_products() {
     products_suite(&service(store)).await;
 }
 
+#[cfg(feature = "mongodb")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs MONGODB_URI (a MongoDB replica set, standalone or mongos)"]
 async fn mongodb_store_serves_products() {

@@ -98,9 +98,14 @@ pub struct ReadThrough {
 }
 
 impl ReadThrough {
-    /// Builds the tiers `config` asks for.
+    /// Builds the tiers `config` asks for, counting in this process alone.
     pub fn new(config: &CacheConfig) -> anyhow::Result<ReadThrough> {
-        let stats = Arc::new(Stats::default());
+        Self::with_stats(config, Stats::default())
+    }
+
+    /// Builds the tiers `config` asks for, counting into `stats`.
+    pub fn with_stats(config: &CacheConfig, stats: Stats) -> anyhow::Result<ReadThrough> {
+        let stats = Arc::new(stats);
         let l2 = match &config.redis_url {
             Some(url) => Some(Arc::new(RedisTier::new(
                 url,

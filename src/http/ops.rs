@@ -29,12 +29,11 @@ pub async fn ready<S: Store>(service: &Service<S>) -> Result<Reply, ApiError> {
     }
 }
 
-/// `GET /metrics`: this process's counters in Prometheus text.
+/// `GET /metrics`: the counters of the whole port (every worker's, summed)
+/// in Prometheus text.
 pub fn metrics<S: Store>(service: &Service<S>) -> Reply {
-    let cache = service.cache();
-    let text = service
-        .metrics()
-        .render(&cache.stats(), cache.breaker_state());
+    let breaker = service.cache().breaker_state();
+    let text = service.metrics().render(breaker);
     let mut reply = reply(StatusCode::OK, Bytes::from(text));
     reply
         .headers_mut()

@@ -13,6 +13,7 @@
 pub mod products;
 pub mod render;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -28,6 +29,8 @@ use crate::model::{NewReview, PageQuery};
 pub const STORE_BREAKER_THRESHOLD: u32 = 3;
 /// How long the store breaker stays open before one call probes.
 pub const STORE_BREAKER_COOLDOWN: Duration = Duration::from_secs(1);
+/// How long a read waits for the store unless configured otherwise.
+pub const DEFAULT_READ_DEADLINE: Duration = Duration::from_millis(1500);
 /// How long `ready` waits for the store before calling it unreachable.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -47,6 +50,10 @@ pub struct Service<S> {
     metrics: Arc<Metrics>,
     breaker: Breaker,
     products: products::Products,
+    /// How long a read may wait for the store.
+    read_deadline: Duration,
+    /// While this file exists, the store counts as unreachable (drills).
+    fault_file: Option<PathBuf>,
 }
 
 impl<S: Store> Service<S> {
@@ -58,6 +65,8 @@ impl<S: Store> Service<S> {
             metrics,
             breaker: Breaker::new(STORE_BREAKER_THRESHOLD, STORE_BREAKER_COOLDOWN),
             products: products::Products::default(),
+            read_deadline: DEFAULT_READ_DEADLINE,
+            fault_file: None,
         }
     }
 
@@ -65,6 +74,36 @@ impl<S: Store> Service<S> {
     /// (by default: photos under `/photos/`, no product body cache).
     pub fn with_products(mut self, products: products::Products) -> Service<S> {
         self.products = products;
+        self
+    }
+
+    /// A failure drill: while `file` exists, every store call (and
+    /// `/readyz`) fails as if the store could not be reached, so an
+    /// operator — or a test across hosts — can rehearse a store outage
+    /// without breaking a store.
+    pub fn with_fault_file(mut self, file: Option<PathBuf>) -> Service<S> {
+        self.fault_file = file;
+        self
+    }
+
+    /// The drill's error, while its file exists.
+    fn drilled(&self) -> Result<(), StoreError> {
+        match &self.fault_file {
+            Some(file) if file.exists() => Err(StoreError::Unavailable(format!(
+                "failure drill: {} exists",
+                file.display()
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// Bounds every store read by `deadline`: past it the read fails as
+    /// the store being unavailable (a stale copy or a fast 503), so a load
+    /// balancer in front times out later than the service answers. Writes
+    /// are bounded by the store itself, since a write cut off mid-commit
+    /// could not say whether it happened.
+    pub fn with_read_deadline(mut self, deadline: Duration) -> Service<S> {
+        self.read_deadline = deadline;
         self
     }
 
@@ -93,7 +132,7 @@ impl<S: Store> Service<S> {
     pub async fn page(&self, q: PageQuery) -> Result<Lookup, StoreError> {
         self.cache
             .get(CacheKey::page(&q), || async {
-                let page = self.call(self.store.page_versioned(q)).await?;
+                let page = self.read(self.store.page_versioned(q)).await?;
                 let body = page.value.map(|mut p| {
                     self.products.photo_base().rewrite(&mut p);
                     render::page(&q, &p)
@@ -107,7 +146,7 @@ impl<S: Store> Service<S> {
     pub async fn meta(&self, product_id: u64) -> Result<Lookup, StoreError> {
         self.cache
             .get(CacheKey::meta(product_id), || async {
-                let meta = self.call(self.store.meta_versioned(product_id)).await?;
+                let meta = self.read(self.store.meta_versioned(product_id)).await?;
                 let body = meta.value.map(|m| render::meta(product_id, &m));
                 Ok(rendered(product_id, body, meta.version))
             })
@@ -152,6 +191,7 @@ impl<S: Store> Service<S> {
     /// Whether the store answers now (what a load balancer polls). Asks the
     /// store itself, whatever the breaker says; a success closes it.
     pub async fn ready(&self) -> Result<(), StoreError> {
+        self.drilled()?;
         match tokio::time::timeout(READY_TIMEOUT, self.store.ping()).await {
             Ok(Ok(())) => {
                 self.breaker.success();
@@ -162,6 +202,25 @@ impl<S: Store> Service<S> {
                 "store did not answer in time".into(),
             )),
         }
+    }
+
+    /// Runs a store read behind the breaker, bounded by the read deadline.
+    async fn read<T>(
+        &self,
+        read: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let deadline = self.read_deadline;
+        self.call(async move {
+            tokio::time::timeout(deadline, read)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(StoreError::Unavailable(format!(
+                        "the store did not answer within {} ms",
+                        deadline.as_millis()
+                    )))
+                })
+        })
+        .await
     }
 
     /// Runs a store call behind the breaker, timing it for `/metrics`.
@@ -175,7 +234,10 @@ impl<S: Store> Service<S> {
             ));
         }
         let started = Instant::now();
-        let result = call.await;
+        let result = match self.drilled() {
+            Ok(()) => call.await,
+            Err(e) => Err(e),
+        };
         self.metrics.store_call(started.elapsed(), result.is_ok());
         match &result {
             Err(StoreError::Unavailable(_)) => self.breaker.failure(),

@@ -283,7 +283,7 @@ impl<S: Store> Service<S> {
             known.refreshing = true;
             known.set
         };
-        let read = self.call(self.store.data_set()).await;
+        let read = self.read(self.store.data_set()).await;
         let mut state = self.products.known.lock().expect("data set lock");
         state.refreshing = false;
         match read {

@@ -2,12 +2,14 @@
 //! layers above read and write through.
 //!
 //! - [`embedded`]: the default backend, LMDB in a data directory;
-//! - [`mongo`]: the production backend, a MongoDB replica set;
+//! - `mongo`: the production backend, a MongoDB replica set (the default
+//!   `mongodb` cargo feature);
 //! - [`page`]: choosing one sorted page out of a product's reviews;
 //! - [`load`]: what loading a generated data set reports.
 
 pub mod embedded;
 pub mod load;
+#[cfg(feature = "mongodb")]
 pub mod mongo;
 pub mod page;
 

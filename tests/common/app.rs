@@ -45,6 +45,8 @@ pub struct Options {
     pub client_timeout_ms: u64,
     /// Where generated photos are served from (`--photo-base-url`).
     pub photo_base: PhotoBase,
+    /// How long a read may wait for the store.
+    pub read_deadline_ms: u64,
 }
 
 impl Options {
@@ -69,6 +71,7 @@ impl Default for Options {
             max_connections: 10_000,
             client_timeout_ms: 10_000,
             photo_base: PhotoBase::default(),
+            read_deadline_ms: 1500,
         }
     }
 }
@@ -253,6 +256,8 @@ impl TestApp {
             shutdown_timeout: 5,
             max_connections: options.max_connections,
             client_timeout_ms: options.client_timeout_ms,
+            read_deadline_ms: options.read_deadline_ms,
+            store_fault_file: None,
         };
         let faulty = Faulty {
             inner: store,

@@ -18,6 +18,10 @@
 //! (key and value layouts), [`codec`] (a review's bytes), [`products`]
 //! (the data set products are rendered from).
 //!
+//! A process killed while it holds a reader slot leaves the slot taken;
+//! [`EmbeddedStore::clear_stale_readers`] frees such slots, on every open
+//! and, under a supervisor, after every worker's death.
+//!
 //! Every write is one LMDB transaction (record, index, meta, change log), so
 //! it is atomic and durable at commit; LMDB serializes writers across
 //! processes, so concurrent writes never lose an update.
@@ -121,7 +125,23 @@ impl EmbeddedStore {
             changes: changes.map_err(|e| fail(&e))?,
         };
         txn.commit().map_err(|e| fail(&e))?;
+        match store.clear_stale_readers() {
+            Ok(0) => {}
+            Ok(n) => tracing::info!("cleared {n} stale LMDB reader slots"),
+            Err(e) => tracing::warn!("cannot clear stale LMDB reader slots: {e}"),
+        }
         Ok(store)
+    }
+
+    /// Frees the reader slots of processes that died without releasing
+    /// them; returns how many. LMDB frees a slot only when its process ends
+    /// a read or closes the environment, so a process killed (SIGKILL, a
+    /// crash) leaves its slot taken: the snapshot it read stays pinned, so
+    /// the file grows on every later write, and once all `max_readers`
+    /// slots are taken every read fails. Called on open, and by the
+    /// supervisor after each worker's death and every 30 s.
+    pub fn clear_stale_readers(&self) -> Result<usize, StoreError> {
+        Ok(self.env.clear_stale_readers()?)
     }
 
     /// Deletes the store's files in `dir` (what `seed --drop` does). No
