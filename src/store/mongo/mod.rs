@@ -24,7 +24,7 @@
 //!   layout}` (what is loaded, how far, and in which document layout) and
 //!   `{_id: "counters", next_review_id}`.
 //! - `changes`: one entry per write, `{_id: token, at, product_id}`, which
-//!   every process polls ([`crate::coherence`]); kept for
+//!   every process polls ([`crate::cache::follower`]); kept for
 //!   [`CHANGES_KEPT_FOR`] by a TTL index on `at`.
 //!
 //! # Indexes
