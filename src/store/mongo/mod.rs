@@ -4,11 +4,11 @@
 //!
 //! # Layout
 //!
-//! - [`docs`]: how a review and a product's meta look as documents;
-//! - [`read`]: pages, meta, and the change log as followers poll it;
-//! - [`write`]: new reviews, helpful votes and reports — transactions,
+//! - `docs`: how a review and a product's meta look as documents;
+//! - `read`: pages, meta, and the change log as followers poll it;
+//! - `write`: new reviews, helpful votes and reports — transactions,
 //!   retries, the per-request deadline, idempotency;
-//! - [`load`]: the bulk load `seed` runs, and the index build after it.
+//! - `load`: the bulk load `seed` runs, and the index build after it.
 //!
 //! # Collections
 //!
@@ -46,13 +46,13 @@
 //!
 //! A write touches only documents of its own review and product, plus one
 //! new change entry, so writes to different products never conflict:
-//! - review ids come from blocks of [`write::ID_BLOCK`] that each process
+//! - review ids come from blocks of `write::ID_BLOCK` that each process
 //!   reserves with one `$inc` on `counters`, outside any transaction; so
 //!   ids stay unique but are not dense across processes, and ids left in a
 //!   block when a process stops are never used (gaps);
 //! - the change log has no sequence counter: an entry's position is the
 //!   writer's clock (`at`), and readers re-read a window below their cursor
-//!   (see [`read`]), so an entry that commits after a later one is still
+//!   (see `read`), so an entry that commits after a later one is still
 //!   seen.
 //!
 //! On a replica set or `mongos` each write is one multi-document
