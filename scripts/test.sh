@@ -41,6 +41,8 @@ need wrk wrk                    # the load-tool smokes and the report script dri
 need siege siege
 need gnuplot gnuplot-nox        # the report plots latency over time
 need nginx nginx                # scripts/nginx-check.sh runs the real `nginx -t`
+need ip iproute2                # the multi-host test: network namespaces, veth, a bridge
+need tc iproute2                # and silent packet loss on a link
 need chromium chromium          # the storefront widget's browser test
 need node nodejs
 need npm npm

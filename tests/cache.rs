@@ -323,3 +323,44 @@ async fn a_slow_store_read_ends_at_the_read_deadline() {
         cold.error()
     );
 }
+
+#[tokio::test]
+async fn gzip_is_served_from_the_cached_compressed_body_with_its_own_etag() {
+    use std::io::Read;
+    let redis = RedisServer::start();
+    let app = TestApp::start(Options::redis_only(redis.url())).await;
+    let path = "/reviews/2?count=20&sort=newest";
+    let plain = app.get(path).await;
+    assert_eq!(plain.header("content-encoding"), None);
+    assert_eq!(plain.header("vary"), Some("accept-encoding"));
+    wait_for_fill(&redis, &redis_key(path));
+    let gzip = [("Accept-Encoding", "br, gzip;q=0.9")];
+    let zipped = app.request("GET", path, &gzip, b"").await;
+    assert_eq!(
+        x_cache(&zipped),
+        "HIT-REDIS",
+        "the compressed form is cached too"
+    );
+    assert_eq!(zipped.header("content-encoding"), Some("gzip"));
+    assert_eq!(zipped.header("vary"), Some("accept-encoding"));
+    assert!(zipped.body.len() * 3 < plain.body.len(), "compressed");
+    let mut unzipped = Vec::new();
+    flate2::read::GzDecoder::new(&zipped.body[..])
+        .read_to_end(&mut unzipped)
+        .unwrap();
+    assert_eq!(unzipped, plain.body, "the same JSON");
+    let (plain_tag, zipped_tag) = (
+        plain.header("etag").unwrap(),
+        zipped.header("etag").unwrap(),
+    );
+    assert_ne!(plain_tag, zipped_tag, "one ETag per form");
+    // A validator matches only the form it names.
+    let revalidate = [("Accept-Encoding", "gzip"), ("If-None-Match", zipped_tag)];
+    assert_eq!(app.request("GET", path, &revalidate, b"").await.status, 304);
+    let other_form = [("If-None-Match", zipped_tag)];
+    assert_eq!(app.request("GET", path, &other_form, b"").await.status, 200);
+    let refused = [("Accept-Encoding", "gzip;q=0")];
+    let identity = app.request("GET", path, &refused, b"").await;
+    assert_eq!(identity.header("content-encoding"), None);
+    assert_eq!(identity.body, plain.body);
+}

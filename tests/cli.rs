@@ -62,6 +62,7 @@ fn startup_errors_are_one_clear_line_and_a_nonzero_exit() {
     assert!(err.contains("cannot open data dir"), "{err}");
 }
 
+#[cfg(feature = "mongodb")]
 #[test]
 fn an_unreachable_mongodb_fails_fast_with_one_line() {
     let dir = tempfile::tempdir().unwrap();

@@ -20,6 +20,7 @@ use reviews::seeding::Silent;
 use reviews::store::Store;
 use reviews::store::embedded::EmbeddedStore;
 use reviews::store::load::LoadOptions;
+#[cfg(feature = "mongodb")]
 use reviews::store::mongo::{MongoConfig, MongoStore};
 
 const SET: DataSet = DataSet {
@@ -390,6 +391,7 @@ async fn embedded_store_passes_the_suite() {
     suite(Arc::new(store), other).await;
 }
 
+#[cfg(feature = "mongodb")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs MONGODB_URI (a MongoDB replica set, standalone or mongos)"]
 async fn mongodb_store_passes_the_suite() {
@@ -431,6 +433,7 @@ async fn mongodb_store_passes_the_suite() {
 }
 
 /// `uri` with its database path replaced by `database`.
+#[cfg(feature = "mongodb")]
 fn with_database(uri: &str, database: &str) -> String {
     let (scheme, rest) = uri.split_once("://").expect("a mongodb:// URI");
     let (hosts, tail) = rest.split_once('/').unwrap_or((rest, ""));
@@ -441,6 +444,7 @@ fn with_database(uri: &str, database: &str) -> String {
     format!("{scheme}://{hosts}/{database}{query}")
 }
 
+#[cfg(feature = "mongodb")]
 #[test]
 fn database_names_are_swapped_into_uris() {
     assert_eq!(

@@ -351,7 +351,7 @@ async fn a_crash_loop_restarts_within_a_second_and_sighup_never_doubles_a_slot()
     let (proc, addr) = start_workers(dir.path());
     let supervisor = proc.child.id();
     // Eight quick deaths in a row on slot 0: each restart is due within
-    // SPEC's second, however long the loop.
+    // docs/operations.md's 1 s, however long the loop.
     for death in 1..=8 {
         let seen = ready_workers(&proc).len();
         let victim = current(&proc, 0);

@@ -1,6 +1,7 @@
-//! What the caches hold: the exact response body, whether the product was
-//! found, the body's validator and the moment it stops being fresh; and the
-//! entry's byte form in Redis.
+//! What the caches hold: the exact response body and its gzip form
+//! (compressed once, when the entry is made, never per hit), whether the
+//! product was found, each form's validator, the moment it stops being
+//! fresh and the version it was rendered at; and the entry's bytes in Redis.
 
 use bytes::Bytes;
 
@@ -14,6 +15,11 @@ pub struct Entry {
     /// Strong validator of the body: a quoted 64-bit hash, ready to send
     /// as an ETag.
     pub etag: Bytes,
+    /// The body gzip-compressed, for clients that accept it; `None` for a
+    /// body too short to gain from it.
+    pub gzip: Option<Bytes>,
+    /// Strong validator of the gzip form (the body's, marked `-gz`).
+    pub gzip_etag: Bytes,
     /// Unix milliseconds after which the entry is stale (kept for
     /// stale-if-error, no longer served while the store answers).
     pub fresh_until: u64,
@@ -22,16 +28,32 @@ pub struct Entry {
 }
 
 /// Bytes of the Redis value before the body: found u8, fresh_until u64,
-/// version u64.
-const HEADER: usize = 17;
+/// version u64, body length u32; the gzip form follows the body.
+const HEADER: usize = 21;
+/// Shorter bodies are not compressed: the saving is smaller than a packet.
+pub const GZIP_MIN: usize = 512;
 
 impl Entry {
     /// A response rendered at store `version`, fresh until `fresh_until`
     /// (unix ms).
     pub fn new(found: bool, body: Bytes, fresh_until: u64, version: u64) -> Entry {
+        let gzip = (body.len() >= GZIP_MIN).then(|| gzip(&body));
+        Entry::with_gzip(found, body, gzip, fresh_until, version)
+    }
+
+    fn with_gzip(
+        found: bool,
+        body: Bytes,
+        gzip: Option<Bytes>,
+        fresh_until: u64,
+        version: u64,
+    ) -> Entry {
+        let hash = crate::hash::bytes(&body);
         Entry {
             found,
-            etag: etag_of(&body),
+            etag: Bytes::from(format!("\"{hash:016x}\"")),
+            gzip_etag: Bytes::from(format!("\"{hash:016x}-gz\"")),
+            gzip,
             body,
             fresh_until,
             version,
@@ -45,11 +67,14 @@ impl Entry {
 
     /// The value stored in Redis.
     pub fn to_redis(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(HEADER + self.body.len());
+        let gzip = self.gzip.as_deref().unwrap_or_default();
+        let mut out = Vec::with_capacity(HEADER + self.body.len() + gzip.len());
         out.push(u8::from(self.found));
         out.extend_from_slice(&self.fresh_until.to_be_bytes());
         out.extend_from_slice(&self.version.to_be_bytes());
+        out.extend_from_slice(&(self.body.len() as u32).to_be_bytes());
         out.extend_from_slice(&self.body);
+        out.extend_from_slice(gzip);
         out
     }
 
@@ -60,21 +85,34 @@ impl Entry {
         }
         let found = raw[0] == 1;
         let fresh_until = u64::from_be_bytes(raw[1..9].try_into().ok()?);
-        let version = u64::from_be_bytes(raw[9..HEADER].try_into().ok()?);
-        let mut body = Bytes::from(raw);
-        let body = body.split_off(HEADER);
-        Some(Entry::new(found, body, fresh_until, version))
+        let version = u64::from_be_bytes(raw[9..17].try_into().ok()?);
+        let body_len = u32::from_be_bytes(raw[17..HEADER].try_into().ok()?) as usize;
+        if raw.len() < HEADER + body_len {
+            return None;
+        }
+        let mut body = Bytes::from(raw).split_off(HEADER);
+        let gzip = body.split_off(body_len);
+        let gzip = (!gzip.is_empty()).then_some(gzip);
+        Some(Entry::with_gzip(found, body, gzip, fresh_until, version))
     }
 
     /// Bytes the entry occupies, for the L1 budget.
     pub fn weight(&self) -> u32 {
-        (self.body.len() + std::mem::size_of::<Entry>() + 64).min(u32::MAX as usize) as u32
+        let gzip = self.gzip.as_ref().map_or(0, Bytes::len);
+        (self.body.len() + gzip + std::mem::size_of::<Entry>() + 96).min(u32::MAX as usize) as u32
     }
 }
 
-/// A strong validator: the body's 64-bit hash in hex, quoted.
-fn etag_of(body: &[u8]) -> Bytes {
-    Bytes::from(format!("\"{:016x}\"", crate::hash::bytes(body)))
+/// `body` gzip-compressed at a fast level: made once per entry, so a hit
+/// serves it as it is.
+fn gzip(body: &[u8]) -> Bytes {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(body.len() / 4 + 64),
+        flate2::Compression::fast(),
+    );
+    encoder.write_all(body).expect("writing to memory");
+    Bytes::from(encoder.finish().expect("writing to memory"))
 }
 
 #[cfg(test)]
@@ -91,6 +129,24 @@ mod tests {
         let mut junk = e.to_redis();
         junk[0] = 0xff;
         assert_eq!(Entry::from_redis(junk), None);
+    }
+
+    #[test]
+    fn long_bodies_keep_a_gzip_form_that_round_trips() {
+        use std::io::Read;
+        let body = Bytes::from("{\"summary\":\"Great fit\"} ".repeat(60));
+        let e = Entry::new(true, body.clone(), 1, 2);
+        let gz = e.gzip.clone().expect("long bodies are compressed");
+        assert!(gz.len() < body.len() / 4);
+        let mut plain = Vec::new();
+        flate2::read::GzDecoder::new(&gz[..])
+            .read_to_end(&mut plain)
+            .unwrap();
+        assert_eq!(plain, body);
+        assert_eq!(Entry::from_redis(e.to_redis()), Some(e.clone()));
+        assert_ne!(e.etag, e.gzip_etag);
+        let short = Entry::new(true, Bytes::from_static(b"{}"), 1, 2);
+        assert_eq!(short.gzip, None);
     }
 
     #[test]

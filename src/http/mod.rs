@@ -39,6 +39,9 @@ use crate::metrics::{Metrics, RouteLabel};
 use crate::service::{Service, Store};
 
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// The longest request head the edge accepts (the server's read buffer):
+/// past it, a 431.
+pub const MAX_HEAD_BYTES: usize = 16 * 1024;
 
 /// The edge of one process: the service it calls, and what each request
 /// needs besides.
@@ -230,11 +233,11 @@ impl<S: Store> Edge<S> {
         let message = match status.as_u16() {
             414 => format!(
                 "the request target is too long (the request head may be at most {} bytes)",
-                crate::server::MAX_BUF
+                MAX_HEAD_BYTES
             ),
             431 => format!(
                 "the request head is too large (at most {} bytes and 100 headers)",
-                crate::server::MAX_BUF
+                MAX_HEAD_BYTES
             ),
             503 => "too many open connections; retry shortly".to_string(),
             _ => "malformed request: the request line or a header could not be parsed \

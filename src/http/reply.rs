@@ -19,6 +19,8 @@ pub const X_CACHE: HeaderName = HeaderName::from_static("x-cache");
 /// invalidate server-side caches at once but cannot reach a client's.
 const READ_CACHE_CONTROL: HeaderValue = HeaderValue::from_static("public, max-age=10");
 const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
+const GZIP: HeaderValue = HeaderValue::from_static("gzip");
+const ACCEPT_ENCODING: HeaderValue = HeaderValue::from_static("accept-encoding");
 
 /// A reply with room for every header the service sets, so none regrows.
 pub fn reply(status: StatusCode, body: Bytes) -> Reply {
@@ -60,11 +62,21 @@ pub fn error(err: &ApiError) -> Reply {
     reply
 }
 
-/// The reply of a cached read: the stored bytes as they are, with `ETag`,
-/// `Cache-Control` and `X-Cache`; a 304 when `If-None-Match` matches.
+/// The reply of a cached read: the stored bytes as they are — the gzip
+/// form when the client accepts it — with `ETag` (one per form),
+/// `Vary: Accept-Encoding`, `Cache-Control` and `X-Cache`; a 304 when
+/// `If-None-Match` matches the form it would get.
 pub fn cached(request: &HeaderMap, lookup: &Lookup) -> Reply {
     let entry = &lookup.entry;
-    let etag = HeaderValue::from_maybe_shared(entry.etag.clone()).expect("an ETag is quoted hex");
+    let gzip = entry
+        .gzip
+        .as_ref()
+        .filter(|_| accepts_gzip(request.get(header::ACCEPT_ENCODING)));
+    let (body, etag) = match gzip {
+        Some(gzip) => (gzip, &entry.gzip_etag),
+        None => (&entry.body, &entry.etag),
+    };
+    let etag = HeaderValue::from_maybe_shared(etag.clone()).expect("an ETag is quoted hex");
     let not_modified = entry.found
         && request
             .get(header::IF_NONE_MATCH)
@@ -77,13 +89,34 @@ pub fn cached(request: &HeaderMap, lookup: &Lookup) -> Reply {
         } else {
             StatusCode::NOT_FOUND
         };
-        json(status, entry.body.clone())
+        json(status, body.clone())
     };
     let headers = reply.headers_mut();
+    if gzip.is_some() && !not_modified {
+        headers.insert(header::CONTENT_ENCODING, GZIP);
+    }
     headers.insert(header::ETAG, etag);
+    headers.insert(header::VARY, ACCEPT_ENCODING);
     headers.insert(header::CACHE_CONTROL, READ_CACHE_CONTROL);
     headers.insert(X_CACHE, HeaderValue::from_static(x_cache(lookup.origin)));
     reply
+}
+
+/// Whether an `Accept-Encoding` value accepts gzip (`gzip` or `*`, with a
+/// q-value above zero).
+fn accepts_gzip(value: Option<&HeaderValue>) -> bool {
+    let Some(value) = value.and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    value.split(',').any(|item| {
+        let mut parts = item.split(';');
+        let coding = parts.next().unwrap_or("").trim();
+        let q = parts
+            .filter_map(|p| p.trim().strip_prefix("q="))
+            .find_map(|q| q.trim().parse::<f32>().ok())
+            .unwrap_or(1.0);
+        (coding.eq_ignore_ascii_case("gzip") || coding == "*") && q > 0.0
+    })
 }
 
 /// The `X-Cache` value of a read's origin.
@@ -128,6 +161,18 @@ pub fn preflight(allow: &'static str) -> Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn accept_encoding_takes_q_values_and_star() {
+        let accepts = |v: &str| accepts_gzip(Some(&HeaderValue::from_str(v).unwrap()));
+        assert!(accepts("gzip"));
+        assert!(accepts("br, gzip;q=0.8"));
+        assert!(accepts("*"));
+        assert!(accepts("GZIP"));
+        assert!(!accepts("gzip;q=0"));
+        assert!(!accepts("br, deflate"));
+        assert!(!accepts_gzip(None));
+    }
 
     #[test]
     fn if_none_match_takes_lists_weak_tags_and_star() {

@@ -15,7 +15,7 @@
 //!   keep-alive or a half-sent head) is closed to make room, so `/healthz`
 //!   stays reachable under a flood of idle sockets; when every connection
 //!   is busy, the newcomer gets a JSON 503 and is closed. The read buffer
-//!   is capped at [`MAX_BUF`], so a head larger than that is a 431 and a
+//!   is capped at [`MAX_HEAD_BYTES`], so a head larger than that is a 431 and a
 //!   thousand half-sent heads cost megabytes, not hundreds of them.
 //! - **Drain** (SIGTERM, or a SIGHUP replacing this worker): the listener
 //!   closes at once; each open connection answers its next request (or the
@@ -42,7 +42,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, mpsc, watch};
 
 use self::conn::{Activity, ProtocolError, Tracked};
-use crate::http::Edge;
+use crate::http::{Edge, MAX_HEAD_BYTES};
 use crate::service::Store;
 
 /// A connection whose client sent nothing for this long is closed.
@@ -52,8 +52,6 @@ const IDLE_CHECK: Duration = Duration::from_secs(1);
 /// While draining, how long an open connection with nothing in progress
 /// may take to send its next request (answered with `Connection: close`).
 pub const DRAIN_IDLE_GRACE: Duration = Duration::from_secs(1);
-/// Largest read buffer per connection: the longest request head accepted.
-pub const MAX_BUF: usize = 16 * 1024;
 
 /// How one process treats its clients.
 #[derive(Debug, Clone, Copy)]
@@ -82,7 +80,7 @@ pub async fn run<S: Store>(
     limits: Limits,
 ) {
     let mut builder = http1::Builder::new();
-    builder.max_buf_size(MAX_BUF);
+    builder.max_buf_size(MAX_HEAD_BYTES);
     let epoch = Instant::now();
     // Connection tasks watch `stopping`, and each holds a clone of `open`:
     // when every clone is dropped, the drain is over.

@@ -3,7 +3,7 @@
 //! Layout (little-endian): product_id u64, date i64, helpfulness u32,
 //! rating u8, flags u8 (1 recommend, 2 reported, 4 has response), photo
 //! count u8; then u16-length-prefixed UTF-8: summary, body, reviewer_name,
-//! reviewer_email, [response]; then per photo: id u64, u16-prefixed url.
+//! reviewer_email, (response); then per photo: id u64, u16-prefixed url.
 //! The review id is the key, not part of the value.
 
 use crate::model::{Photo, Review};

@@ -9,13 +9,13 @@
 //!   of these small entries, a partial sort, and a point read per result;
 //! - `meta`: product_id (u64 BE) → the [`Meta`] counters (7 × u32 LE);
 //! - `changes`: write sequence (u64 BE) → product_id (u64 BE), the last
-//!   [`CHANGES_KEPT`] writes, which every process polls to drop cached copies;
+//!   `CHANGES_KEPT` writes, which every process polls to drop cached copies;
 //! - `info`: what data set is loaded and how far (see [`LoadStatus`]), the
 //!   next review id, the last change sequence.
 //!
-//! Files: [`read`] (pages, meta, the change log), [`write`] (one
-//! transaction per write), [`load`] (bulk load, index build), [`keys`]
-//! (key and value layouts), [`codec`] (a review's bytes), [`products`]
+//! Files: `read` (pages, meta, the change log), `write` (one
+//! transaction per write), `load` (bulk load, index build), `keys`
+//! (key and value layouts), [`codec`] (a review's bytes), `products`
 //! (the data set products are rendered from).
 //!
 //! A process killed while it holds a reader slot leaves the slot taken;

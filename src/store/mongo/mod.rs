@@ -4,12 +4,12 @@
 //!
 //! # Layout
 //!
-//! - [`docs`]: how a review and a product's meta look as documents;
-//! - [`read`]: pages, meta, and the change log as followers poll it;
-//! - [`write`]: new reviews, helpful votes and reports — transactions,
+//! - `docs`: how a review and a product's meta look as documents;
+//! - `read`: pages, meta, and the change log as followers poll it;
+//! - `write`: new reviews, helpful votes and reports — transactions,
 //!   retries, the per-request deadline, idempotency;
-//! - [`load`]: the bulk load `seed` runs, and the index build after it;
-//! - [`products`]: the data set products are rendered from.
+//! - `load`: the bulk load `seed` runs, and the index build after it;
+//! - `products`: the data set products are rendered from.
 //!
 //! # Collections
 //!
@@ -25,7 +25,7 @@
 //!   layout}` (what is loaded, how far, and in which document layout) and
 //!   `{_id: "counters", next_review_id}`.
 //! - `changes`: one entry per write, `{_id: token, at, product_id}`, which
-//!   every process polls ([`crate::coherence`]); kept for
+//!   every process polls ([`crate::cache::follower`]); kept for
 //!   [`CHANGES_KEPT_FOR`] by a TTL index on `at`.
 //!
 //! # Indexes
@@ -47,13 +47,13 @@
 //!
 //! A write touches only documents of its own review and product, plus one
 //! new change entry, so writes to different products never conflict:
-//! - review ids come from blocks of [`write::ID_BLOCK`] that each process
+//! - review ids come from blocks of `write::ID_BLOCK` that each process
 //!   reserves with one `$inc` on `counters`, outside any transaction; so
 //!   ids stay unique but are not dense across processes, and ids left in a
 //!   block when a process stops are never used (gaps);
 //! - the change log has no sequence counter: an entry's position is the
 //!   writer's clock (`at`), and readers re-read a window below their cursor
-//!   (see [`read`]), so an entry that commits after a later one is still
+//!   (see `read`), so an entry that commits after a later one is still
 //!   seen.
 //!
 //! On a replica set or `mongos` each write is one multi-document
