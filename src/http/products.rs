@@ -58,7 +58,7 @@ pub fn parse_search(query: Option<&str>) -> Result<ProductQuery, ApiError> {
     for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         let key = decode(key)?;
-        let slot = match key.as_str() {
+        let slot = match &*key {
             "query" => &mut text,
             "page" => &mut page,
             "count" => &mut count,
@@ -71,7 +71,7 @@ pub fn parse_search(query: Option<&str>) -> Result<ProductQuery, ApiError> {
         }
         *slot = Some(decode(value)?);
     }
-    let text = text.unwrap_or_default();
+    let text = text.map(String::from).unwrap_or_default();
     let chars = text.chars().count();
     if chars > MAX_QUERY_CHARS {
         return Err(ApiError::bad_request(format!(

@@ -1,6 +1,8 @@
 //! Parsing at the edge: path ids and query strings become typed values, or
 //! a 400 naming the parameter. Past this module, invalid input cannot exist.
 
+use std::borrow::Cow;
+
 use super::error::ApiError;
 use crate::model::{DEFAULT_COUNT, MAX_COUNT, MAX_PAGE, PageQuery, Sort};
 
@@ -31,7 +33,7 @@ pub fn parse_page_query(product_id: u64, query: Option<&str>) -> Result<PageQuer
     for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         let key = decode(key)?;
-        let slot = match key.as_str() {
+        let slot = match &*key {
             "page" => &mut page,
             "index" => &mut index,
             "count" => &mut count,
@@ -82,8 +84,12 @@ pub fn number(name: &str, raw: &str, max: u32) -> Result<u32, ApiError> {
     }
 }
 
-/// Percent-decodes one query component (`+` is a space).
-pub fn decode(raw: &str) -> Result<String, ApiError> {
+/// Percent-decodes one query component (`+` is a space); borrows it when
+/// there is nothing to decode, as in nearly every real query.
+pub fn decode(raw: &str) -> Result<Cow<'_, str>, ApiError> {
+    if !raw.bytes().any(|b| b == b'%' || b == b'+') {
+        return Ok(Cow::Borrowed(raw));
+    }
     let bad = || ApiError::bad_request("query string is not valid percent-encoded UTF-8");
     let bytes = raw.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -106,7 +112,7 @@ pub fn decode(raw: &str) -> Result<String, ApiError> {
             }
         }
     }
-    String::from_utf8(out).map_err(|_| bad())
+    String::from_utf8(out).map(Cow::Owned).map_err(|_| bad())
 }
 
 /// Caps echoed input so an error message stays short.
