@@ -43,6 +43,7 @@ use tokio::sync::{Notify, mpsc, watch};
 
 use self::conn::{Activity, ProtocolError, Tracked};
 use crate::http::Edge;
+use crate::http::client::Peer;
 use crate::service::Store;
 
 /// A connection whose client sent nothing for this long is closed.
@@ -96,9 +97,9 @@ pub async fn run<S: Store>(
     let mut next_id = 0u64;
     tokio::pin!(shutdown);
     loop {
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     // Out of file descriptors and the like: back off, keep serving.
                     tracing::warn!("accept failed: {e}");
@@ -127,8 +128,10 @@ pub async fn run<S: Store>(
         let io = Tracked::new(stream, Arc::clone(&activity), Arc::clone(&protocol_error));
         let service = {
             let (edge, activity) = (Arc::clone(&edge), Arc::clone(&activity));
-            service_fn(move |req| {
+            service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
                 let (edge, activity) = (Arc::clone(&edge), Arc::clone(&activity));
+                // Who is at the other end: the edge needs it to know the client.
+                req.extensions_mut().insert(Peer(peer));
                 async move {
                     let guard = activity.start_request();
                     let mut reply = edge.handle(req).await;
