@@ -206,13 +206,14 @@ impl<S: Store> Edge<S> {
                 safety.admin.authorize(&parts.headers)?;
             }
         }
-        let client = self.client(parts);
         let writes = match (route, &parts.method) {
             (Route::Reviews(_), &Method::POST) => Some(Some(Class::Posts)),
             (Route::Vote(..), &Method::PUT) => Some(Some(Class::Votes)),
             (Route::AdminRestore(_), &Method::PUT) => Some(None),
             _ => None,
         };
+        // Reads never pay for any of this.
+        let mut guarding = None;
         if let Some(class) = writes {
             if !safety.cors.allows_write(&parts.headers) {
                 return Err(ApiError::forbidden(format!(
@@ -221,19 +222,20 @@ impl<S: Store> Edge<S> {
                     origin_shown(&parts.headers)
                 )));
             }
+            let client = ClientKey::of(self.client(parts));
             if let Some(class) = class
-                && let Decision::Limited(wait) =
-                    safety.limiter.check(class, ClientKey::of(client)).await
+                && let Decision::Limited(wait) = safety.limiter.check(class, client).await
             {
                 return Err(self.limited(class, wait));
             }
+            guarding = Some(Guarding {
+                client,
+                now_ms: crate::clock::now_ms(),
+                key_ttl: safety.idempotency_ttl,
+                vote_window: safety.vote_window,
+            });
         }
-        let guarding = Guarding {
-            client: ClientKey::of(client),
-            now_ms: crate::clock::now_ms(),
-            key_ttl: safety.idempotency_ttl,
-            vote_window: safety.vote_window,
-        };
+        let guarding = guarding.as_ref();
         let body = match (route, &parts.method) {
             (Route::Reviews(_), &Method::POST) => {
                 Some(reviews::read_body(&parts.headers, body, self.body_timeout).await?)
@@ -266,13 +268,15 @@ impl<S: Store> Edge<S> {
             }
             (Route::Reviews(product_id), Method::POST) => {
                 let body = body.expect("a POST's body was read above");
-                reviews::post(service, product_id, &body, headers, &guarding).await
+                let guarding = guarding.expect("a write is guarded");
+                reviews::post(service, product_id, &body, headers, guarding).await
             }
             (Route::Meta(product_id), Method::GET | Method::HEAD) => {
                 reviews::meta(service, product_id, headers).await
             }
             (Route::Vote(review_id, vote), Method::PUT) => {
-                votes::put(service, review_id, vote, headers, &guarding).await
+                let guarding = guarding.expect("a write is guarded");
+                votes::put(service, review_id, vote, headers, guarding).await
             }
             (Route::Widget, Method::GET | Method::HEAD) => Ok(ops::widget(&safety.cors)),
             (Route::AdminReported, Method::GET | Method::HEAD) => {

@@ -25,8 +25,8 @@ use super::{Cell, SlotCounters, layout_id};
 
 /// Tells a region of ours from any other memory an fd could map.
 const MAGIC: u64 = u64::from_be_bytes(*b"reviewsM");
-/// Rate-limit buckets of a port: one word each (4 MiB would hold 512 Ki
-/// clients; 512 KiB holds 64 Ki, far more than write at once).
+/// Rate-limit buckets of a port, one word each: 512 KiB for 64 Ki clients
+/// writing within one refill time, far more than a storefront has.
 pub const BUCKETS: usize = 1 << 16;
 
 /// The first bytes of a region.

@@ -32,6 +32,10 @@
 //! two requests with the same key can never both commit, as both write the
 //! same key record (the loser's retry replays the winner's answer).
 //!
+//! On a standalone server the same steps run in order without isolation:
+//! two copies of a keyed request racing each other may both write (a retry
+//! that comes after the first answer is replayed as anywhere else).
+//!
 //! A failed attempt's session is handed to a background task that aborts
 //! its transaction and, when the server may still hold it (a timeout, a
 //! network error), kills the session once the server answers again, so an
@@ -587,7 +591,8 @@ impl MongoStore {
                         .await?;
                 }
                 if let Some(voter) = voter {
-                    let record = doc! { "$set": { "until": DateTime::from_millis(voter.until_ms.min(i64::MAX as u64) as i64) } };
+                    let until = DateTime::from_millis(voter.until_ms.min(i64::MAX as u64) as i64);
+                    let record = doc! { "$set": { "until": until } };
                     let upsert = self
                         .votes
                         .update_one(doc! { "_id": vote_id(review_id, voter.id) }, record)
