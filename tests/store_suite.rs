@@ -664,3 +664,62 @@ fn database_names_are_swapped_into_uris() {
         "mongodb+srv://u:p@c.example/x"
     );
 }
+
+/// Expired keys and votes leave the embedded store as later writes commit:
+/// each sweeps a few, oldest first, so the records stay about as many as
+/// one retention period's writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_expired_records_are_swept_by_later_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(dir.path()).unwrap();
+    store
+        .load(SET, LoadOptions::default(), &mut Silent)
+        .unwrap();
+    let now = reviews::clock::now_ms();
+    let g = Generator::new(SET);
+    let voted = common::visible_reviews(&g, 50)[0].review_id;
+    for n in 0..20 {
+        let guard = WriteGuard {
+            idempotency: Some(IdempotencyKey {
+                key: format!("short-lived-{n}"),
+                fingerprint: n,
+                expires_ms: now + 1_000,
+            }),
+            voter: Some(Voter {
+                id: n as u64,
+                until_ms: now + 1_000,
+            }),
+            now_ms: now,
+        };
+        let write = Write::Helpful { review_id: voted };
+        let outcome = store.write_guarded(write, guard).await.unwrap();
+        assert!(matches!(outcome, Outcome::Written(_)), "{outcome:?}");
+    }
+    assert_eq!(
+        store.expiring_records().unwrap(),
+        40,
+        "20 keys and 20 votes"
+    );
+    let later = |n: u64| WriteGuard {
+        now_ms: now + 2_000 + n,
+        ..WriteGuard::default()
+    };
+    let write = || Write::Helpful { review_id: voted };
+    store.write_guarded(write(), later(0)).await.unwrap();
+    assert_eq!(
+        store.expiring_records().unwrap(),
+        24,
+        "16 swept by one write"
+    );
+    store.write_guarded(write(), later(1)).await.unwrap();
+    store.write_guarded(write(), later(2)).await.unwrap();
+    assert_eq!(store.expiring_records().unwrap(), 0);
+    // A write that finds nothing to do leaves no trace, and sweeps nothing.
+    let unknown = Write::Helpful {
+        review_id: SET.records + 1,
+    };
+    assert_eq!(
+        store.write_guarded(unknown, later(3)).await.unwrap(),
+        Outcome::NotFound
+    );
+}
