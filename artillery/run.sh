@@ -73,8 +73,11 @@ if [ "$REDIS" = 1 ]; then
   pids+=($!)
   extra+=(--redis-url "redis://127.0.0.1:$((PORT + 1))/")
 fi
+# The load comes from one address standing in for many shoppers: the
+# per-client write limits and the one-vote-per-client rule are off here.
 "$BIN_DIR/reviews" --listen "127.0.0.1:$PORT" --data-dir "$DATA_DIR" --demo-records 0 \
-  --workers "$WORKERS" --l1-capacity-mb "$L1_MB" "${extra[@]}" ${SERVICE_FLAGS:-} 2>"$OUT/server.log" &
+  --workers "$WORKERS" --l1-capacity-mb "$L1_MB" "${extra[@]}" \
+  --post-burst 0 --vote-burst 0 --vote-window 0 ${SERVICE_FLAGS:-} 2>"$OUT/server.log" &
 pids+=($!)
 for _ in $(seq 300); do curl -sf "$URL/readyz" >/dev/null && break; sleep 0.1; done
 curl -sf "$URL/readyz" >/dev/null || { echo "run.sh: the service did not start; see $OUT/server.log" >&2; exit 1; }

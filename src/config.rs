@@ -7,6 +7,10 @@ use std::time::Duration;
 use clap::Parser;
 
 use crate::cache::CacheConfig;
+use crate::http::admin::TOKEN_MIN;
+use crate::http::client::Cidr;
+use crate::http::cors::parse_origin;
+use crate::limits::Rate;
 use crate::server::Limits;
 use crate::service::products::PhotoBase;
 #[cfg(feature = "mongodb")]
@@ -107,6 +111,50 @@ pub struct Config {
     /// Seconds to let in-flight requests finish after SIGTERM or Ctrl-C.
     #[arg(long, env = "REVIEWS_SHUTDOWN_TIMEOUT", default_value_t = 10)]
     pub shutdown_timeout: u64,
+
+    /// Origins (http(s)://host[:port], comma-separated) whose web pages may
+    /// write (POST, PUT) besides the service's own; `*` = any page. Reads
+    /// are open to every page whatever this says.
+    #[arg(long, env = "REVIEWS_CORS_ORIGINS", value_delimiter = ',', value_parser = parse_origin)]
+    pub cors_origins: Vec<String>,
+
+    /// Proxies (addresses or CIDR blocks, comma-separated) whose
+    /// X-Forwarded-For names the client; from anyone else the header is
+    /// ignored and the client is the connection's peer.
+    #[arg(long, env = "REVIEWS_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_cidr)]
+    pub trusted_proxies: Vec<Cidr>,
+
+    /// Bearer token of the moderator's routes (/admin/...), at least 16
+    /// characters; unset = no admin routes. Prefer the environment
+    /// variable: a flag shows in the process list.
+    #[arg(long, env = "REVIEWS_ADMIN_TOKEN", hide_env_values = true, value_parser = parse_admin_token)]
+    pub admin_token: Option<String>,
+
+    /// Reviews one client may post at once; 0 = no limit.
+    #[arg(long, env = "REVIEWS_POST_BURST", default_value_t = 5)]
+    pub post_burst: u32,
+
+    /// Reviews a client may post per minute after its burst; 0 = no limit.
+    #[arg(long, env = "REVIEWS_POST_PER_MINUTE", default_value_t = 1)]
+    pub post_per_minute: u32,
+
+    /// Helpful votes and reports one client may send at once; 0 = no limit.
+    #[arg(long, env = "REVIEWS_VOTE_BURST", default_value_t = 30)]
+    pub vote_burst: u32,
+
+    /// Helpful votes and reports per minute after the burst; 0 = no limit.
+    #[arg(long, env = "REVIEWS_VOTE_PER_MINUTE", default_value_t = 30)]
+    pub vote_per_minute: u32,
+
+    /// Seconds a client's helpful vote on a review is remembered: another
+    /// within it changes nothing. 0 = every vote counts.
+    #[arg(long, env = "REVIEWS_VOTE_WINDOW", default_value_t = 86_400)]
+    pub vote_window: u64,
+
+    /// Seconds an Idempotency-Key is kept: a retry within it gets the
+    /// first answer.
+    #[arg(long, env = "REVIEWS_IDEMPOTENCY_TTL", default_value_t = 86_400, value_parser = clap::value_parser!(u64).range(1..=30 * 86_400))]
+    pub idempotency_ttl: u64,
 }
 
 impl Config {
@@ -139,6 +187,32 @@ impl Config {
             redis_timeout: Duration::from_millis(self.redis_timeout_ms),
         }
     }
+}
+
+impl Config {
+    /// The limit on posts, if any.
+    pub fn post_rate(&self) -> Option<Rate> {
+        Rate::per_minute(self.post_burst, self.post_per_minute)
+    }
+
+    /// The limit on votes and reports, if any.
+    pub fn vote_rate(&self) -> Option<Rate> {
+        Rate::per_minute(self.vote_burst, self.vote_per_minute)
+    }
+}
+
+fn parse_cidr(text: &str) -> Result<Cidr, String> {
+    Cidr::parse(text)
+}
+
+fn parse_admin_token(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    if text.chars().count() < TOKEN_MIN || !text.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(format!(
+            "the admin token must be at least {TOKEN_MIN} visible ASCII characters"
+        ));
+    }
+    Ok(text.to_string())
 }
 
 fn default_workers() -> u64 {

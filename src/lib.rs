@@ -18,7 +18,11 @@
 //!
 //! Beside the path:
 //! - [`model`]: the data model and typed queries every layer shares;
-//! - [`metrics`]: the counters behind `GET /metrics`, one view per port;
+//! - [`metrics`]: the counters behind `GET /metrics`, one view per port, in
+//!   memory shared by every worker of a port (the rate-limit buckets live
+//!   there too);
+//! - [`limits`]: per-client rate limits on writes, per port and, with
+//!   Redis, across hosts;
 //! - [`breaker`], [`clock`], [`hash`]: small pieces several layers use;
 //! - [`generate`]: the deterministic review generator behind `seed`, the
 //!   demo data set and the tests' expectations;
@@ -33,6 +37,7 @@ pub mod config;
 pub mod generate;
 pub mod hash;
 pub mod http;
+pub mod limits;
 pub mod metrics;
 pub mod model;
 pub mod seeding;

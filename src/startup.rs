@@ -10,7 +10,12 @@ use anyhow::Context;
 use crate::cache::{self, ReadThrough};
 use crate::config::Config;
 use crate::generate::DataSet;
-use crate::http::Edge;
+use crate::http::admin::Admin;
+use crate::http::client::TrustedProxies;
+use crate::http::cors::Cors;
+use crate::http::{Edge, WriteSafety};
+use crate::limits::Limiter;
+use crate::limits::redis::RedisLimits;
 use crate::seeding;
 use crate::server::{self, Limits};
 use crate::service::Service;
@@ -94,12 +99,14 @@ impl<S: Store> Application<S> {
             .with_products(products);
         let service = Arc::new(service);
         let limits = config.limits();
+        let safety = write_safety(config, &service)?;
         let edge = Edge::new(
             service,
             config.max_in_flight as usize,
             limits.client_timeout,
             supervisor::worker_id(),
-        );
+        )
+        .with_safety(safety);
         Ok(Application {
             listener,
             edge: Arc::new(edge),
@@ -132,6 +139,33 @@ impl<S: Store> Application<S> {
         follower.abort();
         Ok(())
     }
+}
+
+/// What guards writes, as `config` says: the rate limits count in the
+/// port's shared buckets (the service's counters region) and, with Redis,
+/// across hosts.
+fn write_safety<S: Store>(config: &Config, service: &Service<S>) -> anyhow::Result<WriteSafety> {
+    let redis = match &config.redis_url {
+        Some(url) => Some(RedisLimits::new(
+            url,
+            Duration::from_millis(config.redis_timeout_ms),
+        )?),
+        None => None,
+    };
+    let limiter = Limiter::new(
+        config.post_rate(),
+        config.vote_rate(),
+        service.metrics().limit_buckets(),
+        redis,
+    );
+    Ok(WriteSafety {
+        trusted_proxies: TrustedProxies::new(config.trusted_proxies.clone()),
+        cors: Cors::new(&config.cors_origins),
+        admin: Admin::new(config.admin_token.as_deref()),
+        limiter,
+        idempotency_ttl: Duration::from_secs(config.idempotency_ttl),
+        vote_window: Duration::from_secs(config.vote_window),
+    })
 }
 
 fn bind(config: &Config) -> anyhow::Result<std::net::TcpListener> {

@@ -1,15 +1,43 @@
 // A storefront's product page around the Ratings & Reviews widget. It calls
 // the reviews API like any other client: fetch + JSON, If-None-Match with
 // the ETags it has seen. The API's origin is this page's, or the `api` query
-// parameter (e.g. /?api=https://reviews.example.com) — CORS allows any
-// origin; URLs the API gives as paths (generated photos) are resolved
-// against it. `?product=N` opens product N.
+// parameter (e.g. /?api=https://reviews.example.com) when it names this
+// page's origin or one this page's server lists (GET /widget.json): a
+// crafted link must not send a shopper's name and email anywhere else.
+// URLs the API gives as paths (generated photos) are resolved against it.
+// `?product=N` opens product N.
 (() => {
   'use strict';
 
   const params = new URLSearchParams(location.search);
-  const api = (params.get('api') || '').replace(/\/$/, '');
-  const apiBase = api ? `${api}/` : `${location.origin}/`;
+  let api = '';
+  let apiBase = `${location.origin}/`;
+  const apiTrusted = trustApi(params.get('api'));
+
+  /** Whether the `api` parameter (if any) may be used; sets `api`. */
+  async function trustApi(requested) {
+    if (!requested) return true;
+    let origin;
+    try {
+      origin = new URL(requested, location.href).origin;
+    } catch (e) {
+      return false;
+    }
+    if (origin !== location.origin) {
+      const res = await fetch('/widget.json').catch(() => null);
+      const listed = res && res.ok ? (await res.json()).api_origins : [];
+      if (!listed.includes(origin)) return false;
+    }
+    api = requested.replace(/\/$/, '');
+    apiBase = `${api}/`;
+    return true;
+  }
+
+  /** A fresh Idempotency-Key: one per shopper action, reused by its retry. */
+  function newKey() {
+    if (crypto.randomUUID) return crypto.randomUUID();
+    return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
+  }
   const pageSize = 5;
   const defaultProduct = '1'; // the most reviewed product of a generated data set
   const $ = (id) => document.getElementById(id);
@@ -49,12 +77,14 @@
   }
 
   async function send(method, path, payload) {
-    const init = { method, headers: {} };
+    const init = { method, headers: { 'Idempotency-Key': newKey() } };
     if (payload !== undefined) {
       init.headers['Content-Type'] = 'application/json';
       init.body = JSON.stringify(payload);
     }
-    const res = await fetch(api + path, init);
+    // One retry when the network fails, with the same key: if the first
+    // attempt was written after all, the server answers it again.
+    const res = await fetch(api + path, init).catch(() => fetch(api + path, init));
     const body = res.status === 204 ? null : await res.json().catch(() => null);
     return { status: res.status, body };
   }
@@ -63,6 +93,7 @@
   function problem(res, what) {
     if (res.status === 404) return `We couldn't find ${what}.`;
     if (res.status === 503) return 'Reviews are busy right now. Please try again in a moment.';
+    if (res.status === 429) return "You're doing that a lot. Please wait a little and try again.";
     return (res.body && res.body.error) || `Something went wrong (${res.status}).`;
   }
 
@@ -316,6 +347,10 @@
     if (!/^[1-9]\d{0,18}$/.test(product)) {
       hideProduct();
       say('Enter a product id: a whole number from 1.', true);
+      return;
+    }
+    if (!(await apiTrusted)) {
+      say('This page was opened with a reviews address it does not trust, so it will not use it.', true);
       return;
     }
     state.product = product;

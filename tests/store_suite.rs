@@ -17,11 +17,11 @@ use std::sync::Arc;
 use reviews::generate::{DataSet, Generator};
 use reviews::model::{Meta, NewReview, Page, PageQuery, Review, Sort};
 use reviews::seeding::Silent;
-use reviews::store::Store;
 use reviews::store::embedded::EmbeddedStore;
 use reviews::store::load::LoadOptions;
 #[cfg(feature = "mongodb")]
 use reviews::store::mongo::{MongoConfig, MongoStore};
+use reviews::store::{IdempotencyKey, Outcome, Store, Voter, Write, WriteGuard};
 
 const SET: DataSet = DataSet {
     seed: 9,
@@ -241,6 +241,7 @@ async fn suite<S: Store>(store: Arc<S>, other: Arc<S>) {
     }
 
     reported_reviews_leave_pages_and_counts(&*store, &g).await;
+    guarded_writes(&store, &other, &g).await;
     store.ping().await.unwrap();
     other.ping().await.unwrap();
 }
@@ -380,6 +381,216 @@ async fn reported_reviews_leave_pages_and_counts<S: Store>(store: &S, g: &Genera
     assert_eq!(store.report(victim.review_id).await.unwrap(), None);
 }
 
+fn keyed(key: &str, fingerprint: u128, now_ms: u64) -> WriteGuard {
+    WriteGuard {
+        idempotency: Some(IdempotencyKey {
+            key: key.into(),
+            fingerprint,
+            expires_ms: now_ms + 60_000,
+        }),
+        voter: None,
+        now_ms,
+    }
+}
+
+fn voter(id: u64, now_ms: u64, until_ms: u64) -> WriteGuard {
+    WriteGuard {
+        idempotency: None,
+        voter: Some(Voter { id, until_ms }),
+        now_ms,
+    }
+}
+
+/// Idempotency keys, one vote per voter, restoring and listing reported
+/// reviews: through both handles, as two processes or hosts would.
+async fn guarded_writes<S: Store>(store: &Arc<S>, other: &Arc<S>, g: &Generator) {
+    let now = reviews::clock::now_ms();
+    let product = 33;
+    let before = store.meta(product).await.unwrap().unwrap();
+    let key = format!("suite-{now}");
+    let add = || Write::AddReview {
+        product_id: product,
+        review: new_review(21),
+    };
+
+    // The first request writes; its retry, through the other handle, is
+    // answered the same and writes nothing; the key with another request
+    // is refused.
+    let first = store
+        .write_guarded(add(), keyed(&key, 1, now))
+        .await
+        .unwrap();
+    let Outcome::Written(written) = first else {
+        panic!("first write: {first:?}")
+    };
+    let retry = other
+        .write_guarded(add(), keyed(&key, 1, now))
+        .await
+        .unwrap();
+    assert!(
+        matches!(retry, Outcome::Replayed(w) if w.value == written.value),
+        "{retry:?}"
+    );
+    let reused = other
+        .write_guarded(add(), keyed(&key, 2, now))
+        .await
+        .unwrap();
+    assert_eq!(reused, Outcome::KeyReused);
+    let mut expected = before;
+    let new = new_review(21);
+    expected.add(new.rating, new.recommend);
+    assert_eq!(
+        store.meta(product).await.unwrap(),
+        Some(expected),
+        "one review"
+    );
+    // Past its expiry the key is forgotten: the same request writes again.
+    let later = now + 120_000;
+    let again = store
+        .write_guarded(add(), keyed(&key, 1, later))
+        .await
+        .unwrap();
+    assert!(
+        matches!(again, Outcome::Written(w) if w.value != written.value),
+        "{again:?}"
+    );
+    expected.add(new.rating, new.recommend);
+    assert_eq!(store.meta(product).await.unwrap(), Some(expected));
+
+    // Many copies of one keyed vote at once, through both handles: one
+    // counts, the others replay it.
+    let voted = common::visible_reviews(g, 40)[0].review_id;
+    let helpful = |s: &Arc<S>| {
+        let s = Arc::clone(s);
+        async move { all_pages(&*s, 40, Sort::Newest).await }
+    };
+    let votes_of = |reviews: Vec<Review>| {
+        reviews
+            .into_iter()
+            .find(|r| r.review_id == voted)
+            .unwrap()
+            .helpfulness
+    };
+    let start = votes_of(helpful(store).await);
+    let vote_key = format!("vote-{now}");
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..8 {
+        let handle = Arc::clone(if n % 2 == 0 { store } else { other });
+        let guard = keyed(&vote_key, 7, now);
+        tasks.spawn(async move {
+            let write = Write::Helpful { review_id: voted };
+            handle.write_guarded(write, guard).await.unwrap()
+        });
+    }
+    let outcomes = tasks.join_all().await;
+    let written = outcomes
+        .iter()
+        .filter(|o| matches!(o, Outcome::Written(_)))
+        .count();
+    assert_eq!(written, 1, "{outcomes:?}");
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| matches!(o, Outcome::Written(w) | Outcome::Replayed(w) if w.value == 40)),
+        "{outcomes:?}"
+    );
+    assert_eq!(votes_of(helpful(store).await), start + 1);
+
+    // One helpful vote per voter within the window, whichever handle.
+    let helpful_vote = || Write::Helpful { review_id: voted };
+    let until = now + 60_000;
+    let first = store
+        .write_guarded(helpful_vote(), voter(11, now, until))
+        .await
+        .unwrap();
+    assert!(matches!(first, Outcome::Written(_)), "{first:?}");
+    let twice = other
+        .write_guarded(helpful_vote(), voter(11, now, until))
+        .await
+        .unwrap();
+    assert!(
+        matches!(twice, Outcome::Unchanged(w) if w.value == 40),
+        "{twice:?}"
+    );
+    let someone = other
+        .write_guarded(helpful_vote(), voter(12, now, until))
+        .await
+        .unwrap();
+    assert!(matches!(someone, Outcome::Written(_)), "{someone:?}");
+    let after_window = store
+        .write_guarded(helpful_vote(), voter(11, until + 1, until + 60_000))
+        .await
+        .unwrap();
+    assert!(
+        matches!(after_window, Outcome::Written(_)),
+        "{after_window:?}"
+    );
+    assert_eq!(votes_of(helpful(other).await), start + 4);
+
+    // Reported reviews are listed, newest id first, and restored: back in
+    // pages and meta; a vote on a hidden review is unknown whoever votes.
+    let product = 41;
+    let victims: Vec<u64> = common::visible_reviews(g, product)
+        .iter()
+        .take(2)
+        .map(|r| r.review_id)
+        .collect();
+    let meta = store.meta(product).await.unwrap().unwrap();
+    let shown = consistent(&**store, product).await;
+    for &id in &victims {
+        assert_eq!(store.report(id).await.unwrap(), Some(product));
+    }
+    let hidden = store
+        .write_guarded(
+            Write::Helpful {
+                review_id: victims[0],
+            },
+            voter(11, now, until),
+        )
+        .await
+        .unwrap();
+    assert_eq!(hidden, Outcome::NotFound);
+    let listed = other.reported(None, 1000).await.unwrap();
+    let ids: Vec<u64> = listed.iter().map(|r| r.review_id).collect();
+    assert!(ids.windows(2).all(|w| w[0] > w[1]), "highest id first");
+    for id in &victims {
+        assert!(ids.contains(id), "reported review {id} listed");
+    }
+    let reported_at_load = (1..=SET.records)
+        .filter(|&id| g.record(id).reported)
+        .count();
+    // Every reported review: the data set's, and this suite's.
+    assert!(listed.len() > reported_at_load, "{} listed", listed.len());
+    let page = other.reported(Some(victims[1]), 3).await.unwrap();
+    assert!(page.len() <= 3 && page.iter().all(|r| r.review_id < victims[1]));
+    assert_eq!(
+        listed
+            .iter()
+            .find(|r| r.review_id == victims[0])
+            .unwrap()
+            .product_id,
+        product
+    );
+
+    assert_eq!(other.restore(victims[0]).await.unwrap(), Some(product));
+    assert_eq!(
+        other.restore(victims[0]).await.unwrap(),
+        None,
+        "not reported now"
+    );
+    assert_eq!(store.restore(SET.records + 10_000).await.unwrap(), None);
+    let mut expected = meta;
+    let hidden = g.record(victims[1]);
+    expected.remove(hidden.rating, hidden.recommend);
+    assert_eq!(store.meta(product).await.unwrap(), Some(expected));
+    let back = consistent(&**store, product).await;
+    assert_eq!(back.len(), shown.len() - 1);
+    assert!(back.iter().any(|r| r.review_id == victims[0]));
+    let listed = store.reported(None, 1000).await.unwrap();
+    assert!(!listed.iter().any(|r| r.review_id == victims[0]));
+    assert!(listed.iter().any(|r| r.review_id == victims[1]));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn embedded_store_passes_the_suite() {
     let dir = tempfile::tempdir().unwrap();
@@ -455,5 +666,64 @@ fn database_names_are_swapped_into_uris() {
     assert_eq!(
         with_database("mongodb+srv://u:p@c.example", "x"),
         "mongodb+srv://u:p@c.example/x"
+    );
+}
+
+/// Expired keys and votes leave the embedded store as later writes commit:
+/// each sweeps a few, oldest first, so the records stay about as many as
+/// one retention period's writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_expired_records_are_swept_by_later_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(dir.path()).unwrap();
+    store
+        .load(SET, LoadOptions::default(), &mut Silent)
+        .unwrap();
+    let now = reviews::clock::now_ms();
+    let g = Generator::new(SET);
+    let voted = common::visible_reviews(&g, 50)[0].review_id;
+    for n in 0..20 {
+        let guard = WriteGuard {
+            idempotency: Some(IdempotencyKey {
+                key: format!("short-lived-{n}"),
+                fingerprint: n,
+                expires_ms: now + 1_000,
+            }),
+            voter: Some(Voter {
+                id: n as u64,
+                until_ms: now + 1_000,
+            }),
+            now_ms: now,
+        };
+        let write = Write::Helpful { review_id: voted };
+        let outcome = store.write_guarded(write, guard).await.unwrap();
+        assert!(matches!(outcome, Outcome::Written(_)), "{outcome:?}");
+    }
+    assert_eq!(
+        store.expiring_records().unwrap(),
+        40,
+        "20 keys and 20 votes"
+    );
+    let later = |n: u64| WriteGuard {
+        now_ms: now + 2_000 + n,
+        ..WriteGuard::default()
+    };
+    let write = || Write::Helpful { review_id: voted };
+    store.write_guarded(write(), later(0)).await.unwrap();
+    assert_eq!(
+        store.expiring_records().unwrap(),
+        24,
+        "16 swept by one write"
+    );
+    store.write_guarded(write(), later(1)).await.unwrap();
+    store.write_guarded(write(), later(2)).await.unwrap();
+    assert_eq!(store.expiring_records().unwrap(), 0);
+    // A write that finds nothing to do leaves no trace, and sweeps nothing.
+    let unknown = Write::Helpful {
+        review_id: SET.records + 1,
+    };
+    assert_eq!(
+        store.write_guarded(unknown, later(3)).await.unwrap(),
+        Outcome::NotFound
     );
 }

@@ -12,7 +12,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::TestApp;
+use common::{Options, TestApp};
 use reviews::http::ops::OPENAPI;
 use reviews::model::limits;
 
@@ -26,9 +26,17 @@ async fn a_shopper_finds_a_product_browses_votes_and_writes_in_chromium() {
         "the browser test needs Chromium and playwright-core: run scripts/test.sh (it installs \
          both), or `apt-get install chromium` and `cd tests/e2e && npm install`"
     );
-    let app = TestApp::spawn().await;
     let down = TestApp::spawn_with(2000).await;
     down.set_store_failing(true);
+    // The same data set under another origin (localhost, not 127.0.0.1).
+    let other = TestApp::spawn().await;
+    let other_base = format!("http://localhost:{}", other.addr.port());
+    // The page's server lists both as APIs its widget may use.
+    let app = TestApp::start(Options {
+        cors_origins: vec![format!("http://{}", down.addr), other_base.clone()],
+        ..Options::default()
+    })
+    .await;
     let out = root.join("target/e2e");
     std::fs::create_dir_all(&out).unwrap();
     let screenshot = out.join("storefront.png");
@@ -46,6 +54,7 @@ async fn a_shopper_finds_a_product_browses_votes_and_writes_in_chromium() {
                 .arg(&base)
                 .arg(&down_base)
                 .arg(&screenshot)
+                .arg(&other_base)
                 .output()
                 .expect("node runs")
         }
@@ -64,6 +73,7 @@ async fn a_shopper_finds_a_product_browses_votes_and_writes_in_chromium() {
         "e2e: photos load (natural width > 0)",
         "e2e: the form takes its limits from the OpenAPI document",
         "e2e: a valid review appears",
+        "e2e: a crafted api link is refused",
     ] {
         assert!(log.contains(step), "{step} missing from:\n{log}");
     }

@@ -12,6 +12,8 @@ pub struct ApiError {
     pub message: String,
     /// Methods the path takes (sent as `Allow` with 405).
     pub allow: Option<&'static str>,
+    /// Seconds until a retry may succeed (sent as `Retry-After` with 429).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -57,6 +59,25 @@ impl ApiError {
         }
     }
 
+    /// 401: an admin route without the right bearer token.
+    pub fn unauthorized(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::UNAUTHORIZED, message)
+    }
+
+    /// 403: a write from a web page whose origin may not write.
+    pub fn forbidden(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::FORBIDDEN, message)
+    }
+
+    /// 429: the client is over a rate limit; a token is back in
+    /// `retry_after` seconds.
+    pub fn too_many_requests(message: impl Into<String>, retry_after: u64) -> ApiError {
+        ApiError {
+            retry_after: Some(retry_after),
+            ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, message)
+        }
+    }
+
     /// 503: a backend is down; the client may retry shortly.
     pub fn unavailable(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, message)
@@ -72,6 +93,7 @@ impl ApiError {
             status,
             message: message.into(),
             allow: None,
+            retry_after: None,
         }
     }
 

@@ -2,16 +2,27 @@
 //! answer into a response. It routes ([`routes`]), parses paths, queries
 //! and bodies into typed values ([`query`], [`new_review`]), and renders
 //! replies and the JSON error contract ([`reply`], [`error`]); one file per
-//! resource holds its handlers ([`reviews`], [`votes`], [`products`],
-//! [`photos`], [`ops`], [`assets`]).
+//! resource holds its handlers ([`reviews`], [`votes`], [`admin`],
+//! [`products`], [`photos`], [`ops`], [`assets`]).
 //!
-//! Order of checks: path syntax (400), method (405), content type (415),
-//! size (413), body and query (400/422), then existence (404). Every
-//! response gets `X-Request-Id` (echoed or assigned) and CORS headers, and
-//! is counted in `/metrics` under its route.
+//! Writes are guarded here ([`WriteSafety`]): who the client is
+//! ([`client`]), which web pages may write ([`cors`]), per-client rate
+//! limits ([`crate::limits`]), and the `Idempotency-Key` and voter each
+//! write carries to the store ([`idempotency`]).
+//!
+//! Order of checks: path syntax (400), method (405); for a write, its
+//! origin (403), the admin token (401), the client's rate limit (429);
+//! content type (415), size (413), body, query and `Idempotency-Key`
+//! (400/422), then existence (404). Every response gets `X-Request-Id`
+//! (echoed or assigned) and CORS headers, and is counted in `/metrics`
+//! under its route.
 
+pub mod admin;
 pub mod assets;
+pub mod client;
+pub mod cors;
 pub mod error;
+pub mod idempotency;
 pub mod new_review;
 pub mod ops;
 pub mod photos;
@@ -22,6 +33,7 @@ pub mod reviews;
 pub mod routes;
 pub mod votes;
 
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -32,9 +44,14 @@ use hyper::header::{self, HeaderName, HeaderValue};
 use hyper::http::request::Parts;
 use hyper::{Method, Request, StatusCode};
 
+use self::admin::Admin;
+use self::client::{Peer, TrustedProxies};
+use self::cors::{Cors, Grant};
 use self::error::ApiError;
+use self::idempotency::Guarding;
 use self::reply::Reply;
 use self::routes::Route;
+use crate::limits::{Class, ClientKey, Decision, Limiter};
 use crate::metrics::{Metrics, RouteLabel};
 use crate::service::{Service, Store};
 
@@ -43,10 +60,44 @@ const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// past it, a 431.
 pub const MAX_HEAD_BYTES: usize = 16 * 1024;
 
+/// What guards the API's writes (see the README's "Write safety").
+pub struct WriteSafety {
+    /// Proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: TrustedProxies,
+    /// Which web pages may write.
+    pub cors: Cors,
+    /// The admin routes' token, if they are enabled.
+    pub admin: Admin,
+    /// Per-client rate limits on posts and votes.
+    pub limiter: Limiter,
+    /// How long an `Idempotency-Key` is kept.
+    pub idempotency_ttl: Duration,
+    /// How long a client's helpful vote on a review is remembered (zero:
+    /// every vote counts).
+    pub vote_window: Duration,
+}
+
+impl Default for WriteSafety {
+    /// Keys honoured for a day; no proxies trusted; writes from the
+    /// service's own origin only; no admin routes, no limits, every vote
+    /// counted.
+    fn default() -> WriteSafety {
+        WriteSafety {
+            trusted_proxies: TrustedProxies::default(),
+            cors: Cors::default(),
+            admin: Admin::default(),
+            limiter: Limiter::unlimited(),
+            idempotency_ttl: Duration::from_secs(24 * 3600),
+            vote_window: Duration::ZERO,
+        }
+    }
+}
+
 /// The edge of one process: the service it calls, and what each request
 /// needs besides.
 pub struct Edge<S> {
     service: Arc<Service<S>>,
+    safety: WriteSafety,
     /// Past this many requests in flight, new ones get 503 at once.
     max_in_flight: usize,
     /// How long a request body may take to arrive.
@@ -73,12 +124,19 @@ impl<S: Store> Edge<S> {
             .map_or(0, |d| d.subsec_nanos());
         Edge {
             service,
+            safety: WriteSafety::default(),
             max_in_flight,
             body_timeout,
             worker,
             id_prefix: format!("{:x}{:05x}", std::process::id(), nanos & 0xfffff),
             next_id: AtomicU64::new(1),
         }
+    }
+
+    /// Guards writes with `safety`.
+    pub fn with_safety(mut self, safety: WriteSafety) -> Edge<S> {
+        self.safety = safety;
+        self
     }
 
     /// The service behind the edge.
@@ -101,11 +159,21 @@ impl<S: Store> Edge<S> {
             .unwrap_or_else(|| self.assign_request_id());
         let (parts, body) = req.into_parts();
         let routed = routes::route(parts.uri.path(), &parts.method);
+        let grant = match routed.route {
+            Ok(route) if route.takes_writes() => {
+                self.safety.cors.grant(&parts.method, &parts.headers)
+            }
+            _ => Grant::Any,
+        };
+        let preflight = match routed.route {
+            Ok(route) if parts.method == Method::OPTIONS => Some(route.allow()),
+            _ => None,
+        };
         let result = match routed.route {
             Ok(route) => self.answer(route, &parts, body).await,
             Err(e) => Err(e),
         };
-        let reply = match result {
+        let mut reply = match result {
             Ok(reply) => reply,
             Err(err) => {
                 if err.status.is_server_error() {
@@ -119,6 +187,8 @@ impl<S: Store> Edge<S> {
                 reply::error(&err)
             }
         };
+        let preflight = preflight.filter(|_| reply.status() == StatusCode::NO_CONTENT);
+        self.safety.cors.apply(&grant, &mut reply, preflight);
         self.finish(reply, request_id, routed.label, &parts, started)
     }
 
@@ -132,6 +202,45 @@ impl<S: Store> Edge<S> {
     {
         let service = &*self.service;
         let metrics = service.metrics();
+        let safety = &self.safety;
+        if route.is_admin() {
+            if !safety.admin.enabled() {
+                return Err(routes::no_such_path(parts.uri.path()));
+            }
+            if parts.method != Method::OPTIONS {
+                safety.admin.authorize(&parts.headers)?;
+            }
+        }
+        let writes = match (route, &parts.method) {
+            (Route::Reviews(_), &Method::POST) => Some(Some(Class::Posts)),
+            (Route::Vote(..), &Method::PUT) => Some(Some(Class::Votes)),
+            (Route::AdminRestore(_), &Method::PUT) => Some(None),
+            _ => None,
+        };
+        // Reads never pay for any of this.
+        let mut guarding = None;
+        if let Some(class) = writes {
+            if !safety.cors.allows_write(&parts.headers) {
+                return Err(ApiError::forbidden(format!(
+                    "writes are not allowed from the web page origin {}: only from this \
+                     service's own origin and those in --cors-origins",
+                    origin_shown(&parts.headers)
+                )));
+            }
+            let client = ClientKey::of(self.client(parts));
+            if let Some(class) = class
+                && let Decision::Limited(wait) = safety.limiter.check(class, client).await
+            {
+                return Err(self.limited(class, wait));
+            }
+            guarding = Some(Guarding {
+                client,
+                now_ms: crate::clock::now_ms(),
+                key_ttl: safety.idempotency_ttl,
+                vote_window: safety.vote_window,
+            });
+        }
+        let guarding = guarding.as_ref();
         let body = match (route, &parts.method) {
             (Route::Reviews(_), &Method::POST) => {
                 Some(reviews::read_body(&parts.headers, body, self.body_timeout).await?)
@@ -164,7 +273,8 @@ impl<S: Store> Edge<S> {
             }
             (Route::Reviews(product_id), Method::POST) => {
                 let body = body.expect("a POST's body was read above");
-                reviews::post(service, product_id, &body).await
+                let guarding = guarding.expect("a write is guarded");
+                reviews::post(service, product_id, &body, headers, guarding).await
             }
             (Route::Meta(product_id), Method::GET | Method::HEAD) => {
                 reviews::meta(service, product_id, headers).await
@@ -179,10 +289,50 @@ impl<S: Store> Edge<S> {
                 photos::get(service, tag, picture, headers).await
             }
             (Route::Vote(review_id, vote), Method::PUT) => {
-                votes::put(service, review_id, vote).await
+                let guarding = guarding.expect("a write is guarded");
+                votes::put(service, review_id, vote, headers, guarding).await
+            }
+            (Route::Widget, Method::GET | Method::HEAD) => Ok(ops::widget(&safety.cors)),
+            (Route::AdminReported, Method::GET | Method::HEAD) => {
+                admin::reported(service, parts.uri.query()).await
+            }
+            (Route::AdminRestore(review_id), Method::PUT) => {
+                admin::restore(service, review_id).await
             }
             (route, method) => Err(ApiError::method_not_allowed(&method, route.allow())),
         }
+    }
+
+    /// The client of a request: its peer, or whom trusted proxies name.
+    fn client(&self, parts: &Parts) -> IpAddr {
+        let peer = parts
+            .extensions
+            .get::<Peer>()
+            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |p| p.0.ip());
+        self.safety.trusted_proxies.client(peer, &parts.headers)
+    }
+
+    /// The 429 of a client over `class`'s limit, a token back in `wait`.
+    fn limited(&self, class: Class, wait: Duration) -> ApiError {
+        let rate = self
+            .safety
+            .limiter
+            .rate(class)
+            .expect("only a limited class limits");
+        let what = match class {
+            Class::Posts => "reviews posted",
+            Class::Votes => "votes and reports",
+        };
+        let seconds = wait.as_millis().div_ceil(1000).max(1) as u64;
+        ApiError::too_many_requests(
+            format!(
+                "too many {what} from this address: at most {} at once, then one every {} s; \
+                 retry in {seconds} s",
+                rate.burst,
+                rate.interval_ms().div_ceil(1000)
+            ),
+            seconds,
+        )
     }
 
     fn overloaded(&self) -> ApiError {
@@ -201,16 +351,7 @@ impl<S: Store> Edge<S> {
         parts: &Parts,
         started: Instant,
     ) -> Reply {
-        let headers = reply.headers_mut();
-        headers.insert(X_REQUEST_ID, request_id);
-        headers.insert(
-            header::ACCESS_CONTROL_ALLOW_ORIGIN,
-            HeaderValue::from_static("*"),
-        );
-        headers.insert(
-            header::ACCESS_CONTROL_EXPOSE_HEADERS,
-            HeaderValue::from_static("x-request-id, x-cache, etag"),
-        );
+        reply.headers_mut().insert(X_REQUEST_ID, request_id);
         let took = started.elapsed();
         self.service
             .metrics()
@@ -276,6 +417,15 @@ impl<S: Store> Edge<S> {
         let len = 48 - out.len();
         HeaderValue::from_bytes(&buf[..len]).expect("hex is a valid header value")
     }
+}
+
+/// A request's `Origin`, shortened for an error message.
+fn origin_shown(headers: &hyper::HeaderMap) -> String {
+    let origin = headers
+        .get(header::ORIGIN)
+        .map(|o| String::from_utf8_lossy(o.as_bytes()).into_owned())
+        .unwrap_or_default();
+    origin.chars().take(100).collect()
 }
 
 /// Leaves the in-flight count when a request ends, even a cancelled one.

@@ -1,7 +1,16 @@
 //! Parsing `POST /reviews/:product_id` bodies into a [`NewReview`]: malformed
-//! JSON is a 400; valid JSON with unknown, missing, mistyped or out-of-range
-//! fields is a 422 naming the field.
+//! JSON, and an object with the same key twice, is a 400; valid JSON with
+//! unknown, missing, mistyped or out-of-range fields is a 422 naming the
+//! field.
+//!
+//! Text hygiene: `summary`, `name` and `body` refuse control characters
+//! (C0, DEL and C1: NUL, BEL, ESC, …; `body` may hold line breaks and
+//! tabs), and text made only of invisible characters — spaces, zero-width
+//! and other format characters, fillers — counts as blank.
 
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 use super::error::ApiError;
@@ -19,8 +28,17 @@ const FIELDS: [&str; 7] = [
 
 /// Parses and validates a request body.
 pub fn parse(body: &[u8]) -> Result<NewReview, ApiError> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request(format!("malformed JSON body: {e}")))?;
+    let mut json = serde_json::Deserializer::from_slice(body);
+    let value = Unique
+        .deserialize(&mut json)
+        .and_then(|value| json.end().map(|()| value))
+        .map_err(|e| {
+            if e.is_data() {
+                ApiError::bad_request(format!("invalid JSON body: {e}"))
+            } else {
+                ApiError::bad_request(format!("malformed JSON body: {e}"))
+            }
+        })?;
     let Value::Object(fields) = value else {
         return Err(ApiError::unprocessable("the body must be a JSON object"));
     };
@@ -42,9 +60,9 @@ pub fn parse(body: &[u8]) -> Result<NewReview, ApiError> {
     let recommend = required(&fields, "recommend")?
         .as_bool()
         .ok_or_else(|| ApiError::unprocessable("recommend must be true or false"))?;
-    let summary = text(&fields, "summary", limits::SUMMARY)?;
-    let body = text(&fields, "body", limits::BODY)?;
-    let name = text(&fields, "name", limits::NAME)?;
+    let summary = text(&fields, "summary", limits::SUMMARY, false)?;
+    let body = text(&fields, "body", limits::BODY, true)?;
+    let name = text(&fields, "name", limits::NAME, false)?;
     let email = email(required(&fields, "email")?)?;
     let photos = match fields.get("photos") {
         None => Vec::new(),
@@ -67,10 +85,114 @@ fn required<'a>(fields: &'a Map<String, Value>, name: &str) -> Result<&'a Value,
         .ok_or_else(|| ApiError::unprocessable(format!("missing field `{name}`")))
 }
 
+/// A JSON value read like `serde_json::Value`, except that an object with
+/// the same key twice is an error (`Value` keeps the last, so
+/// `{"rating": 0, …, "rating": 4}` would pass as a 4).
+struct Unique;
+
+impl<'de> DeserializeSeed<'de> for Unique {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Unique {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element_seed(Unique)? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut fields = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if fields.contains_key(&key) {
+                return Err(de::Error::custom(format_args!(
+                    "duplicate field `{}`",
+                    shorten(&key)
+                )));
+            }
+            let value = map.next_value_seed(Unique)?;
+            fields.insert(key, value);
+        }
+        Ok(Value::Object(fields))
+    }
+}
+
+/// Characters that show nothing: whitespace, format characters (zero-width
+/// spaces and joiners, direction marks, word joiners, the BOM, soft
+/// hyphens), fillers and blank patterns, variation selectors and tags.
+fn invisible(c: char) -> bool {
+    c.is_whitespace()
+        || matches!(
+            c,
+            '\u{00AD}'
+                | '\u{034F}'
+                | '\u{061C}'
+                | '\u{115F}'
+                | '\u{1160}'
+                | '\u{17B4}'
+                | '\u{17B5}'
+                | '\u{180B}'..='\u{180F}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2060}'..='\u{206F}'
+                | '\u{2800}'
+                | '\u{3164}'
+                | '\u{FE00}'..='\u{FE0F}'
+                | '\u{FEFF}'
+                | '\u{FFA0}'
+                | '\u{1BCA0}'..='\u{1BCA3}'
+                | '\u{1D173}'..='\u{1D17A}'
+                | '\u{E0000}'..='\u{E0FFF}'
+        )
+}
+
+/// A text field within `chars`, without control characters (but line
+/// breaks and tabs when `multiline`), and not blank.
 fn text(
     fields: &Map<String, Value>,
     name: &str,
     chars: std::ops::RangeInclusive<usize>,
+    multiline: bool,
 ) -> Result<String, ApiError> {
     let (min, max) = (chars.start(), chars.end());
     let wrong = || {
@@ -85,7 +207,14 @@ fn text(
             "{name} must be a string of {min} to {max} characters, got {count}"
         )));
     }
-    if text.trim().is_empty() {
+    let allowed = |c: char| multiline && matches!(c, '\n' | '\r' | '\t');
+    if let Some(c) = text.chars().find(|&c| c.is_control() && !allowed(c)) {
+        return Err(ApiError::unprocessable(format!(
+            "{name} must not contain control characters (found U+{:04X})",
+            u32::from(c)
+        )));
+    }
+    if text.chars().all(invisible) {
         return Err(ApiError::unprocessable(format!("{name} must not be blank")));
     }
     Ok(text.to_string())
@@ -253,6 +382,83 @@ mod tests {
             assert_eq!(status, 422, "{field}: {message}");
             assert!(message.contains(needle), "{field}: {message}");
         }
+    }
+
+    #[test]
+    fn control_and_invisible_characters() {
+        for (field, value, needle) in [
+            (
+                "summary",
+                "Nice\u{0}",
+                "summary must not contain control characters (found U+0000)",
+            ),
+            (
+                "name",
+                "Ann\u{1b}[31m",
+                "name must not contain control characters (found U+001B)",
+            ),
+            ("name", "Ann\nLee", "(found U+000A)"),
+            ("summary", "Bell\u{7}", "(found U+0007)"),
+            ("summary", "C1\u{9b}", "(found U+009B)"),
+            (
+                "summary",
+                "\u{200B}\u{200B}\u{FEFF}",
+                "summary must not be blank",
+            ),
+            (
+                "name",
+                "\u{3164}\u{2060} \u{00A0}",
+                "name must not be blank",
+            ),
+        ] {
+            let mut v = valid();
+            v[field] = serde_json::json!(value);
+            let (status, message) = error_of(v);
+            assert_eq!(status, 422, "{field}: {message}");
+            assert!(message.contains(needle), "{field}: {message}");
+        }
+        let mut v = valid();
+        v["body"] = serde_json::json!(format!("{}\u{0}", "b".repeat(50)));
+        assert!(
+            error_of(v)
+                .1
+                .starts_with("body must not contain control characters")
+        );
+        let mut v = valid();
+        v["body"] = serde_json::json!("\u{200B}".repeat(60));
+        assert_eq!(error_of(v).1, "body must not be blank");
+        // Line breaks and tabs are fine in a body; visible text with a
+        // zero-width joiner inside (an emoji sequence) is fine anywhere.
+        let mut v = valid();
+        v["body"] = serde_json::json!(format!("First line\r\n\tsecond: {}", "b".repeat(40)));
+        v["name"] = serde_json::json!("Zoë 👩\u{200D}🔧");
+        assert!(parse(v.to_string().as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn duplicate_keys_are_refused() {
+        let body = br#"{"rating": 0, "summary": "s", "rating": 4}"#;
+        let e = parse(body).unwrap_err();
+        assert_eq!(e.status.as_u16(), 400);
+        assert!(
+            e.message.contains("duplicate field `rating`"),
+            "{}",
+            e.message
+        );
+        let nested = br#"{"photos": [{"a": 1, "a": 2}]}"#;
+        assert!(
+            parse(nested)
+                .unwrap_err()
+                .message
+                .contains("duplicate field `a`")
+        );
+        let trailing = br#"{"rating": 4} {}"#;
+        assert!(
+            parse(trailing)
+                .unwrap_err()
+                .message
+                .starts_with("malformed JSON body")
+        );
     }
 
     #[test]

@@ -1,9 +1,11 @@
-//! The operator's routes: `/healthz`, `/readyz`, `/metrics`, `/openapi.json`.
+//! The operator's routes: `/healthz`, `/readyz`, `/metrics`, `/openapi.json`;
+//! and `/widget.json`, what the widget's page is told by its server.
 
 use bytes::Bytes;
 use hyper::StatusCode;
 use hyper::header::{self, HeaderValue};
 
+use super::cors::Cors;
 use super::error::ApiError;
 use super::reply::{Reply, json, reply};
 use crate::service::{Service, Store};
@@ -39,6 +41,14 @@ pub fn metrics<S: Store>(service: &Service<S>) -> Reply {
         .headers_mut()
         .insert(header::CONTENT_TYPE, PROMETHEUS_TEXT);
     reply
+}
+
+/// `GET /widget.json`: the origins the widget may take as its API (its
+/// `?api=` parameter), besides the page's own: the named origins of
+/// `--cors-origins`, never `*`.
+pub fn widget(cors: &Cors) -> Reply {
+    let body = serde_json::json!({ "api_origins": cors.listed() });
+    json(StatusCode::OK, body.to_string())
 }
 
 /// `GET /openapi.json`.

@@ -6,12 +6,19 @@ use std::borrow::Cow;
 use super::error::ApiError;
 use crate::model::{DEFAULT_COUNT, MAX_COUNT, MAX_PAGE, PageQuery, Sort};
 
-/// Parses a path id: ASCII digits only, at least 1, fits in u64.
+/// Parses a path id: ASCII digits only, no leading zero, at least 1, fits
+/// in u64. `/reviews/01` is refused rather than read as `/reviews/1`, so
+/// one resource has one URL (and one cache entry, one ETag).
 pub fn parse_id(name: &str, raw: &str) -> Result<u64, ApiError> {
     let shown = shorten(raw);
     if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_digit()) {
         return Err(ApiError::bad_request(format!(
             "{name} must be a positive integer, got \"{shown}\""
+        )));
+    }
+    if raw.len() > 1 && raw.starts_with('0') && raw.bytes().any(|b| b != b'0') {
+        return Err(ApiError::bad_request(format!(
+            "{name} must be written without leading zeros, got \"{shown}\""
         )));
     }
     match raw.parse::<u64>() {
@@ -24,6 +31,21 @@ pub fn parse_id(name: &str, raw: &str) -> Result<u64, ApiError> {
             u64::MAX
         ))),
     }
+}
+
+/// Parses the query of `GET /admin/reported`: `before` (an id, exclusive)
+/// and `limit` (1..=100, default 20); others are ignored.
+pub fn parse_reported_query(query: Option<&str>) -> Result<(Option<u64>, u32), ApiError> {
+    let (mut before, mut limit) = (None, 20);
+    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        match &*decode(key)? {
+            "before" => before = Some(parse_id("before", &decode(value)?)?),
+            "limit" => limit = number("limit", &decode(value)?, MAX_COUNT)?,
+            _ => {}
+        }
+    }
+    Ok((before, limit))
 }
 
 /// Parses the query of `GET /reviews/:product_id`. `page` wins over its alias
@@ -172,6 +194,9 @@ mod tests {
         for raw in [
             "",
             "0",
+            "00",
+            "01",
+            "007",
             "-1",
             "+1",
             "1e3",

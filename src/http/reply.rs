@@ -1,6 +1,6 @@
 //! Building replies: the one response type, JSON and error replies, the
 //! reply of a cached read (ETag, `304`, `Cache-Control`, `X-Cache`), and
-//! the CORS preflight answer.
+//! the answer to `OPTIONS`.
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -39,8 +39,8 @@ pub fn json(status: StatusCode, body: impl Into<Bytes>) -> Reply {
     reply
 }
 
-/// The JSON reply of an error, with `Allow` on 405, `Retry-After` on 503,
-/// and `Connection: close` on 408.
+/// The JSON reply of an error, with `Allow` on 405, `Retry-After` on 429
+/// and 503, `WWW-Authenticate` on 401, and `Connection: close` on 408.
 pub fn error(err: &ApiError) -> Reply {
     let mut reply = json(err.status, err.body());
     if let Some(allow) = err.allow {
@@ -58,6 +58,17 @@ pub fn error(err: &ApiError) -> Reply {
         reply
             .headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    if let Some(seconds) = err.retry_after {
+        reply
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    if err.status == StatusCode::UNAUTHORIZED {
+        reply.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"reviews admin\""),
+        );
     }
     reply
 }
@@ -138,23 +149,13 @@ pub fn matches_if_none_match(header: &[u8], etag: &[u8]) -> bool {
     })
 }
 
-/// The answer to `OPTIONS`: what the path takes, for CORS preflight too.
+/// The answer to `OPTIONS`: what the path takes. What a CORS preflight
+/// may do is added by [`super::cors::Cors::apply`], per origin.
 pub fn preflight(allow: &'static str) -> Reply {
     let mut reply = reply(StatusCode::NO_CONTENT, Bytes::new());
-    let headers = reply.headers_mut();
-    headers.insert(header::ALLOW, HeaderValue::from_static(allow));
-    headers.insert(
-        header::ACCESS_CONTROL_ALLOW_METHODS,
-        HeaderValue::from_static(allow),
-    );
-    headers.insert(
-        header::ACCESS_CONTROL_ALLOW_HEADERS,
-        HeaderValue::from_static("content-type, if-none-match, x-request-id"),
-    );
-    headers.insert(
-        header::ACCESS_CONTROL_MAX_AGE,
-        HeaderValue::from_static("600"),
-    );
+    reply
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allow));
     reply
 }
 

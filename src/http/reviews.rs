@@ -11,10 +11,11 @@ use hyper::body::Body;
 use hyper::header::{self, HeaderMap, HeaderValue};
 
 use super::error::ApiError;
+use super::idempotency::{self, Guarding};
 use super::reply::{Reply, cached, json};
 use super::{new_review, query};
-use crate::model::limits;
-use crate::service::{Service, Store, render, unknown_product};
+use crate::model::{NewReview, limits};
+use crate::service::{Outcome, Service, Store, Write, render, unknown_product};
 
 /// `GET /reviews/:product_id?page&count&sort`.
 pub async fn page<S: Store>(
@@ -76,19 +77,52 @@ where
 }
 
 /// `POST /reviews/:product_id` with its body read: 201 once the review is
-/// durable and the product's cached copies are dropped.
+/// durable and the product's cached copies are dropped. A retry with the
+/// same `Idempotency-Key` and body answers the same 201 and review id,
+/// with `Idempotent-Replayed: true`, and writes nothing.
 pub async fn post<S: Store>(
     service: &Service<S>,
     product_id: u64,
     body: &[u8],
+    headers: &HeaderMap,
+    guarding: &Guarding,
 ) -> Result<Reply, ApiError> {
     let review = new_review::parse(body)?;
-    let id = service
-        .add_review(product_id, review)
-        .await
-        .map_err(ApiError::store)?
-        .ok_or_else(|| ApiError::not_found(unknown_product(product_id)))?;
-    Ok(json(StatusCode::CREATED, render::created(id)))
+    let guard = guarding.guard(headers, fingerprint(product_id, &review), false)?;
+    let write = Write::AddReview { product_id, review };
+    let outcome = service.write(write, guard).await.map_err(ApiError::store)?;
+    let (id, replayed) = match outcome {
+        Outcome::Written(w) | Outcome::Unchanged(w) => (w.value, false),
+        Outcome::Replayed(w) => (w.value, true),
+        Outcome::NotFound => return Err(ApiError::not_found(unknown_product(product_id))),
+        Outcome::KeyReused => return Err(idempotency::reused(headers)),
+    };
+    let mut created = json(StatusCode::CREATED, render::created(id));
+    if replayed {
+        created
+            .headers_mut()
+            .insert(idempotency::REPLAYED, HeaderValue::from_static("true"));
+    }
+    Ok(created)
+}
+
+/// What identifies a new review's request: its product and every field as
+/// parsed, so the same review sent with its keys in another order or
+/// other spacing is the same request.
+fn fingerprint(product_id: u64, r: &NewReview) -> u128 {
+    let product = product_id.to_be_bytes();
+    let mut parts: Vec<&[u8]> = vec![
+        b"POST",
+        &product,
+        std::slice::from_ref(&r.rating),
+        r.summary.as_bytes(),
+        r.body.as_bytes(),
+        if r.recommend { b"1" } else { b"0" },
+        r.name.as_bytes(),
+        r.email.as_bytes(),
+    ];
+    parts.extend(r.photos.iter().map(|p| p.as_bytes()));
+    idempotency::fingerprint(&parts)
 }
 
 /// Whether a `Content-Type` is `application/json`, with any parameters.

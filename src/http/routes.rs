@@ -37,6 +37,12 @@ pub enum Route {
     Product(u64),
     /// `/photos/:tag/:name.svg`: a generated picture.
     Photo(u32, Picture),
+    /// `/widget.json`: what the widget may take as its API.
+    Widget,
+    /// `/admin/reported`.
+    AdminReported,
+    /// `/admin/reviews/:review_id/restore`.
+    AdminRestore(u64),
 }
 
 /// A request's place in the route table.
@@ -50,25 +56,32 @@ pub struct Routed {
 /// Looks `path` up (the method only picks the label of `/reviews/:id`).
 pub fn route(path: &str, method: &Method) -> Routed {
     let mut segments = path.strip_prefix('/').unwrap_or(path).split('/');
-    let parts = (
-        segments.next(),
-        segments.next(),
-        segments.next(),
-        segments.next(),
-    );
+    let parts: [Option<&str>; 5] = std::array::from_fn(|_| segments.next());
     let (label, route) = match parts {
-        (Some(""), None, ..) => (RouteLabel::Ops, Ok(Route::Asset(assets::index()))),
-        (Some("static"), Some(name), None, _) => (
+        [Some(""), None, ..] => (RouteLabel::Ops, Ok(Route::Asset(assets::index()))),
+        [Some("static"), Some(name), None, ..] => (
             RouteLabel::Ops,
             assets::find(name)
                 .map(Route::Asset)
                 .ok_or_else(|| no_such_path(path)),
         ),
-        (Some("healthz"), None, ..) => (RouteLabel::Healthz, Ok(Route::Health)),
-        (Some("readyz"), None, ..) => (RouteLabel::Readyz, Ok(Route::Ready)),
-        (Some("metrics"), None, ..) => (RouteLabel::Ops, Ok(Route::Metrics)),
-        (Some("openapi.json"), None, ..) => (RouteLabel::Ops, Ok(Route::OpenApi)),
-        (Some("reviews"), Some(id), None, _) => {
+        [Some("healthz"), None, ..] => (RouteLabel::Healthz, Ok(Route::Health)),
+        [Some("readyz"), None, ..] => (RouteLabel::Readyz, Ok(Route::Ready)),
+        [Some("metrics"), None, ..] => (RouteLabel::Ops, Ok(Route::Metrics)),
+        [Some("openapi.json"), None, ..] => (RouteLabel::Ops, Ok(Route::OpenApi)),
+        [Some("widget.json"), None, ..] => (RouteLabel::Ops, Ok(Route::Widget)),
+        [Some("admin"), Some("reported"), None, ..] => (RouteLabel::Ops, Ok(Route::AdminReported)),
+        [
+            Some("admin"),
+            Some("reviews"),
+            Some(id),
+            Some("restore"),
+            None,
+        ] => (
+            RouteLabel::Ops,
+            parse_id("review_id", id).map(Route::AdminRestore),
+        ),
+        [Some("reviews"), Some(id), None, ..] => {
             let label = if method == Method::POST {
                 RouteLabel::PostReview
             } else {
@@ -76,24 +89,24 @@ pub fn route(path: &str, method: &Method) -> Routed {
             };
             (label, parse_id("product_id", id).map(Route::Reviews))
         }
-        (Some("reviews"), Some(id), Some("meta"), None) => (
+        [Some("reviews"), Some(id), Some("meta"), None, _] => (
             RouteLabel::Meta,
             parse_id("product_id", id).map(Route::Meta),
         ),
-        (Some("reviews"), Some(id), Some("helpful"), None) => (
+        [Some("reviews"), Some(id), Some("helpful"), None, _] => (
             RouteLabel::Helpful,
             parse_id("review_id", id).map(|id| Route::Vote(id, Vote::Helpful)),
         ),
-        (Some("reviews"), Some(id), Some("report"), None) => (
+        [Some("reviews"), Some(id), Some("report"), None, _] => (
             RouteLabel::Report,
             parse_id("review_id", id).map(|id| Route::Vote(id, Vote::Report)),
         ),
-        (Some("products"), None, ..) => (RouteLabel::Products, Ok(Route::Products)),
-        (Some("products"), Some(id), None, _) => (
+        [Some("products"), None, ..] => (RouteLabel::Products, Ok(Route::Products)),
+        [Some("products"), Some(id), None, ..] => (
             RouteLabel::Products,
             parse_id("product_id", id).map(Route::Product),
         ),
-        (Some("photos"), Some(tag), Some(name), None) => (
+        [Some("photos"), Some(tag), Some(name), None, _] => (
             RouteLabel::Photos,
             photos::parse(tag, name).map(|(tag, picture)| Route::Photo(tag, picture)),
         ),
@@ -114,10 +127,23 @@ impl Route {
             | Route::Meta(_)
             | Route::Products
             | Route::Product(_)
-            | Route::Photo(..) => "GET, HEAD, OPTIONS",
+            | Route::Photo(..)
+            | Route::Widget
+            | Route::AdminReported => "GET, HEAD, OPTIONS",
             Route::Reviews(_) => "GET, HEAD, POST, OPTIONS",
-            Route::Vote(..) => "PUT, OPTIONS",
+            Route::Vote(..) | Route::AdminRestore(_) => "PUT, OPTIONS",
         }
+    }
+
+    /// Whether the path is a moderator's (behind the admin token).
+    pub fn is_admin(self) -> bool {
+        matches!(self, Route::AdminReported | Route::AdminRestore(_))
+    }
+
+    /// Whether the path takes writes (or is an admin's): CORS then depends
+    /// on the origin for anything but reads.
+    pub fn takes_writes(self) -> bool {
+        matches!(self, Route::Reviews(_) | Route::Vote(..)) || self.is_admin()
     }
 
     /// Whether the route answers even when the process sheds load.
@@ -126,7 +152,8 @@ impl Route {
     }
 }
 
-fn no_such_path(path: &str) -> ApiError {
+/// The 404 of a path that names nothing.
+pub fn no_such_path(path: &str) -> ApiError {
     let shown = match path.char_indices().nth(100) {
         Some((cut, _)) => &path[..cut],
         None => path,

@@ -200,7 +200,7 @@ impl Cell {
 /// without changing a size.
 fn layout_id() -> u64 {
     let mut words = vec![
-        1,
+        2,
         size_of::<SlotCounters>() as u64,
         size_of::<Cell>() as u64,
     ];
@@ -237,6 +237,15 @@ pub struct Metrics {
     in_flight: Gauge,
     /// The `worker` label of `reviews_process_info`.
     worker: String,
+}
+
+/// The port's rate-limit buckets, kept alive with the region they are in.
+struct Buckets(Arc<Region>);
+
+impl AsRef<[std::sync::atomic::AtomicU64]> for Buckets {
+    fn as_ref(&self) -> &[std::sync::atomic::AtomicU64] {
+        self.0.buckets()
+    }
 }
 
 /// A slot's cache counters, as the cache's [`Stats`] borrow them.
@@ -292,6 +301,12 @@ impl Metrics {
             region: Arc::clone(&self.region),
             slot: self.slot,
         }))
+    }
+
+    /// The rate-limit buckets of the port (of this process alone, when it
+    /// serves alone): shared by every worker, as the counters are.
+    pub fn limit_buckets(&self) -> Arc<dyn AsRef<[AtomicU64]> + Send + Sync> {
+        Arc::new(Buckets(Arc::clone(&self.region)))
     }
 
     fn mine(&self) -> &SlotCounters {

@@ -1,6 +1,8 @@
 //! The memory the counters live in: one [`SlotCounters`] block per worker
 //! slot and one gauge [`Cell`] per live worker process, behind a header
-//! that says which layout they follow.
+//! that says which layout they follow; after them, the port's table of
+//! rate-limit buckets ([`crate::limits`]), [`BUCKETS`] words, so that a
+//! client's limit holds for the whole port, not per worker.
 //!
 //! Under a supervisor the region is a memfd mapped shared: the supervisor
 //! creates it before any worker starts and each worker inherits the fd,
@@ -17,11 +19,15 @@ use std::alloc::Layout;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::ptr::NonNull;
+use std::sync::atomic::AtomicU64;
 
 use super::{Cell, SlotCounters, layout_id};
 
 /// Tells a region of ours from any other memory an fd could map.
 const MAGIC: u64 = u64::from_be_bytes(*b"reviewsM");
+/// Rate-limit buckets of a port, one word each: 512 KiB for 64 Ki clients
+/// writing within one refill time, far more than a storefront has.
+pub const BUCKETS: usize = 1 << 16;
 
 /// The first bytes of a region.
 #[repr(C, align(64))]
@@ -33,6 +39,7 @@ struct Header {
     cells: u64,
     /// The supervisor's pid; 0 in a process alone.
     supervisor: u64,
+    buckets: u64,
 }
 
 /// Counters of every worker slot of a port, and gauges of every worker.
@@ -58,9 +65,12 @@ unsafe impl Send for Region {}
 // SAFETY: as for Send.
 unsafe impl Sync for Region {}
 
-/// Bytes of a region of `slots` blocks and `cells` cells.
+/// Bytes of a region of `slots` blocks and `cells` cells (and the buckets).
 fn size(slots: usize, cells: usize) -> usize {
-    size_of::<Header>() + slots * size_of::<SlotCounters>() + cells * size_of::<Cell>()
+    size_of::<Header>()
+        + slots * size_of::<SlotCounters>()
+        + cells * size_of::<Cell>()
+        + BUCKETS * size_of::<AtomicU64>()
 }
 
 impl Region {
@@ -121,7 +131,11 @@ impl Region {
         let mut region = Region::map(fd, len, 0, 0)?;
         let header = region.header();
         let (slots, cells) = (header.slots as usize, header.cells as usize);
-        if header.magic != MAGIC || header.layout != layout_id() || size(slots, cells) != len {
+        if header.magic != MAGIC
+            || header.layout != layout_id()
+            || header.buckets != BUCKETS as u64
+            || size(slots, cells) != len
+        {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
                 "counters laid out by another build",
@@ -163,6 +177,7 @@ impl Region {
             slots: self.slots as u64,
             cells: self.cells as u64,
             supervisor: u64::from(supervisor),
+            buckets: BUCKETS as u64,
         };
         // SAFETY: the region starts with room for an aligned header, and no
         // other process has it yet (it is created, not inherited, here).
@@ -209,6 +224,22 @@ impl Region {
         unsafe {
             let first = self.base.as_ptr().add(offset);
             std::slice::from_raw_parts(first.cast(), self.cells)
+        }
+    }
+}
+
+impl Region {
+    /// The port's rate-limit buckets.
+    pub fn buckets(&self) -> &[AtomicU64] {
+        let offset = size_of::<Header>()
+            + self.slots * size_of::<SlotCounters>()
+            + self.cells * size_of::<Cell>();
+        // SAFETY: as in `slots`: `BUCKETS` words after the cells, inside the
+        // region (its size counts them), 8-aligned (every block before them
+        // is a multiple of 64 bytes), atomics valid all zeroes.
+        unsafe {
+            let first = self.base.as_ptr().add(offset);
+            std::slice::from_raw_parts(first.cast(), BUCKETS)
         }
     }
 }

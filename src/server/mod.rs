@@ -42,6 +42,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, mpsc, watch};
 
 use self::conn::{Activity, ProtocolError, Tracked};
+use crate::http::client::Peer;
 use crate::http::{Edge, MAX_HEAD_BYTES};
 use crate::service::Store;
 
@@ -94,9 +95,9 @@ pub async fn run<S: Store>(
     let mut next_id = 0u64;
     tokio::pin!(shutdown);
     loop {
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     // Out of file descriptors and the like: back off, keep serving.
                     tracing::warn!("accept failed: {e}");
@@ -125,8 +126,10 @@ pub async fn run<S: Store>(
         let io = Tracked::new(stream, Arc::clone(&activity), Arc::clone(&protocol_error));
         let service = {
             let (edge, activity) = (Arc::clone(&edge), Arc::clone(&activity));
-            service_fn(move |req| {
+            service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
                 let (edge, activity) = (Arc::clone(&edge), Arc::clone(&activity));
+                // Who is at the other end: the edge needs it to know the client.
+                req.extensions_mut().insert(Peer(peer));
                 async move {
                     let guard = activity.start_request();
                     let mut reply = edge.handle(req).await;

@@ -18,12 +18,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use crate::cache::{Lookup, Origin};
-pub use crate::store::{Store, StoreError};
+pub use crate::store::{IdempotencyKey, Outcome, Store, StoreError, Voter, Write, WriteGuard};
 
 use crate::breaker::{Breaker, BreakerState};
 use crate::cache::{CacheKey, ReadThrough, Rendered};
 use crate::metrics::Metrics;
-use crate::model::{NewReview, PageQuery};
+use crate::model::{NewReview, PageQuery, Review};
 
 /// Store failures in a row that open the store breaker.
 pub const STORE_BREAKER_THRESHOLD: u32 = 3;
@@ -186,6 +186,33 @@ impl<S: Store> Service<S> {
         };
         self.cache.written(written.value, written.version);
         Ok(true)
+    }
+
+    /// Applies an API write once, as `guard` allows (see
+    /// [`Store::write_guarded`]); whenever it was applied, now or by the
+    /// first request with the same key, this process serves no copy of the
+    /// product older than what the store holds now.
+    pub async fn write(&self, write: Write, guard: WriteGuard) -> Result<Outcome, StoreError> {
+        let product = match &write {
+            Write::AddReview { product_id, .. } => Some(*product_id),
+            _ => None,
+        };
+        let outcome = self.call(self.store.write_guarded(write, guard)).await?;
+        if let Some(w) = outcome.versioned() {
+            // A new review answers its id; the other writes their product.
+            self.cache.written(product.unwrap_or(w.value), w.version);
+        }
+        Ok(outcome)
+    }
+
+    /// Reported reviews for a moderator, highest id first (not cached: a
+    /// moderator must see a report at once).
+    pub async fn reported(
+        &self,
+        before: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<Review>, StoreError> {
+        self.read(self.store.reported(before, limit)).await
     }
 
     /// Whether the store answers now (what a load balancer polls). Asks the

@@ -46,6 +46,35 @@ impl<'a> From<&'a Review> for ReviewBody<'a> {
     }
 }
 
+#[derive(Serialize)]
+struct ReportedBody<'a> {
+    results: Vec<ReportedReview<'a>>,
+    next_before: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct ReportedReview<'a> {
+    product_id: u64,
+    #[serde(flatten)]
+    review: ReviewBody<'a>,
+}
+
+/// The body of `GET /admin/reported`: the reviews (with their product, not
+/// their email) and the `before` of the next page (`null` on the last).
+pub fn reported(reviews: &[Review], next_before: Option<u64>) -> Vec<u8> {
+    let body = ReportedBody {
+        results: reviews
+            .iter()
+            .map(|r| ReportedReview {
+                product_id: r.product_id,
+                review: ReviewBody::from(r),
+            })
+            .collect(),
+        next_before,
+    };
+    serde_json::to_vec(&body).expect("reported body serializes")
+}
+
 /// The body of `GET /reviews/:product_id`.
 pub fn page(query: &PageQuery, page: &Page) -> Vec<u8> {
     let body = PageBody {

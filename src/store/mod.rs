@@ -6,6 +6,12 @@
 //!   `mongodb` cargo feature);
 //! - [`page`]: choosing one sorted page out of a product's reviews;
 //! - [`load`]: what loading a generated data set reports.
+//!
+//! Writes from the API go through [`Store::write_guarded`]: the write and
+//! what guards it against retries and repeats ([`WriteGuard`]: an
+//! idempotency key, the voter of a helpful vote) are checked and recorded
+//! in one transaction, so a retry can never write twice, whichever process
+//! or host it reaches, and a restart forgets nothing.
 
 pub mod embedded;
 pub mod load;
@@ -16,7 +22,7 @@ pub mod page;
 use std::future::Future;
 
 use crate::generate::DataSet;
-use crate::model::{Meta, NewReview, Page, PageQuery};
+use crate::model::{Meta, NewReview, Page, PageQuery, Review};
 
 /// Why a store could not answer.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -92,6 +98,23 @@ pub trait Store: Send + Sync + 'static {
         review_id: u64,
     ) -> impl Future<Output = Result<Option<Versioned<u64>>, StoreError>> + Send;
 
+    /// Applies `write` once, guarded by `guard`, in one atomic, durable
+    /// write: the idempotency key is looked up and recorded, and the voter's
+    /// earlier vote looked up and recorded, in the write's own transaction.
+    fn write_guarded(
+        &self,
+        write: Write,
+        guard: WriteGuard,
+    ) -> impl Future<Output = Result<Outcome, StoreError>> + Send;
+
+    /// Reported (hidden) reviews, highest id first: at most `limit`, with
+    /// ids below `before` when it is given.
+    fn reported(
+        &self,
+        before: Option<u64>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<Review>, StoreError>> + Send;
+
     /// The products written since `cursor` (every process polls this to
     /// learn of writes made elsewhere); with no cursor, just the current
     /// position and version.
@@ -152,6 +175,112 @@ pub trait Store: Send + Sync + 'static {
         review_id: u64,
     ) -> impl Future<Output = Result<Option<u64>, StoreError>> + Send {
         async move { Ok(self.report_versioned(review_id).await?.map(|w| w.value)) }
+    }
+
+    /// Shows a reported review again and counts it back into its product's
+    /// meta, durably; the review's product, or `None` for an unknown review
+    /// or one that is not reported.
+    fn restore(
+        &self,
+        review_id: u64,
+    ) -> impl Future<Output = Result<Option<u64>, StoreError>> + Send {
+        async move {
+            let outcome = self
+                .write_guarded(Write::Restore { review_id }, WriteGuard::default())
+                .await?;
+            Ok(outcome.versioned().map(|w| w.value))
+        }
+    }
+}
+
+/// One write of the API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Write {
+    /// A new review of `product_id` (answers its review id).
+    AddReview {
+        /// The product reviewed.
+        product_id: u64,
+        /// The review as submitted.
+        review: NewReview,
+    },
+    /// One more helpful vote (answers the review's product).
+    Helpful {
+        /// The review voted on.
+        review_id: u64,
+    },
+    /// Hides a review (answers its product).
+    Report {
+        /// The review reported.
+        review_id: u64,
+    },
+    /// Shows a reported review again (answers its product).
+    Restore {
+        /// The review restored.
+        review_id: u64,
+    },
+}
+
+/// What guards a write against retries and repeats; the default guards
+/// nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WriteGuard {
+    /// The client's `Idempotency-Key` and the request it came with.
+    pub idempotency: Option<IdempotencyKey>,
+    /// Who casts a helpful vote, for one vote per client per review.
+    pub voter: Option<Voter>,
+    /// The time of the request, unix milliseconds: what expiries are
+    /// compared with.
+    pub now_ms: u64,
+}
+
+/// An `Idempotency-Key` as the store keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey {
+    /// The header's value (1..=255 visible ASCII characters).
+    pub key: String,
+    /// A hash of the request (route, target, body): the same key with
+    /// another request is refused.
+    pub fingerprint: u128,
+    /// When the key is forgotten, unix milliseconds.
+    pub expires_ms: u64,
+}
+
+/// The client behind a helpful vote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Voter {
+    /// A hash of the client's address.
+    pub id: u64,
+    /// Until when, unix milliseconds, a second vote by the client on the
+    /// same review changes nothing.
+    pub until_ms: u64,
+}
+
+/// What [`Store::write_guarded`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Written now: its answer (a review id for a new review, the
+    /// product otherwise) and the write's version.
+    Written(Versioned<u64>),
+    /// Nothing written: the key was first used by this same request, whose
+    /// answer this is; the version is the store's as of the look-up.
+    Replayed(Versioned<u64>),
+    /// Nothing written: the voter already voted on the review within the
+    /// window. The review's product, and the store's version.
+    Unchanged(Versioned<u64>),
+    /// Nothing written: no such product, no visible review (or, to restore,
+    /// no reported one).
+    NotFound,
+    /// Nothing written: the key was first used with another request.
+    KeyReused,
+}
+
+impl Outcome {
+    /// The answer of a write that was, or had been, applied.
+    pub fn versioned(self) -> Option<Versioned<u64>> {
+        match self {
+            Outcome::Written(w) | Outcome::Replayed(w) | Outcome::Unchanged(w) => Some(w),
+            Outcome::NotFound | Outcome::KeyReused => None,
+        }
     }
 }
 

@@ -10,14 +10,15 @@ use std::time::Duration;
 use reviews::cache::StatsSnapshot;
 use reviews::config::Config;
 use reviews::generate::{DataSet, Generator};
-use reviews::model::{Meta, NewReview, Page, PageQuery};
+use reviews::http::client::Cidr;
+use reviews::model::{Meta, NewReview, Page, PageQuery, Review};
 use reviews::seeding::Silent;
 use reviews::service::Service;
 use reviews::service::products::PhotoBase;
 use reviews::startup::{Application, DEMO_SEED};
 use reviews::store::embedded::{EmbeddedStore, Fingerprint};
 use reviews::store::load::LoadOptions;
-use reviews::store::{Changes, Store, StoreError, Versioned};
+use reviews::store::{Changes, Outcome, Store, StoreError, Versioned, Write, WriteGuard};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 
@@ -47,6 +48,24 @@ pub struct Options {
     pub photo_base: PhotoBase,
     /// How long a read may wait for the store.
     pub read_deadline_ms: u64,
+    /// Posts a client may make at once (0: no limit).
+    pub post_burst: u32,
+    /// Posts a client may make a minute after its burst.
+    pub post_per_minute: u32,
+    /// Votes and reports a client may make at once (0: no limit).
+    pub vote_burst: u32,
+    /// Votes and reports a minute after the burst.
+    pub vote_per_minute: u32,
+    /// Seconds a client's helpful vote is remembered (0: every vote counts).
+    pub vote_window: u64,
+    /// The admin token (`None`: no admin routes).
+    pub admin_token: Option<String>,
+    /// Origins allowed to write, besides the service's own.
+    pub cors_origins: Vec<String>,
+    /// Proxies whose X-Forwarded-For is believed.
+    pub trusted_proxies: Vec<String>,
+    /// Seconds an Idempotency-Key is kept.
+    pub idempotency_ttl: u64,
 }
 
 impl Options {
@@ -72,9 +91,23 @@ impl Default for Options {
             client_timeout_ms: 10_000,
             photo_base: PhotoBase::default(),
             read_deadline_ms: 1500,
+            // Most tests write far faster than a shopper, from one address:
+            // limits and one-vote-per-client are off unless a test is about them.
+            post_burst: 0,
+            post_per_minute: 0,
+            vote_burst: 0,
+            vote_per_minute: 0,
+            vote_window: 0,
+            admin_token: Some(ADMIN_TOKEN.into()),
+            cors_origins: Vec::new(),
+            trusted_proxies: Vec::new(),
+            idempotency_ttl: 86_400,
         }
     }
 }
+
+/// The admin token of a [`TestApp`] unless its options say otherwise.
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 
 /// The real embedded store behind switches that inject faults: every call
 /// fails, as a store that went down would, or answers slowly, as a remote
@@ -178,6 +211,16 @@ impl Store for Faulty {
         self.inner.report_versioned(review_id).await
     }
 
+    async fn write_guarded(&self, write: Write, guard: WriteGuard) -> Result<Outcome, StoreError> {
+        self.check().await?;
+        self.inner.write_guarded(write, guard).await
+    }
+
+    async fn reported(&self, before: Option<u64>, limit: u32) -> Result<Vec<Review>, StoreError> {
+        self.check().await?;
+        self.inner.reported(before, limit).await
+    }
+
     async fn changes_since(&self, cursor: Option<u64>) -> Result<Changes, StoreError> {
         self.inner.changes_since(cursor).await
     }
@@ -258,6 +301,19 @@ impl TestApp {
             client_timeout_ms: options.client_timeout_ms,
             read_deadline_ms: options.read_deadline_ms,
             store_fault_file: None,
+            cors_origins: options.cors_origins.clone(),
+            trusted_proxies: options
+                .trusted_proxies
+                .iter()
+                .map(|p| Cidr::parse(p).expect("a CIDR block"))
+                .collect(),
+            admin_token: options.admin_token.clone(),
+            post_burst: options.post_burst,
+            post_per_minute: options.post_per_minute,
+            vote_burst: options.vote_burst,
+            vote_per_minute: options.vote_per_minute,
+            vote_window: options.vote_window,
+            idempotency_ttl: options.idempotency_ttl,
         };
         let faulty = Faulty {
             inner: store,

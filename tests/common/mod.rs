@@ -16,7 +16,7 @@ pub mod oracle;
 pub mod process;
 pub mod redis;
 
-pub use app::{Faulty, Options, RECORDS, TestApp};
+pub use app::{ADMIN_TOKEN, Faulty, Options, RECORDS, TestApp};
 pub use client::{KeepAlive, Resp, parse_response, request, request_fails, send_raw};
 pub use oracle::{review_ids, visible_reviews};
 pub use process::Proc;

@@ -48,7 +48,9 @@ impl Proc {
     }
 
     /// `reviews` with `args`, serving a temp store in `dir` seeded with 3,000
-    /// demo reviews on a free port; returns once it listens.
+    /// demo reviews on a free port; returns once it listens. Unless `args`
+    /// set them, the write limits and one-vote-per-client are off: most
+    /// tests write far faster than a shopper, all from one address.
     pub fn serve(dir: &Path, args: &[&str]) -> (Proc, SocketAddr) {
         let data = dir.join("data");
         let mut all = vec![
@@ -59,6 +61,11 @@ impl Proc {
         ];
         if !args.contains(&"--demo-records") {
             all.extend(["--demo-records", "3000"]);
+        }
+        for flag in ["--post-burst", "--vote-burst", "--vote-window"] {
+            if !args.contains(&flag) {
+                all.extend([flag, "0"]);
+            }
         }
         all.extend(args);
         let mut proc = Proc::start(env!("CARGO_BIN_EXE_reviews"), &all, dir);

@@ -1,12 +1,13 @@
 // Drives the storefront page in headless Chromium against a real server and
 // checks what a shopper sees against the API's own answers.
-//   node tests/e2e/storefront.mjs http://127.0.0.1:PORT http://127.0.0.1:DOWN SCREENSHOT.png
-// DOWN is a server whose store fails (every read is a 503). Next to
-// SCREENSHOT.png (a desktop-width page) it leaves SCREENSHOT-phone.png.
+//   node tests/e2e/storefront.mjs http://127.0.0.1:PORT http://127.0.0.1:DOWN SCREENSHOT.png http://localhost:OTHER
+// DOWN is a server whose store fails (every read is a 503); OTHER serves the
+// same data under another origin. PORT's server lists both in --cors-origins.
+// Next to SCREENSHOT.png (a desktop-width page) it leaves SCREENSHOT-phone.png.
 import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
 
-const [base, down, screenshot] = process.argv.slice(2);
+const [base, down, screenshot, other] = process.argv.slice(2);
 const api = async (path, init) => {
   const res = await fetch(base + path, init);
   return { status: res.status, body: res.status === 204 ? null : await res.json() };
@@ -52,8 +53,17 @@ try {
   assert.equal(await page.isHidden('#summary'), true);
   assert.equal(await page.isHidden('#product'), true);
 
-  step('the API works from another origin (CORS), pictures included');
-  const otherOrigin = base.replace('127.0.0.1', 'localhost');
+  step('a crafted api link is refused');
+  const unlisted = other.replace('localhost', '127.0.0.1');
+  const sentThere = [];
+  page.on('request', (r) => { if (r.url().startsWith(unlisted)) sentThere.push(r.url()); });
+  await page.goto(`${base}/?product=2&api=${encodeURIComponent(unlisted)}`);
+  await page.waitForFunction(() => document.querySelector('#status').classList.contains('error'));
+  assert.match(await page.textContent('#status'), /does not trust/);
+  assert.deepEqual(sentThere, [], 'nothing was sent to an unlisted origin');
+
+  step('the API works from another origin the server lists (CORS), pictures included');
+  const otherOrigin = other;
   await page.goto(`${base}/?product=2&api=${encodeURIComponent(otherOrigin)}`);
   await page.waitForSelector('#reviews li[data-review-id]');
   const cross = (await api('/reviews/2?count=5')).body;
@@ -161,7 +171,11 @@ try {
   const voted = newest.results[0];
   const helpful = page.locator(`#reviews li[data-review-id="${voted.review_id}"] button.helpful`);
   assert.equal(await helpful.textContent(), `Yes (${voted.helpfulness})`);
-  await helpful.click();
+  const [vote] = await Promise.all([
+    page.waitForRequest((r) => r.method() === 'PUT'),
+    helpful.click(),
+  ]);
+  assert.match(vote.headers()['idempotency-key'] || '', /^[0-9a-f-]{32,36}$/, 'a write carries an Idempotency-Key');
   await page.waitForFunction((id) => document.querySelector(`#reviews li[data-review-id="${id}"] button.helpful`).disabled, voted.review_id);
   assert.equal(await helpful.textContent(), `Yes (${voted.helpfulness + 1})`);
   const after = (await api(`/reviews/${product}?count=5&sort=newest`)).body;

@@ -11,6 +11,8 @@ use crate::model::{Photo, Review};
 const RECOMMEND: u8 = 1;
 const REPORTED: u8 = 2;
 const HAS_RESPONSE: u8 = 4;
+/// Where the flags byte sits: after product_id, date, helpfulness, rating.
+const FLAGS_AT: usize = 8 + 8 + 4 + 1;
 
 /// Appends the encoding of `r` to `out`.
 pub fn encode(r: &Review, out: &mut Vec<u8>) {
@@ -37,6 +39,13 @@ pub fn encode(r: &Review, out: &mut Vec<u8>) {
         out.extend_from_slice(&p.id.to_le_bytes());
         put_str(out, &p.url);
     }
+}
+
+/// Whether an encoded review is reported, from its flags byte alone.
+pub fn is_reported(bytes: &[u8]) -> bool {
+    bytes
+        .get(FLAGS_AT)
+        .is_some_and(|flags| flags & REPORTED != 0)
 }
 
 fn put_str(out: &mut Vec<u8>, s: &str) {
@@ -131,6 +140,7 @@ mod tests {
             buf.clear();
             encode(&r, &mut buf);
             assert_eq!(decode(id, &buf).unwrap(), r);
+            assert_eq!(is_reported(&buf), r.reported);
         }
     }
 

@@ -9,7 +9,7 @@ use heed::{EnvFlags, PutFlags};
 use super::keys::{encode_meta, index_key, index_value};
 use super::{
     CHUNK, EmbeddedStore, INDEX_BATCH, KEY_COMPLETE, KEY_DATA_SET, KEY_LOADED, KEY_NEXT_ID,
-    KEY_PRODUCTS, codec,
+    KEY_PRODUCTS, KEY_REPORTED_INDEX, codec,
 };
 use crate::generate::{DataSet, Generator};
 use crate::hash::mix;
@@ -134,7 +134,7 @@ impl EmbeddedStore {
         })
     }
 
-    /// Builds `by_product` and `meta` from the data set's scalars (the same
+    /// Builds `by_product`, `meta` and `reported` from the data set's scalars (the same
     /// values the stored records hold), then marks the load complete.
     fn build_index(
         &self,
@@ -190,6 +190,14 @@ impl EmbeddedStore {
                 in_txn = 0;
             }
         }
+        self.reported.clear(&mut txn)?;
+        for (index, _) in rows.iter().enumerate().filter(|(_, r)| !r.visible) {
+            let id = (index as u64 + 1).to_be_bytes();
+            self.reported
+                .put_with_flags(&mut txn, PutFlags::APPEND, &id, &[])?;
+        }
+        self.info
+            .put(&mut txn, KEY_REPORTED_INDEX, &1u64.to_be_bytes())?;
         self.info
             .put(&mut txn, KEY_NEXT_ID, &(set.records + 1).to_be_bytes())?;
         self.info

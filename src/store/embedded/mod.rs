@@ -10,13 +10,18 @@
 //! - `meta`: product_id (u64 BE) → the [`Meta`] counters (7 × u32 LE);
 //! - `changes`: write sequence (u64 BE) → product_id (u64 BE), the last
 //!   `CHANGES_KEPT` writes, which every process polls to drop cached copies;
+//! - `reported`: review_id (u64 BE) → nothing, every reported review: what
+//!   a moderator lists (`GET /admin/reported`);
+//! - `expiring` and `expiry`: idempotency keys and helpful votes, each kept
+//!   until it expires (`expiring`);
 //! - `info`: what data set is loaded and how far (see [`LoadStatus`]), the
-//!   next review id, the last change sequence.
+//!   next review id, the last change sequence, whether `reported` is built.
 //!
-//! Files: `read` (pages, meta, the change log), `write` (one
-//! transaction per write), `load` (bulk load, index build), `keys`
-//! (key and value layouts), [`codec`] (a review's bytes), `products`
-//! (the data set products are rendered from).
+//! Files: `read` (pages, meta, the change log, reported reviews), `write`
+//! (one transaction per write), `expiring` (records that guard writes),
+//! `load` (bulk load, index build), `keys` (key and value layouts),
+//! [`codec`] (a review's bytes), `products` (the data set products are
+//! rendered from).
 //!
 //! A process killed while it holds a reader slot leaves the slot taken;
 //! [`EmbeddedStore::clear_stale_readers`] frees such slots, on every open
@@ -32,6 +37,7 @@
 //! the product index and meta are then built in one counting-sort pass.
 
 pub mod codec;
+mod expiring;
 mod keys;
 mod load;
 mod products;
@@ -47,9 +53,9 @@ use heed::{Database, Env, EnvOpenOptions, RoTxn};
 
 pub use self::load::Fingerprint;
 use super::load::LoadStatus;
-use super::{Changes, Store, StoreError, Versioned};
+use super::{Changes, Outcome, Store, StoreError, Versioned, Write, WriteGuard};
 use crate::generate::DataSet;
-use crate::model::{Meta, NewReview, Page, PageQuery};
+use crate::model::{Meta, NewReview, Page, PageQuery, Review};
 
 /// Virtual size of the memory map; the file only grows as data is written.
 const MAP_SIZE: usize = 256 << 30;
@@ -68,6 +74,9 @@ const KEY_PRODUCTS: &str = "products";
 const KEY_CHANGE_SEQ: &str = "change_seq";
 /// Writes the `changes` log keeps; a reader further behind resets its cache.
 const CHANGES_KEPT: u64 = 100_000;
+/// Set once `reported` lists every reported review (a store loaded by an
+/// older version has it built on open).
+const KEY_REPORTED_INDEX: &str = "reported_index";
 
 type Db = Database<Bytes, Bytes>;
 
@@ -90,6 +99,9 @@ pub struct EmbeddedStore {
     /// by another process (e.g. `seed`) is seen.
     products: Arc<AtomicU64>,
     changes: Db,
+    reported: Db,
+    expiring: Db,
+    expiry: Db,
 }
 
 impl EmbeddedStore {
@@ -105,7 +117,7 @@ impl EmbeddedStore {
         let env = unsafe {
             EnvOpenOptions::new()
                 .map_size(MAP_SIZE)
-                .max_dbs(8)
+                .max_dbs(16)
                 .max_readers(1024)
                 .open(dir)
         }
@@ -114,6 +126,8 @@ impl EmbeddedStore {
         let mut create = |name| env.create_database::<Bytes, Bytes>(&mut txn, Some(name));
         let (reviews, by_product, meta) = (create("reviews"), create("by_product"), create("meta"));
         let changes = create("changes");
+        let (reported, expiring, expiry) =
+            (create("reported"), create("expiring"), create("expiry"));
         let info = env.create_database(&mut txn, Some("info"));
         let store = EmbeddedStore {
             reviews: reviews.map_err(|e| fail(&e))?,
@@ -123,8 +137,12 @@ impl EmbeddedStore {
             env: env.clone(),
             products: Arc::new(AtomicU64::new(0)),
             changes: changes.map_err(|e| fail(&e))?,
+            reported: reported.map_err(|e| fail(&e))?,
+            expiring: expiring.map_err(|e| fail(&e))?,
+            expiry: expiry.map_err(|e| fail(&e))?,
         };
         txn.commit().map_err(|e| fail(&e))?;
+        store.build_reported_index()?;
         match store.clear_stale_readers() {
             Ok(0) => {}
             Ok(n) => tracing::info!("cleared {n} stale LMDB reader slots"),
@@ -142,6 +160,40 @@ impl EmbeddedStore {
     /// supervisor after each worker's death and every 30 s.
     pub fn clear_stale_readers(&self) -> Result<usize, StoreError> {
         Ok(self.env.clear_stale_readers()?)
+    }
+
+    /// Lists every reported review in `reported`, once, for a complete data
+    /// set loaded before that index existed: one pass over the records,
+    /// reading only their flags.
+    fn build_reported_index(&self) -> Result<(), StoreError> {
+        {
+            let txn = self.env.read_txn()?;
+            let complete = self.info_u64(&txn, KEY_COMPLETE)? == Some(1);
+            if !complete || self.info_u64(&txn, KEY_REPORTED_INDEX)?.is_some() {
+                return Ok(());
+            }
+        }
+        let mut txn = self.env.write_txn()?;
+        // Another process may have built it while this one waited to write.
+        if self.info_u64(&txn, KEY_REPORTED_INDEX)?.is_some() {
+            return Ok(());
+        }
+        tracing::info!("listing reported reviews (once, for a store loaded by an older version)");
+        let mut ids = Vec::new();
+        for item in self.reviews.iter(&txn)? {
+            let (key, value) = item?;
+            if codec::is_reported(value) {
+                ids.push(key.to_vec());
+            }
+        }
+        self.reported.clear(&mut txn)?;
+        for id in ids {
+            self.reported.put(&mut txn, &id, &[])?;
+        }
+        self.info
+            .put(&mut txn, KEY_REPORTED_INDEX, &1u64.to_be_bytes())?;
+        txn.commit()?;
+        Ok(())
     }
 
     /// Deletes the store's files in `dir` (what `seed --drop` does). No
@@ -230,25 +282,30 @@ impl Store for EmbeddedStore {
         product_id: u64,
         review: NewReview,
     ) -> Result<Option<Versioned<u64>>, StoreError> {
-        self.blocking(move |store| store.write_add(product_id, review))
-            .await
+        let write = Write::AddReview { product_id, review };
+        Ok(self.write_guarded(write, unguarded()).await?.versioned())
     }
 
     async fn vote_helpful_versioned(
         &self,
         review_id: u64,
     ) -> Result<Option<Versioned<u64>>, StoreError> {
-        self.blocking(move |store| {
-            store.write_update(review_id, |r| {
-                r.helpfulness = r.helpfulness.saturating_add(1)
-            })
-        })
-        .await
+        let write = Write::Helpful { review_id };
+        Ok(self.write_guarded(write, unguarded()).await?.versioned())
     }
 
     async fn report_versioned(&self, review_id: u64) -> Result<Option<Versioned<u64>>, StoreError> {
-        self.blocking(move |store| store.write_update(review_id, |r| r.reported = true))
+        let write = Write::Report { review_id };
+        Ok(self.write_guarded(write, unguarded()).await?.versioned())
+    }
+
+    async fn write_guarded(&self, write: Write, guard: WriteGuard) -> Result<Outcome, StoreError> {
+        self.blocking(move |store| store.write_once(write, &guard))
             .await
+    }
+
+    async fn reported(&self, before: Option<u64>, limit: u32) -> Result<Vec<Review>, StoreError> {
+        self.read_reported(before, limit)
     }
 
     async fn changes_since(&self, cursor: Option<u64>) -> Result<Changes, StoreError> {
@@ -257,5 +314,13 @@ impl Store for EmbeddedStore {
 
     async fn data_set(&self) -> Result<Option<DataSet>, StoreError> {
         self.read_data_set()
+    }
+}
+
+/// The guard of a write made without one: at the current time, nothing else.
+fn unguarded() -> WriteGuard {
+    WriteGuard {
+        now_ms: crate::clock::now_ms(),
+        ..WriteGuard::default()
     }
 }

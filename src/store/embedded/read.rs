@@ -40,7 +40,7 @@ impl EmbeddedStore {
 
     /// The store's version as this transaction sees it: the position of the
     /// last write in the change log.
-    fn version(&self, txn: &RoTxn) -> Result<u64, StoreError> {
+    pub(super) fn version(&self, txn: &RoTxn) -> Result<u64, StoreError> {
         Ok(self.info_u64(txn, KEY_CHANGE_SEQ)?.unwrap_or(0))
     }
 
@@ -63,6 +63,30 @@ impl EmbeddedStore {
         };
         Ok(Versioned { value, version })
     }
+
+    /// Reported reviews below `before`, highest id first, at most `limit`.
+    pub(super) fn read_reported(
+        &self,
+        before: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<Review>, StoreError> {
+        let txn = self.env.read_txn()?;
+        let end = before.map(u64::to_be_bytes);
+        let range = match &end {
+            Some(end) => (Bound::Unbounded, Bound::Excluded(&end[..])),
+            None => (Bound::Unbounded, Bound::Unbounded),
+        };
+        let mut out = Vec::new();
+        for item in self.reported.rev_range(&txn, &range)?.take(limit as usize) {
+            let (key, _) = item?;
+            let id: [u8; 8] = key
+                .try_into()
+                .map_err(|_| StoreError::Corrupt("reported entry".into()))?;
+            out.push(self.read_review(&txn, u64::from_be_bytes(id))?);
+        }
+        Ok(out)
+    }
+
     pub(super) fn read_changes(&self, cursor: Option<u64>) -> Result<Changes, StoreError> {
         let txn = self.env.read_txn()?;
         let head = self.version(&txn)?;

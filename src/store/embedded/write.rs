@@ -1,83 +1,193 @@
-//! Writes: each one LMDB transaction (record, index, meta, change log),
-//! committed durably before it returns.
+//! Writes: each one LMDB transaction (record, index, meta, reported index,
+//! the records that guard it, change log), committed durably before it
+//! returns. A write that finds nothing to do, or a key already used, aborts
+//! its transaction: it leaves no trace.
 
 use heed::RwTxn;
 
+use super::expiring::{IDEMPOTENCY, VOTE, decode_answer, encode_answer, vote_key};
 use super::keys::{decode_meta, encode_meta, index_key, index_value};
 use super::{CHANGES_KEPT, EmbeddedStore, KEY_CHANGE_SEQ, KEY_NEXT_ID, KEY_PRODUCTS, codec};
 use crate::clock::unix_seconds;
 use crate::model::{Meta, NewReview, Review};
-use crate::store::{StoreError, Versioned};
+use crate::store::{Outcome, StoreError, Versioned, Voter, Write, WriteGuard};
+
+/// What a write's steps came to, before the guard's records and the log.
+enum Applied {
+    /// Written: the answer, and the product whose copies it changes.
+    Done { answer: u64, product: u64 },
+    /// A repeated vote: nothing to write.
+    Unchanged { product: u64 },
+    /// No such product or review in the state the write needs.
+    NotFound,
+}
 
 impl EmbeddedStore {
-    pub(super) fn write_add(
+    /// [`crate::store::Store::write_guarded`], on the calling thread.
+    pub(super) fn write_once(
         &self,
-        product_id: u64,
-        new: NewReview,
-    ) -> Result<Option<Versioned<u64>>, StoreError> {
+        write: Write,
+        guard: &WriteGuard,
+    ) -> Result<Outcome, StoreError> {
         let mut txn = self.env.write_txn()?;
-        let products = self.info_u64(&txn, KEY_PRODUCTS)?.unwrap_or(0);
-        if !(1..=products).contains(&product_id) {
-            return Ok(None);
+        let now = guard.now_ms;
+        if let Some(key) = &guard.idempotency
+            && let Some(payload) = self.live(&txn, IDEMPOTENCY, key.key.as_bytes(), now)?
+        {
+            let (fingerprint, answer) = decode_answer(payload)?;
+            let version = self.version(&txn)?;
+            return Ok(if fingerprint == key.fingerprint {
+                Outcome::Replayed(Versioned {
+                    value: answer,
+                    version,
+                })
+            } else {
+                Outcome::KeyReused
+            });
         }
-        let id = self.info_u64(&txn, KEY_NEXT_ID)?.unwrap_or(1);
+        let applied = match write {
+            Write::AddReview { product_id, review } => self.add(&mut txn, product_id, review)?,
+            Write::Helpful { review_id } => self.vote(&mut txn, review_id, guard.voter, now)?,
+            Write::Report { review_id } => self.set_reported(&mut txn, review_id, true)?,
+            Write::Restore { review_id } => self.set_reported(&mut txn, review_id, false)?,
+        };
+        let (answer, product) = match applied {
+            Applied::Done { answer, product } => (answer, product),
+            Applied::NotFound => return Ok(Outcome::NotFound),
+            Applied::Unchanged { product } => {
+                let version = self.version(&txn)?;
+                return Ok(Outcome::Unchanged(Versioned {
+                    value: product,
+                    version,
+                }));
+            }
+        };
+        if let Some(key) = &guard.idempotency {
+            let payload = encode_answer(key.fingerprint, answer);
+            self.put_expiring(
+                &mut txn,
+                IDEMPOTENCY,
+                key.key.as_bytes(),
+                key.expires_ms,
+                &payload,
+            )?;
+        }
+        self.sweep(&mut txn, now)?;
+        let version = self.log_change(&mut txn, product)?;
+        txn.commit()?;
+        Ok(Outcome::Written(Versioned {
+            value: answer,
+            version,
+        }))
+    }
+
+    fn add(&self, txn: &mut RwTxn, product_id: u64, new: NewReview) -> Result<Applied, StoreError> {
+        let products = self.info_u64(txn, KEY_PRODUCTS)?.unwrap_or(0);
+        if !(1..=products).contains(&product_id) {
+            return Ok(Applied::NotFound);
+        }
+        let id = self.info_u64(txn, KEY_NEXT_ID)?.unwrap_or(1);
         let review = Review::submitted(id, product_id, unix_seconds(), new);
         let mut bytes = Vec::with_capacity(512);
         codec::encode(&review, &mut bytes);
-        self.reviews.put(&mut txn, &id.to_be_bytes(), &bytes)?;
+        self.reviews.put(txn, &id.to_be_bytes(), &bytes)?;
         self.by_product.put(
-            &mut txn,
+            txn,
             &index_key(product_id, id),
             &index_value(review.date, 0),
         )?;
-        self.update_meta(&mut txn, product_id, |m| {
-            m.add(review.rating, review.recommend)
-        })?;
-        self.info
-            .put(&mut txn, KEY_NEXT_ID, &(id + 1).to_be_bytes())?;
-        let version = self.log_change(&mut txn, product_id)?;
-        txn.commit()?;
-        Ok(Some(Versioned { value: id, version }))
+        self.update_meta(txn, product_id, |m| m.add(review.rating, review.recommend))?;
+        self.info.put(txn, KEY_NEXT_ID, &(id + 1).to_be_bytes())?;
+        Ok(Applied::Done {
+            answer: id,
+            product: product_id,
+        })
     }
 
-    /// Rewrites a visible review with `change`; `None` if unknown or reported.
-    pub(super) fn write_update(
+    /// One more helpful vote on a visible review, unless `voter` already
+    /// voted on it before `now`'s window ends.
+    fn vote(
         &self,
+        txn: &mut RwTxn,
         review_id: u64,
-        change: impl FnOnce(&mut Review),
-    ) -> Result<Option<Versioned<u64>>, StoreError> {
-        let mut txn = self.env.write_txn()?;
-        let Some(raw) = self.reviews.get(&txn, &review_id.to_be_bytes())? else {
-            return Ok(None);
+        voter: Option<Voter>,
+        now: u64,
+    ) -> Result<Applied, StoreError> {
+        let Some(before) = self.load_review(txn, review_id)?.filter(|r| !r.reported) else {
+            return Ok(Applied::NotFound);
         };
-        let mut review = codec::decode(review_id, raw).map_err(StoreError::Corrupt)?;
-        if review.reported {
-            return Ok(None);
+        let product = before.product_id;
+        if let Some(voter) = voter {
+            let key = vote_key(review_id, voter.id);
+            if self.live(txn, VOTE, &key, now)?.is_some() {
+                return Ok(Applied::Unchanged { product });
+            }
+            self.put_expiring(txn, VOTE, &key, voter.until_ms, &[])?;
         }
-        change(&mut review);
-        let mut bytes = Vec::with_capacity(raw.len());
-        codec::encode(&review, &mut bytes);
-        self.reviews
-            .put(&mut txn, &review_id.to_be_bytes(), &bytes)?;
-        let key = index_key(review.product_id, review_id);
-        if review.reported {
-            self.by_product.delete(&mut txn, &key)?;
-            self.update_meta(&mut txn, review.product_id, |m| {
-                m.remove(review.rating, review.recommend)
-            })?;
-        } else {
-            self.by_product.put(
-                &mut txn,
-                &key,
-                &index_value(review.date, review.helpfulness),
-            )?;
+        let mut after = before.clone();
+        after.helpfulness = after.helpfulness.saturating_add(1);
+        self.rewrite(txn, &before, &after)?;
+        Ok(Applied::Done {
+            answer: product,
+            product,
+        })
+    }
+
+    /// Reports (`reported`) a visible review or restores a reported one.
+    fn set_reported(
+        &self,
+        txn: &mut RwTxn,
+        review_id: u64,
+        reported: bool,
+    ) -> Result<Applied, StoreError> {
+        let Some(before) = self
+            .load_review(txn, review_id)?
+            .filter(|r| r.reported != reported)
+        else {
+            return Ok(Applied::NotFound);
+        };
+        let mut after = before.clone();
+        after.reported = reported;
+        self.rewrite(txn, &before, &after)?;
+        Ok(Applied::Done {
+            answer: before.product_id,
+            product: before.product_id,
+        })
+    }
+
+    fn load_review(&self, txn: &RwTxn, review_id: u64) -> Result<Option<Review>, StoreError> {
+        match self.reviews.get(txn, &review_id.to_be_bytes())? {
+            None => Ok(None),
+            Some(raw) => codec::decode(review_id, raw)
+                .map(Some)
+                .map_err(StoreError::Corrupt),
         }
-        let version = self.log_change(&mut txn, review.product_id)?;
-        txn.commit()?;
-        Ok(Some(Versioned {
-            value: review.product_id,
-            version,
-        }))
+    }
+
+    /// Stores `after` in place of `before`, moving it in or out of the
+    /// product index, the meta and the reported index as its flag changes.
+    fn rewrite(&self, txn: &mut RwTxn, before: &Review, after: &Review) -> Result<(), StoreError> {
+        let id = after.review_id;
+        let mut bytes = Vec::with_capacity(512);
+        codec::encode(after, &mut bytes);
+        self.reviews.put(txn, &id.to_be_bytes(), &bytes)?;
+        let key = index_key(after.product_id, id);
+        let (rating, recommend) = (after.rating, after.recommend);
+        if after.reported {
+            if !before.reported {
+                self.by_product.delete(txn, &key)?;
+                self.update_meta(txn, after.product_id, |m| m.remove(rating, recommend))?;
+            }
+            self.reported.put(txn, &id.to_be_bytes(), &[])?;
+            return Ok(());
+        }
+        self.by_product
+            .put(txn, &key, &index_value(after.date, after.helpfulness))?;
+        if before.reported {
+            self.update_meta(txn, after.product_id, |m| m.add(rating, recommend))?;
+            self.reported.delete(txn, &id.to_be_bytes())?;
+        }
+        Ok(())
     }
 
     fn update_meta(

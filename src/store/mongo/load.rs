@@ -246,7 +246,35 @@ impl MongoStore {
             )
             .build();
         self.bound(self.changes.create_index(ttl)).await?;
+        self.slow(
+            self.reviews.create_index(reported_index()),
+            "building indexes",
+        )
+        .await?;
+        for (collection, model) in guard_ttl_indexes(&self.idempotency, &self.votes) {
+            self.bound(collection.create_index(model)).await?;
+        }
         Ok(())
+    }
+
+    /// Makes sure, in the background, that the indexes of write safety
+    /// exist on a data set loaded before they did: the TTL indexes of
+    /// `idempotency` and `votes`, and `reported`. Creating an index that
+    /// exists is a no-op; until they exist, expired records are only
+    /// ignored, not removed, and listing reported reviews scans.
+    pub(super) fn ensure_guard_indexes(&self) {
+        let reviews = self.reviews.clone();
+        let ttl = guard_ttl_indexes(&self.idempotency, &self.votes);
+        tokio::spawn(async move {
+            for (collection, model) in ttl {
+                if let Err(e) = collection.create_index(model).await {
+                    tracing::warn!("cannot create a TTL index on {}: {e}", collection.name());
+                }
+            }
+            if let Err(e) = reviews.create_index(reported_index()).await {
+                tracing::warn!("cannot create the index of reported reviews: {e}");
+            }
+        });
     }
 
     /// Runs a long server-side operation: bounded, but far past one timeout.
@@ -260,6 +288,40 @@ impl MongoStore {
             .map_err(|_| StoreError::Unavailable(format!("MongoDB: {what} timed out")))?
             .map_err(mongo)
     }
+}
+
+/// The partial index of reported reviews, newest id first.
+fn reported_index() -> IndexModel {
+    let options = IndexOptions::builder()
+        .name("reported".to_string())
+        .partial_filter_expression(doc! { "reported": true })
+        .build();
+    IndexModel::builder()
+        .keys(doc! { "reported": 1, "_id": -1 })
+        .options(options)
+        .build()
+}
+
+/// The TTL indexes that remove idempotency keys and votes once their date
+/// has passed.
+fn guard_ttl_indexes(
+    idempotency: &Collection<Document>,
+    votes: &Collection<Document>,
+) -> [(Collection<Document>, IndexModel); 2] {
+    let ttl = |name: &str, field: &str| {
+        let options = IndexOptions::builder()
+            .name(name.to_string())
+            .expire_after(Duration::ZERO)
+            .build();
+        IndexModel::builder()
+            .keys(doc! { field: 1 })
+            .options(options)
+            .build()
+    };
+    [
+        (idempotency.clone(), ttl("expires_ttl", "expires")),
+        (votes.clone(), ttl("until_ttl", "until")),
+    ]
 }
 
 /// Inserts unordered; duplicate keys (a resumed load re-inserting) are fine.

@@ -27,6 +27,12 @@
 //! - `changes`: one entry per write, `{_id: token, at, product_id}`, which
 //!   every process polls ([`crate::cache::follower`]); kept for
 //!   [`CHANGES_KEPT_FOR`] by a TTL index on `at`.
+//! - `idempotency`: `{_id: Idempotency-Key, request, answer, expires}`,
+//!   written in the transaction of the write it guards; `votes`:
+//!   `{_id: "review_id:voter", until}`, one per helpful vote of a client.
+//!   Both have a TTL index on their date (`expireAfterSeconds: 0`); a
+//!   record past its date that the TTL monitor (which runs every minute)
+//!   has not removed yet reads as absent.
 //!
 //! # Indexes
 //!
@@ -40,8 +46,9 @@
 //! A page is `find({product_id, reported: false})` with the order's sort,
 //! skip and limit, hinted to its index: one IXSCAN over the product's
 //! visible keys, no SORT stage, at most `offset + count` keys examined.
-//! Reported reviews leave the indexes when reported. `changes` has a TTL
-//! index on `at`. `deploy/README.md` shows the plans.
+//! Reported reviews leave the indexes when reported (and come back when
+//! restored); `reported` (`{reported: 1, _id: -1}`, partial: reported only)
+//! lists them for moderators. `changes` has a TTL index on `at`. `deploy/README.md` shows the plans.
 //!
 //! # Writes
 //!
@@ -94,9 +101,9 @@ use mongodb::{Client, Collection, Database};
 use tokio::time::Instant;
 
 use super::load::LoadStatus;
-use super::{Changes, Store, StoreError, Versioned};
+use super::{Changes, Outcome, Store, StoreError, Versioned, Write, WriteGuard};
 use crate::generate::DataSet;
-use crate::model::{Meta, NewReview, Page, PageQuery, Sort};
+use crate::model::{Meta, NewReview, Page, PageQuery, Review, Sort};
 use docs::int;
 
 /// How long after a write a product's reads go to the primary.
@@ -135,6 +142,10 @@ pub struct MongoStore {
     meta: Collection<Document>,
     info: Collection<Document>,
     changes: Collection<Document>,
+    /// `Idempotency-Key` records, `{_id: key, request, answer, expires}`.
+    idempotency: Collection<Document>,
+    /// Helpful votes, `{_id: "review_id:voter", until}`.
+    votes: Collection<Document>,
     reads: SelectionCriteria,
     timeout: Duration,
     transactions: bool,
@@ -204,11 +215,13 @@ impl MongoStore {
         if !transactions {
             tracing::warn!("MongoDB is a standalone server: writes run without transactions");
         }
-        Ok(MongoStore {
+        let store = MongoStore {
             reviews: db.collection("reviews"),
             meta: db.collection("meta"),
             info: db.collection("info"),
             changes: db.collection("changes"),
+            idempotency: db.collection("idempotency"),
+            votes: db.collection("votes"),
             client,
             db,
             reads,
@@ -220,7 +233,9 @@ impl MongoStore {
             turns: write::Turns::new(),
             reapers: Arc::new(AtomicUsize::new(0)),
             feed: Mutex::new(read::Feed::default()),
-        })
+        };
+        store.ensure_guard_indexes();
+        Ok(store)
     }
 
     /// Drops the whole database (what `seed --drop` does).
@@ -347,20 +362,31 @@ impl Store for MongoStore {
     async fn add_review_versioned(
         &self,
         product_id: u64,
-        new: NewReview,
+        review: NewReview,
     ) -> Result<Option<Versioned<u64>>, StoreError> {
-        self.write_review(product_id, new).await
+        let write = Write::AddReview { product_id, review };
+        Ok(self.write(write, &unguarded()).await?.versioned())
     }
 
     async fn vote_helpful_versioned(
         &self,
         review_id: u64,
     ) -> Result<Option<Versioned<u64>>, StoreError> {
-        self.write_vote(review_id, write::Vote::Helpful).await
+        let write = Write::Helpful { review_id };
+        Ok(self.write(write, &unguarded()).await?.versioned())
     }
 
     async fn report_versioned(&self, review_id: u64) -> Result<Option<Versioned<u64>>, StoreError> {
-        self.write_vote(review_id, write::Vote::Report).await
+        let write = Write::Report { review_id };
+        Ok(self.write(write, &unguarded()).await?.versioned())
+    }
+
+    async fn write_guarded(&self, write: Write, guard: WriteGuard) -> Result<Outcome, StoreError> {
+        self.write(write, &guard).await
+    }
+
+    async fn reported(&self, before: Option<u64>, limit: u32) -> Result<Vec<Review>, StoreError> {
+        self.read_reported(before, limit).await
     }
 
     async fn changes_since(&self, cursor: Option<u64>) -> Result<Changes, StoreError> {
@@ -521,4 +547,12 @@ fn mongo(e: mongodb::error::Error) -> StoreError {
 /// Milliseconds since the Unix epoch on this machine's clock.
 fn unix_ms() -> i64 {
     crate::clock::now_ms() as i64
+}
+
+/// The guard of a write made without one: at the current time, nothing else.
+fn unguarded() -> WriteGuard {
+    WriteGuard {
+        now_ms: crate::clock::now_ms(),
+        ..WriteGuard::default()
+    }
 }

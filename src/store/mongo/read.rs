@@ -39,7 +39,7 @@ use mongodb::ClientSession;
 use super::docs::{int, meta_from, review_from};
 use super::write::version_of;
 use super::{CHANGES_KEPT_FOR, MongoStore, order, primary, unix_ms, until};
-use crate::model::{Meta, Page, PageQuery};
+use crate::model::{Meta, Page, PageQuery, Review};
 use crate::store::{Changes, StoreError, Versioned};
 
 /// The least re-read window of the change log.
@@ -174,6 +174,39 @@ impl MongoStore {
             Some(d) => meta_from(&d),
             None => Ok(Meta::default()),
         }
+    }
+
+    /// Reported reviews below `before`, highest id first, at most `limit`:
+    /// from the primary, so a moderator sees a report at once.
+    pub(super) async fn read_reported(
+        &self,
+        before: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<Review>, StoreError> {
+        let deadline = Instant::now() + self.timeout;
+        let mut filter = doc! { "reported": true };
+        if let Some(before) = before {
+            filter.insert("_id", doc! { "$lt": before.min(i64::MAX as u64) as i64 });
+        }
+        let mut session = until(deadline, self.client.start_session()).await?;
+        let find = self
+            .reviews
+            .find(filter)
+            .sort(doc! { "_id": -1 })
+            .limit(i64::from(limit))
+            .projection(doc! { "relevance": 0 })
+            .selection_criteria(primary())
+            .session(&mut session)
+            .into_future();
+        let mut cursor = until(deadline, Box::pin(find)).await?;
+        let mut reviews = Vec::with_capacity(limit as usize);
+        while until(deadline, cursor.advance(&mut session)).await? {
+            let doc = cursor
+                .deserialize_current()
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            reviews.push(review_from(&doc)?);
+        }
+        Ok(reviews)
     }
 
     /// The products written since `cursor` (see the module docs).

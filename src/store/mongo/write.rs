@@ -1,4 +1,4 @@
-//! Writes: a new review, a helpful vote, a report.
+//! Writes: a new review, a helpful vote, a report, a restore.
 //!
 //! Each request runs in [`MongoStore::run`]: one deadline (the configured
 //! timeout) for the whole request — queueing, id reservation, every
@@ -8,9 +8,15 @@
 //!
 //! 1. if an earlier attempt's commit result is unknown, look the token up
 //!    first: found means that attempt committed, and its answer is returned;
-//! 2. the review write (insert, or `findOneAndUpdate` on a visible review),
-//!    the meta `$inc` (all seven counters), the change entry;
-//! 3. commit, and while the driver answers UnknownTransactionCommitResult,
+//! 2. the guard's look-ups: the `Idempotency-Key`'s record in `idempotency`
+//!    (found and live: the attempt answers what it recorded, or refuses a
+//!    key used with another request, and writes nothing), and for a helpful
+//!    vote the voter's record in `votes` (found and live: nothing changes);
+//! 3. the review write (insert, or `findOneAndUpdate` on a visible — to
+//!    restore, a reported — review), the meta `$inc` (all seven counters),
+//!    the vote's and the key's records (upserts, so an expired record the
+//!    TTL monitor has not removed yet is replaced), the change entry;
+//! 4. commit, and while the driver answers UnknownTransactionCommitResult,
 //!    commit again (its documented advice) until the deadline.
 //!
 //! A failed attempt is retried after a jittered exponential backoff when the
@@ -20,8 +26,15 @@
 //! time limits, elections and shutdowns — never by reading message text. A
 //! duplicate key means an earlier attempt committed, and the next attempt
 //! finds its token (if it does not, the review id is taken, and the write
-//! stops). Two attempts can never both commit, as both insert the same
-//! token `_id`.
+//! stops, unless the write is guarded: then the duplicate is another
+//! request's key or vote record, and the next attempt finds it). Two
+//! attempts can never both commit, as both insert the same token `_id`;
+//! two requests with the same key can never both commit, as both write the
+//! same key record (the loser's retry replays the winner's answer).
+//!
+//! On a standalone server the same steps run in order without isolation:
+//! two copies of a keyed request racing each other may both write (a retry
+//! that comes after the first answer is replayed as anywhere else).
 //!
 //! A failed attempt's session is handed to a background task that aborts
 //! its transaction and, when the server may still hold it (a timeout, a
@@ -45,8 +58,8 @@ use tokio::time::Instant;
 use super::docs::{int, meta_inc, review_doc};
 use super::{DUPLICATE_KEY, MongoStore, primary};
 use crate::hash::mix;
-use crate::model::{NewReview, RELEVANCE_YEAR_SECS, Review};
-use crate::store::{StoreError, Versioned};
+use crate::model::{RELEVANCE_YEAR_SECS, Review};
+use crate::store::{Outcome, StoreError, Versioned, Write, WriteGuard};
 
 /// Review ids a process reserves at a time.
 pub const ID_BLOCK: u64 = 64;
@@ -63,11 +76,58 @@ const TRANSACTION_LIFETIME: Duration = Duration::from_secs(60);
 /// driver's own abort on drop and the server's lifetime limit.
 const REAPERS_MAX: usize = 256;
 
-/// The two updates of an existing review.
+/// The updates of an existing review.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Vote {
     Helpful,
     Report,
+    Restore,
+}
+
+/// What an attempt's steps came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Applied {
+    /// Written: the review's product.
+    Done(u64),
+    /// A repeated vote on a visible review of this product: nothing to write.
+    Unchanged(u64),
+    /// The key's record answered this: nothing to write.
+    Replayed(u64),
+    /// The key was used with another request.
+    KeyReused,
+    /// No review (or product) in the state the write needs.
+    NotFound,
+}
+
+impl Applied {
+    /// The request's outcome, for steps that wrote nothing (or whose
+    /// commit has version `version`).
+    fn outcome(self, op: Op<'_>, version: u64) -> Outcome {
+        let at = |value| Versioned { value, version };
+        match self {
+            Applied::Done(product) => Outcome::Written(at(op.answer(product))),
+            Applied::Unchanged(product) => Outcome::Unchanged(at(product)),
+            Applied::Replayed(answer) => Outcome::Replayed(at(answer)),
+            Applied::KeyReused => Outcome::KeyReused,
+            Applied::NotFound => Outcome::NotFound,
+        }
+    }
+}
+
+/// The `_id` of a vote's record.
+fn vote_id(review_id: u64, voter: u64) -> String {
+    format!("{review_id}:{voter:016x}")
+}
+
+/// How a request's fingerprint is kept in its key's record.
+fn fingerprint_text(fingerprint: u128) -> String {
+    format!("{fingerprint:032x}")
+}
+
+/// Whether a record's `field` (a date) is still ahead of `now_ms`.
+fn live(doc: &mongodb::bson::Document, field: &str, now_ms: u64) -> bool {
+    doc.get_datetime(field)
+        .is_ok_and(|at| at.timestamp_millis() > now_ms.min(i64::MAX as u64) as i64)
 }
 
 /// Review ids reserved by this process and not used yet: `next..end`.
@@ -227,39 +287,42 @@ async fn within<T>(
 }
 
 impl MongoStore {
-    /// [`crate::store::Store::add_review_versioned`].
-    pub(super) async fn write_review(
+    /// [`crate::store::Store::write_guarded`].
+    pub(super) async fn write(
         &self,
-        product_id: u64,
-        new: NewReview,
-    ) -> Result<Option<Versioned<u64>>, StoreError> {
+        write: Write,
+        guard: &WriteGuard,
+    ) -> Result<Outcome, StoreError> {
         let deadline = Instant::now() + self.timeout;
-        if !self.product_exists(product_id).await? {
-            return Ok(None);
-        }
-        let _turn = self.take_turn(product_id, deadline).await?;
-        let review_id = self.next_review_id(deadline).await?;
-        let review = Review::submitted(review_id, product_id, crate::clock::unix_seconds(), new);
-        let written = self.run(Op::Add(&review), deadline).await;
-        self.note_write(product_id);
-        written
-    }
-
-    /// [`crate::store::Store::vote_helpful_versioned`] and
-    /// [`crate::store::Store::report_versioned`].
-    pub(super) async fn write_vote(
-        &self,
-        review_id: u64,
-        vote: Vote,
-    ) -> Result<Option<Versioned<u64>>, StoreError> {
-        let deadline = Instant::now() + self.timeout;
+        let (review_id, vote) = match write {
+            Write::AddReview { product_id, review } => {
+                if !self.product_exists(product_id).await? {
+                    return Ok(Outcome::NotFound);
+                }
+                let _turn = self.take_turn(product_id, deadline).await?;
+                let review_id = self.next_review_id(deadline).await?;
+                let now = crate::clock::unix_seconds();
+                let review = Review::submitted(review_id, product_id, now, review);
+                let outcome = self.run(Op::Add(&review), guard, deadline).await;
+                // Failed too: it may have committed.
+                if !matches!(outcome, Ok(Outcome::NotFound | Outcome::KeyReused)) {
+                    self.note_write(product_id);
+                }
+                return outcome;
+            }
+            Write::Helpful { review_id } => (review_id, Vote::Helpful),
+            Write::Report { review_id } => (review_id, Vote::Report),
+            Write::Restore { review_id } => (review_id, Vote::Restore),
+        };
         // Keyed apart from products, which share the stripes.
         let _turn = self.take_turn(!review_id, deadline).await?;
-        let product = self.run(Op::Update(review_id, vote), deadline).await?;
-        if let Some(product) = product {
-            self.note_write(product.value);
+        let outcome = self
+            .run(Op::Update(review_id, vote), guard, deadline)
+            .await?;
+        if let Outcome::Written(w) = outcome {
+            self.note_write(w.value);
         }
-        Ok(product)
+        Ok(outcome)
     }
 
     /// Waits for this process's earlier writes to the same stripe.
@@ -332,8 +395,9 @@ impl MongoStore {
     async fn run(
         &self,
         op: Op<'_>,
+        guard: &WriteGuard,
         deadline: Instant,
-    ) -> Result<Option<Versioned<u64>>, StoreError> {
+    ) -> Result<Outcome, StoreError> {
         let token = ObjectId::new();
         let started = Instant::now();
         let mut unsure = false;
@@ -341,7 +405,8 @@ impl MongoStore {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let failure = match self.attempt(op, token, unsure, duplicate, deadline).await {
+            let attempt_now = self.attempt(op, guard, token, unsure, duplicate, deadline);
+            let failure = match attempt_now.await {
                 Ok(answer) => return Ok(answer),
                 Err(failure) => failure,
             };
@@ -374,19 +439,23 @@ impl MongoStore {
     async fn attempt(
         &self,
         op: Op<'_>,
+        guard: &WriteGuard,
         token: ObjectId,
         unsure: bool,
         duplicate: bool,
         deadline: Instant,
-    ) -> Result<Option<Versioned<u64>>, Failure> {
+    ) -> Result<Outcome, Failure> {
         if unsure {
             if let Some((product, version)) = self.look_up(token, deadline).await? {
-                return Ok(Some(Versioned {
+                return Ok(Outcome::Written(Versioned {
                     value: op.answer(product),
                     version,
                 }));
             }
-            if duplicate {
+            // A guarded write's duplicate may be another request's key or
+            // vote record: the next steps find it.
+            let guarded = guard.idempotency.is_some() || guard.voter.is_some();
+            if duplicate && !guarded {
                 return Err(Failure::stop(StoreError::Corrupt(
                     "duplicate key, yet no earlier attempt of this write committed: \
                      the review id counter is behind the reviews"
@@ -396,12 +465,8 @@ impl MongoStore {
         }
         let mut session = within(deadline, self.client.start_session()).await?;
         if !self.transactions {
-            let product = self.apply(&mut session, op, token, deadline).await?;
-            let version = version_of(&session);
-            return Ok(product.map(|p| Versioned {
-                value: op.answer(p),
-                version,
-            }));
+            let applied = self.apply(&mut session, op, guard, token, deadline).await?;
+            return Ok(applied.outcome(op, version_of(&session)));
         }
         let options = TransactionOptions::builder()
             .selection_criteria(primary())
@@ -413,19 +478,15 @@ impl MongoStore {
             )
             .build();
         within(deadline, session.start_transaction().with_options(options)).await?;
-        match self.apply(&mut session, op, token, deadline).await {
-            Ok(Some(product)) => self
+        match self.apply(&mut session, op, guard, token, deadline).await {
+            Ok(Applied::Done(product)) => self
                 .commit(session, product, deadline)
                 .await
-                .map(|version| {
-                    Some(Versioned {
-                        value: op.answer(product),
-                        version,
-                    })
-                }),
-            Ok(None) => {
+                .map(|version| Applied::Done(product).outcome(op, version)),
+            Ok(nothing) => {
+                let version = version_of(&session);
                 self.abandon(session, false, None);
-                Ok(None)
+                Ok(nothing.outcome(op, version))
             }
             Err(failure) => {
                 self.abandon(session, failure.lingering, None);
@@ -434,15 +495,32 @@ impl MongoStore {
         }
     }
 
-    /// The write's steps in `session`; the review's product, or `None` when
-    /// an update finds no visible review.
+    /// The write's steps in `session` (see the module docs).
     async fn apply(
         &self,
         session: &mut ClientSession,
         op: Op<'_>,
+        guard: &WriteGuard,
         token: ObjectId,
         deadline: Instant,
-    ) -> Result<Option<u64>, Failure> {
+    ) -> Result<Applied, Failure> {
+        if let Some(key) = &guard.idempotency {
+            let find = self
+                .idempotency
+                .find_one(doc! { "_id": &key.key })
+                .session(&mut *session);
+            if let Some(found) = within(deadline, find).await?
+                && live(&found, "expires", guard.now_ms)
+            {
+                let same = found.get_str("request").ok()
+                    == Some(fingerprint_text(key.fingerprint).as_str());
+                if !same {
+                    return Ok(Applied::KeyReused);
+                }
+                let answer = int(&found, "answer").map_err(Failure::stop)? as u64;
+                return Ok(Applied::Replayed(answer));
+            }
+        }
         let product = match op {
             Op::Add(review) => {
                 let insert = self.reviews.insert_one(review_doc(review));
@@ -459,35 +537,85 @@ impl MongoStore {
                 review.product_id
             }
             Op::Update(review_id, vote) => {
-                let update = match vote {
-                    Vote::Helpful => {
-                        doc! { "$inc": { "helpfulness": 1_i64, "relevance": RELEVANCE_YEAR_SECS } }
+                let voter = guard.voter.filter(|_| vote == Vote::Helpful);
+                if let Some(voter) = voter {
+                    let find = self
+                        .votes
+                        .find_one(doc! { "_id": vote_id(review_id, voter.id) })
+                        .session(&mut *session);
+                    if within(deadline, find)
+                        .await?
+                        .is_some_and(|found| live(&found, "until", guard.now_ms))
+                    {
+                        // Still visible? A vote on a hidden review is a 404.
+                        let find = self
+                            .reviews
+                            .find_one(doc! { "_id": review_id as i64, "reported": false })
+                            .projection(doc! { "product_id": 1 })
+                            .session(&mut *session);
+                        return match within(deadline, find).await? {
+                            Some(doc) => Ok(Applied::Unchanged(
+                                int(&doc, "product_id").map_err(Failure::stop)? as u64,
+                            )),
+                            None => Ok(Applied::NotFound),
+                        };
                     }
-                    Vote::Report => doc! { "$set": { "reported": true } },
+                }
+                let (reported, update) = match vote {
+                    Vote::Helpful => (
+                        false,
+                        doc! { "$inc": { "helpfulness": 1_i64, "relevance": RELEVANCE_YEAR_SECS } },
+                    ),
+                    Vote::Report => (false, doc! { "$set": { "reported": true } }),
+                    Vote::Restore => (true, doc! { "$set": { "reported": false } }),
                 };
                 let find = self
                     .reviews
                     .find_one_and_update(
-                        doc! { "_id": review_id as i64, "reported": false },
+                        doc! { "_id": review_id as i64, "reported": reported },
                         update,
                     )
                     .projection(doc! { "product_id": 1, "rating": 1, "recommend": 1 })
                     .session(&mut *session);
                 let Some(doc) = within(deadline, find).await? else {
-                    return Ok(None);
+                    return Ok(Applied::NotFound);
                 };
                 let product = int(&doc, "product_id").map_err(Failure::stop)? as u64;
-                if vote == Vote::Report {
+                if vote != Vote::Helpful {
                     let rating = int(&doc, "rating").map_err(Failure::stop)? as u8;
                     let recommend = doc
                         .get_bool("recommend")
                         .map_err(|e| Failure::stop(StoreError::Corrupt(e.to_string())))?;
-                    self.count_in_meta(session, product, rating, recommend, -1, deadline)
+                    let by = if vote == Vote::Report { -1 } else { 1 };
+                    self.count_in_meta(session, product, rating, recommend, by, deadline)
                         .await?;
+                }
+                if let Some(voter) = voter {
+                    let until = DateTime::from_millis(voter.until_ms.min(i64::MAX as u64) as i64);
+                    let record = doc! { "$set": { "until": until } };
+                    let upsert = self
+                        .votes
+                        .update_one(doc! { "_id": vote_id(review_id, voter.id) }, record)
+                        .upsert(true)
+                        .session(&mut *session);
+                    within(deadline, upsert).await?;
                 }
                 product
             }
         };
+        if let Some(key) = &guard.idempotency {
+            let record = doc! { "$set": {
+                "request": fingerprint_text(key.fingerprint),
+                "answer": op.answer(product) as i64,
+                "expires": DateTime::from_millis(key.expires_ms.min(i64::MAX as u64) as i64),
+            } };
+            let upsert = self
+                .idempotency
+                .update_one(doc! { "_id": &key.key }, record)
+                .upsert(true)
+                .session(&mut *session);
+            within(deadline, upsert).await?;
+        }
         // Last, so that without a transaction followers never hear of a
         // write before it is there.
         let entry = doc! { "_id": token, "at": DateTime::now(), "product_id": product as i64 };
@@ -496,7 +624,7 @@ impl MongoStore {
             self.changes.insert_one(entry).session(&mut *session),
         )
         .await?;
-        Ok(Some(product))
+        Ok(Applied::Done(product))
     }
 
     async fn count_in_meta(
