@@ -259,9 +259,31 @@ async fn warm_up(host: SocketAddr) {
 /// How many times each write tag is stored in the hosts' stores, read
 /// directly (the hosts share one Redis but not one store, so their HTTP
 /// answers may come from each other's copies).
-async fn stored_tags(stores: &[EmbeddedStore]) -> HashMap<String, u32> {
+async fn stored_tags(stores: &Stores) -> HashMap<String, u32> {
     let mut tags = HashMap::new();
-    for store in stores {
+    match stores {
+        Stores::Embedded(stores) => {
+            for store in stores {
+                count_tags(store, &mut tags).await;
+            }
+        }
+        #[cfg(feature = "mongodb")]
+        Stores::Mongo(store) => count_tags(store, &mut tags).await,
+    }
+    tags
+}
+
+/// The stores the hosts write to: one embedded store each, or one MongoDB
+/// they share.
+enum Stores {
+    Embedded(Vec<EmbeddedStore>),
+    #[cfg(feature = "mongodb")]
+    Mongo(reviews::store::mongo::MongoStore),
+}
+
+/// Counts the write tags in `store`'s written products.
+async fn count_tags<S: Store>(store: &S, tags: &mut HashMap<String, u32>) {
+    {
         for product in WRITTEN {
             for page in 1.. {
                 let q = PageQuery {
@@ -280,7 +302,6 @@ async fn stored_tags(stores: &[EmbeddedStore]) -> HashMap<String, u32> {
             }
         }
     }
-    tags
 }
 
 fn percentile(mut times: Vec<Duration>, p: f64) -> Duration {
@@ -374,28 +395,35 @@ async fn two_hosts_behind_nginx_survive_losing_a_host_redis_or_the_store() {
     let redis_url = format!("redis://{r1}:6379/");
     let bin = env!("CARGO_BIN_EXE_reviews");
     let fault = dir.path().join("store-down");
+    let mongo = shared_mongodb(&h1).await;
     for (name, addr) in [("h1", &h1), ("h2", &h2)] {
         let data = dir.path().join(name);
         let listen = format!("{addr}:3000");
-        net.spawn(
-            name,
-            &[
-                bin,
-                "--listen",
-                &listen,
-                "--workers",
-                "2",
+        let store_args = match &mongo {
+            Some((uri, _)) => vec!["--mongodb-uri", uri.as_str()],
+            None => vec![
                 "--demo-records",
                 RECORDS,
                 "--data-dir",
                 data.to_str().unwrap(),
-                "--redis-url",
-                &redis_url,
-                "--store-fault-file",
-                fault.to_str().unwrap(),
             ],
-            &dir.path().join(format!("{name}.log")),
-        );
+        };
+        let mut args = vec![bin, "--listen", &listen, "--workers", "2"];
+        args.extend(store_args);
+        args.extend([
+            "--redis-url",
+            &redis_url,
+            "--store-fault-file",
+            fault.to_str().unwrap(),
+            // One client machine stands in for many shoppers.
+            "--post-burst",
+            "0",
+            "--vote-burst",
+            "0",
+            "--vote-window",
+            "0",
+        ]);
+        net.spawn(name, &args, &dir.path().join(format!("{name}.log")));
     }
     let hosts: Vec<SocketAddr> = [&h1, &h2]
         .iter()
@@ -430,10 +458,18 @@ async fn two_hosts_behind_nginx_survive_losing_a_host_redis_or_the_store() {
     );
     let lb: SocketAddr = format!("{lb}:8080").parse().unwrap();
     // The hosts' stores, opened beside them (LMDB serves many processes).
-    let stores: Vec<EmbeddedStore> = ["h1", "h2"]
-        .iter()
-        .map(|name| EmbeddedStore::open(&dir.path().join(name)).unwrap())
-        .collect();
+    let stores = match mongo {
+        #[cfg(feature = "mongodb")]
+        Some((_, store)) => Stores::Mongo(store),
+        #[cfg(not(feature = "mongodb"))]
+        Some(_) => unreachable!("no MongoDB without the mongodb feature"),
+        None => Stores::Embedded(
+            ["h1", "h2"]
+                .iter()
+                .map(|name| EmbeddedStore::open(&dir.path().join(name)).unwrap())
+                .collect(),
+        ),
+    };
     let deadline = Instant::now() + Duration::from_secs(20);
     while send(lb, get("/healthz")).await.0 != 200 {
         assert!(Instant::now() < deadline, "nginx did not start");
@@ -482,6 +518,10 @@ async fn two_hosts_behind_nginx_survive_losing_a_host_redis_or_the_store() {
         report(&row.line);
         failures.extend(check(name, &row.outcomes, &stores).await);
     }
+    #[cfg(feature = "mongodb")]
+    if let Stores::Mongo(store) = &stores {
+        store.drop_all().await.unwrap();
+    }
     assert!(
         failures.is_empty(),
         "targets missed:\n{}",
@@ -489,8 +529,52 @@ async fn two_hosts_behind_nginx_survive_losing_a_host_redis_or_the_store() {
     );
 }
 
+/// With `MONGODB_URI` set, the hosts share that MongoDB instead of an
+/// embedded store each: a fresh database, loaded with `seed`, that the
+/// namespaces reach through the bridge (a loopback host in the URI becomes
+/// the machine's bridge address, so MongoDB must listen there too, e.g.
+/// `--bind_ip_all`). The URI the hosts get, and a handle on the database.
+#[cfg(feature = "mongodb")]
+async fn shared_mongodb(h1: &str) -> Option<(String, reviews::store::mongo::MongoStore)> {
+    use reviews::store::mongo::{MongoConfig, MongoStore};
+    let uri = std::env::var("MONGODB_URI").ok()?;
+    let database = format!("reviews_multihost_{}", std::process::id());
+    let (scheme, rest) = uri.split_once("://").expect("a mongodb:// URI");
+    let (hosts, tail) = rest.split_once('/').unwrap_or((rest, ""));
+    let query = tail
+        .split_once('?')
+        .map(|(_, q)| format!("?{q}"))
+        .unwrap_or_default();
+    let here = format!("{scheme}://{hosts}/{database}{query}");
+    let bridge = format!("{}.1", h1.rsplit_once('.').unwrap().0);
+    let there = here
+        .replace("127.0.0.1", &bridge)
+        .replace("localhost", &bridge);
+    let seeded = Command::new(env!("CARGO_BIN_EXE_seed"))
+        .args(["--mongodb-uri", &here, "--records", RECORDS, "--drop"])
+        .status()
+        .expect("seed runs");
+    assert!(seeded.success(), "seed into {here}");
+    let config = MongoConfig {
+        uri: here,
+        read_preference: "primary".into(),
+        pool_size: 4,
+        timeout: Duration::from_secs(10),
+    };
+    let store = MongoStore::connect(&config)
+        .await
+        .expect("MongoDB reachable");
+    Some((there, store))
+}
+
+/// Without the MongoDB backend, the hosts always use embedded stores.
+#[cfg(not(feature = "mongodb"))]
+async fn shared_mongodb(_h1: &str) -> Option<(String, ())> {
+    None
+}
+
 /// The targets of a scenario; what was missed.
-async fn check(name: &str, outcomes: &[Outcome], stores: &[EmbeddedStore]) -> Vec<String> {
+async fn check(name: &str, outcomes: &[Outcome], stores: &Stores) -> Vec<String> {
     let mut missed = Vec::new();
     let during = |o: &&Outcome| o.at >= FAULT_AT && o.at < HEAL_AT;
     // The store breaker probes again a second after the store's return.
