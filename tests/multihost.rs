@@ -268,7 +268,7 @@ async fn stored_tags(stores: &Stores) -> HashMap<String, u32> {
             }
         }
         #[cfg(feature = "mongodb")]
-        Stores::Mongo(store) => count_tags(store, &mut tags).await,
+        Stores::Mongo(store) => count_tags(&**store, &mut tags).await,
     }
     tags
 }
@@ -278,7 +278,7 @@ async fn stored_tags(stores: &Stores) -> HashMap<String, u32> {
 enum Stores {
     Embedded(Vec<EmbeddedStore>),
     #[cfg(feature = "mongodb")]
-    Mongo(reviews::store::mongo::MongoStore),
+    Mongo(Box<reviews::store::mongo::MongoStore>),
 }
 
 /// Counts the write tags in `store`'s written products.
@@ -460,7 +460,7 @@ async fn two_hosts_behind_nginx_survive_losing_a_host_redis_or_the_store() {
     // The hosts' stores, opened beside them (LMDB serves many processes).
     let stores = match mongo {
         #[cfg(feature = "mongodb")]
-        Some((_, store)) => Stores::Mongo(store),
+        Some((_, store)) => Stores::Mongo(Box::new(store)),
         #[cfg(not(feature = "mongodb"))]
         Some(_) => unreachable!("no MongoDB without the mongodb feature"),
         None => Stores::Embedded(

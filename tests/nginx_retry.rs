@@ -115,7 +115,7 @@ impl Nginx {
             }
             let line = match trimmed {
                 "listen 8080 reuseport;" => format!("        listen 127.0.0.1:{port};"),
-                "proxy_read_timeout 5s;" => "            proxy_read_timeout 1s;".to_string(),
+                "proxy_read_timeout 3s;" => "            proxy_read_timeout 1s;".to_string(),
                 "worker_processes auto;" => "worker_processes 1;".to_string(),
                 _ => line.to_string(),
             };
