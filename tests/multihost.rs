@@ -537,15 +537,8 @@ async fn two_hosts_behind_nginx_survive_losing_a_host_redis_or_the_store() {
 #[cfg(feature = "mongodb")]
 async fn shared_mongodb(h1: &str) -> Option<(String, reviews::store::mongo::MongoStore)> {
     use reviews::store::mongo::{MongoConfig, MongoStore};
-    let uri = std::env::var("MONGODB_URI").ok()?;
-    let database = format!("reviews_multihost_{}", std::process::id());
-    let (scheme, rest) = uri.split_once("://").expect("a mongodb:// URI");
-    let (hosts, tail) = rest.split_once('/').unwrap_or((rest, ""));
-    let query = tail
-        .split_once('?')
-        .map(|(_, q)| format!("?{q}"))
-        .unwrap_or_default();
-    let here = format!("{scheme}://{hosts}/{database}{query}");
+    std::env::var_os("MONGODB_URI")?;
+    let here = common::mongo::fresh_database_uri("multihost");
     let bridge = format!("{}.1", h1.rsplit_once('.').unwrap().0);
     let there = here
         .replace("127.0.0.1", &bridge)

@@ -146,21 +146,8 @@ async fn embedded_store_serves_products() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs MONGODB_URI (a MongoDB replica set, standalone or mongos)"]
 async fn mongodb_store_serves_products() {
-    let uri = std::env::var("MONGODB_URI")
-        .expect("MONGODB_URI is not set: it names the MongoDB deployment this suite runs on");
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis();
-    let database = format!("reviews_products_{}_{stamp}", std::process::id());
-    let (scheme, rest) = uri.split_once("://").expect("a mongodb:// URI");
-    let (hosts, tail) = rest.split_once('/').unwrap_or((rest, ""));
-    let query = tail
-        .split_once('?')
-        .map(|(_, q)| format!("?{q}"))
-        .unwrap_or_default();
     let config = MongoConfig {
-        uri: format!("{scheme}://{hosts}/{database}{query}"),
+        uri: common::mongo::fresh_database_uri("products"),
         read_preference: "secondaryPreferred".into(),
         pool_size: 8,
         timeout: Duration::from_secs(10),

@@ -606,15 +606,8 @@ async fn embedded_store_passes_the_suite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs MONGODB_URI (a MongoDB replica set, standalone or mongos)"]
 async fn mongodb_store_passes_the_suite() {
-    let uri = std::env::var("MONGODB_URI")
-        .expect("MONGODB_URI is not set: it names the MongoDB deployment this suite runs on");
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis();
-    let database = format!("reviews_suite_{}_{stamp}", std::process::id());
     let config = MongoConfig {
-        uri: with_database(&uri, &database),
+        uri: common::mongo::fresh_database_uri("suite"),
         // What production runs with: the suite checks writers read their writes.
         read_preference: "secondaryPreferred".into(),
         pool_size: 16,
@@ -643,21 +636,10 @@ async fn mongodb_store_passes_the_suite() {
     store.drop_all().await.unwrap();
 }
 
-/// `uri` with its database path replaced by `database`.
-#[cfg(feature = "mongodb")]
-fn with_database(uri: &str, database: &str) -> String {
-    let (scheme, rest) = uri.split_once("://").expect("a mongodb:// URI");
-    let (hosts, tail) = rest.split_once('/').unwrap_or((rest, ""));
-    let query = tail
-        .split_once('?')
-        .map(|(_, q)| format!("?{q}"))
-        .unwrap_or_default();
-    format!("{scheme}://{hosts}/{database}{query}")
-}
-
 #[cfg(feature = "mongodb")]
 #[test]
 fn database_names_are_swapped_into_uris() {
+    use common::mongo::with_database;
     assert_eq!(
         with_database("mongodb://a:1,b:2/?replicaSet=rs0", "x"),
         "mongodb://a:1,b:2/x?replicaSet=rs0"

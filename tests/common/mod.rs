@@ -6,12 +6,14 @@
 //! - [`client`]: a raw HTTP/1.1 client and the responses it parses;
 //! - [`process`]: `Proc`, the `reviews` and `seed` binaries as processes;
 //! - [`redis`]: `RedisServer`, a real Redis per test;
-//! - [`oracle`]: expected answers computed from the generator.
+//! - [`oracle`]: expected answers computed from the generator;
+//! - [`mongo`]: a fresh database on the MongoDB at `MONGODB_URI`.
 
 #![allow(dead_code, unused_imports)] // each test binary uses its own part of the harness
 
 pub mod app;
 pub mod client;
+pub mod mongo;
 pub mod oracle;
 pub mod process;
 pub mod redis;

@@ -1,0 +1,28 @@
+//! The MongoDB deployment the MongoDB cases run on, when `MONGODB_URI`
+//! names one: each test gets a database of its own.
+
+/// `MONGODB_URI` with its database replaced by a fresh one named after
+/// `purpose`.
+pub fn fresh_database_uri(purpose: &str) -> String {
+    let uri = std::env::var("MONGODB_URI")
+        .expect("MONGODB_URI is not set: it names the MongoDB deployment this test runs on");
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    with_database(
+        &uri,
+        &format!("reviews_{purpose}_{}_{stamp}", std::process::id()),
+    )
+}
+
+/// `uri` with its database path replaced by `database`.
+pub fn with_database(uri: &str, database: &str) -> String {
+    let (scheme, rest) = uri.split_once("://").expect("a mongodb:// URI");
+    let (hosts, tail) = rest.split_once('/').unwrap_or((rest, ""));
+    let query = tail
+        .split_once('?')
+        .map(|(_, q)| format!("?{q}"))
+        .unwrap_or_default();
+    format!("{scheme}://{hosts}/{database}{query}")
+}
