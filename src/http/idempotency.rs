@@ -18,7 +18,7 @@ use hyper::header::HeaderName;
 use super::error::ApiError;
 use crate::hash::{fold, mix};
 use crate::limits::ClientKey;
-use crate::store::{IdempotencyKey, Voter, WriteGuard};
+use crate::service::{IdempotencyKey, Voter, WriteGuard};
 
 /// The request header.
 pub const HEADER: HeaderName = HeaderName::from_static("idempotency-key");

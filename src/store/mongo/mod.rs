@@ -25,7 +25,7 @@
 //!   layout}` (what is loaded, how far, and in which document layout) and
 //!   `{_id: "counters", next_review_id}`.
 //! - `changes`: one entry per write, `{_id: token, at, product_id}`, which
-//!   every process polls ([`crate::cache::follower`]); kept for
+//!   every process polls (the cache's change-log follower); kept for
 //!   [`CHANGES_KEPT_FOR`] by a TTL index on `at`.
 //! - `idempotency`: `{_id: Idempotency-Key, request, answer, expires}`,
 //!   written in the transaction of the write it guards; `votes`:
