@@ -242,8 +242,71 @@ async fn suite<S: Store>(store: Arc<S>, other: Arc<S>) {
 
     reported_reviews_leave_pages_and_counts(&*store, &g).await;
     guarded_writes(&store, &other, &g).await;
+    versions_order_writes(&*store, &*other, &g).await;
     store.ping().await.unwrap();
     other.ping().await.unwrap();
+}
+
+/// Versions order writes (what the cache relies on): a read taken before a
+/// write is older than it, a read as of the write's version or later shows
+/// it — through either handle, once a lagging replica has caught up — the
+/// change log reports it at or after its version, and a later write is
+/// newer still.
+async fn versions_order_writes<S: Store>(store: &S, other: &S, g: &Generator) {
+    let product = if first_empty_product(g) == 55 { 56 } else { 55 };
+    let newest = query(product, 1, 1, Sort::Newest);
+    let start = other.changes_since(None).await.unwrap();
+    let page_before = store.page_versioned(newest).await.unwrap();
+    let meta_before = store.meta_versioned(product).await.unwrap();
+    let total_before = meta_before.value.expect("known product").total();
+    let written = store
+        .add_review_versioned(product, new_review(900))
+        .await
+        .unwrap()
+        .expect("added");
+    assert!(
+        page_before.version < written.version && meta_before.version < written.version,
+        "reads before a write are older than it"
+    );
+    for (name, handle) in [("writer", store), ("other", other)] {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let page = handle.page_versioned(newest).await.unwrap();
+            let meta = handle.meta_versioned(product).await.unwrap();
+            if page.version >= written.version && meta.version >= written.version {
+                let page = page.value.expect("known product");
+                assert_eq!(page.reviews[0].review_id, written.value, "{name}'s page");
+                assert_eq!(
+                    meta.value.unwrap().total(),
+                    total_before + 1,
+                    "{name}'s meta"
+                );
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{name}: no read reached the write's version in 10 s"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+    let changes = other.changes_since(Some(start.cursor)).await.unwrap();
+    assert!(
+        changes.products.contains(&product),
+        "{:?}",
+        changes.products
+    );
+    assert!(
+        changes.version >= written.version,
+        "the log reports the write at or after it"
+    );
+    let vote = other
+        .vote_helpful_versioned(written.value)
+        .await
+        .unwrap()
+        .expect("a visible review");
+    assert_eq!(vote.value, product);
+    assert!(vote.version > written.version, "a later write is newer");
 }
 
 /// The first product of the data set with no visible review.
