@@ -128,7 +128,7 @@ struct Outcome {
 }
 
 /// One request on a fresh connection, never panicking: the status (0 when
-/// none came), the X-Cache value and the time taken.
+/// none came) and the X-Cache value, or an error's body.
 async fn send(addr: SocketAddr, raw: Vec<u8>) -> (u16, String) {
     let attempt = async {
         let mut stream = TcpStream::connect(addr).await?;
@@ -140,10 +140,16 @@ async fn send(addr: SocketAddr, raw: Vec<u8>) -> (u16, String) {
     match tokio::time::timeout(Duration::from_secs(10), attempt).await {
         Ok(Ok(out)) if out.starts_with(b"HTTP/1.1 ") => {
             let resp = common::parse_response(&out);
-            (
-                resp.status,
-                resp.header("x-cache").unwrap_or("").to_string(),
-            )
+            // An answer's origin, or what went wrong: the error's body.
+            let said = if resp.status >= 400 {
+                String::from_utf8_lossy(&resp.body)
+                    .chars()
+                    .take(200)
+                    .collect()
+            } else {
+                resp.header("x-cache").unwrap_or("").to_string()
+            };
+            (resp.status, said)
         }
         _ => (0, String::new()),
     }
@@ -640,8 +646,8 @@ async fn check(name: &str, outcomes: &[Outcome], stores: &Stores) -> Vec<String>
         let before_fault = o.at + o.took < FAULT_AT;
         if (after_heal || before_fault || name == "baseline") && o.status != 201 {
             missed.push(format!(
-                "{name}: a write at {:?} answered {}",
-                o.at, o.status
+                "{name}: a write at {:?} answered {} {}",
+                o.at, o.status, o.cache
             ));
         }
     }
