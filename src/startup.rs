@@ -133,7 +133,8 @@ impl<S: Store> Application<S> {
         // Before the first request: which cached copies may be trusted.
         let cursor = cache::start(service.cache(), service.store()).await;
         let follower = tokio::spawn(async move {
-            cache::follow(service.cache(), service.store(), cursor).await;
+            let answered = || service.store_answered();
+            cache::follow(service.cache(), service.store(), cursor, answered).await;
         });
         server::run(listener, self.edge, shutdown, self.limits).await;
         follower.abort();

@@ -35,14 +35,24 @@ pub async fn start<S: Store>(cache: &ReadThrough, store: &S) -> Option<u64> {
 }
 
 /// Polls `store`'s change log forever from `cursor`, telling `cache` of
-/// every write made elsewhere, all of a poll's products at once.
-pub async fn follow<S: Store>(cache: &ReadThrough, store: &S, mut cursor: Option<u64>) {
+/// every write made elsewhere, all of a poll's products at once; each poll
+/// that the store answers is reported to `answered` (a sign of life the
+/// store's circuit breaker can close on without waiting for traffic).
+pub async fn follow<S: Store>(
+    cache: &ReadThrough,
+    store: &S,
+    mut cursor: Option<u64>,
+    answered: impl Fn(),
+) {
     let mut ticks = tokio::time::interval(POLL_EVERY);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
         let changes = match store.changes_since(cursor).await {
-            Ok(changes) => changes,
+            Ok(changes) => {
+                answered();
+                changes
+            }
             Err(e) => {
                 tracing::debug!("cannot read the change log: {e}");
                 continue;

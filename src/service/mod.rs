@@ -8,7 +8,9 @@
 //! backends: after [`STORE_BREAKER_THRESHOLD`] failures in a row, calls
 //! fail at once for [`STORE_BREAKER_COOLDOWN`] instead of each waiting for
 //! the store's timeout; then one call probes. `/readyz` always asks the
-//! store itself, and its success closes the breaker.
+//! store itself, and its success closes the breaker, as does each change-log
+//! poll the store answers (every 250 ms), so a store that is back is used
+//! again within a poll whether or not requests come.
 
 pub mod products;
 pub mod render;
@@ -228,6 +230,16 @@ impl<S: Store> Service<S> {
             Err(_) => Err(StoreError::Unavailable(
                 "store did not answer in time".into(),
             )),
+        }
+    }
+
+    /// The store answered a background call (the change-log poll): a store
+    /// that is back closes the breaker within a poll, instead of the next
+    /// requests each waiting for a probe — during which the breaker turns
+    /// concurrent requests away. A failure drill keeps it open.
+    pub fn store_answered(&self) {
+        if self.drilled().is_ok() {
+            self.breaker.success();
         }
     }
 

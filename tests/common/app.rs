@@ -222,6 +222,11 @@ impl Store for Faulty {
     }
 
     async fn changes_since(&self, cursor: Option<u64>) -> Result<Changes, StoreError> {
+        // A store that is down fails its change log too (not counted as a
+        // call: the follower polls it in the background).
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(StoreError::Unavailable("injected fault: store down".into()));
+        }
         self.inner.changes_since(cursor).await
     }
 
