@@ -257,6 +257,85 @@ pub struct Page {
     pub reviews: Vec<Review>,
 }
 
+/// One photo of a [`ReviewView`], borrowed from wherever the review lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PhotoView<'a> {
+    /// See [`Photo::id`].
+    pub id: u64,
+    /// See [`Photo::url`].
+    pub url: &'a str,
+}
+
+/// What a page shows of one review, borrowed: the embedded store lends it
+/// straight from its memory map, so a page is rendered without copying a
+/// string (and the email, never shown, is not even looked at).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ReviewView<'a> {
+    /// See [`Review::review_id`].
+    pub review_id: u64,
+    /// See [`Review::rating`].
+    pub rating: u8,
+    /// See [`Review::summary`].
+    pub summary: &'a str,
+    /// See [`Review::body`].
+    pub body: &'a str,
+    /// See [`Review::recommend`].
+    pub recommend: bool,
+    /// See [`Review::reviewer_name`].
+    pub reviewer_name: &'a str,
+    /// See [`Review::response`].
+    pub response: Option<&'a str>,
+    /// See [`Review::helpfulness`].
+    pub helpfulness: u32,
+    /// See [`Review::date`].
+    pub date: i64,
+    /// The first [`ReviewView::photo_count`] are the review's photos.
+    pub photo_slots: [PhotoView<'a>; limits::PHOTOS_MAX],
+    /// How many photos the review has, at most [`limits::PHOTOS_MAX`].
+    pub photo_count: u8,
+}
+
+impl<'a> ReviewView<'a> {
+    /// The review's photos.
+    pub fn photos(&self) -> &[PhotoView<'a>] {
+        &self.photo_slots[..usize::from(self.photo_count)]
+    }
+}
+
+impl<'a> From<&'a Review> for ReviewView<'a> {
+    fn from(r: &'a Review) -> ReviewView<'a> {
+        let mut view = ReviewView {
+            review_id: r.review_id,
+            rating: r.rating,
+            summary: &r.summary,
+            body: &r.body,
+            recommend: r.recommend,
+            reviewer_name: &r.reviewer_name,
+            response: r.response.as_deref(),
+            helpfulness: r.helpfulness,
+            date: r.date,
+            ..ReviewView::default()
+        };
+        for (slot, photo) in view.photo_slots.iter_mut().zip(&r.photos) {
+            *slot = PhotoView {
+                id: photo.id,
+                url: &photo.url,
+            };
+            view.photo_count += 1;
+        }
+        view
+    }
+}
+
+/// One page of reviews, borrowed (see [`ReviewView`]).
+#[derive(Debug, Clone, Copy)]
+pub struct PageView<'v, 'a> {
+    /// Visible reviews of the product in all.
+    pub total: u64,
+    /// The page's reviews, in order.
+    pub reviews: &'v [ReviewView<'a>],
+}
+
 /// Unix seconds that display as `YYYY-MM-DDTHH:MM:SSZ`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UtcDate(pub i64);
@@ -270,9 +349,38 @@ impl fmt::Display for UtcDate {
     }
 }
 
+impl UtcDate {
+    /// The date as its 20 bytes, `YYYY-MM-DDTHH:MM:SSZ`, without the
+    /// formatting machinery (a page renders one per review); `None` outside
+    /// years 0..=9999, which [`fmt::Display`] still shows.
+    pub fn to_bytes(self) -> Option<[u8; 20]> {
+        let (days, rem) = (self.0.div_euclid(86_400), self.0.rem_euclid(86_400));
+        let (y, m, d) = civil_from_days(days);
+        if !(0..=9999).contains(&y) {
+            return None;
+        }
+        let mut out = *b"0000-00-00T00:00:00Z";
+        let two = |out: &mut [u8; 20], at: usize, n: u32| {
+            out[at] = b'0' + (n / 10) as u8;
+            out[at + 1] = b'0' + (n % 10) as u8;
+        };
+        two(&mut out, 0, (y / 100) as u32);
+        two(&mut out, 2, (y % 100) as u32);
+        two(&mut out, 5, m);
+        two(&mut out, 8, d);
+        two(&mut out, 11, (rem / 3600) as u32);
+        two(&mut out, 14, (rem / 60 % 60) as u32);
+        two(&mut out, 17, (rem % 60) as u32);
+        Some(out)
+    }
+}
+
 impl serde::Serialize for UtcDate {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        match self.to_bytes() {
+            Some(bytes) => s.serialize_str(std::str::from_utf8(&bytes).expect("ASCII digits")),
+            None => s.collect_str(self),
+        }
     }
 }
 
@@ -302,6 +410,19 @@ mod tests {
         assert_eq!(show(1_767_225_600), "2026-01-01T00:00:00Z");
         assert_eq!(show(1_732_000_000), "2024-11-19T07:06:40Z");
         assert_eq!(show(951_782_400), "2000-02-29T00:00:00Z");
+        for secs in [
+            0,
+            1_767_225_600,
+            1_732_000_000,
+            951_782_400,
+            86_399,
+            -1,
+            253_402_300_799,
+        ] {
+            let bytes = UtcDate(secs).to_bytes().expect("a 4-digit year");
+            assert_eq!(std::str::from_utf8(&bytes).unwrap(), show(secs));
+        }
+        assert_eq!(UtcDate(253_402_300_800).to_bytes(), None);
     }
 
     #[test]

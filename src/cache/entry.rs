@@ -1,12 +1,19 @@
 //! What the caches hold: the exact response body and its gzip form
-//! (compressed once, when the entry is made, never per hit), whether the
-//! product was found, each form's validator, the moment it stops being
-//! fresh and the version it was rendered at; and the entry's bytes in Redis.
+//! (compressed once per entry — the first time a client asks for it, or
+//! when the entry goes to Redis — never per hit), whether the product was
+//! found, each form's validator, the moment it stops being fresh and the
+//! version it was rendered at; and the entry's bytes in Redis.
+//!
+//! Compressing lazily keeps gzip off a miss nobody needs it for: with the
+//! caches off, or a client that does not accept it, a page is never
+//! compressed at all.
+
+use std::sync::OnceLock;
 
 use bytes::Bytes;
 
 /// A cached response. A hit serves `body` as is: no serialization.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Entry {
     /// False for the answer about an unknown product (cached briefly).
     pub found: bool,
@@ -15,9 +22,8 @@ pub struct Entry {
     /// Strong validator of the body: a quoted 64-bit hash, ready to send
     /// as an ETag.
     pub etag: Bytes,
-    /// The body gzip-compressed, for clients that accept it; `None` for a
-    /// body too short to gain from it.
-    pub gzip: Option<Bytes>,
+    /// The body gzip-compressed, made at most once (see [`Entry::gzip`]).
+    gzip: OnceLock<Option<Bytes>>,
     /// Strong validator of the gzip form (the body's, marked `-gz`).
     pub gzip_etag: Bytes,
     /// Unix milliseconds after which the entry is stale (kept for
@@ -33,31 +39,50 @@ const HEADER: usize = 21;
 /// Shorter bodies are not compressed: the saving is smaller than a packet.
 pub const GZIP_MIN: usize = 512;
 
+/// Entries are equal when they say the same: the gzip form and the
+/// validators follow from the body, made or not.
+impl PartialEq for Entry {
+    fn eq(&self, other: &Entry) -> bool {
+        (self.found, &self.body, self.fresh_until, self.version)
+            == (other.found, &other.body, other.fresh_until, other.version)
+    }
+}
+
+impl Eq for Entry {}
+
 impl Entry {
     /// A response rendered at store `version`, fresh until `fresh_until`
     /// (unix ms).
     pub fn new(found: bool, body: Bytes, fresh_until: u64, version: u64) -> Entry {
-        let gzip = (body.len() >= GZIP_MIN).then(|| gzip(&body));
-        Entry::with_gzip(found, body, gzip, fresh_until, version)
+        Entry::with_gzip(found, body, OnceLock::new(), fresh_until, version)
     }
 
     fn with_gzip(
         found: bool,
         body: Bytes,
-        gzip: Option<Bytes>,
+        gzip: OnceLock<Option<Bytes>>,
         fresh_until: u64,
         version: u64,
     ) -> Entry {
         let hash = crate::hash::bytes(&body);
         Entry {
             found,
-            etag: Bytes::from(format!("\"{hash:016x}\"")),
-            gzip_etag: Bytes::from(format!("\"{hash:016x}-gz\"")),
+            etag: etag(hash, b""),
+            gzip_etag: etag(hash, b"-gz"),
             gzip,
             body,
             fresh_until,
             version,
         }
+    }
+
+    /// The body gzip-compressed, for clients that accept it; `None` for a
+    /// body too short to gain from it. Compressed on the first call, kept
+    /// for every later one.
+    pub fn gzip(&self) -> Option<&Bytes> {
+        self.gzip
+            .get_or_init(|| (self.body.len() >= GZIP_MIN).then(|| gzip(&self.body)))
+            .as_ref()
     }
 
     /// Whether the entry may be served as fresh at `now` (unix ms).
@@ -67,7 +92,7 @@ impl Entry {
 
     /// The value stored in Redis.
     pub fn to_redis(&self) -> Vec<u8> {
-        let gzip = self.gzip.as_deref().unwrap_or_default();
+        let gzip = self.gzip().map_or(&[][..], |g| &g[..]);
         let mut out = Vec::with_capacity(HEADER + self.body.len() + gzip.len());
         out.push(u8::from(self.found));
         out.extend_from_slice(&self.fresh_until.to_be_bytes());
@@ -92,15 +117,32 @@ impl Entry {
         }
         let mut body = Bytes::from(raw).split_off(HEADER);
         let gzip = body.split_off(body_len);
-        let gzip = (!gzip.is_empty()).then_some(gzip);
+        let gzip = OnceLock::from((!gzip.is_empty()).then_some(gzip));
         Some(Entry::with_gzip(found, body, gzip, fresh_until, version))
     }
 
-    /// Bytes the entry occupies, for the L1 budget.
+    /// Bytes the entry occupies, for the L1 budget: a gzip form not made
+    /// yet counts as a third of the body (what review pages shrink to).
     pub fn weight(&self) -> u32 {
-        let gzip = self.gzip.as_ref().map_or(0, Bytes::len);
+        let gzip = match self.gzip.get() {
+            Some(made) => made.as_ref().map_or(0, Bytes::len),
+            None if self.body.len() >= GZIP_MIN => self.body.len() / 3,
+            None => 0,
+        };
         (self.body.len() + gzip + std::mem::size_of::<Entry>() + 96).min(u32::MAX as usize) as u32
     }
+}
+
+/// A strong validator: the quoted hex of `hash`, then `suffix`, in one
+/// buffer.
+fn etag(hash: u64, suffix: &[u8]) -> Bytes {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = Vec::with_capacity(18 + suffix.len());
+    out.push(b'"');
+    out.extend((0..16).rev().map(|i| HEX[(hash >> (i * 4)) as usize & 15]));
+    out.extend_from_slice(suffix);
+    out.push(b'"');
+    Bytes::from(out)
 }
 
 /// `body` gzip-compressed at a fast level: made once per entry, so a hit
@@ -136,7 +178,7 @@ mod tests {
         use std::io::Read;
         let body = Bytes::from("{\"summary\":\"Great fit\"} ".repeat(60));
         let e = Entry::new(true, body.clone(), 1, 2);
-        let gz = e.gzip.clone().expect("long bodies are compressed");
+        let gz = e.gzip().cloned().expect("long bodies are compressed");
         assert!(gz.len() < body.len() / 4);
         let mut plain = Vec::new();
         flate2::read::GzDecoder::new(&gz[..])
@@ -146,7 +188,7 @@ mod tests {
         assert_eq!(Entry::from_redis(e.to_redis()), Some(e.clone()));
         assert_ne!(e.etag, e.gzip_etag);
         let short = Entry::new(true, Bytes::from_static(b"{}"), 1, 2);
-        assert_eq!(short.gzip, None);
+        assert_eq!(short.gzip(), None);
     }
 
     #[test]
@@ -157,5 +199,8 @@ mod tests {
         assert_eq!(a.etag, b.etag);
         assert_ne!(a.etag, c.etag);
         assert_eq!(a.etag.len(), 18);
+        let hash = crate::hash::bytes(b"same body");
+        assert_eq!(a.etag, format!("\"{hash:016x}\""));
+        assert_eq!(a.gzip_etag, format!("\"{hash:016x}-gz\""));
     }
 }

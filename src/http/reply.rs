@@ -79,10 +79,11 @@ pub fn error(err: &ApiError) -> Reply {
 /// `If-None-Match` matches the form it would get.
 pub fn cached(request: &HeaderMap, lookup: &Lookup) -> Reply {
     let entry = &lookup.entry;
-    let gzip = entry
-        .gzip
-        .as_ref()
-        .filter(|_| accepts_gzip(request.get(header::ACCEPT_ENCODING)));
+    let gzip = if accepts_gzip(request.get(header::ACCEPT_ENCODING)) {
+        entry.gzip()
+    } else {
+        None
+    };
     let (body, etag) = match gzip {
         Some(gzip) => (gzip, &entry.gzip_etag),
         None => (&entry.body, &entry.etag),

@@ -25,7 +25,7 @@ pub use crate::store::{IdempotencyKey, Outcome, Store, StoreError, Voter, Write,
 use crate::breaker::{Breaker, BreakerState};
 use crate::cache::{CacheKey, ReadThrough, Rendered};
 use crate::metrics::Metrics;
-use crate::model::{NewReview, PageQuery, Review};
+use crate::model::{NewReview, PageQuery, PageView, Review};
 
 /// Store failures in a row that open the store breaker.
 pub const STORE_BREAKER_THRESHOLD: u32 = 3;
@@ -134,12 +134,10 @@ impl<S: Store> Service<S> {
     pub async fn page(&self, q: PageQuery) -> Result<Lookup, StoreError> {
         self.cache
             .get(CacheKey::page(&q), || async {
-                let page = self.read(self.store.page_versioned(q)).await?;
-                let body = page.value.map(|mut p| {
-                    self.products.photo_base().rewrite(&mut p);
-                    render::page(&q, &p)
-                });
-                Ok(rendered(q.product_id, body, page.version))
+                let photos = self.products.photo_base();
+                let render = |page: PageView<'_, '_>| render::page(&q, page, photos);
+                let page = self.read(self.store.page_rendered(q, render)).await?;
+                Ok(rendered(q.product_id, page.value, page.version))
             })
             .await
     }

@@ -27,7 +27,6 @@ use super::{Lookup, Origin, Service, Store, StoreError, unknown_product};
 use crate::cache::Entry;
 use crate::generate::catalog::Catalog;
 use crate::generate::{DataSet, Generator, photo};
-use crate::model::Page;
 
 /// How often the data set is asked of the store again (a new load shows
 /// within this).
@@ -83,22 +82,16 @@ impl PhotoBase {
     /// Where a stored photo URL is served: a generated photo's path moved
     /// under the base; any other URL as it is.
     pub fn url(&self, stored: &str) -> String {
-        match stored.strip_prefix(photo::PREFIX) {
-            Some(rest) if self.0 != photo::PREFIX => format!("{}{rest}", self.0),
-            _ => stored.to_string(),
-        }
+        self.moved(stored).unwrap_or_else(|| stored.to_string())
     }
 
-    /// Rewrites the generated photos of a page's reviews (nothing to do
-    /// with the default base).
-    pub fn rewrite(&self, page: &mut Page) {
-        if self.0 == photo::PREFIX {
-            return;
-        }
-        for photo in page.reviews.iter_mut().flat_map(|r| r.photos.iter_mut()) {
-            if photo.url.starts_with(photo::PREFIX) {
-                photo.url = self.url(&photo.url);
-            }
+    /// Where a generated photo's path moves under a base other than the
+    /// default; `None` when it stays as stored (the default base, or a
+    /// URL a shopper posted).
+    pub fn moved(&self, stored: &str) -> Option<String> {
+        match stored.strip_prefix(photo::PREFIX) {
+            Some(rest) if self.0 != photo::PREFIX => Some(format!("{}{rest}", self.0)),
+            _ => None,
         }
     }
 }
@@ -386,7 +379,6 @@ struct SearchBody<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Photo, Review};
 
     #[test]
     fn photo_bases_parse_and_rewrite_only_generated_photos() {
@@ -400,35 +392,6 @@ mod tests {
         assert_eq!(
             cdn.url("https://img.example/1.jpg"),
             "https://img.example/1.jpg"
-        );
-        let mut page = Page {
-            total: 1,
-            reviews: vec![Review {
-                photos: vec![
-                    Photo {
-                        id: 1,
-                        url: "/photos/0a1b2c3d/1.svg".into(),
-                    },
-                    Photo {
-                        id: 2,
-                        url: "https://img.example/photos/2.jpg".into(),
-                    },
-                ],
-                ..Review::default()
-            }],
-        };
-        cdn.rewrite(&mut page);
-        let urls: Vec<&str> = page.reviews[0]
-            .photos
-            .iter()
-            .map(|p| p.url.as_str())
-            .collect();
-        assert_eq!(
-            urls,
-            [
-                "https://cdn.example.com/p/0a1b2c3d/1.svg",
-                "https://img.example/photos/2.jpg"
-            ]
         );
         assert_eq!(
             PhotoBase::parse("/img").unwrap().url("/photos/x/1.svg"),

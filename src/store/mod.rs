@@ -22,7 +22,7 @@ pub mod page;
 use std::future::Future;
 
 use crate::generate::DataSet;
-use crate::model::{Meta, NewReview, Page, PageQuery, Review};
+use crate::model::{Meta, NewReview, Page, PageQuery, PageView, Review, ReviewView};
 
 /// Why a store could not answer.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -65,6 +65,35 @@ pub trait Store: Send + Sync + 'static {
         &self,
         query: PageQuery,
     ) -> impl Future<Output = Result<Versioned<Option<Page>>, StoreError>> + Send;
+
+    /// One page of a product's visible reviews handed to `render` as
+    /// borrowed views, and what it made of them; `None` for an unknown
+    /// product. The embedded store lends the views straight from its
+    /// memory map inside the read, so nothing is copied on the way to the
+    /// body; others render what [`Store::page_versioned`] answers.
+    fn page_rendered<R>(
+        &self,
+        query: PageQuery,
+        render: R,
+    ) -> impl Future<Output = Result<Versioned<Option<Vec<u8>>>, StoreError>> + Send
+    where
+        R: FnOnce(PageView<'_, '_>) -> Vec<u8> + Send,
+    {
+        async move {
+            let page = self.page_versioned(query).await?;
+            let value = page.value.map(|p| {
+                let views: Vec<ReviewView> = p.reviews.iter().map(ReviewView::from).collect();
+                render(PageView {
+                    total: p.total,
+                    reviews: &views,
+                })
+            });
+            Ok(Versioned {
+                value,
+                version: page.version,
+            })
+        }
+    }
 
     /// A product's meta; `None` for an unknown product.
     fn meta_versioned(

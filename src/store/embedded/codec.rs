@@ -6,7 +6,7 @@
 //! reviewer_email, (response); then per photo: id u64, u16-prefixed url.
 //! The review id is the key, not part of the value.
 
-use crate::model::{Photo, Review};
+use crate::model::{Photo, PhotoView, Review, ReviewView};
 
 const RECOMMEND: u8 = 1;
 const REPORTED: u8 = 2;
@@ -99,13 +99,57 @@ pub fn decode(review_id: u64, bytes: &[u8]) -> Result<Review, String> {
     })
 }
 
+/// Decodes what a page shows of review `review_id`, borrowing its strings
+/// from `bytes` (the email is skipped, never read).
+pub fn decode_view(review_id: u64, bytes: &[u8]) -> Result<ReviewView<'_>, String> {
+    let mut r = Reader { bytes, at: 0 };
+    r.take(8)?; // product_id: the page's own
+    let date = i64::from_le_bytes(r.array()?);
+    let helpfulness = u32::from_le_bytes(r.array()?);
+    let [rating, flags, photos] = r.array()?;
+    let summary = r.str()?;
+    let body = r.str()?;
+    let reviewer_name = r.str()?;
+    let email = u16::from_le_bytes(r.array()?) as usize;
+    r.take(email)?;
+    let response = if flags & HAS_RESPONSE != 0 {
+        Some(r.str()?)
+    } else {
+        None
+    };
+    let mut view = ReviewView {
+        review_id,
+        rating,
+        summary,
+        body,
+        recommend: flags & RECOMMEND != 0,
+        reviewer_name,
+        response,
+        helpfulness,
+        date,
+        ..ReviewView::default()
+    };
+    if usize::from(photos) > view.photo_slots.len() {
+        return Err(format!("review {review_id}: {photos} photos"));
+    }
+    for slot in &mut view.photo_slots[..usize::from(photos)] {
+        let id = u64::from_le_bytes(r.array()?);
+        *slot = PhotoView { id, url: r.str()? };
+    }
+    view.photo_count = photos;
+    if r.at != bytes.len() {
+        return Err(format!("review {review_id}: trailing bytes"));
+    }
+    Ok(view)
+}
+
 struct Reader<'a> {
     bytes: &'a [u8],
     at: usize,
 }
 
-impl Reader<'_> {
-    fn take(&mut self, n: usize) -> Result<&[u8], String> {
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
         let end = self.at.checked_add(n).filter(|&e| e <= self.bytes.len());
         let end = end.ok_or_else(|| "record truncated".to_string())?;
         let out = &self.bytes[self.at..end];
@@ -118,11 +162,13 @@ impl Reader<'_> {
     }
 
     fn string(&mut self) -> Result<String, String> {
+        self.str().map(str::to_owned)
+    }
+
+    fn str(&mut self) -> Result<&'a str, String> {
         let len = u16::from_le_bytes(self.array()?) as usize;
         let raw = self.take(len)?;
-        std::str::from_utf8(raw)
-            .map(str::to_owned)
-            .map_err(|e| format!("invalid UTF-8 in record: {e}"))
+        std::str::from_utf8(raw).map_err(|e| format!("invalid UTF-8 in record: {e}"))
     }
 }
 
@@ -140,6 +186,7 @@ mod tests {
             buf.clear();
             encode(&r, &mut buf);
             assert_eq!(decode(id, &buf).unwrap(), r);
+            assert_eq!(decode_view(id, &buf).unwrap(), ReviewView::from(&r));
             assert_eq!(is_reported(&buf), r.reported);
         }
     }
@@ -151,8 +198,10 @@ mod tests {
         encode(&r, &mut buf);
         for cut in [0, 5, 23, buf.len() - 1] {
             assert!(decode(3, &buf[..cut]).is_err());
+            assert!(decode_view(3, &buf[..cut]).is_err());
         }
         buf.push(0);
         assert!(decode(3, &buf).is_err());
+        assert!(decode_view(3, &buf).is_err());
     }
 }

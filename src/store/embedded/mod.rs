@@ -55,7 +55,7 @@ pub use self::load::Fingerprint;
 use super::load::LoadStatus;
 use super::{Changes, Outcome, Store, StoreError, Versioned, Write, WriteGuard};
 use crate::generate::DataSet;
-use crate::model::{Meta, NewReview, Page, PageQuery, Review};
+use crate::model::{Meta, NewReview, Page, PageQuery, PageView, Review};
 
 /// Virtual size of the memory map; the file only grows as data is written.
 const MAP_SIZE: usize = 256 << 30;
@@ -266,6 +266,17 @@ impl Store for EmbeddedStore {
         query: PageQuery,
     ) -> Result<Versioned<Option<Page>>, StoreError> {
         self.read_page(query)
+    }
+
+    async fn page_rendered<R>(
+        &self,
+        query: PageQuery,
+        render: R,
+    ) -> Result<Versioned<Option<Vec<u8>>>, StoreError>
+    where
+        R: FnOnce(PageView<'_, '_>) -> Vec<u8> + Send,
+    {
+        self.read_page_rendered(query, render)
     }
 
     async fn meta_versioned(&self, product_id: u64) -> Result<Versioned<Option<Meta>>, StoreError> {

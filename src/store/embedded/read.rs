@@ -6,22 +6,77 @@ use heed::RoTxn;
 
 use super::keys::{decode_index, decode_meta};
 use super::{CHANGES_KEPT, EmbeddedStore, KEY_CHANGE_SEQ, codec};
-use crate::model::{Meta, Page, PageQuery, Review};
+use crate::model::{Meta, Page, PageQuery, PageView, Review, ReviewView};
 use crate::store::page::{SortEntry, select_page};
 use crate::store::{Changes, StoreError, Versioned};
 
 impl EmbeddedStore {
     pub(super) fn read_page(&self, q: PageQuery) -> Result<Versioned<Option<Page>>, StoreError> {
+        self.read_selected(q, |txn, total, selected| {
+            let reviews = selected
+                .iter()
+                .map(|e| self.read_review(txn, e.review_id))
+                .collect::<Result<_, _>>()?;
+            Ok(Page { total, reviews })
+        })
+    }
+
+    /// [`read_page`](Self::read_page) handed to `render` as views borrowed
+    /// from the map, within the read transaction: no string is copied.
+    pub(super) fn read_page_rendered<R>(
+        &self,
+        q: PageQuery,
+        render: R,
+    ) -> Result<Versioned<Option<Vec<u8>>>, StoreError>
+    where
+        R: FnOnce(PageView<'_, '_>) -> Vec<u8>,
+    {
+        self.read_selected(q, |txn, total, selected| {
+            let mut views = Vec::with_capacity(selected.len());
+            for e in selected {
+                views.push(self.read_view(txn, e.review_id)?);
+            }
+            Ok(render(PageView {
+                total,
+                reviews: &views,
+            }))
+        })
+    }
+
+    /// One read transaction choosing the page `q` asks for: `read` gets
+    /// the product's visible total and the page's entries, in order;
+    /// `None` for an unknown product.
+    fn read_selected<T>(
+        &self,
+        q: PageQuery,
+        read: impl FnOnce(&RoTxn, u64, &[SortEntry]) -> Result<T, StoreError>,
+    ) -> Result<Versioned<Option<T>>, StoreError> {
         let txn = self.env.read_txn()?;
         let version = self.version(&txn)?;
-        let found = |value| Ok(Versioned { value, version });
-        if !self.product_exists(&txn, q.product_id)? {
-            return found(None);
+        let value = match self.page_entries(&txn, q)? {
+            None => None,
+            Some((total, mut entries)) => {
+                let selected = select_page(&mut entries, q.offset(), q.count);
+                Some(read(&txn, total, selected)?)
+            }
+        };
+        Ok(Versioned { value, version })
+    }
+
+    /// Every visible review of the product with its sort key for `q`, and
+    /// how many there are; `None` for an unknown product.
+    fn page_entries(
+        &self,
+        txn: &RoTxn,
+        q: PageQuery,
+    ) -> Result<Option<(u64, Vec<SortEntry>)>, StoreError> {
+        if !self.product_exists(txn, q.product_id)? {
+            return Ok(None);
         }
         let mut entries = Vec::new();
         for item in self
             .by_product
-            .prefix_iter(&txn, &q.product_id.to_be_bytes())?
+            .prefix_iter(txn, &q.product_id.to_be_bytes())?
         {
             let (key, value) = item?;
             let (id, date, helpfulness) = decode_index(key, value)?;
@@ -30,12 +85,7 @@ impl EmbeddedStore {
                 review_id: id,
             });
         }
-        let total = entries.len() as u64;
-        let reviews = select_page(&mut entries, q.offset(), q.count)
-            .iter()
-            .map(|e| self.read_review(&txn, e.review_id))
-            .collect::<Result<_, _>>()?;
-        found(Some(Page { total, reviews }))
+        Ok(Some((entries.len() as u64, entries)))
     }
 
     /// The store's version as this transaction sees it: the position of the
@@ -48,6 +98,12 @@ impl EmbeddedStore {
         let raw = self.reviews.get(txn, &id.to_be_bytes())?;
         let raw = raw.ok_or_else(|| StoreError::Corrupt(format!("indexed review {id} missing")))?;
         codec::decode(id, raw).map_err(StoreError::Corrupt)
+    }
+
+    fn read_view<'t>(&self, txn: &'t RoTxn, id: u64) -> Result<ReviewView<'t>, StoreError> {
+        let raw = self.reviews.get(txn, &id.to_be_bytes())?;
+        let raw = raw.ok_or_else(|| StoreError::Corrupt(format!("indexed review {id} missing")))?;
+        codec::decode_view(id, raw).map_err(StoreError::Corrupt)
     }
 
     pub(super) fn read_meta(&self, product_id: u64) -> Result<Versioned<Option<Meta>>, StoreError> {
