@@ -23,7 +23,8 @@
 //!   there too);
 //! - [`limits`]: per-client rate limits on writes, per port and, with
 //!   Redis, across hosts;
-//! - [`breaker`], [`clock`], [`hash`]: small pieces several layers use;
+//! - [`breaker`], [`clock`], [`hash`], [`redis_conn`]: small pieces several
+//!   layers use;
 //! - [`generate`]: the deterministic review generator behind `seed`, the
 //!   demo data set and the tests' expectations;
 //! - [`seeding`]: progress reporting and per-record scalars for loads;
@@ -40,6 +41,7 @@ pub mod http;
 pub mod limits;
 pub mod metrics;
 pub mod model;
+pub mod redis_conn;
 pub mod seeding;
 pub mod server;
 pub mod service;

@@ -23,7 +23,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use deadpool_redis::{Config, Pool, Runtime, Timeouts};
+use deadpool_redis::{Manager, Pool, PoolConfig, Runtime, Timeouts};
 use redis::aio::MultiplexedConnection;
 
 use super::entry::Entry;
@@ -56,17 +56,20 @@ impl RedisTier {
     /// A tier for `url` (`redis://host:port/db`); connects lazily, so a
     /// Redis that is down at startup only opens the breaker.
     pub fn new(url: &str, timeout: Duration, stats: Arc<Stats>) -> anyhow::Result<RedisTier> {
-        let mut config = Config::from_url(url);
-        let mut pool = deadpool_redis::PoolConfig::new(4);
-        pool.timeouts = Timeouts {
+        let invalid = |e: &dyn std::fmt::Display| anyhow::anyhow!("invalid --redis-url {url}: {e}");
+        let info = crate::redis_conn::connection_info(url)?;
+        let manager = Manager::new(info).map_err(|e| invalid(&e))?;
+        let mut config = PoolConfig::new(4);
+        config.timeouts = Timeouts {
             wait: Some(timeout),
             create: Some(timeout),
             recycle: Some(timeout),
         };
-        config.pool = Some(pool);
-        let pool = config
-            .create_pool(Some(Runtime::Tokio1))
-            .map_err(|e| anyhow::anyhow!("invalid --redis-url {url}: {e}"))?;
+        let pool = Pool::builder(manager)
+            .config(config)
+            .runtime(Runtime::Tokio1)
+            .build()
+            .map_err(|e| invalid(&e))?;
         Ok(RedisTier {
             pool,
             shared: Mutex::new(None),

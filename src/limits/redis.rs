@@ -43,7 +43,7 @@ pub struct RedisLimits {
 impl RedisLimits {
     /// Limits in the Redis at `url`; connects on first use.
     pub fn new(url: &str, timeout: Duration) -> anyhow::Result<RedisLimits> {
-        let client = redis::Client::open(url)
+        let client = redis::Client::open(crate::redis_conn::connection_info(url)?)
             .map_err(|e| anyhow::anyhow!("invalid --redis-url {url}: {e}"))?;
         Ok(RedisLimits {
             client,
