@@ -408,14 +408,26 @@ impl<S: Store> Edge<S> {
     }
 
     /// A request id unique to this process start: `{pid}{random}-{counter}`.
+    /// Ids are cut from a shared buffer, so assigning one rarely allocates.
     fn assign_request_id(&self) -> HeaderValue {
-        use std::io::Write;
+        thread_local! {
+            static SLAB: std::cell::RefCell<bytes::BytesMut> =
+                std::cell::RefCell::new(bytes::BytesMut::new());
+        }
         let n = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let mut buf = [0u8; 48];
-        let mut out = &mut buf[..];
-        write!(out, "{}-{n:x}", self.id_prefix).expect("48 bytes hold an id");
-        let len = 48 - out.len();
-        HeaderValue::from_bytes(&buf[..len]).expect("hex is a valid header value")
+        let id = SLAB.with_borrow_mut(|slab| {
+            if slab.capacity() < 64 {
+                *slab = bytes::BytesMut::with_capacity(8192);
+            }
+            slab.extend_from_slice(self.id_prefix.as_bytes());
+            slab.extend_from_slice(b"-");
+            let digits = (64 - n.leading_zeros()).div_ceil(4).max(1);
+            for i in (0..digits).rev() {
+                slab.extend_from_slice(&[b"0123456789abcdef"[(n >> (i * 4)) as usize & 15]]);
+            }
+            slab.split().freeze()
+        });
+        HeaderValue::from_maybe_shared(id).expect("hex is a valid header value")
     }
 }
 
