@@ -1,17 +1,28 @@
-//! L1: this process's memory, bounded by bytes (moka). Whether an entry may
-//! be served is decided by its version (see [`super::versions`]), not by
+//! L1: this process's memory, bounded by bytes. Whether an entry may be
+//! served is decided by its version (see [`super::versions`]), not by
 //! deleting it: a write makes older entries unreachable at once.
+//!
+//! A hit is the hot path of the whole service, so the tier is small and
+//! plain: [`SHARDS`] shards, each a hash map under its own (uncontended)
+//! lock, evicting by CLOCK — an entry read since the hand last passed it
+//! gets another turn — within its share of the byte budget. A hit takes
+//! one lock, one lookup, one reference-count increment and no clock read
+//! of its own (the caller passes the time it read once).
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::entry::Entry;
 use super::key::CacheKey;
 use crate::hash::{fold, mix};
 
+/// Independent parts of the tier, each with its own lock and budget.
+pub const SHARDS: usize = 16;
+
 /// A fast hasher for L1 keys (a few integers): one multiply per word,
 /// finished with a full mix. L1 keys are not attacker-chosen beyond ids the
-/// edge validated, and moka shards by the hash, so quality suffices.
+/// edge validated, so quality suffices.
 #[derive(Default, Clone, Copy)]
 struct KeyHasher(u64);
 
@@ -47,42 +58,225 @@ type KeyHash = std::hash::BuildHasherDefault<KeyHasher>;
 
 /// The in-process tier; with a budget of 0 it holds nothing.
 pub struct L1 {
-    entries: Option<moka::sync::Cache<CacheKey, Arc<Entry>, KeyHash>>,
+    shards: Box<[Mutex<Shard>]>,
+    /// How long an entry is kept after it was stored, in milliseconds.
+    keep_ms: u64,
+}
+
+/// One shard: its entries, and the CLOCK ring that evicts them.
+struct Shard {
+    /// Where each key's entry sits in `ring`.
+    index: HashMap<CacheKey, usize, KeyHash>,
+    /// The entries; `None` marks a free place (listed in `free`).
+    ring: Vec<Option<Slot>>,
+    free: Vec<usize>,
+    /// Where the CLOCK hand points.
+    hand: usize,
+    /// Bytes held, and the shard's budget.
+    bytes: u64,
+    budget: u64,
+}
+
+struct Slot {
+    key: CacheKey,
+    entry: Arc<Entry>,
+    weight: u64,
+    /// Unix ms after which the entry is dropped.
+    expires: u64,
+    /// Read since the hand last passed.
+    referenced: bool,
 }
 
 impl L1 {
     /// A tier of at most `bytes` of entries, each kept `keep` at most.
     pub fn new(bytes: u64, keep: Duration) -> L1 {
-        let entries = (bytes > 0).then(|| {
-            moka::sync::Cache::builder()
-                .max_capacity(bytes)
-                .weigher(|_: &CacheKey, entry: &Arc<Entry>| entry.weight())
-                .time_to_live(keep)
-                .build_with_hasher(KeyHash::default())
-        });
-        L1 { entries }
-    }
-
-    /// The entry for `key`, whatever its version and freshness.
-    pub fn get(&self, key: &CacheKey) -> Option<Arc<Entry>> {
-        self.entries.as_ref()?.get(key)
-    }
-
-    /// Stores `entry` for `key`, unless a newer one is there already.
-    pub fn fill(&self, key: CacheKey, entry: &Arc<Entry>) {
-        if let Some(entries) = &self.entries
-            && entries
-                .get(&key)
-                .is_none_or(|old| old.version <= entry.version)
-        {
-            entries.insert(key, Arc::clone(entry));
+        let shards = if bytes == 0 { 0 } else { SHARDS };
+        let budget = bytes / SHARDS as u64;
+        L1 {
+            shards: (0..shards)
+                .map(|_| {
+                    Mutex::new(Shard {
+                        index: HashMap::default(),
+                        ring: Vec::new(),
+                        free: Vec::new(),
+                        hand: 0,
+                        bytes: 0,
+                        budget,
+                    })
+                })
+                .collect(),
+            keep_ms: keep.as_millis() as u64,
         }
+    }
+
+    fn shard(&self, key: &CacheKey) -> Option<&Mutex<Shard>> {
+        if self.shards.is_empty() {
+            return None;
+        }
+        use std::hash::BuildHasher;
+        let hash = KeyHash::default().hash_one(key);
+        Some(&self.shards[(hash >> 32) as usize % self.shards.len()])
+    }
+
+    /// The entry for `key` at `now` (unix ms), whatever its version and
+    /// freshness, unless it was stored longer ago than the tier keeps one.
+    pub fn get(&self, key: &CacheKey, now: u64) -> Option<Arc<Entry>> {
+        let mut shard = self.shard(key)?.lock().expect("L1 shard lock");
+        let at = *shard.index.get(key)?;
+        let slot = shard.ring[at].as_mut().expect("indexed slots are full");
+        if now >= slot.expires {
+            shard.remove(at);
+            return None;
+        }
+        slot.referenced = true;
+        Some(Arc::clone(&slot.entry))
+    }
+
+    /// Stores `entry` for `key` at `now`, unless a newer one is there
+    /// already; an entry larger than a shard's budget is not kept.
+    pub fn fill(&self, key: CacheKey, entry: &Arc<Entry>, now: u64) {
+        let Some(shard) = self.shard(&key) else {
+            return;
+        };
+        let mut shard = shard.lock().expect("L1 shard lock");
+        if let Some(&at) = shard.index.get(&key) {
+            let old = shard.ring[at].as_ref().expect("indexed slots are full");
+            if old.entry.version > entry.version {
+                return;
+            }
+            shard.remove(at);
+        }
+        let weight = u64::from(entry.weight());
+        if weight > shard.budget {
+            return;
+        }
+        while shard.bytes + weight > shard.budget {
+            shard.evict_one();
+        }
+        let slot = Slot {
+            key,
+            entry: Arc::clone(entry),
+            weight,
+            expires: now.saturating_add(self.keep_ms),
+            referenced: false,
+        };
+        let at = match shard.free.pop() {
+            Some(at) => {
+                shard.ring[at] = Some(slot);
+                at
+            }
+            None => {
+                shard.ring.push(Some(slot));
+                shard.ring.len() - 1
+            }
+        };
+        shard.index.insert(key, at);
+        shard.bytes += weight;
     }
 
     /// Frees every entry (they are unreachable by version already).
     pub fn clear(&self) {
-        if let Some(entries) = &self.entries {
-            entries.invalidate_all();
+        for shard in self.shards.iter() {
+            let mut shard = shard.lock().expect("L1 shard lock");
+            shard.index.clear();
+            shard.ring.clear();
+            shard.free.clear();
+            shard.hand = 0;
+            shard.bytes = 0;
         }
+    }
+
+    /// Bytes held now, by the entries' weights.
+    pub fn bytes(&self) -> u64 {
+        self.shards
+            .iter()
+            .map(|s| s.lock().expect("L1 shard lock").bytes)
+            .sum()
+    }
+}
+
+impl Shard {
+    /// Drops the entry at `at`.
+    fn remove(&mut self, at: usize) {
+        if let Some(slot) = self.ring[at].take() {
+            self.index.remove(&slot.key);
+            self.bytes -= slot.weight;
+            self.free.push(at);
+        }
+    }
+
+    /// Moves the hand to the first entry not read since its last pass and
+    /// drops it, giving the read ones another turn on the way.
+    fn evict_one(&mut self) {
+        loop {
+            if self.hand >= self.ring.len() {
+                self.hand = 0;
+            }
+            let at = self.hand;
+            self.hand += 1;
+            match &mut self.ring[at] {
+                Some(slot) if slot.referenced => slot.referenced = false,
+                Some(_) => return self.remove(at),
+                None => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    fn entry(version: u64, size: usize) -> Arc<Entry> {
+        Arc::new(Entry::new(true, Bytes::from(vec![b'x'; size]), 0, version))
+    }
+
+    fn key(product_id: u64) -> CacheKey {
+        CacheKey::meta(product_id)
+    }
+
+    #[test]
+    fn entries_are_kept_within_the_budget_and_read_ones_survive() {
+        let one = u64::from(entry(1, 100).weight());
+        // Room for four entries per shard.
+        let l1 = L1::new(one * 4 * SHARDS as u64, Duration::from_secs(60));
+        for id in 0..2_000 {
+            l1.fill(key(id), &entry(1, 100), 0);
+            // The first product is read all along: CLOCK keeps it.
+            assert!(l1.get(&key(0), 0).is_some(), "lost at {id}");
+        }
+        assert!(l1.bytes() <= one * 4 * SHARDS as u64);
+        let kept = (0..2_000)
+            .filter(|&id| l1.get(&key(id), 0).is_some())
+            .count();
+        assert!((SHARDS..=4 * SHARDS).contains(&kept), "{kept} kept");
+    }
+
+    #[test]
+    fn newer_versions_win_and_old_entries_expire() {
+        let l1 = L1::new(1 << 20, Duration::from_millis(1_000));
+        l1.fill(key(1), &entry(5, 10), 0);
+        l1.fill(key(1), &entry(4, 10), 0);
+        assert_eq!(l1.get(&key(1), 10).unwrap().version, 5);
+        l1.fill(key(1), &entry(6, 10), 10);
+        assert_eq!(l1.get(&key(1), 10).unwrap().version, 6);
+        assert!(l1.get(&key(1), 1_009).is_some());
+        assert!(l1.get(&key(1), 1_010).is_none());
+        assert_eq!(l1.bytes(), 0);
+        l1.fill(key(2), &entry(1, 10), 0);
+        l1.clear();
+        assert!(l1.get(&key(2), 0).is_none());
+    }
+
+    #[test]
+    fn a_zero_budget_holds_nothing_and_a_huge_entry_is_not_kept() {
+        let off = L1::new(0, Duration::from_secs(60));
+        off.fill(key(1), &entry(1, 10), 0);
+        assert!(off.get(&key(1), 0).is_none());
+        let small = L1::new(SHARDS as u64 * 1_000, Duration::from_secs(60));
+        small.fill(key(1), &entry(1, 5_000), 0);
+        assert!(small.get(&key(1), 0).is_none());
+        assert_eq!(small.bytes(), 0);
     }
 }

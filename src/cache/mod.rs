@@ -166,7 +166,8 @@ impl ReadThrough {
         Fut: Future<Output = Result<Rendered, StoreError>>,
     {
         let required = self.versions.required(key.product_id);
-        if let Some(entry) = self.l1.get(&key).filter(|e| usable(e, required)) {
+        let now = now_ms();
+        if let Some(entry) = self.l1.get(&key, now).filter(|e| usable(e, required, now)) {
             bump(&self.stats.l1_hits);
             return Ok(Lookup {
                 entry,
@@ -191,8 +192,9 @@ impl ReadThrough {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Rendered, StoreError>>,
     {
-        let mut last_known = self.l1.get(&key);
-        if let Some(entry) = last_known.as_ref().filter(|e| usable(e, required)) {
+        let now = now_ms();
+        let mut last_known = self.l1.get(&key, now);
+        if let Some(entry) = last_known.as_ref().filter(|e| usable(e, required, now)) {
             bump(&self.stats.l1_hits);
             return Ok(Lookup {
                 entry: Arc::clone(entry),
@@ -202,17 +204,23 @@ impl ReadThrough {
         let l2 = self.l2.as_ref().filter(|_| RedisTier::caches(&key));
         if let Some(l2) = l2 {
             let mut found = l2.get(&key).await;
-            if !found.as_ref().is_some_and(|e| usable(e, required)) && !l2.lock(&key).await {
+            if !found
+                .as_ref()
+                .is_some_and(|e| usable(e, required, now_ms()))
+                && !l2.lock(&key).await
+            {
                 // Another process is filling this key: wait for its fill.
-                if let Some(filled) = l2.wait_for_fill(&key, |e| usable(e, required)).await {
+                let fresh = |e: &Entry| usable(e, required, now_ms());
+                if let Some(filled) = l2.wait_for_fill(&key, fresh).await {
                     found = Some(filled);
                 }
             }
             if let Some(entry) = found {
                 let entry = Arc::new(entry);
-                if usable(&entry, required) {
+                let now = now_ms();
+                if usable(&entry, required, now) {
                     bump(&self.stats.redis_hits);
-                    self.l1.fill(key, &entry);
+                    self.l1.fill(key, &entry, now);
                     return Ok(Lookup {
                         entry,
                         origin: Origin::Redis,
@@ -230,7 +238,8 @@ impl ReadThrough {
         match load().await {
             Ok(rendered) => {
                 let ttl = self.jittered_ttl(rendered.found);
-                let fresh_until = now_ms() + ttl.as_millis() as u64;
+                let now = now_ms();
+                let fresh_until = now + ttl.as_millis() as u64;
                 let entry = Arc::new(Entry::new(
                     rendered.found,
                     Bytes::from(rendered.body),
@@ -240,7 +249,7 @@ impl ReadThrough {
                 // Cached only if no write this process knows of is newer
                 // than the read (one may have landed while it ran).
                 if entry.version >= self.versions.required(key.product_id) {
-                    self.l1.fill(key, &entry);
+                    self.l1.fill(key, &entry, now);
                     if let Some(l2) = l2 {
                         l2.set_later(key, Arc::clone(&entry), ttl);
                     }
@@ -280,8 +289,8 @@ impl ReadThrough {
     }
 }
 
-/// Whether `entry` may be served now as fresh to a reader that requires
-/// `required`.
-fn usable(entry: &Entry, required: u64) -> bool {
-    entry.version >= required && entry.is_fresh(now_ms())
+/// Whether `entry` may be served at `now` (unix ms) as fresh to a reader
+/// that requires `required`.
+fn usable(entry: &Entry, required: u64, now: u64) -> bool {
+    entry.version >= required && entry.is_fresh(now)
 }
