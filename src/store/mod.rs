@@ -44,8 +44,9 @@ pub enum StoreError {
 /// of" version `v` reflects every write whose version is at most `v` (it
 /// may reflect later ones too). The cache serves a copy only while its
 /// version is at least that of the latest write it knows of for the
-/// product. On the embedded store a version is the write's position in the
-/// change log, read in the same transaction; on MongoDB it is the
+/// product. On the embedded store a version is an LMDB transaction id (a
+/// write's own; for a read, the last write committed before it began);
+/// on MongoDB it is the
 /// deployment's cluster time (`operationTime`) of the read or the commit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Versioned<T> {

@@ -52,7 +52,7 @@ impl EmbeddedStore {
         read: impl FnOnce(&RoTxn, u64, &[SortEntry]) -> Result<T, StoreError>,
     ) -> Result<Versioned<Option<T>>, StoreError> {
         let txn = self.env.read_txn()?;
-        let version = self.version(&txn)?;
+        let version = self.version(&txn);
         let value = match self.page_entries(&txn, q)? {
             None => None,
             Some((total, mut entries)) => {
@@ -88,9 +88,16 @@ impl EmbeddedStore {
         Ok(Some((entries.len() as u64, entries)))
     }
 
-    /// The store's version as this transaction sees it: the position of the
-    /// last write in the change log.
-    pub(super) fn version(&self, txn: &RoTxn) -> Result<u64, StoreError> {
+    /// The store's version as this read transaction sees it: the id of
+    /// the last write transaction committed before it began (LMDB numbers
+    /// write transactions in commit order), so it costs no lookup.
+    pub(super) fn version(&self, txn: &RoTxn) -> u64 {
+        txn.id() as u64
+    }
+
+    /// Where the change log ends as `txn` sees it: the sequence number of
+    /// its last entry.
+    fn log_head(&self, txn: &RoTxn) -> Result<u64, StoreError> {
         Ok(self.info_u64(txn, KEY_CHANGE_SEQ)?.unwrap_or(0))
     }
 
@@ -108,7 +115,7 @@ impl EmbeddedStore {
 
     pub(super) fn read_meta(&self, product_id: u64) -> Result<Versioned<Option<Meta>>, StoreError> {
         let txn = self.env.read_txn()?;
-        let version = self.version(&txn)?;
+        let version = self.version(&txn);
         let value = if !self.product_exists(&txn, product_id)? {
             None
         } else {
@@ -145,11 +152,12 @@ impl EmbeddedStore {
 
     pub(super) fn read_changes(&self, cursor: Option<u64>) -> Result<Changes, StoreError> {
         let txn = self.env.read_txn()?;
-        let head = self.version(&txn)?;
+        let head = self.log_head(&txn)?;
+        let version = self.version(&txn);
         let Some(from) = cursor.filter(|&c| c < head) else {
             return Ok(Changes {
                 cursor: head,
-                version: head,
+                version,
                 products: Vec::new(),
                 complete: true,
             });
@@ -169,7 +177,7 @@ impl EmbeddedStore {
         products.dedup();
         Ok(Changes {
             cursor: head,
-            version: head,
+            version,
             products,
             complete,
         })

@@ -35,7 +35,7 @@ impl EmbeddedStore {
             && let Some(payload) = self.live(&txn, IDEMPOTENCY, key.key.as_bytes(), now)?
         {
             let (fingerprint, answer) = decode_answer(payload)?;
-            let version = self.version(&txn)?;
+            let version = committed(&txn);
             return Ok(if fingerprint == key.fingerprint {
                 Outcome::Replayed(Versioned {
                     value: answer,
@@ -55,7 +55,7 @@ impl EmbeddedStore {
             Applied::Done { answer, product } => (answer, product),
             Applied::NotFound => return Ok(Outcome::NotFound),
             Applied::Unchanged { product } => {
-                let version = self.version(&txn)?;
+                let version = committed(&txn);
                 return Ok(Outcome::Unchanged(Versioned {
                     value: product,
                     version,
@@ -73,7 +73,9 @@ impl EmbeddedStore {
             )?;
         }
         self.sweep(&mut txn, now)?;
-        let version = self.log_change(&mut txn, product)?;
+        self.log_change(&mut txn, product)?;
+        // This transaction's id: the version readers see once it commits.
+        let version = txn.id() as u64;
         txn.commit()?;
         Ok(Outcome::Written(Versioned {
             value: answer,
@@ -206,9 +208,8 @@ impl EmbeddedStore {
         Ok(())
     }
 
-    /// Appends `product_id` to the change log and trims its oldest entry;
-    /// the write's version (its position in the log).
-    fn log_change(&self, txn: &mut RwTxn, product_id: u64) -> Result<u64, StoreError> {
+    /// Appends `product_id` to the change log and trims its oldest entry.
+    fn log_change(&self, txn: &mut RwTxn, product_id: u64) -> Result<(), StoreError> {
         let seq = self.info_u64(txn, KEY_CHANGE_SEQ)?.unwrap_or(0) + 1;
         self.changes
             .put(txn, &seq.to_be_bytes(), &product_id.to_be_bytes())?;
@@ -217,6 +218,14 @@ impl EmbeddedStore {
                 .delete(txn, &(seq - CHANGES_KEPT).to_be_bytes())?;
         }
         self.info.put(txn, KEY_CHANGE_SEQ, &seq.to_be_bytes())?;
-        Ok(seq)
+        Ok(())
     }
+}
+
+/// The version a write transaction that will not commit (a replay, or a
+/// write that changes nothing) reports: what the store holds now, the last
+/// committed transaction's — write transactions are serialized, so that
+/// is the one numbered just before this.
+fn committed(txn: &RwTxn) -> u64 {
+    (txn.id() as u64).saturating_sub(1)
 }
