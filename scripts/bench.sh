@@ -3,7 +3,7 @@
 # returns a fixed body of the same size (the mean body of the path's
 # requests), in one run, with the same load-generator settings (the same
 # wrk script, so the client's own work is the same), and one table of it
-# all (docs/operations.md#benchmarks):
+# all (README.md, "Benchmark"):
 #   L1 hit            random products among 100 hot ones, L1 on, no Redis
 #   Redis hit         random products among 1,000, --l1-capacity-mb 0, Redis on
 #                     (many keys: single flight cannot coalesce them, so this
@@ -19,7 +19,7 @@
 # rate: req/s, p50, p99; the median ratio is reported with its round's
 # figures), then oha sends a constant rate of half the app's peak to each
 # (open loop, --latency-correction: p99 at half of peak), and each worker's
-# peak and current resident memory is read from /proc.
+# resident memory is sampled from /proc throughout.
 #
 #   scripts/bench.sh                              # 1M records
 #   RECORDS=10000000 scripts/bench.sh             # the reference data set
@@ -110,10 +110,16 @@ oha_once() {
   python3 "$kit" oha "$work/oha.json"
 }
 
-# rss_of PORT: the largest peak and current RSS of the server's workers, MiB.
-rss_of() {
-  python3 "$kit" rss "$(pid_on "$1")" |
-    awk '{if ($1 > hwm) hwm = $1; if ($2 > cur) cur = $2} END {printf "%.0f %.0f", hwm / 1024, cur / 1024}'
+# watch_memory PORT: samples the memory of the server on PORT until
+# stop_memory; then "rss anon file" MiB (the largest worker's peaks).
+watch_memory() {
+  python3 "$kit" watch "$(pid_on "$1")" "$work/memory" &
+  watcher=$!
+}
+stop_memory() {
+  kill "$watcher"
+  wait "$watcher" 2>/dev/null || true
+  cat "$work/memory"
 }
 
 # warm PORT PATHS: asks for every path of the file once.
@@ -124,6 +130,7 @@ rows=()
 measure() {
   local name=$1 app=$2 bare=$3 paths=$4 script=$5; shift 5
   local results=() b a
+  watch_memory "$app"
   for round in $(seq "$ROUNDS"); do
     b=$(wrk_once "http://127.0.0.1:$bare" "$script" "$@")
     a=$(wrk_once "http://127.0.0.1:$app" "$script" "$@")
@@ -135,13 +142,13 @@ measure() {
   median=$(printf '%s\n' "${results[@]}" | sort -n | awk '{a[NR] = $0} END {print a[int((NR + 1) / 2)]}')
   local ratios
   ratios=$(printf '%s\n' "${results[@]}" | awk '{printf "%s%s", sep, $1; sep = " "}')
-  local rss
-  rss=$(rss_of "$app")
   # Open loop at half of the app's peak, the same rate for both.
   local rate bare_open app_open
   rate=$(awk -v m="$median" 'BEGIN {split(m, f, " "); printf "%d", f[2] / 2}')
   bare_open=$(oha_once "$bare" "$paths" "$rate")
   app_open=$(oha_once "$app" "$paths" "$rate")
+  local rss
+  rss=$(stop_memory)
   rows+=("$name|$median|$ratios|$rate|$bare_open|$app_open|$rss")
 }
 
@@ -187,6 +194,9 @@ for _ in $(seq 600); do grep -q holding "$work/hold.log" 2>/dev/null && break; s
 grep -q holding "$work/hold.log" || { echo "bench: could not open $IDLE connections: $(cat "$work/hold.log")" >&2; exit 1; }
 measure "L1 hit + $IDLE idle connections" "$P_L1" "$P_BARE" "$work/l1.paths" "$product_lua" "$L1_SPAN"
 kill "$holder" 2>/dev/null || true
+wait "$holder" 2>/dev/null || true
+idle_end=$(grep 'still open' "$work/hold.log" || echo "unknown how many still open")
+echo "   $idle_end"
 
 mkdir -p "$(dirname "$OUT")"
 {
@@ -199,23 +209,28 @@ mkdir -p "$(dirname "$OUT")"
   echo "Half of peak: \`oha -q <rate> -c$CONNECTIONS -z ${OPEN_DURATION}s --latency-correction\` at half the"
   echo "app's peak, the same rate for both (the mix's open-loop run sends its reads only)."
   echo "Mean bodies: L1 set ${sizes[0]} B, Redis set ${sizes[1]} B, store ${sizes[2]} B, mix ${sizes[3]} B."
-  echo "RSS: the largest worker's peak (VmHWM) / current (VmRSS) after the row's runs."
+  echo "Memory: the largest worker's peaks during the row, sampled every 0.2 s: its own memory"
+  echo "(RssAnon: heap, L1, buffers, connections) and the store's pages mapped into it (RssFile: the"
+  echo "LMDB file, shared with the page cache and every other process; not the worker's to budget)."
   echo
-  echo "| path | req/s | bare req/s | ratio (rounds) | p50 / p99 ms | bare p50 / p99 ms | half-peak rate | p99 ms at half peak | bare p99 ms | p99 ratio | errors | RSS peak / now MiB |"
+  echo "| path | req/s | bare req/s | ratio (rounds) | p50 / p99 ms | bare p50 / p99 ms | half-peak rate | p99 ms at half peak | bare p99 ms | p99 ratio | errors | RSS MiB: own / mapped store |"
   echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
   for row in "${rows[@]}"; do
     IFS='|' read -r name median ratios rate bare_open app_open rss <<<"$row"
     read -r ratio a_rps a_p50 a_p99 a_err b_rps b_p50 b_p99 b_err <<<"$median"
     read -r _ _ bo_p99 bo_err <<<"$bare_open"
     read -r _ _ ao_p99 ao_err <<<"$app_open"
-    read -r hwm cur <<<"$rss"
+    read -r _ anon file <<<"$rss"
     p99_ratio=$(awk -v a="$ao_p99" -v b="$bo_p99" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
-    echo "| $name | $a_rps | $b_rps | **$ratio** ($ratios) | $a_p50 / $a_p99 | $b_p50 / $b_p99 | $rate | $ao_p99 | $bo_p99 | $p99_ratio | $((a_err + ao_err)) | $hwm / $cur |"
+    echo "| $name | $a_rps | $b_rps | **$ratio** ($ratios) | $a_p50 / $a_p99 | $b_p50 / $b_p99 | $rate | $ao_p99 | $bo_p99 | $p99_ratio | $((a_err + ao_err)) | $anon / $file |"
   done
   echo
-  echo "Targets (docs/operations.md): L1 hit >= 0.90, Redis hit >= 0.70, store read >= 0.60 of bare"
-  echo "hyper; p99 at half of peak <= 1.5x bare hyper's at the same rate; RSS per worker <= 256 MiB"
-  echo "besides L1 (64 MiB by default) with 5,000 connections open. Errors: non-2xx and socket errors"
+  echo "Idle connections: $idle_end (each asked once more every 20 s: the service closes"
+  echo "a connection idle for 60 s)."
+  echo
+  echo "Targets (README.md, 'Benchmark'): L1 hit >= 0.90, Redis hit >= 0.70, store read >= 0.60 of bare"
+  echo "hyper; p99 at half of peak <= 1.5x bare hyper's at the same rate; a worker's own memory"
+  echo "<= 256 MiB besides L1 (64 MiB by default) with 5,000 connections open. Errors: non-2xx and socket errors"
   echo "of both runs (the mix's are its 404 votes on reported reviews, if any, and 201s are 2xx)."
 } >"$OUT"
 echo

@@ -5,8 +5,12 @@ open, the resident memory of a server's processes, and oha's JSON summary.
 
   benchkit.py paths KIND SPAN N SEED     N request paths, one a line
   benchkit.py size PORT FILE N           mean body bytes of N paths of FILE
-  benchkit.py hold PORT N SECONDS        N keep-alive connections, idle
-  benchkit.py rss PID                    "peak_kib current_kib" per worker
+  benchkit.py hold PORT N SECONDS        N keep-alive connections, idle (at
+                                         most SECONDS; SIGTERM ends it early)
+  benchkit.py watch PID OUT              until SIGTERM, samples the workers'
+                                         memory every 0.2 s; then writes to OUT
+                                         "rss anon file" (MiB): the largest
+                                         worker's peaks
   benchkit.py oha FILE                   "rps p50_ms p99_ms errors" of a run
 
 KIND: "product" (a page of a random product in 1..SPAN, as
@@ -19,6 +23,7 @@ import http.client
 import json
 import os
 import random
+import signal
 import socket
 import sys
 import time
@@ -58,35 +63,47 @@ def size(port, file, n):
     return total // n
 
 
-def hold(port, n, seconds):
-    """Opens n connections, each answered once (so each is a real
-    keep-alive connection the server keeps), then holds them idle."""
-    conns = []
-    request = b"GET /healthz HTTP/1.1\r\nHost: bench\r\n\r\n"
-    for _ in range(n):
-        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+def ask(s, request):
+    """One request on an open connection; False when it was closed."""
+    try:
         s.sendall(request)
         got = b""
         while b"\r\n\r\n" not in got:
             chunk = s.recv(4096)
             if not chunk:
-                raise SystemExit("benchkit: a held connection was closed")
+                return False
             got += chunk
+        return True
+    except OSError:
+        return False
+
+
+def hold(port, n, seconds):
+    """Opens n connections, each answered once (so each is a real
+    keep-alive connection the server keeps), then holds them idle for
+    `seconds`, asking once more on each every 20 s: the server closes a
+    connection idle for 60 s, and the row is about connections open."""
+    request = b"GET /healthz HTTP/1.1\r\nHost: bench\r\n\r\n"
+    conns = []
+    for _ in range(n):
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        if not ask(s, request):
+            raise SystemExit("benchkit: a new connection was closed at once")
         conns.append(s)
     print(f"holding {len(conns)} keep-alive connections", flush=True)
-    time.sleep(seconds)
-    alive = 0
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    end = time.monotonic() + seconds
+    asked = time.monotonic()
+    while time.monotonic() < end and not stop:
+        time.sleep(0.2)
+        if time.monotonic() - asked >= 20:
+            conns = [s for s in conns if ask(s, request)]
+            asked = time.monotonic()
+    conns = [s for s in conns if ask(s, request)]
+    print(f"{len(conns)} of {n} still open at the end", flush=True)
     for s in conns:
-        # Still open: a keep-alive connection the server has not closed
-        # answers the next request.
-        try:
-            s.sendall(request)
-            if s.recv(4096):
-                alive += 1
-        except OSError:
-            pass
         s.close()
-    print(f"{alive} of {len(conns)} still open after {seconds} s", flush=True)
 
 
 def workers(pid):
@@ -99,16 +116,35 @@ def workers(pid):
     return children or [pid]
 
 
-def rss(pid):
+def memory(pid):
+    """(VmRSS, RssAnon, RssFile) in KiB of each worker of pid. RssFile is
+    the store's memory map (pages of the LMDB file, shared with the page
+    cache and every other process); RssAnon is the process's own memory."""
     out = []
     for w in workers(pid):
         fields = {}
-        with open(f"/proc/{w}/status") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                fields[key] = value.split()[0] if value.split() else "0"
-        out.append(f"{fields.get('VmHWM', '0')} {fields.get('VmRSS', '0')}")
+        try:
+            with open(f"/proc/{w}/status") as f:
+                for line in f:
+                    key, _, value = line.partition(":")
+                    parts = value.split()
+                    fields[key] = int(parts[0]) if parts else 0
+        except OSError:
+            continue
+        out.append((fields.get("VmRSS", 0), fields.get("RssAnon", 0), fields.get("RssFile", 0)))
     return out
+
+
+def watch(pid, out):
+    peak = [0, 0, 0]
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    while not stop:
+        for sample in memory(pid):
+            peak = [max(p, s) for p, s in zip(peak, sample)]
+        time.sleep(0.2)
+    with open(out, "w") as f:
+        f.write(" ".join("%.0f" % (kib / 1024) for kib in peak) + "\n")
 
 
 def oha(file):
@@ -135,8 +171,8 @@ def main():
         print(size(int(args[0]), args[1], int(args[2])))
     elif cmd == "hold":
         hold(int(args[0]), int(args[1]), float(args[2]))
-    elif cmd == "rss":
-        print("\n".join(rss(int(args[0]))))
+    elif cmd == "watch":
+        watch(int(args[0]), args[1])
     elif cmd == "oha":
         print(oha(args[0]))
     else:
