@@ -101,25 +101,48 @@ wrk_once() {
     END {printf "%.0f %.2f %.2f %d\n", rps, p50, p99, err}'
 }
 
+# pin CPUS PORT: moves every thread of the server on PORT (its workers
+# too) and of Redis onto CPUS.
+pin() {
+  local pid
+  pid=$(pid_on "$2")
+  for p in $pid $(cat "/proc/$pid/task/$pid/children" 2>/dev/null) $redis_pid; do
+    taskset -a -p -c "$1" "$p" >/dev/null 2>&1 || true
+  done
+}
+
 # oha_once PORT PATHS RATE: one open-loop run at RATE req/s over the paths
-# in the file PATHS; "req/s p50 p99 errors".
+# in the file PATHS; "req/s p50 p99 errors". With two cores or more, the
+# generator runs on the first and the servers on the others for the run:
+# at a fixed rate the question is the server's latency, not how the
+# generator's threads and the server's share a core.
 oha_once() {
   sed "s#^#http://127.0.0.1:$1#" "$2" >"$work/urls"
-  "$OHA" -z "${OPEN_DURATION}s" -q "$3" -c "$CONNECTIONS" --latency-correction --no-tui \
+  local gen=() cores
+  cores=$(nproc)
+  if [ "$cores" -ge 2 ] && command -v taskset >/dev/null; then
+    pin "1-$((cores - 1))" "$1"
+    gen=(taskset -c 0)
+  fi
+  "${gen[@]}" "$OHA" -z "${OPEN_DURATION}s" -q "$3" -c "$CONNECTIONS" --latency-correction --no-tui \
     --disable-compression --output-format json --urls-from-file "$work/urls" >"$work/oha.json"
+  [ "${#gen[@]}" = 0 ] || pin "0-$((cores - 1))" "$1"
   python3 "$kit" oha "$work/oha.json"
 }
 
 # watch_memory PORT: samples the memory of the server on PORT until
-# stop_memory; then "rss anon file" MiB (the largest worker's peaks).
+# stop_memory, which sets $memory to "rss anon file" MiB (the largest
+# worker's peaks).
 watch_memory() {
   python3 "$kit" watch "$(pid_on "$1")" "$work/memory" &
   watcher=$!
 }
+# (Not in a subshell: only this shell can wait for the watcher to write.)
 stop_memory() {
-  kill "$watcher"
+  kill "$watcher" 2>/dev/null || true
   wait "$watcher" 2>/dev/null || true
-  cat "$work/memory"
+  memory=$(cat "$work/memory" 2>/dev/null || echo "? ? ?")
+  rm -f "$work/memory"
 }
 
 # warm PORT PATHS: asks for every path of the file once.
@@ -147,14 +170,15 @@ measure() {
   rate=$(awk -v m="$median" 'BEGIN {split(m, f, " "); printf "%d", f[2] / 2}')
   bare_open=$(oha_once "$bare" "$paths" "$rate")
   app_open=$(oha_once "$app" "$paths" "$rate")
-  local rss
-  rss=$(stop_memory)
+  stop_memory
+  local rss=$memory
   rows+=("$name|$median|$ratios|$rate|$bare_open|$app_open|$rss")
 }
 
 redis_port=$((PORT + 9))
 redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no >/dev/null &
-pids+=($!)
+redis_pid=$!
+pids+=($redis_pid)
 redis="redis://127.0.0.1:$redis_port/"
 
 P_L1=$PORT; P_L2=$((PORT + 1)); P_STORE=$((PORT + 2)); P_MIX=$((PORT + 3))
@@ -207,7 +231,8 @@ mkdir -p "$(dirname "$OUT")"
   echo "a fixed body of the path's mean size. Peak: \`wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s\` with the"
   echo "path's script for both, $ROUNDS alternating rounds; the round with the median ratio is shown."
   echo "Half of peak: \`oha -q <rate> -c$CONNECTIONS -z ${OPEN_DURATION}s --latency-correction\` at half the"
-  echo "app's peak, the same rate for both (the mix's open-loop run sends its reads only)."
+  echo "app's peak, the same rate for both (the mix's open-loop run sends its reads only), oha pinned"
+  echo "to core 0 and the server (and Redis) to the others for the run."
   echo "Mean bodies: L1 set ${sizes[0]} B, Redis set ${sizes[1]} B, store ${sizes[2]} B, mix ${sizes[3]} B."
   echo "Memory: the largest worker's peaks during the row, sampled every 0.2 s: its own memory"
   echo "(RssAnon: heap, L1, buffers, connections) and the store's pages mapped into it (RssFile: the"
