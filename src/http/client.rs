@@ -8,8 +8,8 @@ use std::net::IpAddr;
 
 use hyper::HeaderMap;
 
-/// The peer address of a request's connection, which the server puts in
-/// the request's extensions.
+/// The peer address of a request's connection, which the server hands the
+/// edge with each request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Peer(pub std::net::SocketAddr);
 

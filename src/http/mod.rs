@@ -33,7 +33,7 @@ pub mod reviews;
 pub mod routes;
 pub mod votes;
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -144,8 +144,9 @@ impl<S: Store> Edge<S> {
         &self.service
     }
 
-    /// Answers one request. Never panics on any input.
-    pub async fn handle<B>(&self, req: Request<B>) -> Reply
+    /// Answers one request from the connection's `peer`. Never panics on
+    /// any input.
+    pub async fn handle<B>(&self, req: Request<B>, peer: Peer) -> Reply
     where
         B: Body<Data = Bytes>,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -170,7 +171,7 @@ impl<S: Store> Edge<S> {
             _ => None,
         };
         let result = match routed.route {
-            Ok(route) => self.answer(route, &parts, body).await,
+            Ok(route) => self.answer(route, &parts, body, peer).await,
             Err(e) => Err(e),
         };
         let mut reply = match result {
@@ -195,7 +196,13 @@ impl<S: Store> Edge<S> {
     /// Method (405); then, for a write, its body — read before the request
     /// counts as in flight, so slow bodies cannot crowd out reads; then the
     /// load check and the route's handler.
-    async fn answer<B>(&self, route: Route, parts: &Parts, body: B) -> Result<Reply, ApiError>
+    async fn answer<B>(
+        &self,
+        route: Route,
+        parts: &Parts,
+        body: B,
+        peer: Peer,
+    ) -> Result<Reply, ApiError>
     where
         B: Body<Data = Bytes>,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -227,7 +234,7 @@ impl<S: Store> Edge<S> {
                     origin_shown(&parts.headers)
                 )));
             }
-            let client = ClientKey::of(self.client(parts));
+            let client = ClientKey::of(self.client(peer, parts));
             if let Some(class) = class
                 && let Decision::Limited(wait) = safety.limiter.check(class, client).await
             {
@@ -304,12 +311,10 @@ impl<S: Store> Edge<S> {
     }
 
     /// The client of a request: its peer, or whom trusted proxies name.
-    fn client(&self, parts: &Parts) -> IpAddr {
-        let peer = parts
-            .extensions
-            .get::<Peer>()
-            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |p| p.0.ip());
-        self.safety.trusted_proxies.client(peer, &parts.headers)
+    fn client(&self, peer: Peer, parts: &Parts) -> IpAddr {
+        self.safety
+            .trusted_proxies
+            .client(peer.0.ip(), &parts.headers)
     }
 
     /// The 429 of a client over `class`'s limit, a token back in `wait`.

@@ -126,13 +126,14 @@ pub async fn run<S: Store>(
         let io = Tracked::new(stream, Arc::clone(&activity), Arc::clone(&protocol_error));
         let service = {
             let (edge, activity) = (Arc::clone(&edge), Arc::clone(&activity));
-            service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+            service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                 let (edge, activity) = (Arc::clone(&edge), Arc::clone(&activity));
-                // Who is at the other end: the edge needs it to know the client.
-                req.extensions_mut().insert(Peer(peer));
                 async move {
                     let guard = activity.start_request();
-                    let mut reply = edge.handle(req).await;
+                    // Who is at the other end: the edge needs it to know
+                    // the client (passed along, not as an extension: that
+                    // would allocate a map per request).
+                    let mut reply = edge.handle(req, Peer(peer)).await;
                     if activity.draining() {
                         reply
                             .headers_mut()
