@@ -128,7 +128,8 @@ def memory(pid):
                 for line in f:
                     key, _, value = line.partition(":")
                     parts = value.split()
-                    fields[key] = int(parts[0]) if parts else 0
+                    if parts and parts[0].isdigit():
+                        fields[key] = int(parts[0])
         except OSError:
             continue
         out.append((fields.get("VmRSS", 0), fields.get("RssAnon", 0), fields.get("RssFile", 0)))
