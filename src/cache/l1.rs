@@ -3,8 +3,9 @@
 //! deleting it: a write makes older entries unreachable at once.
 //!
 //! A hit is the hot path of the whole service, so the tier is small and
-//! plain: [`SHARDS`] shards, each a hash map under its own (uncontended)
-//! lock, evicting by CLOCK — an entry read since the hand last passed it
+//! plain: up to [`SHARDS`] shards (one per MiB of budget, so a small
+//! budget still holds a large page), each a hash map under its own
+//! (uncontended) lock, evicting by CLOCK — an entry read since the hand last passed it
 //! gets another turn — within its share of the byte budget. A hit takes
 //! one lock, one lookup, one reference-count increment and no clock read
 //! of its own (the caller passes the time it read once).
@@ -17,8 +18,14 @@ use super::entry::Entry;
 use super::key::CacheKey;
 use crate::hash::{fold, mix};
 
-/// Independent parts of the tier, each with its own lock and budget.
+/// Most independent parts of the tier, each with its own lock and budget.
 pub const SHARDS: usize = 16;
+
+/// How many shards a budget of `bytes` is split into: one per MiB, at
+/// least one, at most [`SHARDS`].
+fn shards_for(bytes: u64) -> usize {
+    (bytes >> 20).clamp(1, SHARDS as u64) as usize
+}
 
 /// A fast hasher for L1 keys (a few integers): one multiply per word,
 /// finished with a full mix. L1 keys are not attacker-chosen beyond ids the
@@ -90,8 +97,8 @@ struct Slot {
 impl L1 {
     /// A tier of at most `bytes` of entries, each kept `keep` at most.
     pub fn new(bytes: u64, keep: Duration) -> L1 {
-        let shards = if bytes == 0 { 0 } else { SHARDS };
-        let budget = bytes / SHARDS as u64;
+        let shards = if bytes == 0 { 0 } else { shards_for(bytes) };
+        let budget = bytes / shards.max(1) as u64;
         L1 {
             shards: (0..shards)
                 .map(|_| {
@@ -238,19 +245,32 @@ mod tests {
 
     #[test]
     fn entries_are_kept_within_the_budget_and_read_ones_survive() {
-        let one = u64::from(entry(1, 100).weight());
-        // Room for four entries per shard.
-        let l1 = L1::new(one * 4 * SHARDS as u64, Duration::from_secs(60));
+        let size = 60_000;
+        let one = u64::from(entry(1, size).weight());
+        // 16 MiB: 16 shards with room for 17 entries each.
+        let budget = 16 << 20;
+        let per_shard = (budget / SHARDS as u64 / one) as usize;
+        let l1 = L1::new(budget, Duration::from_secs(60));
         for id in 0..2_000 {
-            l1.fill(key(id), &entry(1, 100), 0);
+            l1.fill(key(id), &entry(1, size), 0);
             // The first product is read all along: CLOCK keeps it.
             assert!(l1.get(&key(0), 0).is_some(), "lost at {id}");
         }
-        assert!(l1.bytes() <= one * 4 * SHARDS as u64);
+        assert!(l1.bytes() <= budget);
         let kept = (0..2_000)
             .filter(|&id| l1.get(&key(id), 0).is_some())
             .count();
-        assert!((SHARDS..=4 * SHARDS).contains(&kept), "{kept} kept");
+        assert!((SHARDS..=per_shard * SHARDS).contains(&kept), "{kept} kept");
+    }
+
+    #[test]
+    fn a_small_budget_is_one_shard_that_holds_a_large_page() {
+        assert_eq!(shards_for(1), 1);
+        assert_eq!(shards_for(3 << 20), 3);
+        assert_eq!(shards_for(64 << 20), SHARDS);
+        let l1 = L1::new(1 << 20, Duration::from_secs(60));
+        l1.fill(key(1), &entry(1, 200_000), 0);
+        assert!(l1.get(&key(1), 0).is_some());
     }
 
     #[test]
@@ -274,7 +294,7 @@ mod tests {
         let off = L1::new(0, Duration::from_secs(60));
         off.fill(key(1), &entry(1, 10), 0);
         assert!(off.get(&key(1), 0).is_none());
-        let small = L1::new(SHARDS as u64 * 1_000, Duration::from_secs(60));
+        let small = L1::new(1_000, Duration::from_secs(60));
         small.fill(key(1), &entry(1, 5_000), 0);
         assert!(small.get(&key(1), 0).is_none());
         assert_eq!(small.bytes(), 0);
