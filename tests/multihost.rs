@@ -351,6 +351,8 @@ fn row(name: &str, outcomes: Vec<Outcome>) -> Row {
 fn report(line: &str) {
     let _ = writeln!(std::io::stderr(), "{line}");
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/multihost-report.md");
+    // `target/` is not there when CARGO_TARGET_DIR builds elsewhere.
+    let _ = std::fs::create_dir_all(path.parent().expect("a parent"));
     let mut file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
