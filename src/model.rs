@@ -342,6 +342,9 @@ pub struct UtcDate(pub i64);
 
 impl fmt::Display for UtcDate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(bytes) = self.to_bytes() {
+            return f.write_str(std::str::from_utf8(&bytes).expect("ASCII digits"));
+        }
         let (days, rem) = (self.0.div_euclid(86_400), self.0.rem_euclid(86_400));
         let (y, m, d) = civil_from_days(days);
         let (hh, mm, ss) = (rem / 3600, rem / 60 % 60, rem % 60);

@@ -67,8 +67,8 @@ impl Entry {
         let hash = crate::hash::bytes(&body);
         Entry {
             found,
-            etag: etag(hash, b""),
-            gzip_etag: etag(hash, b"-gz"),
+            etag: Bytes::from(format!("\"{hash:016x}\"")),
+            gzip_etag: Bytes::from(format!("\"{hash:016x}-gz\"")),
             gzip,
             body,
             fresh_until,
@@ -131,18 +131,6 @@ impl Entry {
         };
         (self.body.len() + gzip + std::mem::size_of::<Entry>() + 96).min(u32::MAX as usize) as u32
     }
-}
-
-/// A strong validator: the quoted hex of `hash`, then `suffix`, in one
-/// buffer.
-fn etag(hash: u64, suffix: &[u8]) -> Bytes {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = Vec::with_capacity(18 + suffix.len());
-    out.push(b'"');
-    out.extend((0..16).rev().map(|i| HEX[(hash >> (i * 4)) as usize & 15]));
-    out.extend_from_slice(suffix);
-    out.push(b'"');
-    Bytes::from(out)
 }
 
 /// `body` gzip-compressed at a fast level: made once per entry, so a hit

@@ -424,12 +424,8 @@ impl<S: Store> Edge<S> {
             if slab.capacity() < 64 {
                 *slab = bytes::BytesMut::with_capacity(8192);
             }
-            slab.extend_from_slice(self.id_prefix.as_bytes());
-            slab.extend_from_slice(b"-");
-            let digits = (64 - n.leading_zeros()).div_ceil(4).max(1);
-            for i in (0..digits).rev() {
-                slab.extend_from_slice(&[b"0123456789abcdef"[(n >> (i * 4)) as usize & 15]]);
-            }
+            use std::fmt::Write;
+            write!(slab, "{}-{n:x}", self.id_prefix).expect("writing to memory");
             slab.split().freeze()
         });
         HeaderValue::from_maybe_shared(id).expect("hex is a valid header value")
