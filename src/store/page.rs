@@ -10,15 +10,16 @@ pub struct SortEntry {
     pub review_id: u64,
 }
 
-/// The entries of one page, in order: largest key first, ties on the larger
-/// review id. Only the entries up to the page's end are fully sorted.
-pub fn select_page(entries: &mut [SortEntry], offset: u64, count: u32) -> &[SortEntry] {
+/// The entries of one page, in order: largest first ([`SortEntry`]s: the
+/// largest key, ties on the larger review id; an entry may carry more after
+/// its `SortEntry`). Only the entries up to the page's end are fully sorted.
+pub fn select_page<E: Ord>(entries: &mut [E], offset: u64, count: u32) -> &[E] {
     let len = entries.len() as u64;
     if offset >= len {
         return &[];
     }
     let end = (offset + u64::from(count)).min(len) as usize;
-    let descending = |a: &SortEntry, b: &SortEntry| b.cmp(a);
+    let descending = |a: &E, b: &E| b.cmp(a);
     if end < entries.len() {
         entries.select_nth_unstable_by(end - 1, descending);
     }

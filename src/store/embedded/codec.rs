@@ -41,11 +41,28 @@ pub fn encode(r: &Review, out: &mut Vec<u8>) {
     }
 }
 
-/// Whether an encoded review is reported, from its flags byte alone.
-pub fn is_reported(bytes: &[u8]) -> bool {
-    bytes
-        .get(FLAGS_AT)
-        .is_some_and(|flags| flags & REPORTED != 0)
+/// What orders and hides a review: the fixed fields at the head of its
+/// encoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Head {
+    /// Unix seconds.
+    pub date: i64,
+    /// Helpful votes.
+    pub helpfulness: u32,
+    /// Hidden from pages.
+    pub reported: bool,
+}
+
+/// The [`Head`] of an encoded review, without decoding the rest; `None`
+/// for bytes too short to hold one.
+pub fn head(bytes: &[u8]) -> Option<Head> {
+    let date = bytes.get(8..16)?.try_into().ok()?;
+    let helpfulness = bytes.get(16..20)?.try_into().ok()?;
+    Some(Head {
+        date: i64::from_le_bytes(date),
+        helpfulness: u32::from_le_bytes(helpfulness),
+        reported: *bytes.get(FLAGS_AT)? & REPORTED != 0,
+    })
 }
 
 fn put_str(out: &mut Vec<u8>, s: &str) {
@@ -187,7 +204,9 @@ mod tests {
             encode(&r, &mut buf);
             assert_eq!(decode(id, &buf).unwrap(), r);
             assert_eq!(decode_view(id, &buf).unwrap(), ReviewView::from(&r));
-            assert_eq!(is_reported(&buf), r.reported);
+            let head = head(&buf).unwrap();
+            assert_eq!((head.date, head.helpfulness), (r.date, r.helpfulness));
+            assert_eq!(head.reported, r.reported);
         }
     }
 
@@ -196,6 +215,7 @@ mod tests {
         let r = Generator::new(DataSet::new(7, 100, None)).record(3);
         let mut buf = Vec::new();
         encode(&r, &mut buf);
+        assert_eq!(head(&buf[..21]), None);
         for cut in [0, 5, 23, buf.len() - 1] {
             assert!(decode(3, &buf[..cut]).is_err());
             assert!(decode_view(3, &buf[..cut]).is_err());

@@ -1,9 +1,11 @@
-//! Key and value layouts of the index, meta and change databases.
+//! Key and value layouts of the record, index, meta and change databases.
 
 use crate::model::Meta;
 use crate::store::StoreError;
 
-pub(super) fn index_key(product_id: u64, review_id: u64) -> [u8; 16] {
+/// The key of a review in `records` and in `by_product`: product_id (u64
+/// BE) ‖ review_id (u64 BE), so a product's reviews are neighbours.
+pub(super) fn review_key(product_id: u64, review_id: u64) -> [u8; 16] {
     let mut key = [0; 16];
     key[..8].copy_from_slice(&product_id.to_be_bytes());
     key[8..].copy_from_slice(&review_id.to_be_bytes());

@@ -1,12 +1,13 @@
-//! Loading a generated data set: records appended in id order from
-//! parallel generator threads, then the product index and meta in one
-//! counting-sort pass; and a digest of the whole store.
+//! Loading a generated data set: records appended in key order (by
+//! product, then id) from parallel generator threads, then the product
+//! index, meta and review → product map from the same counting sort; and a
+//! digest of the whole store.
 
 use std::sync::mpsc;
 
 use heed::{EnvFlags, PutFlags};
 
-use super::keys::{encode_meta, index_key, index_value};
+use super::keys::{encode_meta, index_value, review_key};
 use super::{
     CHUNK, EmbeddedStore, INDEX_BATCH, KEY_COMPLETE, KEY_DATA_SET, KEY_LOADED, KEY_NEXT_ID,
     KEY_PRODUCTS, KEY_REPORTED_INDEX, codec,
@@ -14,7 +15,7 @@ use super::{
 use crate::generate::{DataSet, Generator};
 use crate::hash::mix;
 use crate::model::{Meta, Review};
-use crate::seeding::{self, Progress};
+use crate::seeding::{self, Progress, Row};
 use crate::store::StoreError;
 use crate::store::load::{LoadOptions, LoadOutcome};
 
@@ -50,8 +51,7 @@ impl EmbeddedStore {
                 .set_flags(EnvFlags::NO_SYNC, heed::FlagSetMode::Enable)?
         };
         let loaded = self
-            .write_reviews(set, status.loaded, options, progress)
-            .and_then(|()| self.build_index(set, options, progress))
+            .write_all(set, status.loaded, options, progress)
             .and_then(|()| Ok(self.env.force_sync()?));
         unsafe {
             self.env
@@ -64,11 +64,29 @@ impl EmbeddedStore {
         })
     }
 
-    /// Appends reviews `loaded + 1 ..= set.records`, encoded by parallel
-    /// generator threads, committing every `options.batch` records.
-    fn write_reviews(
+    /// Writes the records after the first `loaded` (in key order), then the
+    /// index, meta, review → product map and reported list, all from the
+    /// data set's scalars (the same values the records hold).
+    fn write_all(
         &self,
         set: DataSet,
+        loaded: u64,
+        options: LoadOptions,
+        progress: &mut dyn Progress,
+    ) -> Result<(), StoreError> {
+        let rows = seeding::rows(set, options.threads);
+        let order = ByProduct::sort(&rows, set.products as usize);
+        self.write_records(set, &rows, &order, loaded, options, progress)?;
+        self.build_index(set, &rows, &order, progress)
+    }
+
+    /// Appends the records at positions `loaded..` of `order`, encoded by
+    /// parallel generator threads, committing every `options.batch` records.
+    fn write_records(
+        &self,
+        set: DataSet,
+        rows: &[Row],
+        order: &ByProduct,
         loaded: u64,
         options: LoadOptions,
         progress: &mut dyn Progress,
@@ -78,6 +96,7 @@ impl EmbeddedStore {
         let chunks = remaining.div_ceil(CHUNK);
         let threads = options.threads.max(1) as u64;
         let generator = Generator::new(set);
+        let ids = &order.ids;
         std::thread::scope(|scope| {
             let mut inboxes = Vec::new();
             for worker in 0..threads {
@@ -86,15 +105,15 @@ impl EmbeddedStore {
                 scope.spawn(move || {
                     let mut review = Review::default();
                     for chunk in (worker..chunks).step_by(threads as usize) {
-                        let first = loaded + 1 + chunk * CHUNK;
-                        let last = (first + CHUNK - 1).min(set.records);
+                        let first = (loaded + chunk * CHUNK) as usize;
+                        let last = (first + CHUNK as usize).min(ids.len());
                         let mut out = Encoded {
                             first,
                             bytes: Vec::with_capacity(CHUNK as usize * 512),
                             ends: Vec::with_capacity(CHUNK as usize),
                         };
-                        for id in first..=last {
-                            generator.fill(id, &mut review);
+                        for &id in &ids[first..last] {
+                            generator.fill(u64::from(id), &mut review);
                             codec::encode(&review, &mut out.bytes);
                             out.ends.push(out.bytes.len());
                         }
@@ -111,10 +130,11 @@ impl EmbeddedStore {
                     .recv()
                     .map_err(|_| StoreError::Unavailable("a generator thread died".into()))?;
                 let mut start = 0;
-                for (offset, &end) in encoded.ends.iter().enumerate() {
-                    let key = (encoded.first + offset as u64).to_be_bytes();
+                for (&id, &end) in ids[encoded.first..].iter().zip(&encoded.ends) {
+                    let product = rows[id as usize - 1].product;
+                    let key = review_key(u64::from(product), u64::from(id));
                     let value = &encoded.bytes[start..end];
-                    self.reviews
+                    self.records
                         .put_with_flags(&mut txn, PutFlags::APPEND, &key, value)?;
                     start = end;
                 }
@@ -122,8 +142,8 @@ impl EmbeddedStore {
                 in_txn += count;
                 progress.advance(count);
                 if in_txn >= options.batch || chunk + 1 == chunks {
-                    let last = encoded.first + count - 1;
-                    self.info.put(&mut txn, KEY_LOADED, &last.to_be_bytes())?;
+                    let done = (encoded.first as u64 + count).to_be_bytes();
+                    self.info.put(&mut txn, KEY_LOADED, &done)?;
                     txn.commit()?;
                     txn = self.env.write_txn()?;
                     in_txn = 0;
@@ -134,50 +154,35 @@ impl EmbeddedStore {
         })
     }
 
-    /// Builds `by_product`, `meta` and `reported` from the data set's scalars (the same
-    /// values the stored records hold), then marks the load complete.
+    /// Builds `by_product`, `meta`, `review_product` and `reported`, then
+    /// marks the load complete.
     fn build_index(
         &self,
         set: DataSet,
-        options: LoadOptions,
+        rows: &[Row],
+        order: &ByProduct,
         progress: &mut dyn Progress,
     ) -> Result<(), StoreError> {
         progress.phase("index", set.records, 0);
-        let rows = seeding::rows(set, options.threads);
-
-        // Counting sort of visible review ids by product; ids stay ascending.
-        let products = set.products as usize;
-        let mut starts = vec![0u32; products + 2];
-        for row in rows.iter().filter(|r| r.visible) {
-            starts[row.product as usize + 1] += 1;
-        }
-        for p in 1..starts.len() {
-            starts[p] += starts[p - 1];
-        }
-        let mut next = starts.clone();
-        let mut order = vec![0u32; starts[products + 1] as usize];
-        for (index, row) in rows.iter().enumerate().filter(|(_, r)| r.visible) {
-            let slot = &mut next[row.product as usize];
-            order[*slot as usize] = index as u32 + 1;
-            *slot += 1;
-        }
-
         let mut txn = self.env.write_txn()?;
         self.by_product.clear(&mut txn)?;
         self.meta.clear(&mut txn)?;
         let mut in_txn = 0;
-        for product in 1..=products {
-            let ids = &order[starts[product] as usize..starts[product + 1] as usize];
+        for product in 1..=set.products as usize {
             let mut meta = Meta::default();
+            let ids = order.of(product);
             for &id in ids {
                 let row = rows[id as usize - 1];
+                if !row.visible {
+                    continue;
+                }
                 meta.add(row.rating, row.recommend);
-                let key = index_key(product as u64, u64::from(id));
+                let key = review_key(product as u64, u64::from(id));
                 let value = index_value(i64::from(row.date), row.helpfulness);
                 self.by_product
                     .put_with_flags(&mut txn, PutFlags::APPEND, &key, &value)?;
             }
-            if !ids.is_empty() {
+            if meta != Meta::default() {
                 let key = (product as u64).to_be_bytes();
                 self.meta
                     .put_with_flags(&mut txn, PutFlags::APPEND, &key, &encode_meta(&meta))?;
@@ -190,11 +195,21 @@ impl EmbeddedStore {
                 in_txn = 0;
             }
         }
+        self.review_product.clear(&mut txn)?;
         self.reported.clear(&mut txn)?;
-        for (index, _) in rows.iter().enumerate().filter(|(_, r)| !r.visible) {
+        for (index, row) in rows.iter().enumerate() {
             let id = (index as u64 + 1).to_be_bytes();
-            self.reported
-                .put_with_flags(&mut txn, PutFlags::APPEND, &id, &[])?;
+            let product = u64::from(row.product).to_be_bytes();
+            self.review_product
+                .put_with_flags(&mut txn, PutFlags::APPEND, &id, &product)?;
+            if !row.visible {
+                self.reported
+                    .put_with_flags(&mut txn, PutFlags::APPEND, &id, &[])?;
+            }
+            if (index + 1) % INDEX_BATCH == 0 {
+                txn.commit()?;
+                txn = self.env.write_txn()?;
+            }
         }
         self.info
             .put(&mut txn, KEY_REPORTED_INDEX, &1u64.to_be_bytes())?;
@@ -212,8 +227,10 @@ impl EmbeddedStore {
     pub fn fingerprint(&self) -> Result<Fingerprint, StoreError> {
         let txn = self.env.read_txn()?;
         let mut print = Fingerprint::default();
+        let mut mapped = 0;
         for (count, db) in [
-            (&mut print.reviews, &self.reviews),
+            (&mut print.reviews, &self.records),
+            (&mut mapped, &self.review_product),
             (&mut print.index_entries, &self.by_product),
             (&mut print.metas, &self.meta),
         ] {
@@ -236,7 +253,7 @@ impl EmbeddedStore {
 /// What [`EmbeddedStore::fingerprint`] reports.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Fingerprint {
-    /// Records in `reviews`.
+    /// Records in `records`.
     pub reviews: u64,
     /// Entries in `by_product` (visible reviews).
     pub index_entries: u64,
@@ -246,9 +263,42 @@ pub struct Fingerprint {
     pub digest: u64,
 }
 
+/// Review ids grouped by product, ascending within each: a counting sort
+/// of the data set's rows, the order records are stored in.
+struct ByProduct {
+    /// Product p's ids are `ids[starts[p]..starts[p + 1]]`.
+    starts: Vec<u32>,
+    ids: Vec<u32>,
+}
+
+impl ByProduct {
+    fn sort(rows: &[Row], products: usize) -> ByProduct {
+        let mut starts = vec![0u32; products + 2];
+        for row in rows {
+            starts[row.product as usize + 1] += 1;
+        }
+        for p in 1..starts.len() {
+            starts[p] += starts[p - 1];
+        }
+        let mut next = starts.clone();
+        let mut ids = vec![0u32; rows.len()];
+        for (index, row) in rows.iter().enumerate() {
+            let slot = &mut next[row.product as usize];
+            ids[*slot as usize] = index as u32 + 1;
+            *slot += 1;
+        }
+        ByProduct { starts, ids }
+    }
+
+    fn of(&self, product: usize) -> &[u32] {
+        &self.ids[self.starts[product] as usize..self.starts[product + 1] as usize]
+    }
+}
+
 /// One chunk of encoded records, handed from a generator thread to the writer.
 struct Encoded {
-    first: u64,
+    /// Position of the first in the [`ByProduct`] order.
+    first: usize,
     bytes: Vec<u8>,
     ends: Vec<usize>,
 }

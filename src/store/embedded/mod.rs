@@ -3,7 +3,11 @@
 //! writer at a time, crash-safe. A fresh machine needs no server for it.
 //!
 //! Databases in the environment:
-//! - `reviews`: review_id (u64 BE) → the record ([`codec`]);
+//! - `records`: product_id (u64 BE) ‖ review_id (u64 BE) → the record
+//!   ([`codec`]): a product's records are neighbours in the map, so a page's
+//!   point reads land on the same few pages instead of one page each;
+//! - `review_product`: review_id (u64 BE) → product_id (u64 BE), where a
+//!   vote, a report or a moderator finds a review's record;
 //! - `by_product`: product_id (u64 BE) ‖ review_id (u64 BE) → date (u32 LE) ‖
 //!   helpfulness (u32 LE), for visible reviews only: a page is one prefix scan
 //!   of these small entries, a partial sort, and a point read per result;
@@ -31,15 +35,21 @@
 //! it is atomic and durable at commit; LMDB serializes writers across
 //! processes, so concurrent writes never lose an update.
 //!
-//! Loading ([`EmbeddedStore::load`]) appends records in id order from
-//! parallel generator threads in large transactions, recording progress in
-//! the same transaction, so an interrupted load resumes without duplicates;
-//! the product index and meta are then built in one counting-sort pass.
+//! Loading ([`EmbeddedStore::load`]) appends records in key order (by
+//! product, then id) from parallel generator threads in large transactions,
+//! recording progress in the same transaction, so an interrupted load
+//! resumes without duplicates; the product index, meta and the review →
+//! product map are then built in one counting-sort pass.
+//!
+//! A store written by a version before `records` (records keyed by review
+//! id alone, in a database named `reviews`) has its records moved into
+//! `records` on open, once ([`migrate`]).
 
 pub mod codec;
 mod expiring;
 mod keys;
 mod load;
+mod migrate;
 mod products;
 mod read;
 mod write;
@@ -63,6 +73,8 @@ const MAP_SIZE: usize = 256 << 30;
 const CHUNK: u64 = 4096;
 /// Index entries written per transaction while building the index.
 const INDEX_BATCH: usize = 1 << 20;
+/// Records moved per transaction while migrating an older store.
+const MIGRATE_BATCH: usize = 100_000;
 
 const KEY_DATA_SET: &str = "data_set";
 const KEY_LOADED: &str = "loaded";
@@ -77,6 +89,8 @@ const CHANGES_KEPT: u64 = 100_000;
 /// Set once `reported` lists every reported review (a store loaded by an
 /// older version has it built on open).
 const KEY_REPORTED_INDEX: &str = "reported_index";
+/// How many records a migration from the older layout has moved so far.
+const KEY_MIGRATED: &str = "migrated";
 
 type Db = Database<Bytes, Bytes>;
 
@@ -90,7 +104,8 @@ impl From<heed::Error> for StoreError {
 #[derive(Clone)]
 pub struct EmbeddedStore {
     env: Env,
-    reviews: Db,
+    records: Db,
+    review_product: Db,
     by_product: Db,
     meta: Db,
     info: Database<Str, Bytes>,
@@ -124,13 +139,17 @@ impl EmbeddedStore {
         .map_err(|e| fail(&e))?;
         let mut txn = env.write_txn().map_err(|e| fail(&e))?;
         let mut create = |name| env.create_database::<Bytes, Bytes>(&mut txn, Some(name));
-        let (reviews, by_product, meta) = (create("reviews"), create("by_product"), create("meta"));
+        let (records, review_product) = (create("records"), create("review_product"));
+        let (by_product, meta) = (create("by_product"), create("meta"));
         let changes = create("changes");
         let (reported, expiring, expiry) =
             (create("reported"), create("expiring"), create("expiry"));
         let info = env.create_database(&mut txn, Some("info"));
+        let older = env.open_database::<Bytes, Bytes>(&txn, Some(migrate::OLDER_RECORDS));
+        let older = older.map_err(|e| fail(&e))?;
         let store = EmbeddedStore {
-            reviews: reviews.map_err(|e| fail(&e))?,
+            records: records.map_err(|e| fail(&e))?,
+            review_product: review_product.map_err(|e| fail(&e))?,
             by_product: by_product.map_err(|e| fail(&e))?,
             meta: meta.map_err(|e| fail(&e))?,
             info: info.map_err(|e| fail(&e))?,
@@ -142,6 +161,9 @@ impl EmbeddedStore {
             expiry: expiry.map_err(|e| fail(&e))?,
         };
         txn.commit().map_err(|e| fail(&e))?;
+        if let Some(older) = older {
+            store.migrate(older)?;
+        }
         store.build_reported_index()?;
         match store.clear_stale_readers() {
             Ok(0) => {}
@@ -180,10 +202,14 @@ impl EmbeddedStore {
         }
         tracing::info!("listing reported reviews (once, for a store loaded by an older version)");
         let mut ids = Vec::new();
-        for item in self.reviews.iter(&txn)? {
+        for item in self.records.iter(&txn)? {
             let (key, value) = item?;
-            if codec::is_reported(value) {
-                ids.push(key.to_vec());
+            if codec::head(value).is_some_and(|head| head.reported) {
+                let id = key.get(8..16);
+                ids.push(
+                    id.ok_or_else(|| StoreError::Corrupt("record key".into()))?
+                        .to_vec(),
+                );
             }
         }
         self.reported.clear(&mut txn)?;

@@ -4,18 +4,32 @@ use std::ops::Bound;
 
 use heed::RoTxn;
 
-use super::keys::{decode_index, decode_meta};
+use super::keys::{decode_index, decode_meta, review_key};
 use super::{CHANGES_KEPT, EmbeddedStore, KEY_CHANGE_SEQ, codec};
-use crate::model::{Meta, Page, PageQuery, PageView, Review, ReviewView};
+use crate::model::{Meta, Page, PageQuery, PageView, Review};
 use crate::store::page::{SortEntry, select_page};
 use crate::store::{Changes, StoreError, Versioned};
 
+/// Products with at most this many records are paged from one walk over
+/// their records (neighbours in `records`), sort keys read from each
+/// record's head; larger ones from `by_product` and a point read per
+/// result. A walk reads every record of the product, the index path one
+/// B-tree search per result: 32 records (~26 KB) is about where the walk
+/// stops being the cheaper.
+const WALK_LIMIT: usize = 32;
+
+/// A review a page shows: its id and its stored bytes.
+type Chosen<'t> = (u64, &'t [u8]);
+
+/// A review's place in a page's order, and its stored bytes.
+type Walked<'t> = (SortEntry, &'t [u8]);
+
 impl EmbeddedStore {
     pub(super) fn read_page(&self, q: PageQuery) -> Result<Versioned<Option<Page>>, StoreError> {
-        self.read_selected(q, |txn, total, selected| {
-            let reviews = selected
+        self.read_selected(q, |total, chosen| {
+            let reviews = chosen
                 .iter()
-                .map(|e| self.read_review(txn, e.review_id))
+                .map(|&(id, raw)| codec::decode(id, raw).map_err(StoreError::Corrupt))
                 .collect::<Result<_, _>>()?;
             Ok(Page { total, reviews })
         })
@@ -31,10 +45,10 @@ impl EmbeddedStore {
     where
         R: FnOnce(PageView<'_, '_>) -> Vec<u8>,
     {
-        self.read_selected(q, |txn, total, selected| {
-            let mut views = Vec::with_capacity(selected.len());
-            for e in selected {
-                views.push(self.read_view(txn, e.review_id)?);
+        self.read_selected(q, |total, chosen| {
+            let mut views = Vec::with_capacity(chosen.len());
+            for &(id, raw) in chosen {
+                views.push(codec::decode_view(id, raw).map_err(StoreError::Corrupt)?);
             }
             Ok(render(PageView {
                 total,
@@ -44,35 +58,78 @@ impl EmbeddedStore {
     }
 
     /// One read transaction choosing the page `q` asks for: `read` gets
-    /// the product's visible total and the page's entries, in order;
+    /// the product's visible total and the page's reviews, in order;
     /// `None` for an unknown product.
     fn read_selected<T>(
         &self,
         q: PageQuery,
-        read: impl FnOnce(&RoTxn, u64, &[SortEntry]) -> Result<T, StoreError>,
+        read: impl FnOnce(u64, &[Chosen<'_>]) -> Result<T, StoreError>,
     ) -> Result<Versioned<Option<T>>, StoreError> {
         let txn = self.env.read_txn()?;
         let version = self.version(&txn);
-        let value = match self.page_entries(&txn, q)? {
-            None => None,
-            Some((total, mut entries)) => {
-                let selected = select_page(&mut entries, q.offset(), q.count);
-                Some(read(&txn, total, selected)?)
+        if !self.product_exists(&txn, q.product_id)? {
+            return Ok(Versioned {
+                value: None,
+                version,
+            });
+        }
+        let value = match self.walk(&txn, q)? {
+            Some(mut entries) => {
+                let total = entries.len() as u64;
+                let page = select_page(&mut entries, q.offset(), q.count);
+                let chosen: Vec<_> = page.iter().map(|&(e, raw)| (e.review_id, raw)).collect();
+                read(total, &chosen)?
+            }
+            None => {
+                let mut entries = self.index_entries(&txn, q)?;
+                let total = entries.len() as u64;
+                let mut chosen = Vec::with_capacity(q.count as usize);
+                for e in select_page(&mut entries, q.offset(), q.count) {
+                    let raw = self.read_record(&txn, q.product_id, e.review_id)?;
+                    chosen.push((e.review_id, raw));
+                }
+                read(total, &chosen)?
             }
         };
-        Ok(Versioned { value, version })
+        Ok(Versioned {
+            value: Some(value),
+            version,
+        })
     }
 
-    /// Every visible review of the product with its sort key for `q`, and
-    /// how many there are; `None` for an unknown product.
-    fn page_entries(
+    /// Every visible review of the product with its sort key for `q` and
+    /// its bytes, from one walk over its records; `None` when it has more
+    /// than [`WALK_LIMIT`].
+    fn walk<'t>(
         &self,
-        txn: &RoTxn,
+        txn: &'t RoTxn,
         q: PageQuery,
-    ) -> Result<Option<(u64, Vec<SortEntry>)>, StoreError> {
-        if !self.product_exists(txn, q.product_id)? {
-            return Ok(None);
+    ) -> Result<Option<Vec<Walked<'t>>>, StoreError> {
+        let mut entries = Vec::new();
+        let records = self.records.prefix_iter(txn, &q.product_id.to_be_bytes())?;
+        for (seen, item) in records.enumerate() {
+            if seen == WALK_LIMIT {
+                return Ok(None);
+            }
+            let (key, raw) = item?;
+            let head = codec::head(raw).ok_or_else(|| StoreError::Corrupt("record".into()))?;
+            if head.reported {
+                continue;
+            }
+            let id = key.get(8..16).and_then(|k| k.try_into().ok());
+            let id = id.ok_or_else(|| StoreError::Corrupt("record key".into()))?;
+            let entry = SortEntry {
+                key: q.sort.key(head.helpfulness, head.date),
+                review_id: u64::from_be_bytes(id),
+            };
+            entries.push((entry, raw));
         }
+        Ok(Some(entries))
+    }
+
+    /// Every visible review of the product with its sort key for `q`, from
+    /// `by_product`.
+    fn index_entries(&self, txn: &RoTxn, q: PageQuery) -> Result<Vec<SortEntry>, StoreError> {
         let mut entries = Vec::new();
         for item in self
             .by_product
@@ -85,7 +142,7 @@ impl EmbeddedStore {
                 review_id: id,
             });
         }
-        Ok(Some((entries.len() as u64, entries)))
+        Ok(entries)
     }
 
     /// The store's version as this read transaction sees it: the id of
@@ -101,16 +158,32 @@ impl EmbeddedStore {
         Ok(self.info_u64(txn, KEY_CHANGE_SEQ)?.unwrap_or(0))
     }
 
-    fn read_review(&self, txn: &RoTxn, id: u64) -> Result<Review, StoreError> {
-        let raw = self.reviews.get(txn, &id.to_be_bytes())?;
-        let raw = raw.ok_or_else(|| StoreError::Corrupt(format!("indexed review {id} missing")))?;
-        codec::decode(id, raw).map_err(StoreError::Corrupt)
+    /// The stored bytes of an indexed review.
+    fn read_record<'t>(
+        &self,
+        txn: &'t RoTxn,
+        product_id: u64,
+        id: u64,
+    ) -> Result<&'t [u8], StoreError> {
+        let raw = self.records.get(txn, &review_key(product_id, id))?;
+        raw.ok_or_else(|| StoreError::Corrupt(format!("indexed review {id} missing")))
     }
 
-    fn read_view<'t>(&self, txn: &'t RoTxn, id: u64) -> Result<ReviewView<'t>, StoreError> {
-        let raw = self.reviews.get(txn, &id.to_be_bytes())?;
-        let raw = raw.ok_or_else(|| StoreError::Corrupt(format!("indexed review {id} missing")))?;
-        codec::decode_view(id, raw).map_err(StoreError::Corrupt)
+    /// Review `id`, found through `review_product`; `None` if there is none.
+    pub(super) fn find_review(&self, txn: &RoTxn, id: u64) -> Result<Option<Review>, StoreError> {
+        let Some(product) = self.review_product.get(txn, &id.to_be_bytes())? else {
+            return Ok(None);
+        };
+        let product: [u8; 8] = product
+            .try_into()
+            .map_err(|_| StoreError::Corrupt(format!("review {id}'s product")))?;
+        let raw = self
+            .records
+            .get(txn, &review_key(u64::from_be_bytes(product), id))?;
+        let raw = raw.ok_or_else(|| StoreError::Corrupt(format!("review {id} missing")))?;
+        codec::decode(id, raw)
+            .map(Some)
+            .map_err(StoreError::Corrupt)
     }
 
     pub(super) fn read_meta(&self, product_id: u64) -> Result<Versioned<Option<Meta>>, StoreError> {
@@ -145,7 +218,9 @@ impl EmbeddedStore {
             let id: [u8; 8] = key
                 .try_into()
                 .map_err(|_| StoreError::Corrupt("reported entry".into()))?;
-            out.push(self.read_review(&txn, u64::from_be_bytes(id))?);
+            let id = u64::from_be_bytes(id);
+            let review = self.find_review(&txn, id)?;
+            out.push(review.ok_or_else(|| StoreError::Corrupt(format!("reported {id} missing")))?);
         }
         Ok(out)
     }
@@ -181,5 +256,70 @@ impl EmbeddedStore {
             products,
             complete,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::generate::DataSet;
+    use crate::model::Sort;
+    use crate::seeding::Silent;
+    use crate::store::load::LoadOptions;
+
+    /// The walk over a product's records and the index agree on every
+    /// product small enough to walk; larger ones are left to the index.
+    #[test]
+    fn walking_records_and_reading_the_index_choose_the_same_reviews() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        let set = DataSet::new(7, 20_000, None);
+        store
+            .load(set, LoadOptions::default(), &mut Silent)
+            .unwrap();
+        let txn = store.env.read_txn().unwrap();
+        let (mut walked, mut too_many, mut hidden) = (0, 0, 0);
+        for product_id in 1..=set.products {
+            for sort in [Sort::Newest, Sort::Helpful, Sort::Relevant] {
+                let q = PageQuery {
+                    product_id,
+                    page: 1,
+                    count: 100,
+                    sort,
+                };
+                let mut indexed = store.index_entries(&txn, q).unwrap();
+                indexed.sort_unstable();
+                let Some(walk) = store.walk(&txn, q).unwrap() else {
+                    too_many += 1;
+                    continue;
+                };
+                let mut entries: Vec<SortEntry> = walk.iter().map(|&(e, _)| e).collect();
+                entries.sort_unstable();
+                assert_eq!(entries, indexed, "product {product_id} by {sort}");
+                for (e, raw) in walk {
+                    let review = codec::decode(e.review_id, raw).unwrap();
+                    assert_eq!(review.product_id, product_id);
+                }
+                walked += 1;
+            }
+            let records = store.records.prefix_iter(&txn, &product_id.to_be_bytes());
+            hidden += records.unwrap().count()
+                - store
+                    .index_entries(
+                        &txn,
+                        PageQuery {
+                            product_id,
+                            page: 1,
+                            count: 1,
+                            sort: Sort::Newest,
+                        },
+                    )
+                    .unwrap()
+                    .len();
+        }
+        assert!(
+            walked > 0 && too_many > 0 && hidden > 0,
+            "{walked} {too_many} {hidden}"
+        );
     }
 }

@@ -1,12 +1,12 @@
-//! Writes: each one LMDB transaction (record, index, meta, reported index,
-//! the records that guard it, change log), committed durably before it
-//! returns. A write that finds nothing to do, or a key already used, aborts
+//! Writes: each one LMDB transaction (record, review → product map, index,
+//! meta, reported index, the records that guard it, change log), committed
+//! durably before it returns. A write that finds nothing to do, or a key already used, aborts
 //! its transaction: it leaves no trace.
 
 use heed::RwTxn;
 
 use super::expiring::{IDEMPOTENCY, VOTE, decode_answer, encode_answer, vote_key};
-use super::keys::{decode_meta, encode_meta, index_key, index_value};
+use super::keys::{decode_meta, encode_meta, index_value, review_key};
 use super::{CHANGES_KEPT, EmbeddedStore, KEY_CHANGE_SEQ, KEY_NEXT_ID, KEY_PRODUCTS, codec};
 use crate::clock::unix_seconds;
 use crate::model::{Meta, NewReview, Review};
@@ -92,10 +92,12 @@ impl EmbeddedStore {
         let review = Review::submitted(id, product_id, unix_seconds(), new);
         let mut bytes = Vec::with_capacity(512);
         codec::encode(&review, &mut bytes);
-        self.reviews.put(txn, &id.to_be_bytes(), &bytes)?;
+        self.records.put(txn, &review_key(product_id, id), &bytes)?;
+        self.review_product
+            .put(txn, &id.to_be_bytes(), &product_id.to_be_bytes())?;
         self.by_product.put(
             txn,
-            &index_key(product_id, id),
+            &review_key(product_id, id),
             &index_value(review.date, 0),
         )?;
         self.update_meta(txn, product_id, |m| m.add(review.rating, review.recommend))?;
@@ -115,7 +117,7 @@ impl EmbeddedStore {
         voter: Option<Voter>,
         now: u64,
     ) -> Result<Applied, StoreError> {
-        let Some(before) = self.load_review(txn, review_id)?.filter(|r| !r.reported) else {
+        let Some(before) = self.find_review(txn, review_id)?.filter(|r| !r.reported) else {
             return Ok(Applied::NotFound);
         };
         let product = before.product_id;
@@ -143,7 +145,7 @@ impl EmbeddedStore {
         reported: bool,
     ) -> Result<Applied, StoreError> {
         let Some(before) = self
-            .load_review(txn, review_id)?
+            .find_review(txn, review_id)?
             .filter(|r| r.reported != reported)
         else {
             return Ok(Applied::NotFound);
@@ -157,23 +159,14 @@ impl EmbeddedStore {
         })
     }
 
-    fn load_review(&self, txn: &RwTxn, review_id: u64) -> Result<Option<Review>, StoreError> {
-        match self.reviews.get(txn, &review_id.to_be_bytes())? {
-            None => Ok(None),
-            Some(raw) => codec::decode(review_id, raw)
-                .map(Some)
-                .map_err(StoreError::Corrupt),
-        }
-    }
-
     /// Stores `after` in place of `before`, moving it in or out of the
     /// product index, the meta and the reported index as its flag changes.
     fn rewrite(&self, txn: &mut RwTxn, before: &Review, after: &Review) -> Result<(), StoreError> {
         let id = after.review_id;
         let mut bytes = Vec::with_capacity(512);
         codec::encode(after, &mut bytes);
-        self.reviews.put(txn, &id.to_be_bytes(), &bytes)?;
-        let key = index_key(after.product_id, id);
+        let key = review_key(after.product_id, id);
+        self.records.put(txn, &key, &bytes)?;
         let (rating, recommend) = (after.rating, after.recommend);
         if after.reported {
             if !before.reported {
