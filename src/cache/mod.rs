@@ -46,7 +46,7 @@ use self::stats::bump;
 pub use self::stats::{Origin, Stats, StatsSnapshot};
 use self::versions::Versions;
 use crate::breaker::BreakerState;
-use crate::clock::now_ms;
+use crate::clock::{coarse_now_ms, now_ms};
 use crate::store::StoreError;
 
 /// Longest time an unknown product's answer is cached.
@@ -166,7 +166,7 @@ impl ReadThrough {
         Fut: Future<Output = Result<Rendered, StoreError>>,
     {
         let required = self.versions.required(key.product_id);
-        let now = now_ms();
+        let now = coarse_now_ms();
         if let Some(entry) = self.l1.get(&key, now).filter(|e| usable(e, required, now)) {
             bump(&self.stats.l1_hits);
             return Ok(Lookup {
@@ -175,10 +175,14 @@ impl ReadThrough {
             });
         }
         // Keyed by the version too: a request that knows of a newer write
-        // never joins a flight that started before it.
-        self.flights
-            .run((key, required), || self.fetch(key, required, load))
-            .await
+        // never joins a flight that started before it. Boxed: the flight's
+        // state (Redis, the store, the fill) is kilobytes, and an unboxed
+        // one would be part of, and copied with, every hit's future too.
+        Box::pin(
+            self.flights
+                .run((key, required), || self.fetch(key, required, load)),
+        )
+        .await
     }
 
     /// The single flight's work: L1 again, Redis, then the store.

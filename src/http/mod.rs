@@ -236,7 +236,7 @@ impl<S: Store> Edge<S> {
             }
             let client = ClientKey::of(self.client(peer, parts));
             if let Some(class) = class
-                && let Decision::Limited(wait) = safety.limiter.check(class, client).await
+                && let Decision::Limited(wait) = Box::pin(safety.limiter.check(class, client)).await
             {
                 return Err(self.limited(class, wait));
             }
@@ -250,7 +250,7 @@ impl<S: Store> Edge<S> {
         let guarding = guarding.as_ref();
         let body = match (route, &parts.method) {
             (Route::Reviews(_), &Method::POST) => {
-                Some(reviews::read_body(&parts.headers, body, self.body_timeout).await?)
+                Some(Box::pin(reviews::read_body(&parts.headers, body, self.body_timeout)).await?)
             }
             _ => None,
         };
@@ -261,6 +261,10 @@ impl<S: Store> Edge<S> {
             return Err(self.overloaded());
         }
         let headers = &parts.headers;
+        // Every route but the reads a storefront makes on each page view
+        // (pages, meta) runs boxed: a future holds the state of every
+        // branch it may take, so the writes' and the rarer reads' state
+        // would otherwise be part of, and copied with, every hot read's.
         match (route, parts.method.clone()) {
             (route, Method::OPTIONS) => Ok(reply::preflight(route.allow())),
             (Route::Asset(asset), Method::GET | Method::HEAD) => Ok(assets::serve(asset)),
@@ -271,7 +275,7 @@ impl<S: Store> Edge<S> {
                 if in_flight > self.max_in_flight as i64 {
                     return Err(self.overloaded());
                 }
-                ops::ready(service).await
+                Box::pin(ops::ready(service)).await
             }
             (Route::Metrics, Method::GET | Method::HEAD) => Ok(ops::metrics(service)),
             (Route::OpenApi, Method::GET | Method::HEAD) => Ok(ops::openapi()),
@@ -281,30 +285,30 @@ impl<S: Store> Edge<S> {
             (Route::Reviews(product_id), Method::POST) => {
                 let body = body.expect("a POST's body was read above");
                 let guarding = guarding.expect("a write is guarded");
-                reviews::post(service, product_id, &body, headers, guarding).await
+                Box::pin(reviews::post(service, product_id, &body, headers, guarding)).await
             }
             (Route::Meta(product_id), Method::GET | Method::HEAD) => {
                 reviews::meta(service, product_id, headers).await
             }
             (Route::Products, Method::GET | Method::HEAD) => {
-                products::search(service, headers, parts.uri.query()).await
+                Box::pin(products::search(service, headers, parts.uri.query())).await
             }
             (Route::Product(product_id), Method::GET | Method::HEAD) => {
-                products::get(service, product_id, headers).await
+                Box::pin(products::get(service, product_id, headers)).await
             }
             (Route::Photo(tag, picture), Method::GET | Method::HEAD) => {
-                photos::get(service, tag, picture, headers).await
+                Box::pin(photos::get(service, tag, picture, headers)).await
             }
             (Route::Vote(review_id, vote), Method::PUT) => {
                 let guarding = guarding.expect("a write is guarded");
-                votes::put(service, review_id, vote, headers, guarding).await
+                Box::pin(votes::put(service, review_id, vote, headers, guarding)).await
             }
             (Route::Widget, Method::GET | Method::HEAD) => Ok(ops::widget(&safety.cors)),
             (Route::AdminReported, Method::GET | Method::HEAD) => {
-                admin::reported(service, parts.uri.query()).await
+                Box::pin(admin::reported(service, parts.uri.query())).await
             }
             (Route::AdminRestore(review_id), Method::PUT) => {
-                admin::restore(service, review_id).await
+                Box::pin(admin::restore(service, review_id)).await
             }
             (route, method) => Err(ApiError::method_not_allowed(&method, route.allow())),
         }

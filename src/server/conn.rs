@@ -8,10 +8,11 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::task::{Context, Poll};
-use std::time::Instant;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
+
+use crate::clock;
 
 /// Builds the raw bytes of a JSON error reply for a status hyper answered
 /// on its own (a request it could not parse).
@@ -20,7 +21,8 @@ pub type ProtocolError = Arc<dyn Fn(u16) -> Vec<u8> + Send + Sync>;
 /// The state of one connection, shared by its reader, its requests and its
 /// watchdog.
 pub struct Activity {
-    epoch: Instant,
+    /// [`clock::coarse_monotonic_ms`] when the server started.
+    epoch: u64,
     /// Milliseconds since the epoch when bytes last arrived.
     last_read: AtomicU64,
     /// Milliseconds since the epoch (plus one; 0 = none) when the first
@@ -38,7 +40,7 @@ pub struct Activity {
 
 impl Activity {
     /// A connection accepted now.
-    pub fn new(epoch: Instant) -> Activity {
+    pub fn new(epoch: u64) -> Activity {
         let activity = Activity {
             epoch,
             last_read: AtomicU64::new(0),
@@ -52,9 +54,10 @@ impl Activity {
         activity
     }
 
-    /// Milliseconds since the server's epoch.
+    /// Milliseconds since the server's epoch, on the coarse clock (read
+    /// on every read from the socket).
     pub fn now(&self) -> u64 {
-        self.epoch.elapsed().as_millis() as u64
+        clock::coarse_monotonic_ms().saturating_sub(self.epoch)
     }
 
     /// Milliseconds since the client last sent bytes.

@@ -82,7 +82,7 @@ pub async fn run<S: Store>(
 ) {
     let mut builder = http1::Builder::new();
     builder.max_buf_size(MAX_HEAD_BYTES);
-    let epoch = Instant::now();
+    let epoch = crate::clock::coarse_monotonic_ms();
     // Connection tasks watch `stopping`, and each holds a clone of `open`:
     // when every clone is dropped, the drain is over.
     let (stop, stopping) = watch::channel(false);

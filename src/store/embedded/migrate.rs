@@ -127,14 +127,26 @@ mod tests {
     use crate::seeding::Silent;
     use crate::store::load::LoadOptions;
 
+    const SET: DataSet = DataSet {
+        seed: 7,
+        records: 5_000,
+        products: 500,
+    };
+
+    /// A store loaded today with [`SET`], in a temporary directory.
+    fn loaded() -> (tempfile::TempDir, EmbeddedStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        store
+            .load(SET, LoadOptions::default(), &mut Silent)
+            .unwrap();
+        (dir, store)
+    }
+
     /// A store loaded today, then put back into the older layout: its
     /// records in `reviews` by id, `records` and `review_product` empty.
-    fn older_store(dir: &std::path::Path) -> (EmbeddedStore, Db) {
-        let store = EmbeddedStore::open(dir).unwrap();
-        let set = DataSet::new(7, 5_000, None);
-        store
-            .load(set, LoadOptions::default(), &mut Silent)
-            .unwrap();
+    fn older_store() -> (tempfile::TempDir, EmbeddedStore, Db) {
+        let (dir, store) = loaded();
         let mut txn = store.env.write_txn().unwrap();
         let older: Db = store
             .env
@@ -152,7 +164,7 @@ mod tests {
         store.records.clear(&mut txn).unwrap();
         store.review_product.clear(&mut txn).unwrap();
         txn.commit().unwrap();
-        (store, older)
+        (dir, store, older)
     }
 
     fn pages(store: &EmbeddedStore) -> Vec<String> {
@@ -171,15 +183,8 @@ mod tests {
 
     #[test]
     fn an_older_store_is_moved_in_batches_and_reads_the_same() {
-        let fresh_dir = tempfile::tempdir().unwrap();
-        let fresh = EmbeddedStore::open(fresh_dir.path()).unwrap();
-        let set = DataSet::new(7, 5_000, None);
-        fresh
-            .load(set, LoadOptions::default(), &mut Silent)
-            .unwrap();
-
-        let dir = tempfile::tempdir().unwrap();
-        let (store, older) = older_store(dir.path());
+        let (_fresh_dir, fresh) = loaded();
+        let (_dir, store, older) = older_store();
         assert_ne!(store.fingerprint().unwrap(), fresh.fingerprint().unwrap());
         store.migrate_in(older, 700).unwrap();
         assert_eq!(store.fingerprint().unwrap(), fresh.fingerprint().unwrap());
@@ -188,7 +193,7 @@ mod tests {
         assert!(older.is_empty(&txn).unwrap());
         assert_eq!(store.info_u64(&txn, KEY_MIGRATED).unwrap(), None);
         let review = store.find_review(&txn, 4_321).unwrap().unwrap();
-        assert_eq!(review, crate::generate::Generator::new(set).record(4_321));
+        assert_eq!(review, crate::generate::Generator::new(SET).record(4_321));
         drop(txn);
         // Done once: a second open finds nothing to move.
         store.migrate(older).unwrap();
@@ -197,8 +202,7 @@ mod tests {
 
     #[test]
     fn an_interrupted_migration_goes_on_where_its_last_commit_left_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let (store, older) = older_store(dir.path());
+        let (_dir, store, older) = older_store();
         // What a process killed after its first commit of 1,000 leaves.
         let mut txn = store.env.write_txn().unwrap();
         let mut places: Vec<_> = older
@@ -223,19 +227,13 @@ mod tests {
         txn.commit().unwrap();
 
         store.migrate_in(older, 1_500).unwrap();
-        let fresh_dir = tempfile::tempdir().unwrap();
-        let fresh = EmbeddedStore::open(fresh_dir.path()).unwrap();
-        let set = DataSet::new(7, 5_000, None);
-        fresh
-            .load(set, LoadOptions::default(), &mut Silent)
-            .unwrap();
+        let (_fresh_dir, fresh) = loaded();
         assert_eq!(store.fingerprint().unwrap(), fresh.fingerprint().unwrap());
     }
 
     #[test]
     fn an_older_unfinished_load_starts_again() {
-        let dir = tempfile::tempdir().unwrap();
-        let (store, older) = older_store(dir.path());
+        let (_dir, store, older) = older_store();
         let mut txn = store.env.write_txn().unwrap();
         store.info.delete(&mut txn, KEY_COMPLETE).unwrap();
         store
