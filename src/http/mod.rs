@@ -261,8 +261,8 @@ impl<S: Store> Edge<S> {
             return Err(self.overloaded());
         }
         let headers = &parts.headers;
-        // Every route but the reads a storefront makes on each page view
-        // (pages, meta) runs boxed: a future holds the state of every
+        // Every route that awaits, but the reads a storefront makes on each
+        // page view (pages, meta), runs boxed: a future holds the state of every
         // branch it may take, so the writes' and the rarer reads' state
         // would otherwise be part of, and copied with, every hot read's.
         match (route, parts.method.clone()) {

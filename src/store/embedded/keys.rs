@@ -19,12 +19,16 @@ pub(super) fn index_value(date: i64, helpfulness: u32) -> [u8; 8] {
     value
 }
 
+/// The review id of a [`review_key`].
+pub(super) fn review_of(key: &[u8]) -> Result<u64, StoreError> {
+    let id = key.get(8..16).and_then(|k| k.try_into().ok());
+    let id = id.ok_or_else(|| StoreError::Corrupt("review key".into()))?;
+    Ok(u64::from_be_bytes(id))
+}
+
 pub(super) fn decode_index(key: &[u8], value: &[u8]) -> Result<(u64, i64, u32), StoreError> {
     let bad = || StoreError::Corrupt("index entry".into());
-    let id: [u8; 8] = key
-        .get(8..16)
-        .and_then(|k| k.try_into().ok())
-        .ok_or_else(bad)?;
+    let id = review_of(key)?;
     let date: [u8; 4] = value
         .get(..4)
         .and_then(|v| v.try_into().ok())
@@ -34,7 +38,7 @@ pub(super) fn decode_index(key: &[u8], value: &[u8]) -> Result<(u64, i64, u32), 
         .and_then(|v| v.try_into().ok())
         .ok_or_else(bad)?;
     Ok((
-        u64::from_be_bytes(id),
+        id,
         i64::from(u32::from_le_bytes(date)),
         u32::from_le_bytes(help),
     ))

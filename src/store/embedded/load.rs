@@ -227,6 +227,7 @@ impl EmbeddedStore {
     pub fn fingerprint(&self) -> Result<Fingerprint, StoreError> {
         let txn = self.env.read_txn()?;
         let mut print = Fingerprint::default();
+        // The review → product map counts in the digest, not in a field.
         let mut mapped = 0;
         for (count, db) in [
             (&mut print.reviews, &self.records),

@@ -26,7 +26,10 @@ impl EmbeddedStore {
     }
 
     fn migrate_in(&self, older: Db, batch: usize) -> Result<(), StoreError> {
-        let places = {
+        // Every record's (review id, product), in id order as `older` holds
+        // them: what `review_product` gets; `places` is the same sorted by
+        // product, the order `records` is written in.
+        let by_id = {
             let txn = self.env.read_txn()?;
             if older.is_empty(&txn)? {
                 return Ok(());
@@ -39,14 +42,16 @@ impl EmbeddedStore {
                 "moving records into the product-keyed layout (once, for a store written by an \
                  older version)"
             );
-            let mut places = Vec::new();
+            let mut by_id = Vec::new();
             for item in older.iter(&txn)? {
                 let (key, value) = item?;
-                places.push(place(key, value)?);
+                let (product, id) = place(key, value)?;
+                by_id.push((id, product));
             }
-            places.sort_unstable();
-            places
+            by_id
         };
+        let mut places: Vec<_> = by_id.iter().map(|&(id, product)| (product, id)).collect();
+        places.sort_unstable();
         let mut value = Vec::new();
         loop {
             let mut txn = self.env.write_txn()?;
@@ -73,10 +78,8 @@ impl EmbeddedStore {
                 txn.commit()?;
                 continue;
             }
-            let mut by_id: Vec<_> = places.iter().map(|&(product, id)| (id, product)).collect();
-            by_id.sort_unstable();
             self.review_product.clear(&mut txn)?;
-            for (id, product) in by_id {
+            for &(id, product) in &by_id {
                 self.review_product.put_with_flags(
                     &mut txn,
                     PutFlags::APPEND,

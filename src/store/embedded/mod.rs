@@ -205,16 +205,12 @@ impl EmbeddedStore {
         for item in self.records.iter(&txn)? {
             let (key, value) = item?;
             if codec::head(value).is_some_and(|head| head.reported) {
-                let id = key.get(8..16);
-                ids.push(
-                    id.ok_or_else(|| StoreError::Corrupt("record key".into()))?
-                        .to_vec(),
-                );
+                ids.push(keys::review_of(key)?);
             }
         }
         self.reported.clear(&mut txn)?;
         for id in ids {
-            self.reported.put(&mut txn, &id, &[])?;
+            self.reported.put(&mut txn, &id.to_be_bytes(), &[])?;
         }
         self.info
             .put(&mut txn, KEY_REPORTED_INDEX, &1u64.to_be_bytes())?;

@@ -4,7 +4,7 @@ use std::ops::Bound;
 
 use heed::RoTxn;
 
-use super::keys::{decode_index, decode_meta, review_key};
+use super::keys::{decode_index, decode_meta, review_key, review_of};
 use super::{CHANGES_KEPT, EmbeddedStore, KEY_CHANGE_SEQ, codec};
 use crate::model::{Meta, Page, PageQuery, PageView, Review};
 use crate::store::page::{SortEntry, select_page};
@@ -18,9 +18,6 @@ use crate::store::{Changes, StoreError, Versioned};
 /// stops being the cheaper.
 const WALK_LIMIT: usize = 32;
 
-/// A review a page shows: its id and its stored bytes.
-type Chosen<'t> = (u64, &'t [u8]);
-
 /// A review's place in a page's order, and its stored bytes.
 type Walked<'t> = (SortEntry, &'t [u8]);
 
@@ -29,7 +26,7 @@ impl EmbeddedStore {
         self.read_selected(q, |total, chosen| {
             let reviews = chosen
                 .iter()
-                .map(|&(id, raw)| codec::decode(id, raw).map_err(StoreError::Corrupt))
+                .map(|&(e, raw)| codec::decode(e.review_id, raw).map_err(StoreError::Corrupt))
                 .collect::<Result<_, _>>()?;
             Ok(Page { total, reviews })
         })
@@ -47,8 +44,9 @@ impl EmbeddedStore {
     {
         self.read_selected(q, |total, chosen| {
             let mut views = Vec::with_capacity(chosen.len());
-            for &(id, raw) in chosen {
-                views.push(codec::decode_view(id, raw).map_err(StoreError::Corrupt)?);
+            for &(e, raw) in chosen {
+                let view = codec::decode_view(e.review_id, raw);
+                views.push(view.map_err(StoreError::Corrupt)?);
             }
             Ok(render(PageView {
                 total,
@@ -63,7 +61,7 @@ impl EmbeddedStore {
     fn read_selected<T>(
         &self,
         q: PageQuery,
-        read: impl FnOnce(u64, &[Chosen<'_>]) -> Result<T, StoreError>,
+        read: impl FnOnce(u64, &[Walked<'_>]) -> Result<T, StoreError>,
     ) -> Result<Versioned<Option<T>>, StoreError> {
         let txn = self.env.read_txn()?;
         let version = self.version(&txn);
@@ -76,9 +74,7 @@ impl EmbeddedStore {
         let value = match self.walk(&txn, q)? {
             Some(mut entries) => {
                 let total = entries.len() as u64;
-                let page = select_page(&mut entries, q.offset(), q.count);
-                let chosen: Vec<_> = page.iter().map(|&(e, raw)| (e.review_id, raw)).collect();
-                read(total, &chosen)?
+                read(total, select_page(&mut entries, q.offset(), q.count))?
             }
             None => {
                 let mut entries = self.index_entries(&txn, q)?;
@@ -86,7 +82,7 @@ impl EmbeddedStore {
                 let mut chosen = Vec::with_capacity(q.count as usize);
                 for e in select_page(&mut entries, q.offset(), q.count) {
                     let raw = self.read_record(&txn, q.product_id, e.review_id)?;
-                    chosen.push((e.review_id, raw));
+                    chosen.push((*e, raw));
                 }
                 read(total, &chosen)?
             }
@@ -116,11 +112,9 @@ impl EmbeddedStore {
             if head.reported {
                 continue;
             }
-            let id = key.get(8..16).and_then(|k| k.try_into().ok());
-            let id = id.ok_or_else(|| StoreError::Corrupt("record key".into()))?;
             let entry = SortEntry {
                 key: q.sort.key(head.helpfulness, head.date),
-                review_id: u64::from_be_bytes(id),
+                review_id: review_of(key)?,
             };
             entries.push((entry, raw));
         }
@@ -158,7 +152,8 @@ impl EmbeddedStore {
         Ok(self.info_u64(txn, KEY_CHANGE_SEQ)?.unwrap_or(0))
     }
 
-    /// The stored bytes of an indexed review.
+    /// The stored bytes of a review known to exist (indexed, or mapped to
+    /// its product).
     fn read_record<'t>(
         &self,
         txn: &'t RoTxn,
@@ -166,7 +161,7 @@ impl EmbeddedStore {
         id: u64,
     ) -> Result<&'t [u8], StoreError> {
         let raw = self.records.get(txn, &review_key(product_id, id))?;
-        raw.ok_or_else(|| StoreError::Corrupt(format!("indexed review {id} missing")))
+        raw.ok_or_else(|| StoreError::Corrupt(format!("review {id} missing from records")))
     }
 
     /// Review `id`, found through `review_product`; `None` if there is none.
@@ -177,10 +172,7 @@ impl EmbeddedStore {
         let product: [u8; 8] = product
             .try_into()
             .map_err(|_| StoreError::Corrupt(format!("review {id}'s product")))?;
-        let raw = self
-            .records
-            .get(txn, &review_key(u64::from_be_bytes(product), id))?;
-        let raw = raw.ok_or_else(|| StoreError::Corrupt(format!("review {id} missing")))?;
+        let raw = self.read_record(txn, u64::from_be_bytes(product), id)?;
         codec::decode(id, raw)
             .map(Some)
             .map_err(StoreError::Corrupt)
