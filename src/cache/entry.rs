@@ -1,8 +1,9 @@
 //! What the caches hold: the exact response body and its gzip form
 //! (compressed once per entry — the first time a client asks for it, or
 //! when the entry goes to Redis — never per hit), whether the product was
-//! found, each form's validator, the moment it stops being fresh and the
-//! version it was rendered at; and the entry's bytes in Redis.
+//! found, each form's validator, the moment it stops being fresh, the
+//! version it was rendered at and when its store read began; and the
+//! entry's bytes in Redis.
 //!
 //! Compressing lazily keeps gzip off a miss nobody needs it for: with the
 //! caches off, or a client that does not accept it, a page is never
@@ -31,11 +32,16 @@ pub struct Entry {
     pub fresh_until: u64,
     /// The store version the body was rendered at (see [`super::versions`]).
     pub version: u64,
+    /// Unix milliseconds when the store read it was rendered from began:
+    /// a process trusts no copy read before it first looked at the change
+    /// log (see [`super::versions`]).
+    pub rendered_at: u64,
 }
 
 /// Bytes of the Redis value before the body: found u8, fresh_until u64,
-/// version u64, body length u32; the gzip form follows the body.
-const HEADER: usize = 21;
+/// version u64, rendered_at u64, body length u32; the gzip form follows
+/// the body.
+const HEADER: usize = 29;
 /// Shorter bodies are not compressed: the saving is smaller than a packet.
 pub const GZIP_MIN: usize = 512;
 
@@ -43,26 +49,43 @@ pub const GZIP_MIN: usize = 512;
 /// validators follow from the body, made or not.
 impl PartialEq for Entry {
     fn eq(&self, other: &Entry) -> bool {
-        (self.found, &self.body, self.fresh_until, self.version)
-            == (other.found, &other.body, other.fresh_until, other.version)
+        (
+            self.found,
+            &self.body,
+            self.fresh_until,
+            self.version,
+            self.rendered_at,
+        ) == (
+            other.found,
+            &other.body,
+            other.fresh_until,
+            other.version,
+            other.rendered_at,
+        )
     }
 }
 
 impl Eq for Entry {}
 
 impl Entry {
-    /// A response rendered at store `version`, fresh until `fresh_until`
-    /// (unix ms).
-    pub fn new(found: bool, body: Bytes, fresh_until: u64, version: u64) -> Entry {
-        Entry::with_gzip(found, body, OnceLock::new(), fresh_until, version)
+    /// A response rendered at store `version` from a read that began at
+    /// `rendered_at`, fresh until `fresh_until` (both unix ms).
+    pub fn new(
+        found: bool,
+        body: Bytes,
+        fresh_until: u64,
+        version: u64,
+        rendered_at: u64,
+    ) -> Entry {
+        let stamp = (fresh_until, version, rendered_at);
+        Entry::with_gzip(found, body, OnceLock::new(), stamp)
     }
 
     fn with_gzip(
         found: bool,
         body: Bytes,
         gzip: OnceLock<Option<Bytes>>,
-        fresh_until: u64,
-        version: u64,
+        (fresh_until, version, rendered_at): (u64, u64, u64),
     ) -> Entry {
         let hash = crate::hash::bytes(&body);
         Entry {
@@ -73,6 +96,7 @@ impl Entry {
             body,
             fresh_until,
             version,
+            rendered_at,
         }
     }
 
@@ -97,6 +121,7 @@ impl Entry {
         out.push(u8::from(self.found));
         out.extend_from_slice(&self.fresh_until.to_be_bytes());
         out.extend_from_slice(&self.version.to_be_bytes());
+        out.extend_from_slice(&self.rendered_at.to_be_bytes());
         out.extend_from_slice(&(self.body.len() as u32).to_be_bytes());
         out.extend_from_slice(&self.body);
         out.extend_from_slice(gzip);
@@ -111,14 +136,16 @@ impl Entry {
         let found = raw[0] == 1;
         let fresh_until = u64::from_be_bytes(raw[1..9].try_into().ok()?);
         let version = u64::from_be_bytes(raw[9..17].try_into().ok()?);
-        let body_len = u32::from_be_bytes(raw[17..HEADER].try_into().ok()?) as usize;
+        let rendered_at = u64::from_be_bytes(raw[17..25].try_into().ok()?);
+        let body_len = u32::from_be_bytes(raw[25..HEADER].try_into().ok()?) as usize;
         if raw.len() < HEADER + body_len {
             return None;
         }
         let mut body = Bytes::from(raw).split_off(HEADER);
         let gzip = body.split_off(body_len);
         let gzip = OnceLock::from((!gzip.is_empty()).then_some(gzip));
-        Some(Entry::with_gzip(found, body, gzip, fresh_until, version))
+        let stamp = (fresh_until, version, rendered_at);
+        Some(Entry::with_gzip(found, body, gzip, stamp))
     }
 
     /// Bytes the entry occupies, for the L1 budget: a gzip form not made
@@ -151,9 +178,9 @@ mod tests {
 
     #[test]
     fn redis_bytes_round_trip_and_reject_junk() {
-        let e = Entry::new(true, Bytes::from_static(b"{\"a\":1}"), 123_456, 42);
+        let e = Entry::new(true, Bytes::from_static(b"{\"a\":1}"), 123_456, 42, 7);
         assert_eq!(Entry::from_redis(e.to_redis()), Some(e.clone()));
-        let unknown = Entry::new(false, Bytes::from_static(b"{}"), 9, 0);
+        let unknown = Entry::new(false, Bytes::from_static(b"{}"), 9, 0, 1);
         assert_eq!(Entry::from_redis(unknown.to_redis()), Some(unknown));
         assert_eq!(Entry::from_redis(b"short".to_vec()), None);
         let mut junk = e.to_redis();
@@ -165,7 +192,7 @@ mod tests {
     fn long_bodies_keep_a_gzip_form_that_round_trips() {
         use std::io::Read;
         let body = Bytes::from("{\"summary\":\"Great fit\"} ".repeat(60));
-        let e = Entry::new(true, body.clone(), 1, 2);
+        let e = Entry::new(true, body.clone(), 1, 2, 0);
         let gz = e.gzip().cloned().expect("long bodies are compressed");
         assert!(gz.len() < body.len() / 4);
         let mut plain = Vec::new();
@@ -175,15 +202,15 @@ mod tests {
         assert_eq!(plain, body);
         assert_eq!(Entry::from_redis(e.to_redis()), Some(e.clone()));
         assert_ne!(e.etag, e.gzip_etag);
-        let short = Entry::new(true, Bytes::from_static(b"{}"), 1, 2);
+        let short = Entry::new(true, Bytes::from_static(b"{}"), 1, 2, 0);
         assert_eq!(short.gzip(), None);
     }
 
     #[test]
     fn etags_follow_the_body() {
-        let a = Entry::new(true, Bytes::from_static(b"same body"), 0, 1);
-        let b = Entry::new(true, Bytes::from_static(b"same body"), 9, 2);
-        let c = Entry::new(true, Bytes::from_static(b"same bodY"), 0, 1);
+        let a = Entry::new(true, Bytes::from_static(b"same body"), 0, 1, 0);
+        let b = Entry::new(true, Bytes::from_static(b"same body"), 9, 2, 5);
+        let c = Entry::new(true, Bytes::from_static(b"same bodY"), 0, 1, 0);
         assert_eq!(a.etag, b.etag);
         assert_ne!(a.etag, c.etag);
         assert_eq!(a.etag.len(), 18);

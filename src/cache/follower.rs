@@ -13,18 +13,22 @@
 use std::time::Duration;
 
 use super::ReadThrough;
-use crate::store::Store;
+use crate::clock::now_ms;
+use crate::store::{Changes, Store};
 
 /// How often each process polls the store's change log.
 pub const POLL_EVERY: Duration = Duration::from_millis(250);
 
-/// The first look at `store`'s change log: from its version on, copies
-/// are trusted; the cursor is where [`follow`] starts. On failure nothing
-/// cached is trusted until a look succeeds.
+/// The first look at `store`'s change log: copies read from its start on
+/// are trusted, at the versions of the recent writes it lists; the cursor
+/// is where [`follow`] starts. On failure nothing cached is trusted until a
+/// look succeeds.
 pub async fn start<S: Store>(cache: &ReadThrough, store: &S) -> Option<u64> {
+    let began = now_ms();
     match store.changes_since(None).await {
         Ok(changes) => {
-            cache.start_at(changes.version);
+            learn(cache, &changes);
+            cache.start_at(began);
             Some(changes.cursor)
         }
         Err(e) => {
@@ -48,6 +52,7 @@ pub async fn follow<S: Store>(
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
+        let began = now_ms();
         let changes = match store.changes_since(cursor).await {
             Ok(changes) => {
                 answered();
@@ -58,18 +63,22 @@ pub async fn follow<S: Store>(
                 continue;
             }
         };
+        learn(cache, &changes);
         match cursor {
-            None => cache.start_at(changes.version),
+            None => cache.start_at(began),
             Some(_) if !changes.complete => {
                 tracing::warn!("missed part of the change log; no older copy is served");
-                cache.all_written(changes.version);
+                cache.all_written(began);
             }
-            Some(_) => {
-                for &product in &changes.products {
-                    cache.written(product, changes.version);
-                }
-            }
+            Some(_) => {}
         }
         cursor = Some(changes.cursor);
+    }
+}
+
+/// Tells `cache` of every write a poll listed.
+fn learn(cache: &ReadThrough, changes: &Changes) {
+    for changed in &changes.products {
+        cache.written(changed.product_id, changed.version);
     }
 }

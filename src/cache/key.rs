@@ -52,9 +52,9 @@ impl CacheKey {
     /// The Redis key holding this view.
     pub fn redis_key(&self) -> String {
         match self.view {
-            View::Meta => format!("reviews:v4:{}:meta", self.product_id),
+            View::Meta => format!("reviews:v5:{}:meta", self.product_id),
             View::Page { page, count, sort } => {
-                format!("reviews:v4:{}:p{page}.{count}.{sort}", self.product_id)
+                format!("reviews:v5:{}:p{page}.{count}.{sort}", self.product_id)
             }
         }
     }

@@ -236,7 +236,13 @@ mod tests {
     use bytes::Bytes;
 
     fn entry(version: u64, size: usize) -> Arc<Entry> {
-        Arc::new(Entry::new(true, Bytes::from(vec![b'x'; size]), 0, version))
+        Arc::new(Entry::new(
+            true,
+            Bytes::from(vec![b'x'; size]),
+            0,
+            version,
+            0,
+        ))
     }
 
     fn key(product_id: u64) -> CacheKey {

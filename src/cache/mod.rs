@@ -44,7 +44,7 @@ use self::redis::RedisTier;
 use self::single_flight::SingleFlight;
 use self::stats::bump;
 pub use self::stats::{Origin, Stats, StatsSnapshot};
-use self::versions::Versions;
+use self::versions::{Required, Versions};
 use crate::breaker::BreakerState;
 use crate::clock::{coarse_now_ms, now_ms};
 use crate::store::StoreError;
@@ -92,7 +92,7 @@ pub struct ReadThrough {
     l1: L1,
     l2: Option<Arc<RedisTier>>,
     versions: Versions,
-    flights: SingleFlight<(CacheKey, u64), Result<Lookup, StoreError>>,
+    flights: SingleFlight<(CacheKey, Required), Result<Lookup, StoreError>>,
     stats: Arc<Stats>,
     ttl: Duration,
 }
@@ -117,7 +117,9 @@ impl ReadThrough {
         Ok(ReadThrough {
             l1: L1::new(config.l1_bytes, config.ttl.mul_f64(1.1) + STALE_WINDOW),
             l2,
-            versions: Versions::default(),
+            // Past the longest freshness any copy may have (TTL + 10%
+            // jitter), and a minute more for clocks apart between hosts.
+            versions: Versions::new(config.ttl.mul_f64(1.1) + Duration::from_secs(60)),
             flights: SingleFlight::new(),
             stats,
             ttl: config.ttl,
@@ -140,17 +142,29 @@ impl ReadThrough {
         self.versions.written(product_id, version);
     }
 
-    /// Any product may have been written up to `version` (the change log no
-    /// longer reaches back to the last poll): every older copy goes.
-    pub fn all_written(&self, version: u64) {
-        self.versions.all_written(version);
+    /// Any product may have been written before `now_ms` (the change log
+    /// no longer reaches back to the last poll): every copy read before
+    /// goes.
+    pub fn all_written(&self, now_ms: u64) {
+        self.versions.all_written(now_ms);
         self.l1.clear();
     }
 
-    /// This process's first look at the change log found it at `version`:
-    /// copies rendered from there on may be served (none before).
-    pub fn start_at(&self, version: u64) {
-        self.versions.start_at(version);
+    /// This process's first look at the change log began at `now_ms`:
+    /// copies read from then on may be served (none before).
+    pub fn start_at(&self, now_ms: u64) {
+        self.versions.start_at(now_ms);
+    }
+
+    /// The version of `product_id` this process knows to be current (0 for
+    /// none known).
+    pub fn known_version(&self, product_id: u64) -> u64 {
+        self.versions.required(product_id).version
+    }
+
+    /// Products whose latest known write this process still remembers.
+    pub fn known_products(&self) -> usize {
+        self.versions.known()
     }
 
     /// The Redis breaker's state; `None` without Redis.
@@ -159,13 +173,20 @@ impl ReadThrough {
     }
 
     /// The response for `key`, from the nearest tier that has it fresh at
-    /// a current version, or rendered by `load` from the store.
-    pub async fn get<F, Fut>(&self, key: CacheKey, load: F) -> Result<Lookup, StoreError>
+    /// a current version — and at least `at_least`, a version the client
+    /// showed — or rendered by `load` from the store.
+    pub async fn get<F, Fut>(
+        &self,
+        key: CacheKey,
+        at_least: u64,
+        load: F,
+    ) -> Result<Lookup, StoreError>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Rendered, StoreError>>,
     {
-        let required = self.versions.required(key.product_id);
+        let mut required = self.versions.required(key.product_id);
+        required.version = required.version.max(at_least);
         let now = coarse_now_ms();
         if let Some(entry) = self.l1.get(&key, now).filter(|e| usable(e, required, now)) {
             bump(&self.stats.l1_hits);
@@ -189,7 +210,7 @@ impl ReadThrough {
     async fn fetch<F, Fut>(
         &self,
         key: CacheKey,
-        required: u64,
+        required: Required,
         load: F,
     ) -> Result<Lookup, StoreError>
     where
@@ -239,6 +260,7 @@ impl ReadThrough {
             }
         }
         bump(&self.stats.store_queries);
+        let began = now_ms();
         match load().await {
             Ok(rendered) => {
                 let ttl = self.jittered_ttl(rendered.found);
@@ -249,10 +271,14 @@ impl ReadThrough {
                     Bytes::from(rendered.body),
                     fresh_until,
                     rendered.version,
+                    began,
                 ));
                 // Cached only if no write this process knows of is newer
-                // than the read (one may have landed while it ran).
-                if entry.version >= self.versions.required(key.product_id) {
+                // than the read (one may have landed while it ran). A copy
+                // older than what the client asked for is still exact for
+                // its version: others may be served it.
+                let known = self.versions.required(key.product_id);
+                if entry.version >= known.version && began >= known.since_ms {
                     self.l1.fill(key, &entry, now);
                     if let Some(l2) = l2 {
                         l2.set_later(key, Arc::clone(&entry), ttl);
@@ -295,6 +321,8 @@ impl ReadThrough {
 
 /// Whether `entry` may be served at `now` (unix ms) as fresh to a reader
 /// that requires `required`.
-fn usable(entry: &Entry, required: u64, now: u64) -> bool {
-    entry.version >= required && entry.is_fresh(now)
+fn usable(entry: &Entry, required: Required, now: u64) -> bool {
+    entry.version >= required.version
+        && entry.rendered_at >= required.since_ms
+        && entry.is_fresh(now)
 }

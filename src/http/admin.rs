@@ -17,7 +17,7 @@ use hyper::header::{self, HeaderMap};
 
 use super::error::ApiError;
 use super::query;
-use super::reply::{Reply, json, reply};
+use super::reply::{Reply, json, reply, with_version};
 use crate::service::{Outcome, Service, Store, Write, WriteGuard, render};
 
 /// The shortest admin token accepted: guessing one must be hopeless.
@@ -111,7 +111,11 @@ pub async fn restore<S: Store>(service: &Service<S>, review_id: u64) -> Result<R
         .await
         .map_err(ApiError::store)?;
     match outcome {
-        Outcome::Written(_) => Ok(reply(StatusCode::NO_CONTENT, Bytes::new())),
+        Outcome::Written(w) => Ok(with_version(
+            reply(StatusCode::NO_CONTENT, Bytes::new()),
+            w.value,
+            w.version,
+        )),
         _ => Err(ApiError::not_found(format!(
             "no reported review {review_id}"
         ))),

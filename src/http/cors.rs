@@ -18,7 +18,8 @@ const READ_HEADERS: &str = "if-none-match, x-request-id";
 /// Request headers a write may send cross-origin.
 const WRITE_HEADERS: &str = "content-type, idempotency-key, authorization, x-request-id";
 /// Response headers a page may read.
-const EXPOSE: &str = "x-request-id, x-cache, etag, retry-after, idempotent-replayed";
+const EXPOSE: &str =
+    "x-request-id, x-cache, etag, retry-after, idempotent-replayed, x-reviews-version";
 
 /// Which origins may write.
 #[derive(Debug, Clone, Default)]

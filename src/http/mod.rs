@@ -288,7 +288,7 @@ impl<S: Store> Edge<S> {
                 Box::pin(reviews::post(service, product_id, &body, headers, guarding)).await
             }
             (Route::Meta(product_id), Method::GET | Method::HEAD) => {
-                reviews::meta(service, product_id, headers).await
+                reviews::meta(service, product_id, headers, parts.uri.query()).await
             }
             (Route::Products, Method::GET | Method::HEAD) => {
                 Box::pin(products::search(service, headers, parts.uri.query())).await

@@ -93,6 +93,53 @@ pub fn parse_page_query(product_id: u64, query: Option<&str>) -> Result<PageQuer
     })
 }
 
+/// The `min_version` of a read of `product_id`: the `X-Reviews-Version` a
+/// write answered (`<product_id>:<version>`; a bare version is taken too),
+/// 0 when absent; a 400 for anything else or another product's.
+pub fn parse_min_version(product_id: u64, query: Option<&str>) -> Result<u64, ApiError> {
+    let Some(query) = query.filter(|q| q.contains("min_version")) else {
+        return Ok(0);
+    };
+    let mut found = None;
+    for pair in query.split('&') {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        if decode(key)? != "min_version" {
+            continue;
+        }
+        if found.is_some() {
+            return Err(ApiError::bad_request(
+                "query parameter min_version is given more than once",
+            ));
+        }
+        found = Some(decode(value)?.into_owned());
+    }
+    let Some(raw) = found else { return Ok(0) };
+    let bad = || {
+        ApiError::bad_request(format!(
+            "min_version must be the X-Reviews-Version a write answered              (product_id:version), got \"{}\"",
+            shorten(&raw)
+        ))
+    };
+    let digits = |s: &str| !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit());
+    let (product, version) = match raw.split_once(':') {
+        Some((p, v)) => (Some(p), v),
+        None => (None, raw.as_str()),
+    };
+    if !digits(version) || product.is_some_and(|p| !digits(p)) {
+        return Err(bad());
+    }
+    let version = version.parse::<u64>().map_err(|_| bad())?;
+    if let Some(p) = product {
+        let p = p.parse::<u64>().map_err(|_| bad())?;
+        if p != product_id {
+            return Err(ApiError::bad_request(format!(
+                "min_version is a version of product {p}, not of product {product_id}"
+            )));
+        }
+    }
+    Ok(version)
+}
+
 /// Parses query parameter `name`: an integer from 1 to `max`, or a 400
 /// naming it.
 pub fn number(name: &str, raw: &str, max: u32) -> Result<u32, ApiError> {
@@ -184,6 +231,28 @@ mod tests {
             ("sort=%zz", "percent-encoded"),
         ] {
             let err = q(query).unwrap_err();
+            assert!(err.contains(needle), "{query}: {err}");
+        }
+    }
+
+    #[test]
+    fn min_versions_are_a_writes_token_for_this_product() {
+        let v = |query: &str| parse_min_version(9, Some(query)).map_err(|e| e.message);
+        assert_eq!(parse_min_version(9, None).unwrap(), 0);
+        assert_eq!(v("count=3").unwrap(), 0);
+        assert_eq!(v("min_version=9:17").unwrap(), 17);
+        assert_eq!(v("page=2&min_version=9%3A17").unwrap(), 17);
+        assert_eq!(v("min_version=17").unwrap(), 17);
+        for (query, needle) in [
+            ("min_version=8:17", "of product 8, not of product 9"),
+            ("min_version=", "min_version must be"),
+            ("min_version=9:", "min_version must be"),
+            ("min_version=9:x", "min_version must be"),
+            ("min_version=-1", "min_version must be"),
+            ("min_version=99999999999999999999", "min_version must be"),
+            ("min_version=1&min_version=2", "more than once"),
+        ] {
+            let err = v(query).unwrap_err();
             assert!(err.contains(needle), "{query}: {err}");
         }
     }

@@ -15,6 +15,9 @@ pub type Reply = Response<Full<Bytes>>;
 
 /// Where a read came from, for the client.
 pub const X_CACHE: HeaderName = HeaderName::from_static("x-cache");
+/// A write's version, `<product_id>:<version>`: sent back as a read's
+/// `min_version`, it reads the write on any process or host.
+pub const X_REVIEWS_VERSION: HeaderName = HeaderName::from_static("x-reviews-version");
 /// What browsers and CDNs may cache a read for: short, since writes
 /// invalidate server-side caches at once but cannot reach a client's.
 const READ_CACHE_CONTROL: HeaderValue = HeaderValue::from_static("public, max-age=10");
@@ -27,6 +30,14 @@ pub fn reply(status: StatusCode, body: Bytes) -> Reply {
     let mut reply = Response::new(Full::new(body));
     *reply.status_mut() = status;
     reply.headers_mut().reserve(12);
+    reply
+}
+
+/// Marks `reply` with the version a write to `product_id` left it at.
+pub fn with_version(mut reply: Reply, product_id: u64, version: u64) -> Reply {
+    let token = format!("{product_id}:{version}");
+    let value = HeaderValue::from_str(&token).expect("digits and a colon");
+    reply.headers_mut().insert(X_REVIEWS_VERSION, value);
     reply
 }
 

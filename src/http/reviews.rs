@@ -12,12 +12,12 @@ use hyper::header::{self, HeaderMap, HeaderValue};
 
 use super::error::ApiError;
 use super::idempotency::{self, Guarding};
-use super::reply::{Reply, cached, json};
+use super::reply::{Reply, cached, json, with_version};
 use super::{new_review, query};
 use crate::model::{NewReview, limits};
 use crate::service::{Outcome, Service, Store, Write, render, unknown_product};
 
-/// `GET /reviews/:product_id?page&count&sort`.
+/// `GET /reviews/:product_id?page&count&sort&min_version`.
 pub async fn page<S: Store>(
     service: &Service<S>,
     product_id: u64,
@@ -25,17 +25,23 @@ pub async fn page<S: Store>(
     query: Option<&str>,
 ) -> Result<Reply, ApiError> {
     let q = query::parse_page_query(product_id, query)?;
-    let lookup = service.page(q).await.map_err(ApiError::store)?;
+    let at_least = query::parse_min_version(product_id, query)?;
+    let lookup = service.page(q, at_least).await.map_err(ApiError::store)?;
     Ok(cached(headers, &lookup))
 }
 
-/// `GET /reviews/:product_id/meta`.
+/// `GET /reviews/:product_id/meta?min_version`.
 pub async fn meta<S: Store>(
     service: &Service<S>,
     product_id: u64,
     headers: &HeaderMap,
+    query: Option<&str>,
 ) -> Result<Reply, ApiError> {
-    let lookup = service.meta(product_id).await.map_err(ApiError::store)?;
+    let at_least = query::parse_min_version(product_id, query)?;
+    let lookup = service
+        .meta(product_id, at_least)
+        .await
+        .map_err(ApiError::store)?;
     Ok(cached(headers, &lookup))
 }
 
@@ -79,7 +85,9 @@ where
 /// `POST /reviews/:product_id` with its body read: 201 once the review is
 /// durable and the product's cached copies are dropped. A retry with the
 /// same `Idempotency-Key` and body answers the same 201 and review id,
-/// with `Idempotent-Replayed: true`, and writes nothing.
+/// with `Idempotent-Replayed: true`, and writes nothing. Either way the
+/// answer carries the product's version as of the write
+/// (`X-Reviews-Version`).
 pub async fn post<S: Store>(
     service: &Service<S>,
     product_id: u64,
@@ -92,12 +100,13 @@ pub async fn post<S: Store>(
     let write = Write::AddReview { product_id, review };
     let outcome = service.write(write, guard).await.map_err(ApiError::store)?;
     let (id, replayed) = match outcome {
-        Outcome::Written(w) | Outcome::Unchanged(w) => (w.value, false),
-        Outcome::Replayed(w) => (w.value, true),
+        Outcome::Written(w) | Outcome::Unchanged(w) => (w, false),
+        Outcome::Replayed(w) => (w, true),
         Outcome::NotFound => return Err(ApiError::not_found(unknown_product(product_id))),
         Outcome::KeyReused => return Err(idempotency::reused(headers)),
     };
-    let mut created = json(StatusCode::CREATED, render::created(id));
+    let created = json(StatusCode::CREATED, render::created(id.value));
+    let mut created = with_version(created, product_id, id.version);
     if replayed {
         created
             .headers_mut()

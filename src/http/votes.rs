@@ -13,8 +13,8 @@ use hyper::{HeaderMap, StatusCode};
 
 use super::error::ApiError;
 use super::idempotency::{self, Guarding};
-use super::reply::{Reply, reply};
-use crate::service::{Outcome, Service, Store, Vote, Write};
+use super::reply::{Reply, reply, with_version};
+use crate::service::{Outcome, Service, Store, Versioned, Vote, Write};
 
 /// Records `vote` on `review_id`, guarded by the request's key and client.
 pub async fn put<S: Store>(
@@ -32,10 +32,18 @@ pub async fn put<S: Store>(
     let fingerprint = idempotency::fingerprint(&[b"PUT", name.as_bytes(), &id]);
     let guard = guarding.guard(headers, fingerprint, vote == Vote::Helpful)?;
     let outcome = service.write(write, guard).await.map_err(ApiError::store)?;
-    let mut done = reply(StatusCode::NO_CONTENT, Bytes::new());
+    // Every applied outcome answers the review's product and its version.
+    let done = |w: Versioned<u64>| {
+        with_version(
+            reply(StatusCode::NO_CONTENT, Bytes::new()),
+            w.value,
+            w.version,
+        )
+    };
     match outcome {
-        Outcome::Written(_) | Outcome::Unchanged(_) => Ok(done),
-        Outcome::Replayed(_) => {
+        Outcome::Written(w) | Outcome::Unchanged(w) => Ok(done(w)),
+        Outcome::Replayed(w) => {
+            let mut done = done(w);
             done.headers_mut()
                 .insert(idempotency::REPLAYED, HeaderValue::from_static("true"));
             Ok(done)

@@ -20,7 +20,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use crate::cache::{Lookup, Origin};
-pub use crate::store::{IdempotencyKey, Outcome, Store, StoreError, Voter, Write, WriteGuard};
+pub use crate::store::{
+    IdempotencyKey, Outcome, Store, StoreError, Versioned, Voter, Write, WriteGuard,
+};
 
 use crate::breaker::{Breaker, BreakerState};
 use crate::cache::{CacheKey, ReadThrough, Rendered};
@@ -129,11 +131,14 @@ impl<S: Store> Service<S> {
         self.breaker.state()
     }
 
-    /// One page of a product's reviews, rendered; an unknown product's
-    /// answer has `found: false`.
-    pub async fn page(&self, q: PageQuery) -> Result<Lookup, StoreError> {
+    /// One page of a product's reviews, rendered, as of at least version
+    /// `at_least` of the product (0: whatever is current; a client sends a
+    /// write's version to read its own write wherever it lands); an
+    /// unknown product's answer has `found: false`.
+    pub async fn page(&self, q: PageQuery, at_least: u64) -> Result<Lookup, StoreError> {
+        self.expect(q.product_id, at_least);
         self.cache
-            .get(CacheKey::page(&q), || async {
+            .get(CacheKey::page(&q), at_least, || async {
                 let photos = self.products.photo_base();
                 let render = |page: PageView<'_, '_>| render::page(&q, page, photos);
                 let page = self.read(self.store.page_rendered(q, render)).await?;
@@ -142,15 +147,28 @@ impl<S: Store> Service<S> {
             .await
     }
 
-    /// A product's meta, rendered.
-    pub async fn meta(&self, product_id: u64) -> Result<Lookup, StoreError> {
+    /// A product's meta, rendered, as of at least version `at_least` (as
+    /// for [`Service::page`]).
+    pub async fn meta(&self, product_id: u64, at_least: u64) -> Result<Lookup, StoreError> {
+        self.expect(product_id, at_least);
         self.cache
-            .get(CacheKey::meta(product_id), || async {
+            .get(CacheKey::meta(product_id), at_least, || async {
                 let meta = self.read(self.store.meta_versioned(product_id)).await?;
                 let body = meta.value.map(|m| render::meta(product_id, &m));
                 Ok(rendered(product_id, body, meta.version))
             })
             .await
+    }
+
+    /// A client asks for version `at_least` of `product_id`: when that is
+    /// newer than any write this process knows of, the write was made
+    /// elsewhere and not polled yet, so the store reads where it surely is.
+    /// The client's number is never taken as a known write (a made-up one
+    /// would hold every copy of the product back for everyone).
+    fn expect(&self, product_id: u64, at_least: u64) {
+        if at_least > 0 && at_least > self.cache.known_version(product_id) {
+            self.store.newer_elsewhere(product_id);
+        }
     }
 
     /// Adds a review once it is durable; from then on this process serves

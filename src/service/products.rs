@@ -348,7 +348,7 @@ impl<S: Store> Service<S> {
 /// A body just rendered, as a cache entry that never goes stale.
 fn fresh(found: bool, body: Vec<u8>) -> Lookup {
     Lookup {
-        entry: Arc::new(Entry::new(found, Bytes::from(body), u64::MAX, 0)),
+        entry: Arc::new(Entry::new(found, Bytes::from(body), u64::MAX, 0, 0)),
         origin: Origin::Store,
     }
 }

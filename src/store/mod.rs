@@ -38,16 +38,19 @@ pub enum StoreError {
     Mismatch(String),
 }
 
-/// A store answer and the store version it reflects.
+/// A store answer and the version of its product it reflects.
 ///
-/// Versions order the store's writes: every write has one, and a read "as
-/// of" version `v` reflects every write whose version is at most `v` (it
-/// may reflect later ones too). The cache serves a copy only while its
-/// version is at least that of the latest write it knows of for the
-/// product. On the embedded store a version is an LMDB transaction id (a
-/// write's own; for a read, the last write committed before it began);
-/// on MongoDB it is the
-/// deployment's cluster time (`operationTime`) of the read or the commit.
+/// Versions order each product's writes: every write has one, higher than
+/// every earlier write's to the same product, and a read of a product "as
+/// of" version `v` reflects every write to it whose version is at most `v`
+/// (it may reflect later ones too). Versions of different products are
+/// never compared. The cache serves a copy only while its version is at
+/// least that of the latest write it knows of for the product. On the
+/// embedded store a version is an LMDB transaction id (a write's own; for a
+/// read, the last write committed before it began), which orders every
+/// product at once; on MongoDB it is the product's own counter, advanced by
+/// every write in the write's transaction (see `mongo`), which any
+/// deployment keeps, cluster time or not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Versioned<T> {
     /// The answer.
@@ -146,8 +149,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<Review>, StoreError>> + Send;
 
     /// The products written since `cursor` (every process polls this to
-    /// learn of writes made elsewhere); with no cursor, just the current
-    /// position and version.
+    /// learn of writes made elsewhere); with no cursor, the current position
+    /// and whatever recent writes the store lists at once (see
+    /// [`Changes`]).
     fn changes_since(
         &self,
         cursor: Option<u64>,
@@ -157,6 +161,15 @@ pub trait Store: Send + Sync + 'static {
     /// loaded, `None` before: products and their pictures are rendered from
     /// it (see [`crate::generate`]), the same over every backend.
     fn data_set(&self) -> impl Future<Output = Result<Option<DataSet>, StoreError>> + Send;
+
+    /// A client showed a version of `product_id` newer than any this
+    /// process has learned of (it carries a write's version made elsewhere):
+    /// the next reads of the product go where that write surely is (on
+    /// MongoDB, the primary, for a while). Nothing by default: a store
+    /// whose every read sees every committed write needs nothing.
+    fn newer_elsewhere(&self, product_id: u64) {
+        let _ = product_id;
+    }
 
     /// [`Store::page_versioned`] without the version.
     fn page(
@@ -314,15 +327,23 @@ impl Outcome {
     }
 }
 
+/// A product the change log lists, and a version at or above its writes'.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Changed {
+    /// The product written.
+    pub product_id: u64,
+    /// At or above the version of every write to it the poll saw.
+    pub version: u64,
+}
+
 /// What [`Store::changes_since`] answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Changes {
     /// Where the next poll starts.
     pub cursor: u64,
-    /// Products written since the previous cursor (each once).
-    pub products: Vec<u64>,
-    /// A version at or above every listed write's: what the poll saw.
-    pub version: u64,
+    /// Products written since the previous cursor, each once, in id order,
+    /// with a version at or above that of every listed write to it.
+    pub products: Vec<Changed>,
     /// False when the log no longer reaches back to the previous cursor:
     /// the caller must assume every product changed.
     pub complete: bool,

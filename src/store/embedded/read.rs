@@ -8,7 +8,7 @@ use super::keys::{decode_index, decode_meta, review_key, review_of};
 use super::{CHANGES_KEPT, EmbeddedStore, KEY_CHANGE_SEQ, codec};
 use crate::model::{Meta, Page, PageQuery, PageView, Review};
 use crate::store::page::{SortEntry, select_page};
-use crate::store::{Changes, StoreError, Versioned};
+use crate::store::{Changed, Changes, StoreError, Versioned};
 
 /// Products with at most this many records are paged from one walk over
 /// their records (neighbours in `records`), sort keys read from each
@@ -224,7 +224,6 @@ impl EmbeddedStore {
         let Some(from) = cursor.filter(|&c| c < head) else {
             return Ok(Changes {
                 cursor: head,
-                version,
                 products: Vec::new(),
                 complete: true,
             });
@@ -242,9 +241,17 @@ impl EmbeddedStore {
         }
         products.sort_unstable();
         products.dedup();
+        // Transaction ids order every product at once: the read's is at or
+        // above every listed write's.
+        let products = products
+            .into_iter()
+            .map(|product_id| Changed {
+                product_id,
+                version,
+            })
+            .collect();
         Ok(Changes {
             cursor: head,
-            version,
             products,
             complete,
         })

@@ -79,6 +79,16 @@ pub(super) fn meta_from(d: &Document) -> Result<Meta, StoreError> {
     })
 }
 
+/// A product's version from its meta document (or a change entry): its
+/// `v`, 0 when it has none (no write since the load).
+pub(super) fn version_from(d: &Document) -> Result<u64, StoreError> {
+    if d.contains_key("v") {
+        Ok(int(d, "v")?.max(0) as u64)
+    } else {
+        Ok(0)
+    }
+}
+
 fn meta_counts(m: &Meta) -> [u32; 7] {
     let [r1, r2, r3, r4, r5] = m.ratings;
     [r1, r2, r3, r4, r5, m.recommended, m.not_recommended]

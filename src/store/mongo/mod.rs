@@ -18,21 +18,25 @@
 //!   unix seconds; `relevance` = helpfulness × 31,536,000 + date, the
 //!   `relevant` sort key, kept up to date by votes (a vote adds a year).
 //! - `meta`: `_id` = product_id, counters `r1`..`r5`, `rec_true`,
-//!   `rec_false`. A product with no visible review may have no document;
-//!   it reads as zeros, as does a missing counter. Every write names all
-//!   seven counters, so an upsert creates a whole document.
+//!   `rec_false`, and `v`, the product's version: every write to the
+//!   product adds one to it in its transaction (see `write`). A product
+//!   with no visible review may have no document; it reads as zeros and
+//!   version 0, as does a missing counter. Every write names all seven
+//!   counters, so an upsert creates a whole document.
 //! - `info`: `{_id: "data_set", seed, records, products, loaded, complete,
 //!   layout}` (what is loaded, how far, and in which document layout) and
 //!   `{_id: "counters", next_review_id}`.
-//! - `changes`: one entry per write, `{_id: token, at, product_id}`, which
-//!   every process polls (the cache's change-log follower); kept for
-//!   [`CHANGES_KEPT_FOR`] by a TTL index on `at`.
-//! - `idempotency`: `{_id: Idempotency-Key, request, answer, expires}`,
-//!   written in the transaction of the write it guards; `votes`:
-//!   `{_id: "review_id:voter", until}`, one per helpful vote of a client.
-//!   Both have a TTL index on their date (`expireAfterSeconds: 0`); a
-//!   record past its date that the TTL monitor (which runs every minute)
-//!   has not removed yet reads as absent.
+//! - `changes`: one entry per write, `{_id: token, at, product_id, v}`
+//!   (`v`: the write's version), which every process polls (the cache's
+//!   change-log follower); kept for [`CHANGES_KEPT_FOR`] by a TTL index on
+//!   `at`.
+//! - `idempotency`: `{_id: Idempotency-Key, request, answer, expires,
+//!   token}`, claimed by an insert in the transaction of the write it
+//!   guards; `votes`: `{_id: "review_id:voter", until, token}`, one per
+//!   helpful vote of a client, claimed the same way. Both have a TTL index
+//!   on their date (`expireAfterSeconds: 0`); a record past its date that
+//!   the TTL monitor (which runs every minute) has not removed yet is
+//!   deleted by the next claim of its `_id`.
 //!
 //! # Indexes
 //!
@@ -54,7 +58,7 @@
 //!
 //! A write touches only documents of its own review and product, plus one
 //! new change entry, so writes to different products never conflict:
-//! - review ids come from blocks of `write::ID_BLOCK` that each process
+//! - review ids come from blocks of `ID_BLOCK` (64) that each process
 //!   reserves with one `$inc` on `counters`, outside any transaction; so
 //!   ids stay unique but are not dense across processes, and ids left in a
 //!   block when a process stops are never used (gaps);
@@ -76,9 +80,20 @@
 //!
 //! Reads use the configured read preference (default `secondaryPreferred`),
 //! except for products written in the last [`PRIMARY_AFTER_WRITE`] — by
-//! this process or, as its change log poll tells it, by any other — which
-//! read from the primary, so a write is never followed by a stale read from
-//! a lagging secondary.
+//! this process, by any other as its change log poll tells it, or as a
+//! client's `min_version` shows — which read from the primary, so a write
+//! is never followed by a stale read from a lagging secondary. A deployment
+//! that reports no cluster time (a standalone server, some compatible
+//! services) cannot make a secondary's read causally follow an earlier
+//! one, so there every read goes to the primary.
+//!
+//! # Versions
+//!
+//! A product's version is its own counter `v` (see `write`), not the
+//! deployment's cluster time: every deployment this store runs on keeps it
+//! the same way, with or without cluster time, and it is known to the
+//! writer before its answer. Versions of different products are not
+//! comparable, and the cache never compares them.
 
 mod docs;
 mod load;
@@ -215,6 +230,18 @@ impl MongoStore {
         if !transactions {
             tracing::warn!("MongoDB is a standalone server: writes run without transactions");
         }
+        // Without cluster time a session cannot make a read on one member
+        // wait for what an earlier read saw on another: a page read after
+        // its meta could be older than the meta's version.
+        let reads = if hello.contains_key("$clusterTime") || is_primary(&reads) {
+            reads
+        } else {
+            tracing::info!(
+                "MongoDB reports no cluster time (a standalone server or a compatible service): \
+                 reads go to the primary, where each sees every earlier write"
+            );
+            primary()
+        };
         let store = MongoStore {
             reviews: db.collection("reviews"),
             meta: db.collection("meta"),
@@ -396,6 +423,10 @@ impl Store for MongoStore {
     async fn data_set(&self) -> Result<Option<DataSet>, StoreError> {
         self.read_data_set().await
     }
+
+    fn newer_elsewhere(&self, product_id: u64) {
+        self.note_write(product_id);
+    }
 }
 
 /// The cached product count of [`MongoStore::product_exists`].
@@ -469,6 +500,13 @@ fn read_preference(name: &str) -> Result<SelectionCriteria, StoreError> {
 
 fn primary() -> SelectionCriteria {
     SelectionCriteria::ReadPreference(ReadPreference::Primary)
+}
+
+fn is_primary(reads: &SelectionCriteria) -> bool {
+    matches!(
+        reads,
+        SelectionCriteria::ReadPreference(ReadPreference::Primary)
+    )
 }
 
 /// When the URI names a replica set the servers do not form, why: asks each

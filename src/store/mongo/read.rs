@@ -36,11 +36,10 @@ use tokio::time::Instant;
 
 use mongodb::ClientSession;
 
-use super::docs::{int, meta_from, review_from};
-use super::write::version_of;
+use super::docs::{int, meta_from, review_from, version_from};
 use super::{CHANGES_KEPT_FOR, MongoStore, order, primary, unix_ms, until};
 use crate::model::{Meta, Page, PageQuery, Review};
-use crate::store::{Changes, StoreError, Versioned};
+use crate::store::{Changed, Changes, StoreError, Versioned};
 
 /// The least re-read window of the change log.
 pub const MIN_WINDOW: Duration = Duration::from_secs(10);
@@ -84,11 +83,15 @@ impl Feed {
 }
 
 impl MongoStore {
-    /// One page, hinted to the index of its order; `total` from the meta.
+    /// One page, hinted to the index of its order; `total` and the version
+    /// from the meta.
     ///
-    /// Both reads share a causally consistent session, so the page reflects
-    /// at least what the meta read did; the answer is versioned as of the
-    /// meta read (see [`crate::store::Versioned`]).
+    /// The meta is read first, then the page, in one causally consistent
+    /// session: the page reflects at least every write the meta did (on one
+    /// server, as a later read; across a replica set's members, through
+    /// the session's cluster time — where a deployment reports none, reads
+    /// go to the primary, see [`MongoStore::connect`]). So the page is as
+    /// of at least the meta's version (see [`crate::store::Versioned`]).
     pub(super) async fn read_page(
         &self,
         q: PageQuery,
@@ -102,11 +105,8 @@ impl MongoStore {
         }
         let mut session = until(deadline, self.client.start_session()).await?;
         let reads = self.reads_for(q.product_id);
-        let total = self
-            .meta_of(q.product_id, &mut session, deadline)
-            .await?
-            .total();
-        let version = version_of(&session);
+        let (meta, version) = self.meta_of(q.product_id, &mut session, deadline).await?;
+        let total = meta.total();
         let page = |reviews| Versioned {
             value: Some(Page { total, reviews }),
             version,
@@ -152,27 +152,29 @@ impl MongoStore {
             });
         }
         let mut session = until(deadline, self.client.start_session()).await?;
-        let meta = self.meta_of(product_id, &mut session, deadline).await?;
+        let (meta, version) = self.meta_of(product_id, &mut session, deadline).await?;
         Ok(Versioned {
             value: Some(meta),
-            version: version_of(&session),
+            version,
         })
     }
 
+    /// A product's meta and version; zeros (and version 0) for a product
+    /// with no document.
     async fn meta_of(
         &self,
         product_id: u64,
         session: &mut ClientSession,
         deadline: Instant,
-    ) -> Result<Meta, StoreError> {
+    ) -> Result<(Meta, u64), StoreError> {
         let find = self
             .meta
             .find_one(doc! { "_id": product_id as i64 })
             .selection_criteria(self.reads_for(product_id))
             .session(session);
         match until(deadline, find).await? {
-            Some(d) => meta_from(&d),
-            None => Ok(Meta::default()),
+            Some(d) => Ok((meta_from(&d)?, version_from(&d)?)),
+            None => Ok((Meta::default(), 0)),
         }
     }
 
@@ -220,7 +222,7 @@ impl MongoStore {
         let find = self
             .changes
             .find(doc! { "at": { "$gt": since } })
-            .projection(doc! { "product_id": 1 })
+            .projection(doc! { "product_id": 1, "v": 1 })
             .selection_criteria(primary())
             .session(&mut session)
             .into_future();
@@ -231,33 +233,34 @@ impl MongoStore {
                 .deserialize_current()
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?;
             if let Some(Bson::ObjectId(token)) = doc.get("_id") {
-                entries.push((*token, int(&doc, "product_id")? as u64));
+                let changed = Changed {
+                    product_id: int(&doc, "product_id")? as u64,
+                    version: version_from(&doc)?,
+                };
+                entries.push((*token, changed));
             }
         }
 
         let mut feed = self.feed.lock().expect("change feed lock");
-        let mut products = Vec::new();
-        if let Some(c) = cursor {
-            let seen = feed.seen(c);
-            products.extend(
-                entries
-                    .iter()
-                    .filter(|(token, _)| !seen.is_some_and(|s| s.contains(token)))
-                    .map(|&(_, product)| product),
-            );
-        }
-        products.sort_unstable();
-        products.dedup();
+        // A first look lists its whole window: writes just before a process
+        // started, which copies read then may predate.
+        let seen = cursor.and_then(|c| feed.seen(c));
+        let mut products: Vec<Changed> = entries
+            .iter()
+            .filter(|(token, _)| !seen.is_some_and(|s| s.contains(token)))
+            .map(|&(_, changed)| changed)
+            .collect();
+        // Each product once, at its highest version listed.
+        products.sort_unstable_by(|a, b| (a.product_id, b.version).cmp(&(b.product_id, a.version)));
+        products.dedup_by_key(|c| c.product_id);
         let next = feed.issue(from.max(now), entries.iter().map(|&(t, _)| t).collect());
         drop(feed);
-        for &product in &products {
-            self.note_write(product);
+        for changed in &products {
+            self.note_write(changed.product_id);
         }
         let kept = CHANGES_KEPT_FOR.as_millis() as i64 - window;
         Ok(Changes {
             cursor: next,
-            // The primary's time of the poll: at or after every entry it saw.
-            version: version_of(&session),
             products,
             complete: now - from <= kept,
         })

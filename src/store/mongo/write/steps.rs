@@ -1,0 +1,152 @@
+//! The steps of one attempt, in its session (see the module docs above):
+//! the guard claims, the review write, the product's meta and version, the
+//! key's answer, the change entry.
+//!
+//! # Versions
+//!
+//! Every write `$inc`s its product's `v` in the meta document, in the
+//! write's own transaction, and reads the new value back from that update
+//! (`findOneAndUpdate`, after the change): the write's version, known
+//! before the commit, carried by its change entry, and read by every later
+//! read of the product with its meta. Writes to one product hold the meta
+//! document's lock in turn (a write conflict retried on MongoDB, a row
+//! lock waited for on engines built on PostgreSQL), so each gets a version
+//! above every earlier one's, on any deployment — no cluster time needed.
+
+use mongodb::ClientSession;
+use mongodb::bson::oid::ObjectId;
+use mongodb::bson::{DateTime, Document, doc};
+use mongodb::options::ReturnDocument;
+use tokio::time::Instant;
+
+use super::retry::{Failure, within};
+use super::{Applied, Op, Vote};
+use crate::model::RELEVANCE_YEAR_SECS;
+use crate::store::mongo::MongoStore;
+use crate::store::mongo::docs::{int, meta_inc, review_doc, version_from};
+use crate::store::{StoreError, Versioned, WriteGuard};
+
+impl MongoStore {
+    /// The write's steps in `session`.
+    pub(super) async fn apply(
+        &self,
+        session: &mut ClientSession,
+        op: Op<'_>,
+        guard: &WriteGuard,
+        token: ObjectId,
+        deadline: Instant,
+    ) -> Result<Applied, Failure> {
+        if let Some(claim) = self
+            .claim_guards(session, op, guard, token, deadline)
+            .await?
+        {
+            return Ok(Applied::Taken(claim));
+        }
+        let (product, counted) = match op {
+            Op::Add(review) => {
+                let insert = self.reviews.insert_one(review_doc(review));
+                within(deadline, insert.session(&mut *session)).await?;
+                let counted = meta_inc(review.rating, review.recommend, 1);
+                (review.product_id, counted)
+            }
+            Op::Update(review_id, vote) => {
+                let Some(found) = self
+                    .update_review(session, review_id, vote, deadline)
+                    .await?
+                else {
+                    return Ok(Applied::NotFound);
+                };
+                found
+            }
+        };
+        let version = self.advance(session, product, counted, deadline).await?;
+        self.record_answer(session, guard, op.answer(product), deadline)
+            .await?;
+        // Last, so that without a transaction followers never hear of a
+        // write before it is there.
+        let entry = doc! {
+            "_id": token, "at": DateTime::now(),
+            "product_id": product as i64, "v": version as i64,
+        };
+        let log = self.changes.insert_one(entry).session(&mut *session);
+        within(deadline, log).await?;
+        Ok(Applied::Done(Versioned {
+            value: product,
+            version,
+        }))
+    }
+
+    /// Votes on, reports or restores a visible (to restore, a reported)
+    /// review: its product and what its meta counts change by, or `None`
+    /// when no review is in that state.
+    async fn update_review(
+        &self,
+        session: &mut ClientSession,
+        review_id: u64,
+        vote: Vote,
+        deadline: Instant,
+    ) -> Result<Option<(u64, Document)>, Failure> {
+        let (reported, update) = match vote {
+            Vote::Helpful => (
+                false,
+                doc! { "$inc": { "helpfulness": 1_i64, "relevance": RELEVANCE_YEAR_SECS } },
+            ),
+            Vote::Report => (false, doc! { "$set": { "reported": true } }),
+            Vote::Restore => (true, doc! { "$set": { "reported": false } }),
+        };
+        let find = self
+            .reviews
+            .find_one_and_update(
+                doc! { "_id": review_id as i64, "reported": reported },
+                update,
+            )
+            .projection(doc! { "product_id": 1, "rating": 1, "recommend": 1 })
+            .session(&mut *session);
+        let Some(doc) = within(deadline, find).await? else {
+            return Ok(None);
+        };
+        let product = int(&doc, "product_id")? as u64;
+        let counted = match vote {
+            // A vote counts nothing in meta; it only moves the version.
+            Vote::Helpful => doc! { "$inc": {} },
+            Vote::Report | Vote::Restore => {
+                let rating = int(&doc, "rating")? as u8;
+                let recommend = doc
+                    .get_bool("recommend")
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let by = if vote == Vote::Report { -1 } else { 1 };
+                meta_inc(rating, recommend, by)
+            }
+        };
+        Ok(Some((product, counted)))
+    }
+
+    /// Applies `counted` (an `$inc` of meta counters) to the product's meta
+    /// and advances its version: the write's version. A product with no
+    /// document yet gets one.
+    async fn advance(
+        &self,
+        session: &mut ClientSession,
+        product_id: u64,
+        mut counted: Document,
+        deadline: Instant,
+    ) -> Result<u64, Failure> {
+        let inc = counted
+            .get_document_mut("$inc")
+            .map_err(|e| Failure::stop(StoreError::Corrupt(e.to_string())))?;
+        inc.insert("v", 1_i64);
+        let update = self
+            .meta
+            .find_one_and_update(doc! { "_id": product_id as i64 }, counted)
+            .upsert(true)
+            .return_document(ReturnDocument::After)
+            .projection(doc! { "v": 1 })
+            .session(&mut *session);
+        match within(deadline, update).await? {
+            Some(meta) => Ok(version_from(&meta)?),
+            None => Err(Failure::stop(StoreError::Corrupt(
+                "the meta upsert returned no document".into(),
+            ))),
+        }
+    }
+}
