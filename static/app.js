@@ -64,9 +64,24 @@
     status.classList.toggle('error', isError);
   }
 
+  /**
+   * The version each product was left at by this shopper's last write
+   * (`X-Reviews-Version`), sent back as `min_version` on that product's
+   * reads: whichever server answers, it shows the shopper's own write.
+   */
+  const written = new Map();
+
+  /** `path` asking for at least the version this shopper's write left. */
+  function atLeastWritten(path) {
+    const product = /^\/reviews\/(\d+)(\/meta)?(\?|$)/.exec(path);
+    const token = product && written.get(product[1]);
+    if (!token) return path;
+    return `${path}${path.includes('?') ? '&' : '?'}min_version=${encodeURIComponent(token)}`;
+  }
+
   /** GET with If-None-Match; a 304 reuses the body seen with that ETag. */
   async function getJSON(path) {
-    const url = api + path;
+    const url = api + atLeastWritten(path);
     const seen = etags.get(url);
     const res = await fetch(url, { headers: seen ? { 'If-None-Match': seen.etag } : {} });
     if (res.status === 304 && seen) return { status: 200, body: seen.body };
@@ -85,6 +100,8 @@
     // One retry when the network fails, with the same key: if the first
     // attempt was written after all, the server answers it again.
     const res = await fetch(api + path, init).catch(() => fetch(api + path, init));
+    const version = res.ok && res.headers.get('X-Reviews-Version');
+    if (version) written.set(version.split(':')[0], version);
     const body = res.status === 204 ? null : await res.json().catch(() => null);
     return { status: res.status, body };
   }

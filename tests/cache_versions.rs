@@ -6,11 +6,12 @@
 
 mod common;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Options, Proc, RedisServer, TestApp, request};
+use common::{KeepAlive, Options, Proc, RedisServer, TestApp, request};
 use serde_json::json;
 
 fn review(n: u64) -> Vec<u8> {
@@ -264,4 +265,134 @@ async fn a_crawled_product_keeps_a_bounded_redis_footprint() {
         (1..=20).contains(&keys),
         "{keys} Redis keys for one crawled product"
     );
+}
+
+/// Two separate servers on one store, as two hosts behind a load balancer:
+/// a shopper writes through one (keep-alive) and reads through the other,
+/// whose L1 holds the pre-write copies and which has not polled the
+/// change log yet. Carrying the write's `X-Reviews-Version` as
+/// `min_version`, every read shows the write at once.
+async fn a_write_is_read_through_another_server_at_once(a: SocketAddr, b: SocketAddr) {
+    let product = 4;
+    let meta = format!("/reviews/{product}/meta");
+    let page = format!("/reviews/{product}?sort=newest&count=3");
+    let mut through_a = KeepAlive::new(a);
+    let mut through_b = KeepAlive::new(b);
+    for round in 0..2 {
+        let resp = through_b.get(&meta).await.unwrap();
+        through_b.get(&page).await.unwrap();
+        if round == 1 {
+            assert_eq!(resp.header("x-cache"), Some("HIT-L1"), "B holds copies");
+        }
+    }
+    let before = through_b.get(&meta).await.unwrap().json()["total"]
+        .as_u64()
+        .unwrap();
+
+    // Several rounds, each a fresh write: any one would catch a copy
+    // served from B's L1 while its follower lags.
+    for n in 0..5 {
+        let posted = through_a
+            .send(
+                "POST",
+                &format!("/reviews/{product}"),
+                &[("Content-Type", "application/json")],
+                &review(100 + n),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            posted.status,
+            201,
+            "{}",
+            String::from_utf8_lossy(&posted.body)
+        );
+        let id = posted.json()["review_id"].as_u64().unwrap();
+        let token = posted
+            .header("x-reviews-version")
+            .expect("a write's version")
+            .to_string();
+        let (named, version) = token.split_once(':').expect("product:version");
+        assert_eq!(named, product.to_string());
+        assert!(version.parse::<u64>().is_ok(), "{token}");
+
+        let ask = |path: &str| {
+            format!(
+                "{path}{}min_version={token}",
+                if path.contains('?') { "&" } else { "?" }
+            )
+        };
+        let shown = through_b.get(&ask(&meta)).await.unwrap();
+        assert_eq!(shown.status, 200);
+        assert_eq!(
+            shown.json()["total"],
+            before + n + 1,
+            "meta through B, round {n}"
+        );
+        let shown = through_b.get(&ask(&page)).await.unwrap();
+        assert_eq!(
+            shown.json()["results"][0]["review_id"],
+            id,
+            "page through B, round {n}"
+        );
+
+        // A vote through A: its version is newer still, and shows through B.
+        let voted = through_a
+            .send("PUT", &format!("/reviews/{id}/helpful"), &[], b"")
+            .await
+            .unwrap();
+        assert_eq!(voted.status, 204);
+        let vote_token = voted
+            .header("x-reviews-version")
+            .expect("a vote's version")
+            .to_string();
+        let vote_version: u64 = vote_token.split_once(':').unwrap().1.parse().unwrap();
+        assert!(
+            vote_version > version.parse().unwrap(),
+            "{vote_token} after {token}"
+        );
+        let shown = through_b
+            .get(&format!("{page}&min_version={vote_token}"))
+            .await
+            .unwrap();
+        assert_eq!(
+            shown.json()["results"][0]["helpfulness"],
+            1,
+            "vote through B, round {n}"
+        );
+    }
+
+    // Another product's token is a client's mistake, said plainly.
+    let wrong = through_b
+        .get(&format!("/reviews/5?min_version={product}:1"))
+        .await
+        .unwrap();
+    assert_eq!(wrong.status, 400);
+    assert!(wrong.error().contains("min_version"), "{}", wrong.error());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_shows_through_another_server_when_the_reader_carries_its_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_a, a) = Proc::serve(dir.path(), &["--workers", "1"]);
+    // The second server opens the store the first one seeded.
+    let (_b, b) = Proc::serve(dir.path(), &["--workers", "1"]);
+    a_write_is_read_through_another_server_at_once(a, b).await;
+}
+
+#[cfg(feature = "mongodb")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs MONGODB_URI (a MongoDB replica set, standalone or mongos)"]
+async fn on_mongodb_a_write_shows_through_another_server_when_the_reader_carries_its_version() {
+    let uri = common::mongo::fresh_database_uri("versions");
+    let seeded = std::process::Command::new(env!("CARGO_BIN_EXE_seed"))
+        .args(["--mongodb-uri", &uri, "--records", "3000", "--drop"])
+        .status()
+        .expect("seed runs");
+    assert!(seeded.success(), "seed into {uri}");
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["--workers", "1", "--mongodb-uri", uri.as_str()];
+    let (_a, a) = Proc::serve(dir.path(), &args);
+    let (_b, b) = Proc::serve(dir.path(), &args);
+    a_write_is_read_through_another_server_at_once(a, b).await;
 }

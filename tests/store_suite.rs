@@ -268,8 +268,17 @@ async fn versions_order_writes<S: Store>(store: &S, other: &S, g: &Generator) {
         page_before.version < written.version && meta_before.version < written.version,
         "reads before a write are older than it"
     );
+    // The writer at once; the other as its follower would: after a poll
+    // of the change log, within 1 s (a lagging replica has that long).
+    let polled = other.changes_since(Some(start.cursor)).await.unwrap();
+    let listed = polled.products.iter().find(|c| c.product_id == product);
+    assert!(
+        listed.is_some_and(|c| c.version >= written.version),
+        "the log reports the write at or after its version: {:?}",
+        polled.products
+    );
     for (name, handle) in [("writer", store), ("other", other)] {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
         loop {
             let page = handle.page_versioned(newest).await.unwrap();
             let meta = handle.meta_versioned(product).await.unwrap();
@@ -285,18 +294,11 @@ async fn versions_order_writes<S: Store>(store: &S, other: &S, g: &Generator) {
             }
             assert!(
                 std::time::Instant::now() < deadline,
-                "{name}: no read reached the write's version in 10 s"
+                "{name}: no read reached the write's version in 1 s"
             );
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
     }
-    let changes = other.changes_since(Some(start.cursor)).await.unwrap();
-    let listed = changes.products.iter().find(|c| c.product_id == product);
-    assert!(
-        listed.is_some_and(|c| c.version >= written.version),
-        "the log reports the write at or after its version: {:?}",
-        changes.products
-    );
     let vote = other
         .vote_helpful_versioned(written.value)
         .await
@@ -304,6 +306,25 @@ async fn versions_order_writes<S: Store>(store: &S, other: &S, g: &Generator) {
         .expect("a visible review");
     assert_eq!(vote.value, product);
     assert!(vote.version > written.version, "a later write is newer");
+
+    // A client carrying the vote's version to the writer's handle, which
+    // has not polled since: the first read shows it, no waiting.
+    store.newer_elsewhere(product);
+    let page = store.page_versioned(newest).await.unwrap();
+    let meta = store.meta_versioned(product).await.unwrap();
+    assert!(
+        page.version >= vote.version && meta.version >= vote.version,
+        "a read asked for the vote's version is at least that new: {} {} < {}",
+        page.version,
+        meta.version,
+        vote.version
+    );
+    let page = page.value.expect("known product");
+    assert_eq!(
+        (page.reviews[0].review_id, page.reviews[0].helpfulness),
+        (written.value, 1),
+        "the vote shows"
+    );
 }
 
 /// The products a change-log poll lists.
@@ -522,6 +543,38 @@ async fn guarded_writes<S: Store>(store: &Arc<S>, other: &Arc<S>, g: &Generator)
     expected.add(new.rating, new.recommend);
     assert_eq!(store.meta(product).await.unwrap(), Some(expected));
 
+    // Many copies of one keyed review at once, through both handles: one
+    // is written, the others replay its answer.
+    let post_key = format!("post-{now}");
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..8 {
+        let handle = Arc::clone(if n % 2 == 0 { store } else { other });
+        let guard = keyed(&post_key, 5, now);
+        let write = add();
+        tasks.spawn(async move { handle.write_guarded(write, guard).await.unwrap() });
+    }
+    let outcomes = tasks.join_all().await;
+    let firsts: Vec<u64> = outcomes
+        .iter()
+        .filter_map(|o| match o {
+            Outcome::Written(w) => Some(w.value),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(firsts.len(), 1, "one of 8 copies written: {outcomes:?}");
+    assert!(
+        outcomes.iter().all(
+            |o| matches!(o, Outcome::Written(w) | Outcome::Replayed(w) if w.value == firsts[0])
+        ),
+        "the others replay its review id: {outcomes:?}"
+    );
+    expected.add(new.rating, new.recommend);
+    assert_eq!(
+        store.meta(product).await.unwrap(),
+        Some(expected),
+        "one review more"
+    );
+
     // Many copies of one keyed vote at once, through both handles: one
     // counts, the others replay it.
     let voted = common::visible_reviews(g, 40)[0].review_id;
@@ -591,6 +644,28 @@ async fn guarded_writes<S: Store>(store: &Arc<S>, other: &Arc<S>, g: &Generator)
         "{after_window:?}"
     );
     assert_eq!(votes_of(helpful(other).await), start + 4);
+
+    // One voter's 16 votes at once, through both handles: one counts.
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..16 {
+        let handle = Arc::clone(if n % 2 == 0 { store } else { other });
+        let guard = voter(13, now, until);
+        let write = helpful_vote();
+        tasks.spawn(async move { handle.write_guarded(write, guard).await.unwrap() });
+    }
+    let outcomes = tasks.join_all().await;
+    let counted = outcomes
+        .iter()
+        .filter(|o| matches!(o, Outcome::Written(_)))
+        .count();
+    assert_eq!(counted, 1, "{outcomes:?}");
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| matches!(o, Outcome::Written(w) | Outcome::Unchanged(w) if w.value == 40)),
+        "{outcomes:?}"
+    );
+    assert_eq!(votes_of(helpful(store).await), start + 5);
 
     // Reported reviews are listed, newest id first, and restored: back in
     // pages and meta; a vote on a hidden review is unknown whoever votes.

@@ -202,8 +202,21 @@ try {
   const given = pictures[pictures.length - 1].src; // an absolute URL that serves an image
   await page.fill('#f-body', body);
   await page.fill('#f-photos', given);
-  await page.click('#review-form button[type=submit]');
+  const reads = [];
+  page.on('request', (r) => { if (r.method() === 'GET') reads.push(r.url()); });
+  const [postAnswer] = await Promise.all([
+    page.waitForResponse((r) => r.request().method() === 'POST' && r.status() === 201),
+    page.click('#review-form button[type=submit]'),
+  ]);
+  const token = postAnswer.headers()['x-reviews-version'] || '';
+  assert.match(token, new RegExp(`^${product}:\\d+$`), 'a write answers its version');
   await page.waitForFunction(() => document.querySelector('#status').textContent.includes('posted'));
+  const asked = `min_version=${encodeURIComponent(token)}`;
+  assert.ok(
+    reads.some((u) => u.includes(`/reviews/${product}/meta?${asked}`)) &&
+      reads.some((u) => u.includes(`/reviews/${product}?`) && u.includes(asked)),
+    `the widget reads its own write back with min_version: ${reads.join(' ')}`,
+  );
   const top = page.locator('#reviews li[data-review-id]').first();
   assert.equal(await top.locator('.body').textContent(), body);
   assert.match(await top.locator('.meta-line').textContent(), /Mia/);
