@@ -311,7 +311,7 @@ async fn the_open_file_soft_limit_is_raised_at_start() {
     let data = dir.path().join("data");
     let log = std::fs::File::create(dir.path().join("stderr.log")).unwrap();
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_reviews"));
-    command
+    common::process::without_service_env(&mut command)
         .args([
             "--listen",
             "127.0.0.1:0",

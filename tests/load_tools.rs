@@ -143,7 +143,7 @@ fn have(test: &str, program: &Path, install: &str) -> bool {
 /// tool cannot hang the suite.
 fn tool(program: impl AsRef<std::ffi::OsStr>, limit: u64) -> Command {
     let mut command = Command::new("timeout");
-    command
+    common::process::without_service_env(&mut command)
         .args(["-s", "KILL", &limit.to_string()])
         .arg(program);
     command

@@ -59,7 +59,7 @@ impl Net {
 
     /// Starts `args` inside `node`, stderr to `log`.
     fn spawn(&mut self, node: &str, args: &[&str], log: &Path) {
-        let child = Command::new("scripts/multihost.sh")
+        let child = common::process::without_service_env(&mut Command::new("scripts/multihost.sh"))
             .args(["exec", node])
             .args(args)
             .env("MH_ID", &self.id)

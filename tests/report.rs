@@ -2,6 +2,8 @@
 //! wrk for two seconds, a Markdown report and a PNG plot; and a run the
 //! service fails (it sheds load), whose report and exit status say so.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -15,7 +17,7 @@ fn run_sh(dir: &Path, flags: &str) -> (Output, PathBuf) {
         .local_addr()
         .unwrap()
         .port();
-    let output = Command::new("artillery/run.sh")
+    let output = common::process::without_service_env(&mut Command::new("artillery/run.sh"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("RECORDS", "3000")
         .env("DURATION", "2")

@@ -15,6 +15,20 @@ pub struct Proc {
     pub stderr_path: PathBuf,
 }
 
+/// Keeps the service's own variables of the test run (MONGODB_URI,
+/// REDIS_URL, REVIEWS_*) from `command`: the service reads its flags from
+/// the environment too, and a binary started with explicit arguments must
+/// not pick up a deployment the test did not give it.
+pub fn without_service_env(command: &mut Command) -> &mut Command {
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy().into_owned();
+        if name.starts_with("REVIEWS_") || SERVICE_VARS.contains(&name.as_str()) {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
 impl Proc {
     /// Starts `bin` with `args`, stderr captured to a file in `dir`.
     pub fn start(bin: &str, args: &[&str], dir: &Path) -> Proc {
@@ -28,15 +42,7 @@ impl Proc {
         let stderr_path = dir.join(format!("stderr-{n}.log"));
         let stderr = std::fs::File::create(&stderr_path).unwrap();
         let mut command = Command::new(bin);
-        // The service reads its flags from the environment too: a variable
-        // set for the test run (MONGODB_URI, REDIS_URL, ...) must not leak
-        // into a binary started with explicit arguments.
-        for (name, _) in std::env::vars_os() {
-            let name = name.to_string_lossy().into_owned();
-            if name.starts_with("REVIEWS_") || SERVICE_VARS.contains(&name.as_str()) {
-                command.env_remove(name);
-            }
-        }
+        without_service_env(&mut command);
         let child = command
             .args(args)
             .env("RUST_LOG", filter)
