@@ -180,7 +180,7 @@ impl<S: Store> Service<S> {
         review: NewReview,
     ) -> Result<Option<u64>, StoreError> {
         let written = self
-            .call(self.store.add_review_versioned(product_id, review))
+            .call_write(self.store.add_review_versioned(product_id, review))
             .await?;
         Ok(written.map(|w| {
             self.cache.written(product_id, w.version);
@@ -194,10 +194,13 @@ impl<S: Store> Service<S> {
     pub async fn vote(&self, review_id: u64, vote: Vote) -> Result<bool, StoreError> {
         let written = match vote {
             Vote::Helpful => {
-                self.call(self.store.vote_helpful_versioned(review_id))
+                self.call_write(self.store.vote_helpful_versioned(review_id))
                     .await?
             }
-            Vote::Report => self.call(self.store.report_versioned(review_id)).await?,
+            Vote::Report => {
+                self.call_write(self.store.report_versioned(review_id))
+                    .await?
+            }
         };
         let Some(written) = written else {
             return Ok(false);
@@ -215,7 +218,9 @@ impl<S: Store> Service<S> {
             Write::AddReview { product_id, .. } => Some(*product_id),
             _ => None,
         };
-        let outcome = self.call(self.store.write_guarded(write, guard)).await?;
+        let outcome = self
+            .call_write(self.store.write_guarded(write, guard))
+            .await?;
         if let Some(w) = outcome.versioned() {
             // A new review answers its id; the other writes their product.
             self.cache.written(product.unwrap_or(w.value), w.version);
@@ -278,10 +283,34 @@ impl<S: Store> Service<S> {
         .await
     }
 
+    /// Runs a write behind the breaker, timing it for `/metrics`. Its
+    /// failure does not count toward opening the breaker: a write can fail
+    /// for reasons of its own — waiting past its deadline on a product that
+    /// other writes hold — that say nothing of whether reads can be served,
+    /// and an open breaker turns every read without a cached copy away.
+    /// Reads, readiness and the change-log poll decide; a write that
+    /// succeeds closes it.
+    async fn call_write<T>(
+        &self,
+        call: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        self.guarded(call, false).await
+    }
+
     /// Runs a store call behind the breaker, timing it for `/metrics`.
     async fn call<T>(
         &self,
         call: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        self.guarded(call, true).await
+    }
+
+    /// A call behind the breaker; its failure counts toward opening it when
+    /// `counts` says so.
+    async fn guarded<T>(
+        &self,
+        call: impl Future<Output = Result<T, StoreError>>,
+        counts: bool,
     ) -> Result<T, StoreError> {
         if !self.breaker.allow() {
             return Err(StoreError::Unavailable(
@@ -295,7 +324,8 @@ impl<S: Store> Service<S> {
         };
         self.metrics.store_call(started.elapsed(), result.is_ok());
         match &result {
-            Err(StoreError::Unavailable(_)) => self.breaker.failure(),
+            Err(StoreError::Unavailable(_)) if counts => self.breaker.failure(),
+            Err(StoreError::Unavailable(_)) => {}
             _ => self.breaker.success(),
         }
         result

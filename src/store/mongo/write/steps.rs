@@ -59,9 +59,14 @@ impl MongoStore {
                 found
             }
         };
-        let version = self.advance(session, product, counted, deadline).await?;
         self.record_answer(session, guard, op.answer(product), deadline)
             .await?;
+        // The product's meta, which every write to the product locks, as
+        // late as the version allows: the less time a transaction holds it,
+        // the less another waits — and the less a transaction orphaned by a
+        // lost connection holds up (an engine without `killSessions` keeps
+        // it until its own transaction time limit).
+        let version = self.advance(session, product, counted, deadline).await?;
         // Last, so that without a transaction followers never hear of a
         // write before it is there.
         let entry = doc! {
