@@ -480,3 +480,29 @@ async fn a_write_while_redis_hangs_succeeds_and_leaves_no_stale_copy() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Writes that fail — as they do waiting on a product another host's lost
+/// transaction holds — never turn reads away: the store breaker opens on
+/// failed reads, not on failed writes, so a cold read still reaches the
+/// store.
+#[tokio::test]
+async fn failing_writes_do_not_open_the_store_breaker_for_reads() {
+    let app = TestApp::spawn().await;
+    app.service.store().set_writes_failing(true);
+    for _ in 0..6 {
+        let resp = post(&app, "/reviews/3", &new_review()).await;
+        assert_eq!(resp.status, 503, "{}", String::from_utf8_lossy(&resp.body));
+    }
+    assert_eq!(app.service.store_breaker(), BreakerState::Closed);
+    let cold = app.get("/reviews/9/meta").await;
+    assert_eq!(cold.status, 200, "{}", String::from_utf8_lossy(&cold.body));
+    assert_eq!(cold.header("x-cache"), Some("MISS"));
+    assert_eq!(cold.json()["product_id"], 9);
+    app.service.store().set_writes_failing(false);
+    let written = post(&app, "/reviews/3", &new_review()).await;
+    assert_eq!(written.status, 201);
+    let version = written
+        .header("x-reviews-version")
+        .expect("a write's version");
+    assert!(version.starts_with("3:"), "{version}");
+}

@@ -115,6 +115,8 @@ pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 pub struct Faulty {
     inner: EmbeddedStore,
     failing: AtomicBool,
+    /// Writes fail while reads answer (a write stuck behind a lock).
+    writes_failing: AtomicBool,
     delay_ms: AtomicU64,
     /// Reads answer this late after reading (a slow network back).
     late_ms: AtomicU64,
@@ -125,6 +127,12 @@ impl Faulty {
     /// Makes the store fail (`true`) or answer again (`false`).
     pub fn set_failing(&self, failing: bool) {
         self.failing.store(failing, Ordering::SeqCst);
+    }
+
+    /// Makes every write fail as one that waited past its deadline does,
+    /// while reads go on answering.
+    pub fn set_writes_failing(&self, failing: bool) {
+        self.writes_failing.store(failing, Ordering::SeqCst);
     }
 
     /// Delays every answer by `delay`.
@@ -213,6 +221,11 @@ impl Store for Faulty {
 
     async fn write_guarded(&self, write: Write, guard: WriteGuard) -> Result<Outcome, StoreError> {
         self.check().await?;
+        if self.writes_failing.load(Ordering::SeqCst) {
+            return Err(StoreError::Unavailable(
+                "injected fault: the write waited past its deadline".into(),
+            ));
+        }
         self.inner.write_guarded(write, guard).await
     }
 
@@ -323,6 +336,7 @@ impl TestApp {
         let faulty = Faulty {
             inner: store,
             failing: AtomicBool::new(false),
+            writes_failing: AtomicBool::new(false),
             delay_ms: AtomicU64::new(0),
             late_ms: AtomicU64::new(0),
             calls: AtomicU64::new(0),
