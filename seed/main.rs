@@ -11,7 +11,7 @@ use std::time::Instant;
 use clap::Parser;
 use reviews::generate::DataSet;
 use reviews::seeding;
-use reviews::store::embedded::EmbeddedStore;
+use reviews::store::embedded::{EmbeddedStore, serving};
 use reviews::store::load::{LoadOptions, LoadOutcome};
 #[cfg(feature = "mongodb")]
 use reviews::store::mongo::{MongoConfig, MongoStore};
@@ -40,10 +40,15 @@ struct Args {
     #[arg(long, env = "MONGODB_URI")]
     mongodb_uri: Option<String>,
 
-    /// Delete what the store holds first (embedded: no server may have it
-    /// open; MongoDB: drops the database).
+    /// Delete what the store holds first (MongoDB: drops the database).
     #[arg(long)]
     drop: bool,
+
+    /// Load into (or with --drop, replace) an embedded store that a running
+    /// `reviews` server has open; refused without it, since a replaced
+    /// store goes on being served, and written, from the old file.
+    #[arg(long)]
+    while_serving: bool,
 
     /// Records per transaction (embedded; default 250,000) or per unordered
     /// bulk insert (MongoDB; default 10,000).
@@ -103,6 +108,9 @@ fn run(args: &Args) -> anyhow::Result<()> {
         ),
         None => {
             options.batch = args.batch.unwrap_or(250_000);
+            if !args.while_serving {
+                serving::ensure_not_served(&args.data_dir)?;
+            }
             if args.drop {
                 EmbeddedStore::destroy(&args.data_dir)?;
             }

@@ -39,7 +39,7 @@ impl Application<EmbeddedStore> {
     /// Opens the embedded store, binds the listen address (failing fast when
     /// it is taken), then seeds `demo_records` records if the store is empty.
     pub fn build(config: &Config) -> anyhow::Result<Application<EmbeddedStore>> {
-        let store = EmbeddedStore::open(&config.data_dir)?;
+        let store = EmbeddedStore::open_to_serve(&config.data_dir)?;
         let listener = bind(config)?;
         seed_demo(&store, config.demo_records)?;
         Self::assemble(config, listener, store)
@@ -51,7 +51,7 @@ impl Application<EmbeddedStore> {
         config: &Config,
         listener: std::net::TcpListener,
     ) -> anyhow::Result<Application<EmbeddedStore>> {
-        let store = EmbeddedStore::open(&config.data_dir)?;
+        let store = EmbeddedStore::open_to_serve(&config.data_dir)?;
         Application::with_listener(config, listener, store)
     }
 }
@@ -60,7 +60,7 @@ impl Application<EmbeddedStore> {
 /// store and seeds the demo data set if it is empty. The supervisor keeps
 /// the store open to clear what dead workers leave in it.
 pub fn prepare_store(config: &Config) -> anyhow::Result<EmbeddedStore> {
-    let store = EmbeddedStore::open(&config.data_dir)?;
+    let store = EmbeddedStore::open_to_serve(&config.data_dir)?;
     seed_demo(&store, config.demo_records)?;
     Ok(store)
 }

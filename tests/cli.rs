@@ -247,3 +247,42 @@ fn an_interrupted_seed_resumes_without_duplicates() {
 fn status_of(data: &std::path::Path) -> LoadStatus {
     EmbeddedStore::open(data).unwrap().status().unwrap()
 }
+
+/// `seed` refuses a data directory a running server has open — with and
+/// without `--drop`, through a supervisor and its workers — in one line,
+/// and the server goes on serving what it had; stopped, the same `seed`
+/// goes ahead.
+#[tokio::test]
+async fn seed_refuses_a_store_a_running_server_has_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    let (mut server, addr) = Proc::serve(dir.path(), &["--workers", "2"]);
+    let before = common::request(addr, "GET", "/reviews/1/meta", &[], b"").await;
+    assert_eq!(before.status, 200);
+    for extra in [&["--drop"][..], &[]] {
+        let mut args = vec!["--data-dir", data, "--records", "500"];
+        args.extend(extra);
+        let (code, err, _) = run(SEED, &args, dir.path());
+        assert_ne!(code, 0, "seed {args:?} went ahead under a server");
+        assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+        assert!(
+            err.contains("open in a running `reviews` server") && err.contains("--while-serving"),
+            "{err}"
+        );
+    }
+    let after = common::request(addr, "GET", "/reviews/1/meta", &[], b"").await;
+    assert_eq!(after.body, before.body, "the served store is untouched");
+    let ready = common::request(addr, "GET", "/readyz", &[], b"").await;
+    assert_eq!(ready.status, 200);
+
+    server.signal("TERM");
+    assert!(server.wait_exit(Duration::from_secs(15)).success());
+    let (code, err, _) = run(
+        SEED,
+        &["--data-dir", data, "--records", "500", "--drop"],
+        dir.path(),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("seeded 500 reviews"), "{err}");
+}

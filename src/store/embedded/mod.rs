@@ -52,6 +52,7 @@ mod load;
 mod migrate;
 mod products;
 mod read;
+pub mod serving;
 mod write;
 
 use std::path::Path;
@@ -117,9 +118,22 @@ pub struct EmbeddedStore {
     reported: Db,
     expiring: Db,
     expiry: Db,
+    /// A server's shared lock on the directory (see [`serving`]).
+    serving: Option<serving::Serving>,
 }
 
 impl EmbeddedStore {
+    /// Opens the store in `dir` to serve it: as [`EmbeddedStore::open`],
+    /// holding the directory's serving lock while any clone of the store
+    /// lives, so `seed` refuses to replace it under the server.
+    pub fn open_to_serve(dir: &Path) -> Result<EmbeddedStore, StoreError> {
+        let serving = serving::hold(dir)?;
+        Ok(EmbeddedStore {
+            serving: Some(serving),
+            ..EmbeddedStore::open(dir)?
+        })
+    }
+
     /// Opens (creating if needed) the store in `dir`.
     pub fn open(dir: &Path) -> Result<EmbeddedStore, StoreError> {
         let fail = |e: &dyn std::fmt::Display| {
@@ -159,6 +173,7 @@ impl EmbeddedStore {
             reported: reported.map_err(|e| fail(&e))?,
             expiring: expiring.map_err(|e| fail(&e))?,
             expiry: expiry.map_err(|e| fail(&e))?,
+            serving: None,
         };
         txn.commit().map_err(|e| fail(&e))?;
         if let Some(older) = older {
