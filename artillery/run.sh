@@ -109,7 +109,7 @@ case $TOOL in
     # outlives its time by 10 s is killed, and the report counts it as hung.
     siege_run() {
       local secs=$1 out=$2 rc=0; shift 2
-      timeout -s KILL $((secs + 10)) siege -t "${secs}S" -v "$@" 2>"$out.txt" \
+      HOME="$raw" timeout -s KILL $((secs + 10)) siege -t "${secs}S" -v "$@" 2>"$out.txt" \
         | count_statuses > "$out.status" || rc=$?
       case $rc in
         0) ;;

@@ -48,6 +48,7 @@ done
     /# END upstream servers/ {skip = 0}
     skip {next}
     /listen 8080 reuseport;/ {print "        listen 127.0.0.1:" port ";"; next}
+    /^[ \t]*access_log \/var\/log\/nginx\// {sub(/\/var\/log\/nginx\//, work "/")}
     /^http \{/ {print; print "    client_body_temp_path " work "/body;"; print "    proxy_temp_path " work "/proxy;"; next}
     {print}' deploy/nginx.conf
 } > "$WORK/nginx.conf"

@@ -98,9 +98,46 @@ PY
 if [ -z "${MONGODB_URI:-}" ]; then
   echo "test.sh: MONGODB_URI is not set: the MongoDB store suite will be skipped (the embedded store suite runs)"
 fi
+# Processes started from this checkout (working directory or binary under
+# it) that are not this script's own descendants: none may outlive the tests.
+checkout=$(pwd -P)
+ours() {
+  local p pid cwd exe up
+  for p in /proc/[0-9]*; do
+    pid=${p#/proc/}
+    cwd=$(readlink "$p/cwd" 2>/dev/null) || continue
+    exe=$(readlink "$p/exe" 2>/dev/null) || exe=
+    case "$cwd/ $exe" in *"$checkout/"*) ;; *) continue ;; esac
+    up=$pid
+    while [ "$up" -gt 1 ] && [ "$up" != "$$" ]; do
+      up=$(awk '{print $4}' "/proc/$up/stat" 2>/dev/null) || break
+      [ -n "$up" ] || break
+    done
+    [ "$up" = "$$" ] && continue
+    echo "$pid $(tr '\0\n' '  ' <"$p/cmdline" 2>/dev/null | cut -c1-160)"
+  done | sort
+}
+# Files the tests write outside the checkout and the temp directory: the
+# places a stray log or config would land (caches of the build tools and
+# the package manager's own records are theirs to keep).
+# In the home directory, its files and dot-folders (where a tool keeps its
+# state), not the user's own folders of other work.
+written_outside() {
+  {
+    find /etc /usr /opt /srv /var -xdev -newer "$marker" -type f \
+      -not -path '/var/tmp/*' -not -path '/var/lib/apt/*' -not -path '/var/cache/*' \
+      -not -path '/var/lib/dpkg/*' -not -path '/var/log/journal/*' 2>/dev/null
+    find "$HOME" -xdev \( -path "$HOME/[!.]*" -o -path "$HOME/.cargo" -o -path "$HOME/.rustup" \
+      -o -path "$HOME/.npm" -o -path "$HOME/.pyenv" \) -prune -o -newer "$marker" -type f -print \
+      2>/dev/null
+  } | grep -v "^$checkout/" | sort || true
+}
+left_before=$(ours)
+marker=$(mktemp)
+
 echo "== cargo test"
 log=$(mktemp)
-trap 'rm -f "$log" "$log.mongo"' EXIT
+trap 'rm -f "$log" "$log.mongo" "$marker"' EXIT
 # Every test binary runs even when one fails; the closing line comes anyway,
 # and the script's status is the first failure's.
 status=0
@@ -115,10 +152,29 @@ if [ -n "${MONGODB_URI:-}" ]; then
     || mongo_status=${PIPESTATUS[0]}
   [ "$status" != 0 ] || status=$mongo_status
 fi
-# One closing line over every test binary (cargo prints one per binary). A
-# test that returns early for want of a tool or service prints "SKIPPED
-# <name>: why"; it is counted as skipped, not passed, as are #[ignore]d tests.
-awk '/^test result:/ {p += $4; f += $6; s += $8; if (FILENAME != ARGV[1]) s -= $4 + $6}
+# The harness's own two checks count as tests: nothing left running,
+# nothing written outside the checkout and the temp directory.
+harness_failed=0
+sleep 1  # a process a test stopped at its very end has exited by now
+left=$(comm -13 <(echo "$left_before") <(ours))
+if [ -n "$left" ]; then
+  echo "test.sh: the tests left processes running (now stopped):"
+  echo "$left"
+  echo "$left" | awk '{print $1}' | xargs -r kill -9 2>/dev/null || true
+  harness_failed=$((harness_failed + 1))
+fi
+outside=$(written_outside)
+if [ -n "$outside" ]; then
+  echo "test.sh: the tests wrote outside the checkout and the temp directory:"
+  echo "$outside"
+  harness_failed=$((harness_failed + 1))
+fi
+[ "$harness_failed" = 0 ] || [ "$status" != 0 ] || status=1
+# One closing line over every test binary (cargo prints one per binary) and
+# the harness's two checks. A test that returns early for want of a tool or
+# service prints "SKIPPED <name>: why"; it is counted as skipped, not
+# passed, as are #[ignore]d tests.
+awk -v hf="$harness_failed" '/^test result:/ {p += $4; f += $6; s += $8; if (FILENAME != ARGV[1]) s -= $4 + $6}
      /^SKIPPED / {k++}
-     END {printf "tests: %d passed, %d failed, %d skipped\n", p - k, f, s + k}' "$log" $([ -f "$log.mongo" ] && echo "$log.mongo")
+     END {printf "tests: %d passed, %d failed, %d skipped\n", p - k + 2 - hf, f + hf, s + k}' "$log" $([ -f "$log.mongo" ] && echo "$log.mongo")
 exit "$status"

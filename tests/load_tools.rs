@@ -142,7 +142,12 @@ fn have(test: &str, program: &Path, install: &str) -> bool {
 /// `program`, killed if it runs `limit` seconds (`timeout -s KILL`): a hung
 /// tool cannot hang the suite.
 fn tool(program: impl AsRef<std::ffi::OsStr>, limit: u64) -> Command {
+    // Tools keep files in their home (siege its ~/.siege): one under the
+    // temp directory, not the user's.
+    let home = std::env::temp_dir().join(format!("reviews-tools-home-{}", std::process::id()));
+    std::fs::create_dir_all(&home).unwrap();
     let mut command = Command::new("timeout");
+    command.env("HOME", &home);
     common::process::without_service_env(&mut command)
         .args(["-s", "KILL", &limit.to_string()])
         .arg(program);

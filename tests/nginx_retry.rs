@@ -117,6 +117,12 @@ impl Nginx {
                 "listen 8080 reuseport;" => format!("        listen 127.0.0.1:{port};"),
                 "proxy_read_timeout 3s;" => "            proxy_read_timeout 1s;".to_string(),
                 "worker_processes auto;" => "worker_processes 1;".to_string(),
+                // The test's own log, not the system's.
+                t if t.starts_with("access_log /var/log/nginx/") => format!(
+                    "    access_log {}/access.log{}",
+                    dir.display(),
+                    t.trim_start_matches("access_log /var/log/nginx/access.log")
+                ),
                 _ => line.to_string(),
             };
             conf.push_str(&line);
@@ -158,7 +164,19 @@ impl Nginx {
 }
 
 impl Drop for Nginx {
+    /// Stops nginx as an operator would: SIGTERM to the master, which stops
+    /// its workers and exits (SIGKILL would leave the worker behind,
+    /// listening, as an orphan); killed only if it does not exit.
     fn drop(&mut self) {
+        // SAFETY: kill(2) on the pid of a child this struct owns.
+        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -46,10 +46,14 @@ async fn a_shopper_finds_a_product_browses_votes_and_writes_in_chromium() {
     }
     let base = format!("http://{}", app.addr);
     let down_base = format!("http://{}", down.addr);
+    // Chromium keeps crash reports and settings in its home: a temp one.
+    let home = tempfile::tempdir().unwrap();
     let output = tokio::task::spawn_blocking({
         let screenshot = screenshot.clone();
+        let home = home.path().to_path_buf();
         move || {
             Command::new("node")
+                .env("HOME", home)
                 .arg(e2e.join("storefront.mjs"))
                 .arg(&base)
                 .arg(&down_base)
