@@ -110,7 +110,7 @@ impl Cors {
 
     /// The grant of a response to a request with `method` and `headers`,
     /// on a route whose non-read methods are writes.
-    pub fn grant(&self, method: &Method, headers: &HeaderMap) -> Grant {
+    pub fn grant(&self, method: &Method, headers: &HeaderMap, admin: bool) -> Grant {
         let asked = if method == Method::OPTIONS {
             headers
                 .get(header::ACCESS_CONTROL_REQUEST_METHOD)
@@ -119,10 +119,11 @@ impl Cors {
             Some(method.clone())
         };
         match asked {
-            // A read, or a plain OPTIONS (not a preflight): open to all.
-            None | Some(Method::GET | Method::HEAD) => Grant::Any,
-            Some(_) if !self.allows_write(headers) => Grant::Nothing,
-            Some(_) => match headers.get(header::ORIGIN) {
+            // A read, or a plain OPTIONS (not a preflight): open to all —
+            // but an admin's reads, which only writers' origins may make.
+            None | Some(Method::GET | Method::HEAD) if !admin => Grant::Any,
+            _ if !self.allows_write(headers) => Grant::Nothing,
+            _ => match headers.get(header::ORIGIN) {
                 Some(origin) if !self.any => Grant::Origin(origin.clone()),
                 _ => Grant::Any,
             },
@@ -250,17 +251,30 @@ mod tests {
             header::ACCESS_CONTROL_REQUEST_METHOD,
             "PUT".parse().unwrap(),
         );
-        assert_eq!(cors.grant(&Method::OPTIONS, &preflight), Grant::Nothing);
+        assert_eq!(
+            cors.grant(&Method::OPTIONS, &preflight, false),
+            Grant::Nothing
+        );
         preflight.insert(
             header::ACCESS_CONTROL_REQUEST_METHOD,
             "GET".parse().unwrap(),
         );
-        assert_eq!(cors.grant(&Method::OPTIONS, &preflight), Grant::Any);
+        assert_eq!(cors.grant(&Method::OPTIONS, &preflight, false), Grant::Any);
         let listed = request(Some("https://shop.example"), "api.example");
         assert_eq!(
-            cors.grant(&Method::POST, &listed),
+            cors.grant(&Method::POST, &listed, false),
             Grant::Origin("https://shop.example".parse().unwrap())
         );
-        assert_eq!(cors.grant(&Method::GET, &preflight), Grant::Any);
+        assert_eq!(cors.grant(&Method::GET, &preflight, false), Grant::Any);
+        // An admin's read is open only to the origins that may write.
+        assert_eq!(
+            cors.grant(&Method::OPTIONS, &preflight, true),
+            Grant::Nothing
+        );
+        assert_eq!(cors.grant(&Method::GET, &preflight, true), Grant::Nothing);
+        assert_eq!(
+            cors.grant(&Method::GET, &listed, true),
+            Grant::Origin("https://shop.example".parse().unwrap())
+        );
     }
 }

@@ -43,6 +43,12 @@ impl ApiError {
         ApiError::new(StatusCode::REQUEST_TIMEOUT, message)
     }
 
+    /// 501: the request uses something the server does not implement (a
+    /// transfer coding other than chunked).
+    pub fn not_implemented(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_IMPLEMENTED, message)
+    }
+
     /// 404: no such product, review or path.
     pub fn not_found(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::NOT_FOUND, message)

@@ -10,7 +10,8 @@
 //! limits ([`crate::limits`]), and the `Idempotency-Key` and voter each
 //! write carries to the store ([`idempotency`]).
 //!
-//! Order of checks: path syntax (400), method (405); for a write, its
+//! Order of checks: the request's framing — a `Host` header (400), no
+//! transfer coding but chunked (501) — path syntax (400), method (405); for a write, its
 //! origin (403), the admin token (401), the client's rate limit (429);
 //! content type (415), size (413), body, query and `Idempotency-Key`
 //! (400/422), then existence (404). Every response gets `X-Request-Id`
@@ -19,6 +20,7 @@
 
 pub mod admin;
 pub mod assets;
+pub mod body;
 pub mod client;
 pub mod cors;
 pub mod error;
@@ -148,7 +150,7 @@ impl<S: Store> Edge<S> {
     /// any input.
     pub async fn handle<B>(&self, req: Request<B>, peer: Peer) -> Reply
     where
-        B: Body<Data = Bytes>,
+        B: Body<Data = Bytes> + Unpin,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let started = Instant::now();
@@ -159,10 +161,14 @@ impl<S: Store> Edge<S> {
             .cloned()
             .unwrap_or_else(|| self.assign_request_id());
         let (parts, body) = req.into_parts();
+        let announced = body::announced(&parts.headers);
+        let (body, read_to_end) = body::Tracked::new(body);
         let routed = routes::route(parts.uri.path(), &parts.method);
         let grant = match routed.route {
             Ok(route) if route.takes_writes() => {
-                self.safety.cors.grant(&parts.method, &parts.headers)
+                self.safety
+                    .cors
+                    .grant(&parts.method, &parts.headers, route.is_admin())
             }
             _ => Grant::Any,
         };
@@ -170,9 +176,9 @@ impl<S: Store> Edge<S> {
             Ok(route) if parts.method == Method::OPTIONS => Some(route.allow()),
             _ => None,
         };
-        let result = match routed.route {
-            Ok(route) => self.answer(route, &parts, body, peer).await,
-            Err(e) => Err(e),
+        let result = match (framing(&parts), routed.route) {
+            (Err(e), _) | (_, Err(e)) => Err(e),
+            (Ok(()), Ok(route)) => self.answer(route, &parts, body, peer, announced).await,
         };
         let mut reply = match result {
             Ok(reply) => reply,
@@ -190,6 +196,13 @@ impl<S: Store> Edge<S> {
         };
         let preflight = preflight.filter(|_| reply.status() == StatusCode::NO_CONTENT);
         self.safety.cors.apply(&grant, &mut reply, preflight);
+        // A body left (partly) unread stands before the next request: the
+        // server closes the connection after this answer, which says so.
+        if announced && !read_to_end.load(Ordering::Acquire) {
+            reply
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         self.finish(reply, request_id, routed.label, &parts, started)
     }
 
@@ -202,6 +215,7 @@ impl<S: Store> Edge<S> {
         parts: &Parts,
         body: B,
         peer: Peer,
+        announced: bool,
     ) -> Result<Reply, ApiError>
     where
         B: Body<Data = Bytes>,
@@ -251,6 +265,19 @@ impl<S: Store> Edge<S> {
         let body = match (route, &parts.method) {
             (Route::Reviews(_), &Method::POST) => {
                 Some(Box::pin(reviews::read_body(&parts.headers, body, self.body_timeout)).await?)
+            }
+            // A body the route does not take: checked as a write's would
+            // be, then dropped, so the connection goes on.
+            _ if announced => {
+                let write = writes.is_some();
+                Box::pin(body::discard(
+                    &parts.headers,
+                    body,
+                    self.body_timeout,
+                    write,
+                ))
+                .await?;
+                None
             }
             _ => None,
         };
@@ -452,4 +479,16 @@ impl Drop for Leave<'_> {
     fn drop(&mut self) {
         self.0.leave();
     }
+}
+
+/// What HTTP/1.1 asks of every request's framing: a `Host` header (RFC
+/// 9112 §3.2: 400 without one) and no transfer coding but `chunked` (§6.1:
+/// 501).
+fn framing(parts: &Parts) -> Result<(), ApiError> {
+    if parts.version == hyper::Version::HTTP_11 && !parts.headers.contains_key(header::HOST) {
+        return Err(ApiError::bad_request(
+            "an HTTP/1.1 request must carry a Host header",
+        ));
+    }
+    body::check_codings(&parts.headers)
 }

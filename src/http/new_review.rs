@@ -49,7 +49,16 @@ pub fn parse(body: &[u8]) -> Result<NewReview, ApiError> {
             FIELDS.join(", ")
         )));
     }
-    let rating = match required(&fields, "rating")?.as_u64() {
+    // A number with no fraction is an integer to JSON Schema (`4.0` is 4),
+    // so to the OpenAPI document; any other is refused.
+    let rating = required(&fields, "rating")?;
+    let whole = rating.as_u64().or_else(|| {
+        rating
+            .as_f64()
+            .filter(|f| f.fract() == 0.0)
+            .map(|f| f as u64)
+    });
+    let rating = match whole {
         Some(n @ 1..=5) => n as u8,
         _ => {
             return Err(ApiError::unprocessable(
@@ -230,7 +239,7 @@ fn email(value: &Value) -> Result<String, ApiError> {
     let email = value.as_str().ok_or_else(invalid)?;
     let (local, domain) = email.split_once('@').ok_or_else(invalid)?;
     let valid = email.chars().count() <= limits::EMAIL_MAX
-        && !local.is_empty()
+        && !local.chars().all(invisible)
         && !domain.contains('@')
         && domain.contains('.')
         && !domain.starts_with('.')
@@ -271,9 +280,14 @@ fn photos(value: &Value) -> Result<Vec<String>, ApiError> {
             let host = rest
                 .and_then(|r| r.split(['/', '?', '#']).next())
                 .unwrap_or("");
+            // Characters a URL never holds unescaped (RFC 3986): quotes,
+            // angle brackets and the like would only be there to break out
+            // of wherever a page puts the URL.
+            let unsafe_char =
+                |c: char| c.is_whitespace() || c.is_control() || "\"<>\\^`{|}".contains(c);
             let valid = !host.is_empty()
                 && url.chars().count() <= limits::PHOTO_URL_MAX
-                && !url.chars().any(|c| c.is_whitespace() || c.is_control());
+                && !url.chars().any(unsafe_char);
             if valid {
                 Ok(url.to_string())
             } else {
@@ -307,6 +321,9 @@ mod tests {
     fn a_valid_body_parses_and_photos_default_to_none() {
         let r = parse(valid().to_string().as_bytes()).unwrap();
         assert_eq!((r.rating, r.name.as_str(), r.photos.len()), (4, "Zoë", 1));
+        let mut whole = valid();
+        whole["rating"] = serde_json::json!(4.0);
+        assert_eq!(parse(whole.to_string().as_bytes()).unwrap().rating, 4);
         let mut v = valid();
         v.as_object_mut().unwrap().remove("photos");
         assert!(parse(v.to_string().as_bytes()).unwrap().photos.is_empty());
@@ -322,6 +339,22 @@ mod tests {
             ),
             ("rating", serde_json::json!("5"), "rating must be"),
             ("rating", serde_json::json!(4.5), "rating must be"),
+            ("rating", serde_json::json!(6.0), "rating must be"),
+            (
+                "email",
+                serde_json::json!("\u{200b}@example.com"),
+                "email must be",
+            ),
+            (
+                "photos",
+                serde_json::json!(["https://example.com/\"><script>alert(1)</script>"]),
+                "photos[0] must be",
+            ),
+            (
+                "photos",
+                serde_json::json!(["https://example.com/a<b"]),
+                "photos[0] must be",
+            ),
             (
                 "summary",
                 serde_json::json!(""),

@@ -143,6 +143,13 @@ pub fn parse_min_version(product_id: u64, query: Option<&str>) -> Result<u64, Ap
 /// Parses query parameter `name`: an integer from 1 to `max`, or a 400
 /// naming it.
 pub fn number(name: &str, raw: &str, max: u32) -> Result<u32, ApiError> {
+    if raw.len() > 1 && raw.starts_with('0') && raw.bytes().all(|b| b.is_ascii_digit()) {
+        // As for ids: one page has one URL (one cache entry, one ETag).
+        return Err(ApiError::bad_request(format!(
+            "{name} must be written without leading zeros, got \"{}\"",
+            shorten(raw)
+        )));
+    }
     let valid = !raw.is_empty() && raw.len() <= 10 && raw.bytes().all(|b| b.is_ascii_digit());
     match raw.parse::<u64>() {
         Ok(n) if valid && (1..=u64::from(max)).contains(&n) => Ok(n as u32),
@@ -223,6 +230,8 @@ mod tests {
             ("count=0", "count must be"),
             ("count=101", "count must be"),
             ("count=1.5", "count must be"),
+            ("count=05", "count must be written without leading zeros"),
+            ("page=007", "page must be written without leading zeros"),
             (
                 "sort=oldest",
                 "sort must be one of newest, helpful, relevant",

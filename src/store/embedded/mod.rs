@@ -119,7 +119,7 @@ pub struct EmbeddedStore {
     expiring: Db,
     expiry: Db,
     /// A server's shared lock on the directory (see [`serving`]).
-    serving: Option<serving::Serving>,
+    _serving: Option<serving::Serving>,
 }
 
 impl EmbeddedStore {
@@ -129,7 +129,7 @@ impl EmbeddedStore {
     pub fn open_to_serve(dir: &Path) -> Result<EmbeddedStore, StoreError> {
         let serving = serving::hold(dir)?;
         Ok(EmbeddedStore {
-            serving: Some(serving),
+            _serving: Some(serving),
             ..EmbeddedStore::open(dir)?
         })
     }
@@ -173,7 +173,7 @@ impl EmbeddedStore {
             reported: reported.map_err(|e| fail(&e))?,
             expiring: expiring.map_err(|e| fail(&e))?,
             expiry: expiry.map_err(|e| fail(&e))?,
-            serving: None,
+            _serving: None,
         };
         txn.commit().map_err(|e| fail(&e))?;
         if let Some(older) = older {

@@ -1,0 +1,128 @@
+//! Request bodies the edge does not keep: whether a request has one, a
+//! body that tells when it was read to its end, and reading one only to
+//! let the connection go on.
+//!
+//! A request whose body is left unread cannot be followed by another on
+//! the same connection: its bytes stand in the way. The server then
+//! closes the connection after the answer, so the answer says so
+//! (`Connection: close`) instead of the client's next request failing on a
+//! connection cut under it. A body a route does not take is read (at most
+//! 64 KiB, within the client timeout) and dropped, so the connection goes
+//! on.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use hyper::body::{Body, Frame, SizeHint};
+use hyper::header::{self, HeaderMap};
+
+use super::error::ApiError;
+use crate::model::limits;
+
+/// Whether a request's head announces a body (RFC 9112 §6.3).
+pub fn announced(headers: &HeaderMap) -> bool {
+    headers.contains_key(header::TRANSFER_ENCODING)
+        || headers
+            .get(header::CONTENT_LENGTH)
+            .is_some_and(|n| n.as_bytes() != b"0")
+}
+
+/// A 501 for a transfer coding other than `chunked` (RFC 9112 §6.1): a body
+/// sent `gzip, chunked` would otherwise be read as if it were plain.
+pub fn check_codings(headers: &HeaderMap) -> Result<(), ApiError> {
+    for value in headers.get_all(header::TRANSFER_ENCODING) {
+        let text = value.to_str().unwrap_or("?");
+        for coding in text.split(',').map(str::trim) {
+            if !coding.eq_ignore_ascii_case("chunked") {
+                return Err(ApiError::not_implemented(format!(
+                    "Transfer-Encoding {} is not supported: send the body chunked or with \
+                     Content-Length",
+                    super::query::shorten(coding)
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A body that records when it has been read to its end.
+pub struct Tracked<B> {
+    inner: B,
+    ended: Arc<AtomicBool>,
+}
+
+impl<B> Tracked<B> {
+    /// `body`, and the flag that turns true once it is read to its end.
+    pub fn new(body: B) -> (Tracked<B>, Arc<AtomicBool>) {
+        let ended = Arc::new(AtomicBool::new(false));
+        let tracked = Tracked {
+            inner: body,
+            ended: Arc::clone(&ended),
+        };
+        (tracked, ended)
+    }
+}
+
+impl<B: Body + Unpin> Body for Tracked<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if let Poll::Ready(None) = polled {
+            self.ended.store(true, Ordering::Release);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// Reads a body a route does not take, and drops it. A write's must be JSON
+/// like any write's (415) — its content is not used; every body must fit
+/// the limit (413) and arrive within `deadline` (408).
+pub async fn discard<B>(
+    headers: &HeaderMap,
+    body: B,
+    deadline: Duration,
+    write: bool,
+) -> Result<(), ApiError>
+where
+    B: Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    if write {
+        // The same checks, in the same order, as a body a write does take.
+        super::reviews::read_body(headers, body, deadline).await?;
+        return Ok(());
+    }
+    let collect = Limited::new(body, limits::BODY_BYTES_MAX).collect();
+    match tokio::time::timeout(deadline, collect).await {
+        Err(_) => Err(ApiError::timeout(format!(
+            "the body did not arrive within {} ms",
+            deadline.as_millis()
+        ))),
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) if e.is::<LengthLimitError>() => Err(ApiError::payload_too_large(format!(
+            "the body must be at most {} bytes",
+            limits::BODY_BYTES_MAX
+        ))),
+        Ok(Err(e)) => Err(ApiError::bad_request(format!(
+            "could not read the body: {e}"
+        ))),
+    }
+}
