@@ -55,6 +55,27 @@ if [ ! -x artillery/node_modules/.bin/artillery ]; then
   (cd artillery && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --no-save --no-audit --no-fund \
     --ignore-scripts artillery@2.0 >/dev/null)
 fi
+# The contract fuzzer (tests/contract.rs): schemathesis from PyPI, in a
+# virtual environment inside the build folder.
+if [ ! -x target/schemathesis/bin/schemathesis ]; then
+  need python3 python3
+  if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' 2>/dev/null; then
+    need_pkg=python3-venv
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+      echo "test.sh: installing $need_pkg (for python3 -m venv)"
+      if [ -z "${apt_updated:-}" ]; then apt-get update -qq >/dev/null; apt_updated=1; fi
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$need_pkg" >/dev/null
+    else
+      echo "test.sh: python3 -m venv does not work: install the '$need_pkg' package" >&2
+      exit 1
+    fi
+  fi
+  echo "test.sh: installing schemathesis 4 into target/schemathesis (from PyPI)"
+  rm -rf target/schemathesis
+  mkdir -p target
+  python3 -m venv target/schemathesis
+  target/schemathesis/bin/pip install -q --disable-pip-version-check 'schemathesis>=4.32,<5'
+fi
 if docker compose version >/dev/null 2>&1; then
   compose=(docker compose)
 else

@@ -362,9 +362,15 @@ async fn a_write_is_read_through_another_server_at_once(a: SocketAddr, b: Socket
         );
     }
 
-    // Another product's token is a client's mistake, said plainly.
+    // Another product's version says nothing of this one; a malformed one
+    // is a 400.
+    let other = through_b
+        .get(&format!("/reviews/5/meta?min_version={product}:999999999"))
+        .await
+        .unwrap();
+    assert_eq!(other.status, 200);
     let wrong = through_b
-        .get(&format!("/reviews/5?min_version={product}:1"))
+        .get("/reviews/5/meta?min_version=5:x")
         .await
         .unwrap();
     assert_eq!(wrong.status, 400);

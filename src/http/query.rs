@@ -95,7 +95,8 @@ pub fn parse_page_query(product_id: u64, query: Option<&str>) -> Result<PageQuer
 
 /// The `min_version` of a read of `product_id`: the `X-Reviews-Version` a
 /// write answered (`<product_id>:<version>`; a bare version is taken too),
-/// 0 when absent; a 400 for anything else or another product's.
+/// 0 when absent or another product's (it says nothing of this one); a 400
+/// for anything else.
 pub fn parse_min_version(product_id: u64, query: Option<&str>) -> Result<u64, ApiError> {
     let Some(query) = query.filter(|q| q.contains("min_version")) else {
         return Ok(0);
@@ -120,7 +121,7 @@ pub fn parse_min_version(product_id: u64, query: Option<&str>) -> Result<u64, Ap
             shorten(&raw)
         ))
     };
-    let digits = |s: &str| !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit());
+    let digits = |s: &str| !s.is_empty() && s.len() <= 19 && s.bytes().all(|b| b.is_ascii_digit());
     let (product, version) = match raw.split_once(':') {
         Some((p, v)) => (Some(p), v),
         None => (None, raw.as_str()),
@@ -129,15 +130,11 @@ pub fn parse_min_version(product_id: u64, query: Option<&str>) -> Result<u64, Ap
         return Err(bad());
     }
     let version = version.parse::<u64>().map_err(|_| bad())?;
-    if let Some(p) = product {
-        let p = p.parse::<u64>().map_err(|_| bad())?;
-        if p != product_id {
-            return Err(ApiError::bad_request(format!(
-                "min_version is a version of product {p}, not of product {product_id}"
-            )));
-        }
+    match product.map(str::parse::<u64>) {
+        Some(Ok(p)) if p != product_id => Ok(0),
+        Some(Err(_)) => Err(bad()),
+        _ => Ok(version),
     }
-    Ok(version)
 }
 
 /// Parses query parameter `name`: an integer from 1 to `max`, or a 400
@@ -252,13 +249,18 @@ mod tests {
         assert_eq!(v("min_version=9:17").unwrap(), 17);
         assert_eq!(v("page=2&min_version=9%3A17").unwrap(), 17);
         assert_eq!(v("min_version=17").unwrap(), 17);
+        assert_eq!(
+            v("min_version=8:17").unwrap(),
+            0,
+            "another product's says nothing"
+        );
         for (query, needle) in [
-            ("min_version=8:17", "of product 8, not of product 9"),
             ("min_version=", "min_version must be"),
             ("min_version=9:", "min_version must be"),
             ("min_version=9:x", "min_version must be"),
             ("min_version=-1", "min_version must be"),
             ("min_version=99999999999999999999", "min_version must be"),
+            ("min_version=9:12345678901234567890", "min_version must be"),
             ("min_version=1&min_version=2", "more than once"),
         ] {
             let err = v(query).unwrap_err();
