@@ -26,7 +26,13 @@ RUN touch src/main.rs src/lib.rs seed/main.rs \
     && cargo build --release --locked --bins $CARGO_FEATURES
 
 FROM debian:bookworm-slim
-RUN useradd --system --uid 10001 --home-dir /data --create-home reviews
+# A user and group of their own, 10001 both; /data belongs to them and holds
+# nothing else (no home-directory dotfiles). A folder bind-mounted over
+# /data must be writable by uid 10001 (`chown 10001:10001 DIR`).
+RUN groupadd --gid 10001 reviews \
+    && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /data \
+       --shell /usr/sbin/nologin reviews \
+    && mkdir /data && chown 10001:10001 /data
 COPY --from=build /src/target/release/reviews /src/target/release/seed /usr/local/bin/
 USER reviews
 WORKDIR /data
@@ -36,10 +42,11 @@ ENV REVIEWS_LISTEN=0.0.0.0:3000 \
     REVIEWS_DATA_DIR=/data
 VOLUME /data
 EXPOSE 3000
-# Healthy = ready: /readyz answers 200 once the store answers. The port is
-# the one REVIEWS_LISTEN names, so a container told to listen elsewhere is
-# still checked where it serves. No curl in the slim image: bash's /dev/tcp
-# asks, on loopback when the service listens on every address.
+# Healthy = ready: /readyz answers 200 once the store answers. The address
+# is the one the service was told — `--listen ADDR` or `--listen=ADDR` among
+# its arguments (PID 1's), else REVIEWS_LISTEN — so a container told to
+# listen elsewhere is still checked where it serves. No curl in the slim
+# image: bash's /dev/tcp asks, on loopback when it listens on every address.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=120s --retries=3 \
-    CMD ["bash", "-c", "addr=${REVIEWS_LISTEN:-127.0.0.1:3000}; port=${addr##*:}; host=${addr%:*}; host=${host#[}; host=${host%]}; case $host in 0.0.0.0|::|'') host=127.0.0.1;; esac; exec 3<>/dev/tcp/$host/$port && printf 'GET /readyz HTTP/1.0\\r\\n\\r\\n' >&3 && head -n1 <&3 | grep -q ' 200 '"]
+    CMD ["bash", "-c", "addr=${REVIEWS_LISTEN:-127.0.0.1:3000}; mapfile -d '' args </proc/1/cmdline; for i in \"${!args[@]}\"; do case ${args[i]} in --listen) addr=${args[i+1]};; --listen=*) addr=${args[i]#--listen=};; esac; done; port=${addr##*:}; host=${addr%:*}; host=${host#[}; host=${host%]}; case $host in 0.0.0.0|::|'') host=127.0.0.1;; esac; exec 3<>/dev/tcp/$host/$port && printf 'GET /readyz HTTP/1.0\\r\\n\\r\\n' >&3 && head -n1 <&3 | grep -q ' 200 '"]
 ENTRYPOINT ["reviews"]
