@@ -7,17 +7,22 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# need CMD PACKAGE: make sure CMD exists, installing Debian's PACKAGE if we can.
-need() {
-  command -v "$1" >/dev/null 2>&1 && return 0
+# install PACKAGE WHAT: installs Debian's PACKAGE (for WHAT) if we can (as
+# root, with apt-get), or says what to install and stops.
+install() {
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "test.sh: installing $2 (for $1)"
+    echo "test.sh: installing $1 (for $2)"
     if [ -z "${apt_updated:-}" ]; then apt-get update -qq >/dev/null; apt_updated=1; fi
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$2" >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$1" >/dev/null
   else
-    echo "test.sh: '$1' is missing: install the '$2' package (e.g. sudo apt-get install $2)" >&2
+    echo "test.sh: $2 is missing: install the '$1' package (e.g. sudo apt-get install $1)" >&2
     exit 1
   fi
+}
+
+# need CMD PACKAGE: make sure CMD exists, installing Debian's PACKAGE if we can.
+need() {
+  command -v "$1" >/dev/null 2>&1 || install "$2" "'$1'"
 }
 
 # Rust: not from apt, whose rustc is older than this edition-2024 code needs.
@@ -60,15 +65,7 @@ fi
 if [ ! -x target/schemathesis/bin/schemathesis ]; then
   need python3 python3
   if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' 2>/dev/null; then
-    need_pkg=python3-venv
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-      echo "test.sh: installing $need_pkg (for python3 -m venv)"
-      if [ -z "${apt_updated:-}" ]; then apt-get update -qq >/dev/null; apt_updated=1; fi
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$need_pkg" >/dev/null
-    else
-      echo "test.sh: python3 -m venv does not work: install the '$need_pkg' package" >&2
-      exit 1
-    fi
+    install python3-venv "python3 -m venv"
   fi
   echo "test.sh: installing schemathesis 4 into target/schemathesis (from PyPI)"
   rm -rf target/schemathesis
