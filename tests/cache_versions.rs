@@ -279,10 +279,12 @@ async fn a_write_is_read_through_another_server_at_once(a: SocketAddr, b: Socket
     let mut through_a = KeepAlive::new(a);
     let mut through_b = KeepAlive::new(b);
     for round in 0..2 {
-        let resp = through_b.get(&meta).await.unwrap();
-        through_b.get(&page).await.unwrap();
-        if round == 1 {
-            assert_eq!(resp.header("x-cache"), Some("HIT-L1"), "B holds copies");
+        for client in [&mut through_a, &mut through_b] {
+            let resp = client.get(&meta).await.unwrap();
+            client.get(&page).await.unwrap();
+            if round == 1 {
+                assert_eq!(resp.header("x-cache"), Some("HIT-L1"), "both hold copies");
+            }
         }
     }
     let before = through_b.get(&meta).await.unwrap().json()["total"]
@@ -322,6 +324,13 @@ async fn a_write_is_read_through_another_server_at_once(a: SocketAddr, b: Socket
                 if path.contains('?') { "&" } else { "?" }
             )
         };
+        // The writer's own next read, without asking: its process knows.
+        let own = through_a.get(&meta).await.unwrap();
+        assert_eq!(
+            own.json()["total"],
+            before + n + 1,
+            "meta through A, round {n}"
+        );
         let shown = through_b.get(&ask(&meta)).await.unwrap();
         assert_eq!(shown.status, 200);
         assert_eq!(
