@@ -487,6 +487,25 @@ fn voter(id: u64, now_ms: u64, until_ms: u64) -> WriteGuard {
     }
 }
 
+/// `copies` copies of one guarded write sent at once, alternately through
+/// both handles, as retries racing through two processes would; their
+/// outcomes.
+async fn at_once<S: Store>(
+    copies: usize,
+    store: &Arc<S>,
+    other: &Arc<S>,
+    write: Write,
+    guard: WriteGuard,
+) -> Vec<Outcome> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..copies {
+        let handle = Arc::clone(if n % 2 == 0 { store } else { other });
+        let (write, guard) = (write.clone(), guard.clone());
+        tasks.spawn(async move { handle.write_guarded(write, guard).await.unwrap() });
+    }
+    tasks.join_all().await
+}
+
 /// Idempotency keys, one vote per voter, restoring and listing reported
 /// reviews: through both handles, as two processes or hosts would.
 async fn guarded_writes<S: Store>(store: &Arc<S>, other: &Arc<S>, g: &Generator) {
@@ -546,14 +565,7 @@ async fn guarded_writes<S: Store>(store: &Arc<S>, other: &Arc<S>, g: &Generator)
     // Many copies of one keyed review at once, through both handles: one
     // is written, the others replay its answer.
     let post_key = format!("post-{now}");
-    let mut tasks = tokio::task::JoinSet::new();
-    for n in 0..8 {
-        let handle = Arc::clone(if n % 2 == 0 { store } else { other });
-        let guard = keyed(&post_key, 5, now);
-        let write = add();
-        tasks.spawn(async move { handle.write_guarded(write, guard).await.unwrap() });
-    }
-    let outcomes = tasks.join_all().await;
+    let outcomes = at_once(8, store, other, add(), keyed(&post_key, 5, now)).await;
     let firsts: Vec<u64> = outcomes
         .iter()
         .filter_map(|o| match o {
@@ -591,16 +603,8 @@ async fn guarded_writes<S: Store>(store: &Arc<S>, other: &Arc<S>, g: &Generator)
     };
     let start = votes_of(helpful(store).await);
     let vote_key = format!("vote-{now}");
-    let mut tasks = tokio::task::JoinSet::new();
-    for n in 0..8 {
-        let handle = Arc::clone(if n % 2 == 0 { store } else { other });
-        let guard = keyed(&vote_key, 7, now);
-        tasks.spawn(async move {
-            let write = Write::Helpful { review_id: voted };
-            handle.write_guarded(write, guard).await.unwrap()
-        });
-    }
-    let outcomes = tasks.join_all().await;
+    let vote = Write::Helpful { review_id: voted };
+    let outcomes = at_once(8, store, other, vote, keyed(&vote_key, 7, now)).await;
     let written = outcomes
         .iter()
         .filter(|o| matches!(o, Outcome::Written(_)))
@@ -646,14 +650,7 @@ async fn guarded_writes<S: Store>(store: &Arc<S>, other: &Arc<S>, g: &Generator)
     assert_eq!(votes_of(helpful(other).await), start + 4);
 
     // One voter's 16 votes at once, through both handles: one counts.
-    let mut tasks = tokio::task::JoinSet::new();
-    for n in 0..16 {
-        let handle = Arc::clone(if n % 2 == 0 { store } else { other });
-        let guard = voter(13, now, until);
-        let write = helpful_vote();
-        tasks.spawn(async move { handle.write_guarded(write, guard).await.unwrap() });
-    }
-    let outcomes = tasks.join_all().await;
+    let outcomes = at_once(16, store, other, helpful_vote(), voter(13, now, until)).await;
     let counted = outcomes
         .iter()
         .filter(|o| matches!(o, Outcome::Written(_)))
