@@ -411,3 +411,43 @@ async fn on_mongodb_a_write_shows_through_another_server_when_the_reader_carries
     let (_b, b) = Proc::serve(dir.path(), &args);
     a_write_is_read_through_another_server_at_once(a, b).await;
 }
+
+/// Versions a process has not heard of — a write made elsewhere, or
+/// numbers a client makes up — are read from the store by looks that take
+/// turns per key: a hundred concurrent reads, each asking a different
+/// invented version, cost a handful of store reads, not a hundred (each of
+/// which, on MongoDB, would go to the primary).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn made_up_versions_cost_a_few_store_reads_not_one_each() {
+    let app = TestApp::spawn().await;
+    let store = app.service.store();
+    // Every store read takes a while, as a remote store's does.
+    store.set_delay(Duration::from_millis(50));
+    let expected = app.get("/reviews/7/meta").await.json();
+    let before = store.calls();
+    let mut reads = tokio::task::JoinSet::new();
+    for n in 0..100u64 {
+        let addr = app.addr;
+        reads.spawn(async move {
+            let path = format!("/reviews/7/meta?min_version=7:{}", 1_000_000_000_000 + n);
+            request(addr, "GET", &path, &[], b"").await
+        });
+    }
+    for resp in reads.join_all().await {
+        assert_eq!(resp.status, 200, "{}", String::from_utf8_lossy(&resp.body));
+        assert_eq!(resp.json(), expected, "the newest the store has");
+    }
+    let used = store.calls() - before;
+    store.set_delay(Duration::ZERO);
+    assert!(used <= 10, "{used} store reads for 100 made-up versions");
+    // A real write elsewhere is still read at once: the turn's next look
+    // began after the request.
+    let id = post(app.addr, 7, 77).await;
+    let shown = app
+        .get(&format!(
+            "/reviews/7?sort=newest&count=1&min_version=7:{}",
+            u64::MAX / 2
+        ))
+        .await;
+    assert_eq!(shown.json()["results"][0]["review_id"], id);
+}

@@ -87,12 +87,26 @@ pub struct CacheConfig {
     pub redis_timeout: Duration,
 }
 
+/// Turns of the looks for versions a process has not heard of (keys share
+/// them by hash; a turn remembers the last look it made).
+const UNHEARD_TURNS: usize = 64;
+
+/// The last look a turn made for a version its process had not heard of.
+struct Unheard {
+    key: CacheKey,
+    /// When the look began: it serves requests that arrived before.
+    began: std::time::Instant,
+    lookup: Lookup,
+}
+
 /// The read-through cache in front of the store.
 pub struct ReadThrough {
     l1: L1,
     l2: Option<Arc<RedisTier>>,
     versions: Versions,
     flights: SingleFlight<(CacheKey, Required), Result<Lookup, StoreError>>,
+    /// See [`ReadThrough::fetch_unheard`].
+    unheard: Box<[tokio::sync::Mutex<Option<Unheard>>]>,
     stats: Arc<Stats>,
     ttl: Duration,
 }
@@ -121,6 +135,9 @@ impl ReadThrough {
             // jitter), and a minute more for clocks apart between hosts.
             versions: Versions::new(config.ttl.mul_f64(1.1) + Duration::from_secs(60)),
             flights: SingleFlight::new(),
+            unheard: (0..UNHEARD_TURNS)
+                .map(|_| tokio::sync::Mutex::new(None))
+                .collect(),
             stats,
             ttl: config.ttl,
         })
@@ -186,6 +203,7 @@ impl ReadThrough {
         Fut: Future<Output = Result<Rendered, StoreError>>,
     {
         let mut required = self.versions.required(key.product_id);
+        let unheard = at_least > required.version;
         required.version = required.version.max(at_least);
         let now = coarse_now_ms();
         if let Some(entry) = self.l1.get(&key, now).filter(|e| usable(e, required, now)) {
@@ -194,6 +212,9 @@ impl ReadThrough {
                 entry,
                 origin: Origin::L1,
             });
+        }
+        if unheard {
+            return Box::pin(self.fetch_unheard(key, required, load)).await;
         }
         // Keyed by the version too: a request that knows of a newer write
         // never joins a flight that started before it. Boxed: the flight's
@@ -204,6 +225,50 @@ impl ReadThrough {
                 .run((key, required), || self.fetch(key, required, load)),
         )
         .await
+    }
+
+    /// A read asked for a version of its product this process has not heard
+    /// of: a write made elsewhere, or a number made up. Either way it is
+    /// served by a look (L1, Redis, the store) that began after it arrived —
+    /// the client's write was committed before its answer, so before this
+    /// request — and such looks of one key take turns: each one serves
+    /// every request that was waiting when it began (a cached copy only those
+    /// asking no more than its version). However many requests, with however
+    /// many different (or invented) versions, a key costs one store read in
+    /// flight at a time; never one each.
+    async fn fetch_unheard<F, Fut>(
+        &self,
+        key: CacheKey,
+        required: Required,
+        load: F,
+    ) -> Result<Lookup, StoreError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Rendered, StoreError>>,
+    {
+        let arrived = std::time::Instant::now();
+        let turn = &self.unheard[(crate::hash::mix(key.product_id) as usize) % UNHEARD_TURNS];
+        let mut last = turn.lock().await;
+        // A store read (or the stale copy its failure left) that began after
+        // this request arrived shows every write committed before it; a
+        // cached copy, only writes up to its version.
+        let shared = last.as_ref().filter(|d| {
+            d.key == key
+                && d.began >= arrived
+                && (matches!(d.lookup.origin, Origin::Store | Origin::Stale)
+                    || d.lookup.entry.version >= required.version)
+        });
+        if let Some(done) = shared {
+            return Ok(done.lookup.clone());
+        }
+        let began = std::time::Instant::now();
+        let lookup = self.fetch(key, required, load).await?;
+        *last = Some(Unheard {
+            key,
+            began,
+            lookup: lookup.clone(),
+        });
+        Ok(lookup)
     }
 
     /// The single flight's work: L1 again, Redis, then the store.
