@@ -179,11 +179,6 @@ impl ReadThrough {
         self.versions.required(product_id).version
     }
 
-    /// Products whose latest known write this process still remembers.
-    pub fn known_products(&self) -> usize {
-        self.versions.known()
-    }
-
     /// The Redis breaker's state; `None` without Redis.
     pub fn breaker_state(&self) -> Option<BreakerState> {
         self.l2.as_ref().map(|l2| l2.breaker().state())

@@ -136,14 +136,6 @@ impl Versions {
         self.all_written(now_ms);
     }
 
-    /// Products whose version is known now (for tests and metrics).
-    pub fn known(&self) -> usize {
-        self.shards
-            .iter()
-            .map(|s| s.lock().expect("versions lock").known.len())
-            .sum()
-    }
-
     /// Forgets versions learned more than `keep` ago; the next sweep comes
     /// when the shard has doubled from what is left, so sweeping costs a
     /// constant per write.
@@ -169,6 +161,16 @@ impl Versions {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl Versions {
+        /// Products whose version is remembered now.
+        fn known(&self) -> usize {
+            self.shards
+                .iter()
+                .map(|s| s.lock().expect("versions lock").known.len())
+                .sum()
+        }
+    }
 
     #[test]
     fn nothing_is_trusted_before_the_first_look_then_writes_raise_the_bar() {

@@ -11,7 +11,6 @@
 //! on.
 
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -50,25 +49,21 @@ pub fn check_codings(headers: &HeaderMap) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// A body that records when it has been read to its end.
-pub struct Tracked<B> {
+/// A body that records, in a flag its caller owns, when it has been read
+/// to its end.
+pub struct Tracked<'a, B> {
     inner: B,
-    ended: Arc<AtomicBool>,
+    ended: &'a AtomicBool,
 }
 
-impl<B> Tracked<B> {
-    /// `body`, and the flag that turns true once it is read to its end.
-    pub fn new(body: B) -> (Tracked<B>, Arc<AtomicBool>) {
-        let ended = Arc::new(AtomicBool::new(false));
-        let tracked = Tracked {
-            inner: body,
-            ended: Arc::clone(&ended),
-        };
-        (tracked, ended)
+impl<'a, B> Tracked<'a, B> {
+    /// `body`, setting `ended` once it is read to its end.
+    pub fn new(body: B, ended: &'a AtomicBool) -> Tracked<'a, B> {
+        Tracked { inner: body, ended }
     }
 }
 
-impl<B: Body + Unpin> Body for Tracked<B> {
+impl<B: Body + Unpin> Body for Tracked<'_, B> {
     type Data = B::Data;
     type Error = B::Error;
 
@@ -92,6 +87,33 @@ impl<B: Body + Unpin> Body for Tracked<B> {
     }
 }
 
+/// Reads a whole body of at most 64 KiB (413, declared or streamed) within
+/// `deadline` (408).
+pub async fn collect<B>(headers: &HeaderMap, body: B, deadline: Duration) -> Result<Bytes, ApiError>
+where
+    B: Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limits::BODY_BYTES_MAX as u64) {
+        return Err(too_large());
+    }
+    let collect = Limited::new(body, limits::BODY_BYTES_MAX).collect();
+    match tokio::time::timeout(deadline, collect).await {
+        Err(_) => Err(ApiError::timeout(format!(
+            "the body did not arrive within {} ms",
+            deadline.as_millis()
+        ))),
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(e)) if e.is::<LengthLimitError>() => Err(too_large()),
+        Ok(Err(e)) => Err(ApiError::bad_request(format!(
+            "could not read the body: {e}"
+        ))),
+    }
+}
+
 /// Reads a body a route does not take, and drops it. A write's must be JSON
 /// like any write's (415) — its content is not used; every body must fit
 /// the limit (413) and arrive within `deadline` (408).
@@ -108,21 +130,15 @@ where
     if write {
         // The same checks, in the same order, as a body a write does take.
         super::reviews::read_body(headers, body, deadline).await?;
-        return Ok(());
+    } else {
+        collect(headers, body, deadline).await?;
     }
-    let collect = Limited::new(body, limits::BODY_BYTES_MAX).collect();
-    match tokio::time::timeout(deadline, collect).await {
-        Err(_) => Err(ApiError::timeout(format!(
-            "the body did not arrive within {} ms",
-            deadline.as_millis()
-        ))),
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(e)) if e.is::<LengthLimitError>() => Err(ApiError::payload_too_large(format!(
-            "the body must be at most {} bytes",
-            limits::BODY_BYTES_MAX
-        ))),
-        Ok(Err(e)) => Err(ApiError::bad_request(format!(
-            "could not read the body: {e}"
-        ))),
-    }
+    Ok(())
+}
+
+fn too_large() -> ApiError {
+    ApiError::payload_too_large(format!(
+        "the body must be at most {} bytes",
+        limits::BODY_BYTES_MAX
+    ))
 }

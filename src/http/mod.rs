@@ -162,7 +162,8 @@ impl<S: Store> Edge<S> {
             .unwrap_or_else(|| self.assign_request_id());
         let (parts, body) = req.into_parts();
         let announced = body::announced(&parts.headers);
-        let (body, read_to_end) = body::Tracked::new(body);
+        let read_to_end = std::sync::atomic::AtomicBool::new(false);
+        let body = body::Tracked::new(body, &read_to_end);
         let routed = routes::route(parts.uri.path(), &parts.method);
         let grant = match routed.route {
             Ok(route) if route.takes_writes() => {

@@ -5,7 +5,6 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::StatusCode;
 use hyper::body::Body;
 use hyper::header::{self, HeaderMap, HeaderValue};
@@ -14,7 +13,7 @@ use super::error::ApiError;
 use super::idempotency::{self, Guarding};
 use super::reply::{Reply, cached, json, with_version};
 use super::{new_review, query};
-use crate::model::{NewReview, limits};
+use crate::model::NewReview;
 use crate::service::{Outcome, Service, Store, Write, render, unknown_product};
 
 /// `GET /reviews/:product_id?page&count&sort&min_version`.
@@ -62,24 +61,7 @@ where
             "content type must be application/json",
         ));
     }
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limits::BODY_BYTES_MAX as u64) {
-        return Err(too_large());
-    }
-    let collect = Limited::new(body, limits::BODY_BYTES_MAX).collect();
-    match tokio::time::timeout(deadline, collect).await {
-        Err(_) => Err(ApiError::timeout(format!(
-            "the body did not arrive within {} ms",
-            deadline.as_millis()
-        ))),
-        Ok(Ok(collected)) => Ok(collected.to_bytes()),
-        Ok(Err(e)) if e.is::<LengthLimitError>() => Err(too_large()),
-        Ok(Err(e)) => Err(ApiError::bad_request(format!(
-            "could not read the body: {e}"
-        ))),
-    }
+    super::body::collect(headers, body, deadline).await
 }
 
 /// `POST /reviews/:product_id` with its body read: 201 once the review is
@@ -141,11 +123,4 @@ fn is_json(value: Option<&HeaderValue>) -> bool {
     };
     let essence = value.split(';').next().unwrap_or("").trim();
     essence.eq_ignore_ascii_case("application/json")
-}
-
-fn too_large() -> ApiError {
-    ApiError::payload_too_large(format!(
-        "the body must be at most {} bytes",
-        limits::BODY_BYTES_MAX
-    ))
 }

@@ -39,13 +39,35 @@ pub(super) enum Claim {
 }
 
 /// The `_id` of a vote's record.
-pub(super) fn vote_id(review_id: u64, voter: u64) -> String {
+fn vote_id(review_id: u64, voter: u64) -> String {
     format!("{review_id}:{voter:016x}")
 }
 
 /// How a request's fingerprint is kept in its key's record.
 fn fingerprint_text(fingerprint: u128) -> String {
     format!("{fingerprint:032x}")
+}
+
+/// The record `claim` inserts for this request, without its token; `None`
+/// when the request carries no such guard (no key; no voter, or a write
+/// other than a helpful vote).
+fn record(claim: Claim, op: Op<'_>, guard: &WriteGuard) -> Option<Document> {
+    match (claim, op) {
+        (Claim::Key, _) => guard.idempotency.as_ref().map(|key| {
+            doc! {
+                "_id": &key.key,
+                "request": fingerprint_text(key.fingerprint),
+                "expires": DateTime::from_millis(millis(key.expires_ms)),
+            }
+        }),
+        (Claim::Vote, Op::Update(review_id, Vote::Helpful)) => guard.voter.map(|voter| {
+            doc! {
+                "_id": vote_id(review_id, voter.id),
+                "until": DateTime::from_millis(millis(voter.until_ms)),
+            }
+        }),
+        (Claim::Vote, _) => None,
+    }
 }
 
 /// Whether a record's `field` (a date) is still ahead of `now_ms`.
@@ -69,31 +91,16 @@ impl MongoStore {
         token: ObjectId,
         deadline: Instant,
     ) -> Result<Option<Claim>, Failure> {
-        if let Some(key) = &guard.idempotency {
-            let record = doc! {
-                "_id": &key.key,
-                "request": fingerprint_text(key.fingerprint),
-                "expires": DateTime::from_millis(millis(key.expires_ms)),
-                "token": token,
+        for claim in [Claim::Key, Claim::Vote] {
+            let Some(mut record) = record(claim, op, guard) else {
+                continue;
             };
+            record.insert("token", token);
             if !self
-                .claim(session, Claim::Key, record, guard.now_ms, deadline)
+                .claim(session, claim, record, guard.now_ms, deadline)
                 .await?
             {
-                return Ok(Some(Claim::Key));
-            }
-        }
-        if let (Op::Update(review_id, Vote::Helpful), Some(voter)) = (op, guard.voter) {
-            let record = doc! {
-                "_id": vote_id(review_id, voter.id),
-                "until": DateTime::from_millis(millis(voter.until_ms)),
-                "token": token,
-            };
-            if !self
-                .claim(session, Claim::Vote, record, guard.now_ms, deadline)
-                .await?
-            {
-                return Ok(Some(Claim::Vote));
+                return Ok(Some(claim));
             }
         }
         Ok(None)
@@ -154,23 +161,8 @@ impl MongoStore {
         deadline: Instant,
     ) -> Result<Outcome, Failure> {
         let (records, date) = self.records(claim);
-        let id = match (claim, op, guard) {
-            (
-                Claim::Key,
-                _,
-                WriteGuard {
-                    idempotency: Some(key),
-                    ..
-                },
-            ) => key.key.clone(),
-            (
-                Claim::Vote,
-                Op::Update(review_id, _),
-                WriteGuard {
-                    voter: Some(voter), ..
-                },
-            ) => vote_id(review_id, voter.id),
-            _ => return Err(Failure::stop(StoreError::Corrupt("no such claim".into()))),
+        let Some(id) = record(claim, op, guard).and_then(|r| r.get("_id").cloned()) else {
+            return Err(Failure::stop(StoreError::Corrupt("no such claim".into())));
         };
         let find = records
             .find_one(doc! { "_id": &id })
@@ -228,13 +220,13 @@ impl MongoStore {
     /// Removes the claims `token` made (a write without a transaction that
     /// did not finish), in the background.
     pub(super) fn release_claims(&self, guard: &WriteGuard, op: Op<'_>, token: ObjectId) {
-        let mut claims = Vec::new();
-        if let Some(key) = &guard.idempotency {
-            claims.push((self.idempotency.clone(), key.key.clone()));
-        }
-        if let (Op::Update(review_id, Vote::Helpful), Some(voter)) = (op, guard.voter) {
-            claims.push((self.votes.clone(), vote_id(review_id, voter.id)));
-        }
+        let claims: Vec<_> = [Claim::Key, Claim::Vote]
+            .into_iter()
+            .filter_map(|claim| {
+                let id = record(claim, op, guard)?.get("_id").cloned()?;
+                Some((self.records(claim).0.clone(), id))
+            })
+            .collect();
         let timeout = self.timeout;
         tokio::spawn(async move {
             for (records, id) in claims {
