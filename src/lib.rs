@@ -25,6 +25,7 @@
 //!   Redis, across hosts;
 //! - [`breaker`], [`clock`], [`hash`], [`redis_conn`]: small pieces several
 //!   layers use;
+//! - [`text`]: whole-word search of review text (`q=`);
 //! - [`generate`]: the deterministic review generator behind `seed`, the
 //!   demo data set and the tests' expectations;
 //! - [`seeding`]: progress reporting and per-record scalars for loads;
@@ -49,3 +50,4 @@ pub mod startup;
 pub mod store;
 pub mod supervisor;
 pub mod telemetry;
+pub mod text;

@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+pub use crate::text::Words;
+
 /// Highest page number a client may ask for (docs/api.md).
 pub const MAX_PAGE: u32 = 1_000_000;
 /// Largest page size a client may ask for (docs/api.md).
@@ -154,11 +156,25 @@ pub enum Sort {
     /// `helpfulness + unix_seconds(date) / 31,536,000` desc (the default).
     #[default]
     Relevant,
+    /// Stars desc, then date desc.
+    RatingHigh,
+    /// Stars asc, then date desc.
+    RatingLow,
 }
 
 impl Sort {
     /// Every accepted spelling, for error messages and docs.
-    pub const NAMES: [&'static str; 3] = ["newest", "helpful", "relevant"];
+    pub const NAMES: [&'static str; 5] =
+        ["newest", "helpful", "relevant", "rating_high", "rating_low"];
+
+    /// Every order, in [`Sort::NAMES`] order.
+    pub const ALL: [Sort; 5] = [
+        Sort::Newest,
+        Sort::Helpful,
+        Sort::Relevant,
+        Sort::RatingHigh,
+        Sort::RatingLow,
+    ];
 
     /// Parses the `sort` query value.
     pub fn parse(s: &str) -> Option<Sort> {
@@ -166,16 +182,20 @@ impl Sort {
             "newest" => Some(Sort::Newest),
             "helpful" => Some(Sort::Helpful),
             "relevant" => Some(Sort::Relevant),
+            "rating_high" => Some(Sort::RatingHigh),
+            "rating_low" => Some(Sort::RatingLow),
             _ => None,
         }
     }
 
     /// The sort key of a review: larger comes first.
-    pub fn key(self, helpfulness: u32, date: i64) -> (i64, i64) {
+    pub fn key(self, rating: u8, helpfulness: u32, date: i64) -> (i64, i64) {
         match self {
             Sort::Newest => (date, 0),
             Sort::Helpful => (i64::from(helpfulness), date),
             Sort::Relevant => (Review::relevance(helpfulness, date), 0),
+            Sort::RatingHigh => (i64::from(rating), date),
+            Sort::RatingLow => (-i64::from(rating), date),
         }
     }
 }
@@ -186,6 +206,8 @@ impl fmt::Display for Sort {
             Sort::Newest => "newest",
             Sort::Helpful => "helpful",
             Sort::Relevant => "relevant",
+            Sort::RatingHigh => "rating_high",
+            Sort::RatingLow => "rating_low",
         })
     }
 }
@@ -229,7 +251,7 @@ pub struct NewReview {
 }
 
 /// A validated request for one page of a product's visible reviews.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PageQuery {
     /// The product, ≥ 1.
     pub product_id: u64,
@@ -239,12 +261,53 @@ pub struct PageQuery {
     pub count: u32,
     /// Order of the results.
     pub sort: Sort,
+    /// Which reviews the page is of; `total` counts them.
+    pub filter: Filter,
 }
 
 impl PageQuery {
     /// How many visible reviews precede this page.
     pub fn offset(&self) -> u64 {
         u64::from(self.page - 1) * u64::from(self.count)
+    }
+}
+
+/// Which of a product's visible reviews a page is of: every part holds
+/// (AND). The default keeps every review.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Filter {
+    /// Stars kept: bit `r - 1` for rating `r`; 0 keeps every rating.
+    pub stars: u8,
+    /// Only reviews with at least one photo.
+    pub with_photos: bool,
+    /// Only reviews whose summary or body hold every word.
+    pub words: Option<Words>,
+}
+
+impl Filter {
+    /// Every star bit: a filter keeping every rating.
+    pub const ALL_STARS: u8 = 0b1_1111;
+
+    /// Whether the filter keeps every review.
+    pub fn is_none(&self) -> bool {
+        self.stars & Self::ALL_STARS == 0 && !self.with_photos && self.words.is_none()
+    }
+
+    /// Whether a review with `rating` stars and `photos` photos passes
+    /// the star and photo parts (the words are checked on its text).
+    pub fn keeps(&self, rating: u8, photos: usize) -> bool {
+        (!self.with_photos || photos > 0) && self.keeps_stars(rating)
+    }
+
+    /// Whether `rating` is one of the stars kept.
+    pub fn keeps_stars(&self, rating: u8) -> bool {
+        let stars = self.stars & Self::ALL_STARS;
+        stars == 0 || (1..=5).contains(&rating) && stars & (1 << (rating - 1)) != 0
+    }
+
+    /// The ratings kept, ascending.
+    pub fn ratings(&self) -> impl Iterator<Item = u8> + '_ {
+        (1..=5).filter(|&r| self.keeps_stars(r))
     }
 }
 
@@ -445,6 +508,6 @@ mod tests {
         let a = Review::relevance(1, 0);
         let b = Review::relevance(0, RELEVANCE_YEAR_SECS);
         assert_eq!(a, b);
-        assert!(Sort::Relevant.key(2, 0) > Sort::Relevant.key(1, RELEVANCE_YEAR_SECS - 1));
+        assert!(Sort::Relevant.key(3, 2, 0) > Sort::Relevant.key(3, 1, RELEVANCE_YEAR_SECS - 1));
     }
 }

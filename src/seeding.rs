@@ -166,6 +166,8 @@ pub struct Row {
     pub recommend: bool,
     /// Not reported.
     pub visible: bool,
+    /// Has at least one photo.
+    pub photos: bool,
 }
 
 /// The rows of records 1..=N (index i holds record i + 1), computed on
@@ -187,6 +189,7 @@ pub fn rows(set: DataSet, threads: usize) -> Vec<Row> {
                         rating: s.rating,
                         recommend: s.recommend,
                         visible: !s.reported,
+                        photos: s.photos > 0,
                     };
                 }
             });

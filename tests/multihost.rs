@@ -297,6 +297,7 @@ async fn count_tags<S: Store>(store: &S, tags: &mut HashMap<String, u32>) {
                     page,
                     count: 100,
                     sort: Sort::Newest,
+                    filter: Default::default(),
                 };
                 let found = store.page(q).await.unwrap().expect("a known product");
                 for review in &found.reviews {

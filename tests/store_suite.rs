@@ -15,7 +15,7 @@ use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
 use reviews::generate::{DataSet, Generator};
-use reviews::model::{Meta, NewReview, Page, PageQuery, Review, Sort};
+use reviews::model::{Filter, Meta, NewReview, Page, PageQuery, Review, Sort, Words};
 use reviews::seeding::Silent;
 use reviews::store::embedded::EmbeddedStore;
 use reviews::store::load::LoadOptions;
@@ -28,7 +28,7 @@ const SET: DataSet = DataSet {
     records: 3000,
     products: 300,
 };
-const ORDERS: [Sort; 3] = [Sort::Newest, Sort::Helpful, Sort::Relevant];
+const ORDERS: [Sort; 5] = Sort::ALL;
 
 /// What the API shows of a review: the email and the flag stay in the store.
 fn shown(mut r: Review) -> Review {
@@ -41,8 +41,8 @@ fn expected_ids(g: &Generator, product: u64, sort: Sort) -> Vec<u64> {
     let mut visible = common::visible_reviews(g, product);
     visible.sort_by(|a, b| {
         let (ka, kb) = (
-            sort.key(a.helpfulness, a.date),
-            sort.key(b.helpfulness, b.date),
+            sort.key(a.rating, a.helpfulness, a.date),
+            sort.key(b.rating, b.helpfulness, b.date),
         );
         kb.cmp(&ka).then(b.review_id.cmp(&a.review_id))
     });
@@ -67,25 +67,171 @@ fn query(product_id: u64, page: u32, count: u32, sort: Sort) -> PageQuery {
         page,
         count,
         sort,
+        filter: Filter::default(),
     }
 }
 
 /// Every visible review of `product` in `sort` order, paged through.
 async fn all_pages<S: Store>(store: &S, product: u64, sort: Sort) -> Vec<Review> {
+    all_filtered(store, query(product, 1, 7, sort)).await
+}
+
+/// Every review `q` (from its page on) keeps, paged through with its
+/// count; each page's `total` the same.
+async fn all_filtered<S: Store>(store: &S, mut q: PageQuery) -> Vec<Review> {
     let mut all = Vec::new();
-    for page in 1.. {
-        let got: Page = store
-            .page(query(product, page, 7, sort))
-            .await
-            .unwrap()
-            .expect("known product");
+    let mut totals = BTreeSet::new();
+    loop {
+        let got: Page = store.page(q.clone()).await.unwrap().expect("known product");
+        totals.insert(got.total);
         if got.reviews.is_empty() {
-            assert_eq!(got.total, all.len() as u64, "total of {product}");
+            assert_eq!(
+                Vec::from_iter(totals),
+                [all.len() as u64],
+                "totals of {q:?}"
+            );
             return all;
         }
         all.extend(got.reviews);
+        q.page += 1;
     }
-    unreachable!()
+}
+
+/// The oracle of filtered pages: the ids `q`'s filter keeps of `visible`
+/// (a product's visible reviews), in its order.
+fn oracle(visible: &[Review], q: &PageQuery) -> Vec<u64> {
+    let f = &q.filter;
+    let mut kept: Vec<&Review> = visible
+        .iter()
+        .filter(|r| f.stars == 0 || f.stars & (1 << (r.rating - 1)) != 0)
+        .filter(|r| !f.with_photos || !r.photos.is_empty())
+        .filter(|r| {
+            let words = plain_words(&format!("{} {}", r.summary, r.body));
+            f.words
+                .as_ref()
+                .is_none_or(|w| w.as_slice().iter().all(|w| words.contains(&**w)))
+        })
+        .collect();
+    let key = |r: &Review| (q.sort.key(r.rating, r.helpfulness, r.date), r.review_id);
+    kept.sort_by_key(|r| std::cmp::Reverse(key(r)));
+    kept.iter().map(|r| r.review_id).collect()
+}
+
+/// The words of `text` as docs/api.md defines them, spelled out plainly
+/// (not the service's code): accents off, lowercase, apostrophes gone,
+/// runs of letters and digits.
+fn plain_words(text: &str) -> HashSet<String> {
+    use unicode_normalization::UnicodeNormalization;
+    use unicode_normalization::char::is_combining_mark;
+    let plain: String = text
+        .nfd()
+        .filter(|&c| !is_combining_mark(c) && c != '\'' && c != '\u{2019}')
+        .collect::<String>()
+        .to_lowercase();
+    plain
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Filters worth trying on a product whose visible reviews are `visible`:
+/// each star alone and in sets, photos, words taken from its reviews
+/// (respelled in other case and accents), and combinations.
+fn filters_for(visible: &[Review]) -> Vec<Filter> {
+    let stars = |stars| Filter {
+        stars,
+        ..Filter::default()
+    };
+    let mut filters: Vec<Filter> = (0..5).map(|r| stars(1 << r)).collect();
+    filters.extend([stars(0b11000), stars(0b00011), stars(0b11111)]);
+    filters.push(Filter {
+        with_photos: true,
+        ..Filter::default()
+    });
+    filters.push(Filter {
+        stars: 0b10000,
+        with_photos: true,
+        ..Filter::default()
+    });
+    let words = |raw: &str| Words::parse(raw).unwrap();
+    // A word of the first review's body, one of the last one's summary.
+    let word_of = |text: &str, nth: usize| {
+        let long: Vec<&str> = text
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| w.chars().count() >= 4)
+            .collect();
+        long.get(nth % long.len().max(1)).map(|w| w.to_string())
+    };
+    if let (Some(first), Some(last)) = (visible.first(), visible.last()) {
+        for (word, also) in [
+            (word_of(&first.body, 1), None),
+            (word_of(&last.summary, 0), word_of(&last.body, 2)),
+        ] {
+            let Some(word) = word else { continue };
+            let shouted = word.to_uppercase().replace('E', "É");
+            filters.push(Filter {
+                words: words(&shouted),
+                ..Filter::default()
+            });
+            if let Some(also) = also {
+                filters.push(Filter {
+                    words: words(&format!("{word} {also}")),
+                    stars: 0b11100,
+                    ..Filter::default()
+                });
+            }
+        }
+    }
+    filters.push(Filter {
+        words: words("zqxj nowhere"),
+        ..Filter::default()
+    });
+    filters
+}
+
+/// Every filter of [`filters_for`] in every order, paged to the end in
+/// pages of 3, against the [`oracle`] over `visible`; the same reviews as
+/// the unfiltered pages show.
+async fn filtered_agree<S: Store>(store: &S, product: u64, visible: &[Review]) {
+    let by_id: std::collections::HashMap<u64, &Review> =
+        visible.iter().map(|r| (r.review_id, r)).collect();
+    let mut kept_some = 0;
+    for filter in filters_for(visible) {
+        for sort in ORDERS {
+            let q = PageQuery {
+                filter: filter.clone(),
+                ..query(product, 1, 3, sort)
+            };
+            let expected = oracle(visible, &q);
+            let got = all_filtered(store, q.clone()).await;
+            let ids: Vec<u64> = got.iter().map(|r| r.review_id).collect();
+            assert_eq!(ids, expected, "product {product}, {q:?}");
+            for r in &got {
+                assert_eq!(shown(r.clone()), shown((*by_id[&r.review_id]).clone()));
+            }
+            kept_some += usize::from(!ids.is_empty() && ids.len() < visible.len());
+        }
+        if filter.stars.count_ones() == 1 && !filter.with_photos && filter.words.is_none() {
+            let rating = filter.stars.trailing_zeros() as usize;
+            let meta = store.meta(product).await.unwrap().unwrap();
+            let q = PageQuery {
+                filter: filter.clone(),
+                ..query(product, 1, 1, Sort::Relevant)
+            };
+            let page = store.page(q).await.unwrap().unwrap();
+            assert_eq!(
+                page.total,
+                u64::from(meta.ratings[rating]),
+                "rating={} of {product} against its meta",
+                rating + 1
+            );
+        }
+    }
+    assert!(
+        visible.len() < 3 || kept_some > 0,
+        "product {product}: no filter kept some but not all"
+    );
 }
 
 /// Pages of `product` in every order agree with its meta and with each
@@ -103,17 +249,11 @@ async fn consistent<S: Store>(store: &S, product: u64) -> Vec<Review> {
     );
     for sort in ORDERS {
         let got = all_pages(store, product, sort).await;
-        let mut expected = newest.clone();
-        expected.sort_by(|a, b| {
-            let (ka, kb) = (
-                sort.key(a.helpfulness, a.date),
-                sort.key(b.helpfulness, b.date),
-            );
-            kb.cmp(&ka).then(b.review_id.cmp(&a.review_id))
-        });
         let ids = |rs: &[Review]| rs.iter().map(|r| r.review_id).collect::<Vec<_>>();
-        assert_eq!(ids(&got), ids(&expected), "product {product} sorted {sort}");
+        let expected = oracle(&newest, &query(product, 1, 1, sort));
+        assert_eq!(ids(&got), expected, "product {product} sorted {sort}");
     }
+    filtered_agree(store, product, &newest).await;
     newest
 }
 
@@ -129,8 +269,18 @@ async fn suite<S: Store>(store: Arc<S>, other: Arc<S>) {
             "meta of {unknown}"
         );
     }
-    // Pages in every order, and exact records.
-    for product in [1, 2, 17, 150, SET.products] {
+    // Pages in every order and filter, and exact records; the largest
+    // product too (more reviews than the embedded store walks).
+    let largest = (1..=SET.products)
+        .max_by_key(|&p| common::visible_reviews(&g, p).len())
+        .unwrap();
+    assert!(common::visible_reviews(&g, largest).len() > 40);
+    for product in [1, 2, 17, 150, SET.products, largest] {
+        let visible: Vec<Review> = common::visible_reviews(&g, product)
+            .iter()
+            .map(|s| g.record(s.review_id))
+            .collect();
+        filtered_agree(&*store, product, &visible).await;
         for sort in ORDERS {
             let expected = expected_ids(&g, product, sort);
             let mut seen = Vec::new();
@@ -180,7 +330,7 @@ async fn suite<S: Store>(store: Arc<S>, other: Arc<S>) {
     // New ids continue past the data set (MongoDB's may leave gaps).
     assert!(id > SET.records, "new id {id}");
     let newest = query(product, 1, 1, Sort::Newest);
-    let page = store.page(newest).await.unwrap().unwrap();
+    let page = store.page(newest.clone()).await.unwrap().unwrap();
     let added = &page.reviews[0];
     assert_eq!(
         (added.review_id, added.rating, added.helpfulness),
@@ -198,10 +348,10 @@ async fn suite<S: Store>(store: Arc<S>, other: Arc<S>) {
 
     assert_eq!(store.vote_helpful(id).await.unwrap(), Some(product));
     assert_eq!(store.vote_helpful(id).await.unwrap(), Some(product));
-    let page = store.page(newest).await.unwrap().unwrap();
+    let page = store.page(newest.clone()).await.unwrap().unwrap();
     assert_eq!(page.reviews[0].helpfulness, 2);
     assert_eq!(store.report(id).await.unwrap(), Some(product));
-    let page = store.page(newest).await.unwrap().unwrap();
+    let page = store.page(newest.clone()).await.unwrap().unwrap();
     assert_ne!(page.reviews[0].review_id, id, "reported reviews are hidden");
     assert_eq!(page.total, before.total());
     assert_eq!(store.meta(product).await.unwrap(), Some(before));
@@ -256,7 +406,7 @@ async fn versions_order_writes<S: Store>(store: &S, other: &S, g: &Generator) {
     let product = if first_empty_product(g) == 55 { 56 } else { 55 };
     let newest = query(product, 1, 1, Sort::Newest);
     let start = other.changes_since(None).await.unwrap();
-    let page_before = store.page_versioned(newest).await.unwrap();
+    let page_before = store.page_versioned(newest.clone()).await.unwrap();
     let meta_before = store.meta_versioned(product).await.unwrap();
     let total_before = meta_before.value.expect("known product").total();
     let written = store
@@ -280,7 +430,7 @@ async fn versions_order_writes<S: Store>(store: &S, other: &S, g: &Generator) {
     for (name, handle) in [("writer", store), ("other", other)] {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
         loop {
-            let page = handle.page_versioned(newest).await.unwrap();
+            let page = handle.page_versioned(newest.clone()).await.unwrap();
             let meta = handle.meta_versioned(product).await.unwrap();
             if page.version >= written.version && meta.version >= written.version {
                 let page = page.value.expect("known product");
@@ -310,7 +460,7 @@ async fn versions_order_writes<S: Store>(store: &S, other: &S, g: &Generator) {
     // A client carrying the vote's version to the writer's handle, which
     // has not polled since: the first read shows it, no waiting.
     store.newer_elsewhere(product);
-    let page = store.page_versioned(newest).await.unwrap();
+    let page = store.page_versioned(newest.clone()).await.unwrap();
     let meta = store.meta_versioned(product).await.unwrap();
     assert!(
         page.version >= vote.version && meta.version >= vote.version,

@@ -1,9 +1,11 @@
 //! What a cached response is of: a product and one of its views.
 
-use crate::model::{PageQuery, Sort};
+use std::fmt::Write as _;
+
+use crate::model::{Filter, PageQuery, Sort};
 
 /// What a cached response is of.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct CacheKey {
     /// The product.
     pub product_id: u64,
@@ -12,7 +14,7 @@ pub struct CacheKey {
 }
 
 /// One response of a product.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum View {
     /// The product's meta.
     Meta,
@@ -24,6 +26,8 @@ pub enum View {
         count: u32,
         /// Order.
         sort: Sort,
+        /// Which reviews.
+        filter: Filter,
     },
 }
 
@@ -34,6 +38,7 @@ impl CacheKey {
             page: q.page,
             count: q.count,
             sort: q.sort,
+            filter: q.filter.clone(),
         };
         CacheKey {
             product_id: q.product_id,
@@ -49,12 +54,35 @@ impl CacheKey {
         }
     }
 
-    /// The Redis key holding this view.
+    /// Whether this is a filtered page (see [`Filter`]).
+    pub fn is_filtered(&self) -> bool {
+        matches!(&self.view, View::Page { filter, .. } if !filter.is_none())
+    }
+
+    /// The Redis key holding this view. A filter's parts follow the
+    /// page's: `.r<star bits>`, `.photos`, `.q<words>` (normalized, so one
+    /// search has one key).
     pub fn redis_key(&self) -> String {
-        match self.view {
+        match &self.view {
             View::Meta => format!("reviews:v5:{}:meta", self.product_id),
-            View::Page { page, count, sort } => {
-                format!("reviews:v5:{}:p{page}.{count}.{sort}", self.product_id)
+            View::Page {
+                page,
+                count,
+                sort,
+                filter,
+            } => {
+                let mut key = format!("reviews:v5:{}:p{page}.{count}.{sort}", self.product_id);
+                let stars = filter.stars & Filter::ALL_STARS;
+                if stars != 0 {
+                    let _ = write!(key, ".r{stars}");
+                }
+                if filter.with_photos {
+                    key.push_str(".photos");
+                }
+                if let Some(words) = &filter.words {
+                    let _ = write!(key, ".q{words}");
+                }
+                key
             }
         }
     }

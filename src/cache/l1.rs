@@ -27,11 +27,20 @@ fn shards_for(bytes: u64) -> usize {
     (bytes >> 20).clamp(1, SHARDS as u64) as usize
 }
 
-/// A fast hasher for L1 keys (a few integers): one multiply per word,
-/// finished with a full mix. L1 keys are not attacker-chosen beyond ids the
-/// edge validated, so quality suffices.
-#[derive(Default, Clone, Copy)]
+/// A fast hasher for L1 keys (a few integers, and a search's words): one
+/// multiply per word, finished with a full mix, from a seed drawn once per
+/// process, so a client cannot prepare searches that pile into one bucket
+/// (the words are the one part a client chooses freely, and
+/// [`super::variants`] bounds how many a product caches).
+#[derive(Clone, Copy)]
 struct KeyHasher(u64);
+
+impl Default for KeyHasher {
+    fn default() -> Self {
+        static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+        KeyHasher(*SEED.get_or_init(|| fastrand::u64(..)))
+    }
+}
 
 impl std::hash::Hasher for KeyHasher {
     fn finish(&self) -> u64 {
@@ -161,7 +170,7 @@ impl L1 {
             shard.evict_one();
         }
         let slot = Slot {
-            key,
+            key: key.clone(),
             entry: Arc::clone(entry),
             weight,
             expires: now.saturating_add(self.keep_ms),

@@ -8,6 +8,7 @@
 //! - [`redis`]: the shared tier, behind a timeout and a circuit breaker;
 //! - [`single_flight`]: one store query per key per process at a time;
 //! - [`versions`]: which copies are current: by version, not by delete;
+//! - [`variants`]: how many filtered views of a product may be cached;
 //! - [`follower`]: how every process learns of writes made elsewhere;
 //! - [`stats`]: what the cache did, for `/metrics`.
 //!
@@ -29,6 +30,7 @@ pub mod l1;
 pub mod redis;
 pub mod single_flight;
 pub mod stats;
+pub mod variants;
 pub mod versions;
 
 use std::sync::Arc;
@@ -44,6 +46,7 @@ use self::redis::RedisTier;
 use self::single_flight::SingleFlight;
 use self::stats::bump;
 pub use self::stats::{Origin, Stats, StatsSnapshot};
+use self::variants::Variants;
 use self::versions::{Required, Versions};
 use crate::breaker::BreakerState;
 use crate::clock::{coarse_now_ms, now_ms};
@@ -104,6 +107,7 @@ pub struct ReadThrough {
     l1: L1,
     l2: Option<Arc<RedisTier>>,
     versions: Versions,
+    variants: Variants,
     flights: SingleFlight<(CacheKey, Required), Result<Lookup, StoreError>>,
     /// See [`ReadThrough::fetch_unheard`].
     unheard: Box<[tokio::sync::Mutex<Option<Unheard>>]>,
@@ -134,6 +138,7 @@ impl ReadThrough {
             // Past the longest freshness any copy may have (TTL + 10%
             // jitter), and a minute more for clocks apart between hosts.
             versions: Versions::new(config.ttl.mul_f64(1.1) + Duration::from_secs(60)),
+            variants: Variants::new(config.ttl),
             flights: SingleFlight::new(),
             unheard: (0..UNHEARD_TURNS)
                 .map(|_| tokio::sync::Mutex::new(None))
@@ -215,11 +220,8 @@ impl ReadThrough {
         // never joins a flight that started before it. Boxed: the flight's
         // state (Redis, the store, the fill) is kilobytes, and an unboxed
         // one would be part of, and copied with, every hit's future too.
-        Box::pin(
-            self.flights
-                .run((key, required), || self.fetch(key, required, load)),
-        )
-        .await
+        let flight = (key.clone(), required);
+        Box::pin(self.flights.run(flight, || self.fetch(key, required, load))).await
     }
 
     /// A read asked for a version of its product this process has not heard
@@ -257,7 +259,7 @@ impl ReadThrough {
             return Ok(done.lookup.clone());
         }
         let began = std::time::Instant::now();
-        let lookup = self.fetch(key, required, load).await?;
+        let lookup = self.fetch(key.clone(), required, load).await?;
         *last = Some(Unheard {
             key,
             began,
@@ -266,7 +268,9 @@ impl ReadThrough {
         Ok(lookup)
     }
 
-    /// The single flight's work: L1 again, Redis, then the store.
+    /// The single flight's work: L1 again, Redis, then the store. A
+    /// filtered view its product may not add to the cache (see
+    /// [`variants`]) skips Redis and fills nothing.
     async fn fetch<F, Fut>(
         &self,
         key: CacheKey,
@@ -286,7 +290,11 @@ impl ReadThrough {
                 origin: Origin::L1,
             });
         }
-        let l2 = self.l2.as_ref().filter(|_| RedisTier::caches(&key));
+        let admitted = self.variants.admit(&key, now);
+        let l2 = self
+            .l2
+            .as_ref()
+            .filter(|_| admitted && RedisTier::caches(&key));
         if let Some(l2) = l2 {
             let mut found = l2.get(&key).await;
             if !found
@@ -338,11 +346,11 @@ impl ReadThrough {
                 // older than what the client asked for is still exact for
                 // its version: others may be served it.
                 let known = self.versions.required(key.product_id);
-                if entry.version >= known.version && began >= known.since_ms {
-                    self.l1.fill(key, &entry, now);
+                if admitted && entry.version >= known.version && began >= known.since_ms {
                     if let Some(l2) = l2 {
-                        l2.set_later(key, Arc::clone(&entry), ttl);
+                        l2.set_later(key.clone(), Arc::clone(&entry), ttl);
                     }
+                    self.l1.fill(key, &entry, now);
                 }
                 bump(&self.stats.misses);
                 Ok(Lookup {

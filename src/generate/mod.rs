@@ -111,6 +111,8 @@ pub struct Scalars {
     pub helpfulness: u32,
     /// Unix seconds.
     pub date: i64,
+    /// Photos attached, 0..=5.
+    pub photos: u64,
 }
 
 /// A generated product as the API shows it.
@@ -282,7 +284,7 @@ impl Generator {
 
     /// How many photos review `review_id` has (0..=5), without generating it.
     pub fn photo_count(&self, review_id: u64) -> u64 {
-        Self::photos(&mut self.draw(review_id).1)
+        self.draw(review_id).0.photos
     }
 
     /// The first draw after the scalars: how many photos a review has.
@@ -309,7 +311,7 @@ impl Generator {
     /// Writes review `review_id` into `out`, reusing its allocations.
     pub fn fill(&self, review_id: u64, out: &mut Review) {
         let (s, mut rng, (category, noun)) = self.draw(review_id);
-        let photos = Self::photos(&mut rng);
+        let photos = s.photos;
         out.review_id = s.review_id;
         out.product_id = s.product_id;
         out.rating = s.rating;
@@ -407,6 +409,7 @@ impl Generator {
         let rating = rng.weighted(&RATING_PROFILES[profile]) as u8 + 1;
         let recommend = rng.chance([0.04, 0.12, 0.45, 0.88, 0.97][usize::from(rating - 1)]);
         let reported = rng.chance(0.02);
+        let photos = Self::photos(&mut rng);
         let scalars = Scalars {
             review_id,
             product_id,
@@ -415,6 +418,7 @@ impl Generator {
             reported,
             helpfulness,
             date,
+            photos,
         };
         (scalars, rng, (category, noun))
     }

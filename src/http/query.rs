@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 
 use super::error::ApiError;
-use crate::model::{DEFAULT_COUNT, MAX_COUNT, MAX_PAGE, PageQuery, Sort};
+use crate::model::{DEFAULT_COUNT, Filter, MAX_COUNT, MAX_PAGE, PageQuery, Sort, Words};
 
 /// Parses a path id: ASCII digits only, no leading zero, at least 1, fits
 /// in u64. `/reviews/01` is refused rather than read as `/reviews/1`, so
@@ -52,6 +52,7 @@ pub fn parse_reported_query(query: Option<&str>) -> Result<(Option<u64>, u32), A
 /// `index`; unknown parameters are ignored; a parameter given twice is an error.
 pub fn parse_page_query(product_id: u64, query: Option<&str>) -> Result<PageQuery, ApiError> {
     let (mut page, mut index, mut count, mut sort) = (None, None, None, None);
+    let (mut rating, mut with_photos, mut words) = (None, None, None);
     for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         let key = decode(key)?;
@@ -60,6 +61,9 @@ pub fn parse_page_query(product_id: u64, query: Option<&str>) -> Result<PageQuer
             "index" => &mut index,
             "count" => &mut count,
             "sort" => &mut sort,
+            "rating" => &mut rating,
+            "with_photos" => &mut with_photos,
+            "q" => &mut words,
             _ => continue,
         };
         if slot.is_some() {
@@ -85,12 +89,47 @@ pub fn parse_page_query(product_id: u64, query: Option<&str>) -> Result<PageQuer
             ))
         })?,
     };
+    let filter = Filter {
+        stars: rating.map_or(Ok(0), |v| stars(&v))?,
+        with_photos: with_photos.map_or(Ok(false), |v| match &*v {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            other => Err(ApiError::bad_request(format!(
+                "with_photos must be true or false, got \"{}\"",
+                shorten(other)
+            ))),
+        })?,
+        words: match words {
+            None => None,
+            Some(v) => Words::parse(&v).map_err(|e| ApiError::bad_request(e.to_string()))?,
+        },
+    };
     Ok(PageQuery {
         product_id,
         page,
         count,
         sort,
+        filter,
     })
+}
+
+/// Parses `rating`: stars 1 to 5, comma-separated (`4` or `4,5`), as the
+/// bits of [`Filter::stars`].
+fn stars(raw: &str) -> Result<u8, ApiError> {
+    let bad = || {
+        ApiError::bad_request(format!(
+            "rating must be stars from 1 to 5, comma-separated (4 or 4,5), got \"{}\"",
+            shorten(raw)
+        ))
+    };
+    let mut stars = 0;
+    for part in raw.split(',') {
+        match part.as_bytes() {
+            [digit @ b'1'..=b'5'] => stars |= 1 << (digit - b'1'),
+            _ => return Err(bad()),
+        }
+    }
+    Ok(stars)
 }
 
 /// The `min_version` of a read of `product_id`: the `X-Reviews-Version` a
@@ -117,7 +156,7 @@ pub fn parse_min_version(product_id: u64, query: Option<&str>) -> Result<u64, Ap
     let Some(raw) = found else { return Ok(0) };
     let bad = || {
         ApiError::bad_request(format!(
-            "min_version must be the X-Reviews-Version a write answered              (product_id:version), got \"{}\"",
+            "min_version must be the X-Reviews-Version a write answered (product_id:version), got \"{}\"",
             shorten(&raw)
         ))
     };
@@ -213,6 +252,22 @@ mod tests {
         assert_eq!(q("index=3&page=2").unwrap().page, 2);
         assert_eq!(q("utm_source=x&count=100&sort=newest").unwrap().count, 100);
         assert_eq!(q("sort=%68elpful").unwrap().sort, Sort::Helpful);
+        assert_eq!(q("sort=rating_low").unwrap().sort, Sort::RatingLow);
+        assert!(d.filter.is_none());
+    }
+
+    #[test]
+    fn filters_have_one_spelling_each() {
+        let f = |query: &str| q(query).unwrap().filter;
+        assert_eq!(f("rating=4,5").stars, 0b11000);
+        assert_eq!(f("rating=5,4,5"), f("rating=4,5"));
+        assert_eq!(f("rating=1").stars, 1);
+        assert!(f("with_photos=true").with_photos);
+        assert!(f("with_photos=false").is_none());
+        assert!(f("q=+%20").is_none(), "a blank search is no search");
+        let words = f("q=Sizing+runs%20SMALL").words.unwrap();
+        assert_eq!(words.to_string(), "runs sizing small");
+        assert_eq!(f("q=small+runs+sizing").words.unwrap(), words);
     }
 
     #[test]
@@ -231,8 +286,18 @@ mod tests {
             ("page=007", "page must be written without leading zeros"),
             (
                 "sort=oldest",
-                "sort must be one of newest, helpful, relevant",
+                "sort must be one of newest, helpful, relevant, rating_high, rating_low",
             ),
+            ("rating=0", "rating must be stars from 1 to 5"),
+            ("rating=6", "rating must be stars from 1 to 5"),
+            ("rating=", "rating must be stars from 1 to 5"),
+            ("rating=4,", "rating must be stars from 1 to 5"),
+            ("rating=45", "rating must be stars from 1 to 5"),
+            ("rating=4&rating=5", "rating is given more than once"),
+            ("with_photos=1", "with_photos must be true or false"),
+            ("q=a+good+fit", "q words must be 2 to 32"),
+            ("q=%21%21", "q must hold at least one word"),
+            ("q=a1+b2+c3+d4+e5+f6+g7+h8+i9", "at most 8"),
             ("page=1&page=2", "page is given more than once"),
             ("sort=%zz", "percent-encoded"),
         ] {

@@ -141,7 +141,8 @@ impl<S: Store> Service<S> {
             .get(CacheKey::page(&q), at_least, || async {
                 let photos = self.products.photo_base();
                 let render = |page: PageView<'_, '_>| render::page(&q, page, photos);
-                let page = self.read(self.store.page_rendered(q, render)).await?;
+                let page = self.read(self.store.page_rendered(q.clone(), render));
+                let page = page.await?;
                 Ok(rendered(q.product_id, page.value, page.version))
             })
             .await

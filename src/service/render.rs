@@ -245,7 +245,7 @@ pub fn created(review_id: u64) -> Vec<u8> {
 mod tests {
     use super::*;
     use crate::generate::{DataSet, Generator};
-    use crate::model::Page;
+    use crate::model::{Filter, Page};
 
     /// The body as `serde_json` writes it from owned reviews: what
     /// [`page`] must match byte for byte.
@@ -280,6 +280,7 @@ mod tests {
             page: 3,
             count: 100,
             sort: crate::model::Sort::Newest,
+            filter: Filter::default(),
         };
         for chunk in reviews.chunks(37).chain([&[][..]]) {
             let page = Page {
@@ -320,6 +321,7 @@ mod tests {
             page: 1,
             count: 5,
             sort: crate::model::Sort::Relevant,
+            filter: Filter::default(),
         };
         let views = [ReviewView::from(&r)];
         let view = PageView {

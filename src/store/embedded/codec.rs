@@ -41,16 +41,20 @@ pub fn encode(r: &Review, out: &mut Vec<u8>) {
     }
 }
 
-/// What orders and hides a review: the fixed fields at the head of its
-/// encoding.
+/// What orders, filters and hides a review: the fixed fields at the head
+/// of its encoding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Head {
     /// Unix seconds.
     pub date: i64,
     /// Helpful votes.
     pub helpfulness: u32,
+    /// Stars.
+    pub rating: u8,
     /// Hidden from pages.
     pub reported: bool,
+    /// Photos attached.
+    pub photos: u8,
 }
 
 /// The [`Head`] of an encoded review, without decoding the rest; `None`
@@ -61,7 +65,9 @@ pub fn head(bytes: &[u8]) -> Option<Head> {
     Some(Head {
         date: i64::from_le_bytes(date),
         helpfulness: u32::from_le_bytes(helpfulness),
+        rating: *bytes.get(FLAGS_AT - 1)?,
         reported: *bytes.get(FLAGS_AT)? & REPORTED != 0,
+        photos: *bytes.get(FLAGS_AT + 1)?,
     })
 }
 
@@ -207,6 +213,10 @@ mod tests {
             let head = head(&buf).unwrap();
             assert_eq!((head.date, head.helpfulness), (r.date, r.helpfulness));
             assert_eq!(head.reported, r.reported);
+            assert_eq!(
+                (head.rating, usize::from(head.photos)),
+                (r.rating, r.photos.len())
+            );
         }
     }
 
@@ -215,7 +225,7 @@ mod tests {
         let r = Generator::new(DataSet::new(7, 100, None)).record(3);
         let mut buf = Vec::new();
         encode(&r, &mut buf);
-        assert_eq!(head(&buf[..21]), None);
+        assert_eq!(head(&buf[..22]), None);
         for cut in [0, 5, 23, buf.len() - 1] {
             assert!(decode(3, &buf[..cut]).is_err());
             assert!(decode_view(3, &buf[..cut]).is_err());

@@ -12,6 +12,27 @@ pub(super) fn review_key(product_id: u64, review_id: u64) -> [u8; 16] {
     key
 }
 
+/// The key of a visible review in `by_facet`: product_id (u64 BE) ‖
+/// rating (u8) ‖ has photos (u8, 0 or 1) ‖ review_id (u64 BE), so the
+/// reviews of one product with given stars and photos are neighbours.
+pub(super) fn facet_key(product_id: u64, rating: u8, photos: bool, review_id: u64) -> [u8; 18] {
+    let mut key = [0; 18];
+    key[..10].copy_from_slice(&facet_prefix(product_id, rating, photos));
+    key[10..].copy_from_slice(&review_id.to_be_bytes());
+    key
+}
+
+/// The first bytes of the [`facet_key`]s of one product's reviews with
+/// `rating` stars and (or without) photos.
+pub(super) fn facet_prefix(product_id: u64, rating: u8, photos: bool) -> [u8; 10] {
+    let mut key = [0; 10];
+    key[..8].copy_from_slice(&product_id.to_be_bytes());
+    key[8] = rating;
+    key[9] = u8::from(photos);
+    key
+}
+
+/// A `by_facet` entry's value: what orders the review.
 pub(super) fn index_value(date: i64, helpfulness: u32) -> [u8; 8] {
     let mut value = [0; 8];
     value[..4].copy_from_slice(&(date as u32).to_le_bytes());
@@ -26,9 +47,15 @@ pub(super) fn review_of(key: &[u8]) -> Result<u64, StoreError> {
     Ok(u64::from_be_bytes(id))
 }
 
-pub(super) fn decode_index(key: &[u8], value: &[u8]) -> Result<(u64, i64, u32), StoreError> {
+/// A `by_facet` entry: (review id, rating, date, helpfulness).
+pub(super) fn decode_index(key: &[u8], value: &[u8]) -> Result<(u64, u8, i64, u32), StoreError> {
     let bad = || StoreError::Corrupt("index entry".into());
-    let id = review_of(key)?;
+    let id = key
+        .get(10..18)
+        .and_then(|k| k.try_into().ok())
+        .map(u64::from_be_bytes)
+        .ok_or_else(bad)?;
+    let rating = *key.get(8).ok_or_else(bad)?;
     let date: [u8; 4] = value
         .get(..4)
         .and_then(|v| v.try_into().ok())
@@ -39,6 +66,7 @@ pub(super) fn decode_index(key: &[u8], value: &[u8]) -> Result<(u64, i64, u32), 
         .ok_or_else(bad)?;
     Ok((
         id,
+        rating,
         i64::from(u32::from_le_bytes(date)),
         u32::from_le_bytes(help),
     ))

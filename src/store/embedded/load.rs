@@ -7,10 +7,10 @@ use std::sync::mpsc;
 
 use heed::{EnvFlags, PutFlags};
 
-use super::keys::{encode_meta, index_value, review_key};
+use super::keys::{encode_meta, facet_key, index_value, review_key};
 use super::{
-    CHUNK, EmbeddedStore, INDEX_BATCH, KEY_COMPLETE, KEY_DATA_SET, KEY_LOADED, KEY_NEXT_ID,
-    KEY_PRODUCTS, KEY_REPORTED_INDEX, codec,
+    CHUNK, EmbeddedStore, INDEX_BATCH, KEY_COMPLETE, KEY_DATA_SET, KEY_FACET_INDEX, KEY_LOADED,
+    KEY_NEXT_ID, KEY_PRODUCTS, KEY_REPORTED_INDEX, codec,
 };
 use crate::generate::{DataSet, Generator};
 use crate::hash::mix;
@@ -154,7 +154,7 @@ impl EmbeddedStore {
         })
     }
 
-    /// Builds `by_product`, `meta`, `review_product` and `reported`, then
+    /// Builds `by_facet`, `meta`, `review_product` and `reported`, then
     /// marks the load complete.
     fn build_index(
         &self,
@@ -165,22 +165,27 @@ impl EmbeddedStore {
     ) -> Result<(), StoreError> {
         progress.phase("index", set.records, 0);
         let mut txn = self.env.write_txn()?;
-        self.by_product.clear(&mut txn)?;
+        self.by_facet.clear(&mut txn)?;
         self.meta.clear(&mut txn)?;
         let mut in_txn = 0;
+        let mut entries = Vec::new();
         for product in 1..=set.products as usize {
             let mut meta = Meta::default();
             let ids = order.of(product);
+            entries.clear();
             for &id in ids {
                 let row = rows[id as usize - 1];
                 if !row.visible {
                     continue;
                 }
                 meta.add(row.rating, row.recommend);
-                let key = review_key(product as u64, u64::from(id));
-                let value = index_value(i64::from(row.date), row.helpfulness);
-                self.by_product
-                    .put_with_flags(&mut txn, PutFlags::APPEND, &key, &value)?;
+                let key = facet_key(product as u64, row.rating, row.photos, u64::from(id));
+                entries.push((key, index_value(i64::from(row.date), row.helpfulness)));
+            }
+            entries.sort_unstable();
+            for (key, value) in &entries {
+                self.by_facet
+                    .put_with_flags(&mut txn, PutFlags::APPEND, key, value)?;
             }
             if meta != Meta::default() {
                 let key = (product as u64).to_be_bytes();
@@ -217,6 +222,8 @@ impl EmbeddedStore {
             .put(&mut txn, KEY_NEXT_ID, &(set.records + 1).to_be_bytes())?;
         self.info
             .put(&mut txn, KEY_PRODUCTS, &set.products.to_be_bytes())?;
+        self.info
+            .put(&mut txn, KEY_FACET_INDEX, &1u64.to_be_bytes())?;
         self.info.put(&mut txn, KEY_COMPLETE, &1u64.to_be_bytes())?;
         txn.commit()?;
         Ok(())
@@ -232,7 +239,7 @@ impl EmbeddedStore {
         for (count, db) in [
             (&mut print.reviews, &self.records),
             (&mut mapped, &self.review_product),
-            (&mut print.index_entries, &self.by_product),
+            (&mut print.index_entries, &self.by_facet),
             (&mut print.metas, &self.meta),
         ] {
             for item in db.iter(&txn)? {
@@ -256,7 +263,7 @@ impl EmbeddedStore {
 pub struct Fingerprint {
     /// Records in `records`.
     pub reviews: u64,
-    /// Entries in `by_product` (visible reviews).
+    /// Entries in `by_facet` (visible reviews).
     pub index_entries: u64,
     /// Products with meta.
     pub metas: u64,

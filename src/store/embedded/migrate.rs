@@ -126,7 +126,7 @@ mod tests {
 
     use super::*;
     use crate::generate::DataSet;
-    use crate::model::{PageQuery, Sort};
+    use crate::model::{Filter, PageQuery, Sort};
     use crate::seeding::Silent;
     use crate::store::load::LoadOptions;
 
@@ -178,6 +178,7 @@ mod tests {
                     page: 1,
                     count: 100,
                     sort: Sort::Helpful,
+                    filter: Filter::default(),
                 };
                 format!("{:?}", store.read_page(q).unwrap().value)
             })

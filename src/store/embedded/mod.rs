@@ -8,9 +8,12 @@
 //!   point reads land on the same few pages instead of one page each;
 //! - `review_product`: review_id (u64 BE) → product_id (u64 BE), where a
 //!   vote, a report or a moderator finds a review's record;
-//! - `by_product`: product_id (u64 BE) ‖ review_id (u64 BE) → date (u32 LE) ‖
-//!   helpfulness (u32 LE), for visible reviews only: a page is one prefix scan
-//!   of these small entries, a partial sort, and a point read per result;
+//! - `by_facet`: product_id (u64 BE) ‖ rating (u8) ‖ has photos (u8) ‖
+//!   review_id (u64 BE) → date (u32 LE) ‖ helpfulness (u32 LE), for visible
+//!   reviews only: a page is one prefix scan of these small entries (one
+//!   per kept rating and photo flag when filtered, so `rating=1` reads only
+//!   the product's 1-star entries), a partial sort, and a point read per
+//!   result;
 //! - `meta`: product_id (u64 BE) → the [`Meta`] counters (7 × u32 LE);
 //! - `changes`: write sequence (u64 BE) → product_id (u64 BE), the last
 //!   `CHANGES_KEPT` writes, which every process polls to drop cached copies;
@@ -43,7 +46,9 @@
 //!
 //! A store written by a version before `records` (records keyed by review
 //! id alone, in a database named `reviews`) has its records moved into
-//! `records` on open, once ([`migrate`]).
+//! `records` on open, once ([`migrate`]); one written before `by_facet`
+//! (whose index, `by_product`, was keyed by product and review alone) has
+//! `by_facet` built from its records on open, once.
 
 pub mod codec;
 mod expiring;
@@ -55,6 +60,7 @@ mod read;
 pub mod serving;
 mod write;
 
+use std::ops::Bound;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -90,6 +96,12 @@ const CHANGES_KEPT: u64 = 100_000;
 /// Set once `reported` lists every reported review (a store loaded by an
 /// older version has it built on open).
 const KEY_REPORTED_INDEX: &str = "reported_index";
+/// Set once `by_facet` indexes every visible review (a store loaded by an
+/// older version has it built on open).
+const KEY_FACET_INDEX: &str = "facet_index";
+/// The index of older versions, keyed by product and review alone; emptied
+/// once `by_facet` is built.
+const OLDER_INDEX: &str = "by_product";
 /// How many records a migration from the older layout has moved so far.
 const KEY_MIGRATED: &str = "migrated";
 
@@ -107,7 +119,7 @@ pub struct EmbeddedStore {
     env: Env,
     records: Db,
     review_product: Db,
-    by_product: Db,
+    by_facet: Db,
     meta: Db,
     info: Database<Str, Bytes>,
     /// Products 1..=this exist, as last read from `info`: saves a lookup per
@@ -154,7 +166,7 @@ impl EmbeddedStore {
         let mut txn = env.write_txn().map_err(|e| fail(&e))?;
         let mut create = |name| env.create_database::<Bytes, Bytes>(&mut txn, Some(name));
         let (records, review_product) = (create("records"), create("review_product"));
-        let (by_product, meta) = (create("by_product"), create("meta"));
+        let (by_facet, meta) = (create("by_facet"), create("meta"));
         let changes = create("changes");
         let (reported, expiring, expiry) =
             (create("reported"), create("expiring"), create("expiry"));
@@ -164,7 +176,7 @@ impl EmbeddedStore {
         let store = EmbeddedStore {
             records: records.map_err(|e| fail(&e))?,
             review_product: review_product.map_err(|e| fail(&e))?,
-            by_product: by_product.map_err(|e| fail(&e))?,
+            by_facet: by_facet.map_err(|e| fail(&e))?,
             meta: meta.map_err(|e| fail(&e))?,
             info: info.map_err(|e| fail(&e))?,
             env: env.clone(),
@@ -180,6 +192,7 @@ impl EmbeddedStore {
             store.migrate(older)?;
         }
         store.build_reported_index()?;
+        store.build_facet_index()?;
         match store.clear_stale_readers() {
             Ok(0) => {}
             Ok(n) => tracing::info!("cleared {n} stale LMDB reader slots"),
@@ -229,6 +242,72 @@ impl EmbeddedStore {
         }
         self.info
             .put(&mut txn, KEY_REPORTED_INDEX, &1u64.to_be_bytes())?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Indexes every visible review in `by_facet`, once, for a complete
+    /// data set loaded before that index existed: one pass over the
+    /// records, reading their heads, in transactions of [`INDEX_BATCH`]
+    /// entries (an interrupted build starts over); then the older index
+    /// is emptied.
+    fn build_facet_index(&self) -> Result<(), StoreError> {
+        {
+            let txn = self.env.read_txn()?;
+            let complete = self.info_u64(&txn, KEY_COMPLETE)? == Some(1);
+            if !complete || self.info_u64(&txn, KEY_FACET_INDEX)?.is_some() {
+                return Ok(());
+            }
+        }
+        tracing::info!(
+            "indexing reviews by rating and photos (once, for a store loaded by an older version)"
+        );
+        let mut txn = self.env.write_txn()?;
+        if self.info_u64(&txn, KEY_FACET_INDEX)?.is_some() {
+            return Ok(()); // another process built it while this one waited
+        }
+        self.by_facet.clear(&mut txn)?;
+        let mut entries = Vec::with_capacity(INDEX_BATCH);
+        let mut after: Option<Vec<u8>> = None;
+        loop {
+            entries.clear();
+            let range = match &after {
+                Some(key) => (Bound::Excluded(&key[..]), Bound::Unbounded),
+                None => (Bound::Unbounded, Bound::Unbounded),
+            };
+            for item in self.records.range(&txn, &range)?.take(INDEX_BATCH) {
+                let (key, value) = item?;
+                let head =
+                    codec::head(value).ok_or_else(|| StoreError::Corrupt("record".into()))?;
+                after = Some(key.to_vec());
+                if head.reported {
+                    continue;
+                }
+                let product = u64::from_be_bytes(key[..8].try_into().expect("16-byte key"));
+                let id = keys::review_of(key)?;
+                entries.push((
+                    keys::facet_key(product, head.rating, head.photos > 0, id),
+                    keys::index_value(head.date, head.helpfulness),
+                ));
+            }
+            if entries.is_empty() {
+                break;
+            }
+            entries.sort_unstable();
+            for (key, value) in &entries {
+                self.by_facet.put(&mut txn, key, value)?;
+            }
+            txn.commit()?;
+            txn = self.env.write_txn()?;
+        }
+        if let Some(older) = self
+            .env
+            .open_database::<Bytes, Bytes>(&txn, Some(OLDER_INDEX))?
+        {
+            older.clear(&mut txn)?;
+        }
+        self.info
+            .put(&mut txn, KEY_FACET_INDEX, &1u64.to_be_bytes())?;
         txn.commit()?;
         Ok(())
     }

@@ -4,9 +4,9 @@ use std::ops::Bound;
 
 use heed::RoTxn;
 
-use super::keys::{decode_index, decode_meta, review_key, review_of};
+use super::keys::{decode_index, decode_meta, facet_prefix, review_key, review_of};
 use super::{CHANGES_KEPT, EmbeddedStore, KEY_CHANGE_SEQ, codec};
-use crate::model::{Meta, Page, PageQuery, PageView, Review};
+use crate::model::{Filter, Meta, Page, PageQuery, PageView, Review, Words};
 use crate::store::page::{SortEntry, select_page};
 use crate::store::{Changed, Changes, StoreError, Versioned};
 
@@ -20,6 +20,12 @@ const WALK_LIMIT: usize = 32;
 
 /// A review's place in a page's order, and its stored bytes.
 type Walked<'t> = (SortEntry, &'t [u8]);
+
+/// Whether review `id`'s summary or body hold every one of `words`.
+fn has_words(words: &Words, id: u64, raw: &[u8]) -> Result<bool, StoreError> {
+    let view = codec::decode_view(id, raw).map_err(StoreError::Corrupt)?;
+    Ok(words.all_in(&[view.summary, view.body]))
+}
 
 impl EmbeddedStore {
     pub(super) fn read_page(&self, q: PageQuery) -> Result<Versioned<Option<Page>>, StoreError> {
@@ -56,8 +62,8 @@ impl EmbeddedStore {
     }
 
     /// One read transaction choosing the page `q` asks for: `read` gets
-    /// the product's visible total and the page's reviews, in order;
-    /// `None` for an unknown product.
+    /// the total of the reviews the filter keeps and the page's reviews, in
+    /// order; `None` for an unknown product.
     fn read_selected<T>(
         &self,
         q: PageQuery,
@@ -71,20 +77,33 @@ impl EmbeddedStore {
                 version,
             });
         }
-        let value = match self.walk(&txn, q)? {
+        let value = match self.walk(&txn, &q)? {
             Some(mut entries) => {
                 let total = entries.len() as u64;
                 read(total, select_page(&mut entries, q.offset(), q.count))?
             }
             None => {
-                let mut entries = self.index_entries(&txn, q)?;
-                let total = entries.len() as u64;
-                let mut chosen = Vec::with_capacity(q.count as usize);
-                for e in select_page(&mut entries, q.offset(), q.count) {
-                    let raw = self.read_record(&txn, q.product_id, e.review_id)?;
-                    chosen.push((*e, raw));
+                let mut entries = self.index_entries(&txn, &q)?;
+                if let Some(words) = &q.filter.words {
+                    // The words are in the records: read each candidate's.
+                    let mut found = Vec::new();
+                    for e in entries {
+                        let raw = self.read_record(&txn, q.product_id, e.review_id)?;
+                        if has_words(words, e.review_id, raw)? {
+                            found.push((e, raw));
+                        }
+                    }
+                    let total = found.len() as u64;
+                    read(total, select_page(&mut found, q.offset(), q.count))?
+                } else {
+                    let total = entries.len() as u64;
+                    let mut chosen = Vec::with_capacity(q.count as usize);
+                    for e in select_page(&mut entries, q.offset(), q.count) {
+                        let raw = self.read_record(&txn, q.product_id, e.review_id)?;
+                        chosen.push((*e, raw));
+                    }
+                    read(total, &chosen)?
                 }
-                read(total, &chosen)?
             }
         };
         Ok(Versioned {
@@ -93,13 +112,13 @@ impl EmbeddedStore {
         })
     }
 
-    /// Every visible review of the product with its sort key for `q` and
-    /// its bytes, from one walk over its records; `None` when it has more
-    /// than [`WALK_LIMIT`].
+    /// Every visible review of the product that `q`'s filter keeps, with
+    /// its sort key for `q` and its bytes, from one walk over its records;
+    /// `None` when it has more than [`WALK_LIMIT`].
     fn walk<'t>(
         &self,
         txn: &'t RoTxn,
-        q: PageQuery,
+        q: &PageQuery,
     ) -> Result<Option<Vec<Walked<'t>>>, StoreError> {
         let mut entries = Vec::new();
         let records = self.records.prefix_iter(txn, &q.product_id.to_be_bytes())?;
@@ -109,32 +128,52 @@ impl EmbeddedStore {
             }
             let (key, raw) = item?;
             let head = codec::head(raw).ok_or_else(|| StoreError::Corrupt("record".into()))?;
-            if head.reported {
+            if head.reported || !q.filter.keeps(head.rating, usize::from(head.photos)) {
+                continue;
+            }
+            let review_id = review_of(key)?;
+            if let Some(words) = &q.filter.words
+                && !has_words(words, review_id, raw)?
+            {
                 continue;
             }
             let entry = SortEntry {
-                key: q.sort.key(head.helpfulness, head.date),
-                review_id: review_of(key)?,
+                key: q.sort.key(head.rating, head.helpfulness, head.date),
+                review_id,
             };
             entries.push((entry, raw));
         }
         Ok(Some(entries))
     }
 
-    /// Every visible review of the product with its sort key for `q`, from
-    /// `by_product`.
-    fn index_entries(&self, txn: &RoTxn, q: PageQuery) -> Result<Vec<SortEntry>, StoreError> {
+    /// Every visible review of the product that the stars and photos of
+    /// `q`'s filter keep, with its sort key for `q`, from `by_facet`: one
+    /// prefix scan of the product's entries, or one per kept rating (and
+    /// photos) when filtered, so a filter reads only the entries it keeps.
+    fn index_entries(&self, txn: &RoTxn, q: &PageQuery) -> Result<Vec<SortEntry>, StoreError> {
         let mut entries = Vec::new();
-        for item in self
-            .by_product
-            .prefix_iter(txn, &q.product_id.to_be_bytes())?
-        {
-            let (key, value) = item?;
-            let (id, date, helpfulness) = decode_index(key, value)?;
-            entries.push(SortEntry {
-                key: q.sort.key(helpfulness, date),
-                review_id: id,
-            });
+        let mut scan = |prefix: &[u8]| -> Result<(), StoreError> {
+            for item in self.by_facet.prefix_iter(txn, prefix)? {
+                let (key, value) = item?;
+                let (id, rating, date, helpfulness) = decode_index(key, value)?;
+                entries.push(SortEntry {
+                    key: q.sort.key(rating, helpfulness, date),
+                    review_id: id,
+                });
+            }
+            Ok(())
+        };
+        let f = &q.filter;
+        if f.stars & Filter::ALL_STARS == 0 && !f.with_photos {
+            scan(&q.product_id.to_be_bytes())?;
+        } else {
+            for rating in f.ratings() {
+                for photos in [true, false] {
+                    if photos || !f.with_photos {
+                        scan(&facet_prefix(q.product_id, rating, photos))?;
+                    }
+                }
+            }
         }
         Ok(entries)
     }
@@ -267,7 +306,8 @@ mod tests {
     use crate::store::load::LoadOptions;
 
     /// The walk over a product's records and the index agree on every
-    /// product small enough to walk; larger ones are left to the index.
+    /// product small enough to walk, for every order and filter; larger
+    /// ones are left to the index.
     #[test]
     fn walking_records_and_reading_the_index_choose_the_same_reviews() {
         let dir = tempfile::tempdir().unwrap();
@@ -277,48 +317,67 @@ mod tests {
             .load(set, LoadOptions::default(), &mut Silent)
             .unwrap();
         let txn = store.env.read_txn().unwrap();
-        let (mut walked, mut too_many, mut hidden) = (0, 0, 0);
+        let filters = [
+            Filter::default(),
+            Filter {
+                stars: 0b00001,
+                ..Filter::default()
+            },
+            Filter {
+                stars: 0b11000,
+                with_photos: true,
+                ..Filter::default()
+            },
+            Filter {
+                with_photos: true,
+                ..Filter::default()
+            },
+        ];
+        let (mut walked, mut too_many, mut hidden, mut kept) = (0, 0, 0, 0);
         for product_id in 1..=set.products {
-            for sort in [Sort::Newest, Sort::Helpful, Sort::Relevant] {
-                let q = PageQuery {
-                    product_id,
-                    page: 1,
-                    count: 100,
-                    sort,
-                };
-                let mut indexed = store.index_entries(&txn, q).unwrap();
-                indexed.sort_unstable();
-                let Some(walk) = store.walk(&txn, q).unwrap() else {
-                    too_many += 1;
-                    continue;
-                };
-                let mut entries: Vec<SortEntry> = walk.iter().map(|&(e, _)| e).collect();
-                entries.sort_unstable();
-                assert_eq!(entries, indexed, "product {product_id} by {sort}");
-                for (e, raw) in walk {
-                    let review = codec::decode(e.review_id, raw).unwrap();
-                    assert_eq!(review.product_id, product_id);
+            for sort in Sort::ALL {
+                for filter in &filters {
+                    let q = PageQuery {
+                        product_id,
+                        page: 1,
+                        count: 100,
+                        sort,
+                        filter: filter.clone(),
+                    };
+                    let mut indexed = store.index_entries(&txn, &q).unwrap();
+                    indexed.sort_unstable();
+                    let Some(walk) = store.walk(&txn, &q).unwrap() else {
+                        too_many += 1;
+                        continue;
+                    };
+                    let mut entries: Vec<SortEntry> = walk.iter().map(|&(e, _)| e).collect();
+                    entries.sort_unstable();
+                    assert_eq!(
+                        entries, indexed,
+                        "product {product_id} by {sort}, {filter:?}"
+                    );
+                    for (e, raw) in walk {
+                        let review = codec::decode(e.review_id, raw).unwrap();
+                        assert_eq!(review.product_id, product_id);
+                        assert!(filter.keeps(review.rating, review.photos.len()));
+                    }
+                    walked += 1;
+                    kept += usize::from(!filter.is_none() && !entries.is_empty());
                 }
-                walked += 1;
             }
             let records = store.records.prefix_iter(&txn, &product_id.to_be_bytes());
-            hidden += records.unwrap().count()
-                - store
-                    .index_entries(
-                        &txn,
-                        PageQuery {
-                            product_id,
-                            page: 1,
-                            count: 1,
-                            sort: Sort::Newest,
-                        },
-                    )
-                    .unwrap()
-                    .len();
+            let q = PageQuery {
+                product_id,
+                page: 1,
+                count: 1,
+                sort: Sort::Newest,
+                filter: Filter::default(),
+            };
+            hidden += records.unwrap().count() - store.index_entries(&txn, &q).unwrap().len();
         }
         assert!(
-            walked > 0 && too_many > 0 && hidden > 0,
-            "{walked} {too_many} {hidden}"
+            walked > 0 && too_many > 0 && hidden > 0 && kept > 0,
+            "{walked} {too_many} {hidden} {kept}"
         );
     }
 }

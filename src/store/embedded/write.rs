@@ -6,7 +6,7 @@
 use heed::RwTxn;
 
 use super::expiring::{IDEMPOTENCY, VOTE, decode_answer, encode_answer, vote_key};
-use super::keys::{decode_meta, encode_meta, index_value, review_key};
+use super::keys::{decode_meta, encode_meta, facet_key, index_value, review_key};
 use super::{CHANGES_KEPT, EmbeddedStore, KEY_CHANGE_SEQ, KEY_NEXT_ID, KEY_PRODUCTS, codec};
 use crate::clock::unix_seconds;
 use crate::model::{Meta, NewReview, Review};
@@ -95,11 +95,9 @@ impl EmbeddedStore {
         self.records.put(txn, &review_key(product_id, id), &bytes)?;
         self.review_product
             .put(txn, &id.to_be_bytes(), &product_id.to_be_bytes())?;
-        self.by_product.put(
-            txn,
-            &review_key(product_id, id),
-            &index_value(review.date, 0),
-        )?;
+        let facet = facet_key(product_id, review.rating, !review.photos.is_empty(), id);
+        self.by_facet
+            .put(txn, &facet, &index_value(review.date, 0))?;
         self.update_meta(txn, product_id, |m| m.add(review.rating, review.recommend))?;
         self.info.put(txn, KEY_NEXT_ID, &(id + 1).to_be_bytes())?;
         Ok(Applied::Done {
@@ -168,16 +166,17 @@ impl EmbeddedStore {
         let key = review_key(after.product_id, id);
         self.records.put(txn, &key, &bytes)?;
         let (rating, recommend) = (after.rating, after.recommend);
+        let facet = facet_key(after.product_id, rating, !after.photos.is_empty(), id);
         if after.reported {
             if !before.reported {
-                self.by_product.delete(txn, &key)?;
+                self.by_facet.delete(txn, &facet)?;
                 self.update_meta(txn, after.product_id, |m| m.remove(rating, recommend))?;
             }
             self.reported.put(txn, &id.to_be_bytes(), &[])?;
             return Ok(());
         }
-        self.by_product
-            .put(txn, &key, &index_value(after.date, after.helpfulness))?;
+        self.by_facet
+            .put(txn, &facet, &index_value(after.date, after.helpfulness))?;
         if before.reported {
             self.update_meta(txn, after.product_id, |m| m.add(rating, recommend))?;
             self.reported.delete(txn, &id.to_be_bytes())?;

@@ -14,7 +14,8 @@ pub(super) const META_FIELDS: [&str; 7] = ["r1", "r2", "r3", "r4", "r5", "rec_tr
 
 /// A review as a document: every field, plus `relevance`, the `relevant`
 /// sort key kept beside the fields it is computed from so that order can
-/// be read from an index (votes add a year's worth to it).
+/// be read from an index (votes add a year's worth to it), and
+/// `has_photos`, so the photo filter can be read from one.
 pub(super) fn review_doc(r: &Review) -> Document {
     let photos: Vec<Bson> = r
         .photos
@@ -35,6 +36,7 @@ pub(super) fn review_doc(r: &Review) -> Document {
         "helpfulness": i64::from(r.helpfulness),
         "date": r.date,
         "relevance": Review::relevance(r.helpfulness, r.date),
+        "has_photos": !r.photos.is_empty(),
         "photos": photos,
     }
 }

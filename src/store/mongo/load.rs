@@ -10,7 +10,9 @@ use mongodb::options::IndexOptions;
 use mongodb::{Collection, IndexModel};
 
 use super::docs::{int, meta_doc, review_doc};
-use super::{CHANGES_KEPT_FOR, DUPLICATE_KEY, LAYOUT, MongoStore, mongo, order};
+use super::{
+    CHANGES_KEPT_FOR, DUPLICATE_KEY, FACETS, LAYOUT, MongoStore, facet_keys, mongo, order,
+};
 use crate::generate::{DataSet, Generator};
 use crate::model::{RELEVANCE_YEAR_SECS, Review, Sort};
 use crate::seeding::{self, Progress};
@@ -44,7 +46,7 @@ impl MongoStore {
             });
         }
         // Reviews an older version inserted before it was interrupted lack
-        // `relevance`.
+        // `relevance` or `has_photos`.
         let backfill = status.loaded > 0 && layout < LAYOUT;
         let data_set = doc! {
             "seed": set.seed as i64, "records": set.records as i64,
@@ -62,7 +64,7 @@ impl MongoStore {
         self.insert_reviews(set, options, status.loaded, progress)
             .await?;
         if backfill {
-            self.backfill_relevance().await?;
+            self.backfill().await?;
         }
 
         progress.phase("index", set.records, 0);
@@ -167,12 +169,13 @@ impl MongoStore {
         }
     }
 
-    /// Brings a complete data set of layout 1 to this one: `relevance` on
-    /// every review, the partial indexes in place of the old ones, a change
-    /// log keyed by token, and no change sequence. Safe to run again.
+    /// Brings a complete data set of an older layout to this one:
+    /// `relevance` and `has_photos` on every review, the partial indexes in
+    /// place of the old ones, the facet index, a change log keyed by token,
+    /// and no change sequence. Safe to run again.
     async fn upgrade(&self, progress: &mut dyn Progress) -> Result<(), StoreError> {
         progress.phase("upgrade", 1, 0);
-        self.backfill_relevance().await?;
+        self.backfill().await?;
         for name in OLD_INDEXES {
             match self
                 .slow(self.reviews.drop_index(name), "dropping an index")
@@ -201,8 +204,9 @@ impl MongoStore {
         Ok(())
     }
 
-    /// Sets `relevance` on every review without one (a pipeline update).
-    async fn backfill_relevance(&self) -> Result<(), StoreError> {
+    /// Sets `relevance` and `has_photos` on every review without them
+    /// (pipeline updates).
+    async fn backfill(&self) -> Result<(), StoreError> {
         let relevance = doc! {
             "$set": { "relevance": {
                 "$add": [{ "$multiply": ["$helpfulness", RELEVANCE_YEAR_SECS] }, "$date"]
@@ -212,6 +216,17 @@ impl MongoStore {
             .reviews
             .update_many(doc! { "relevance": { "$exists": false } }, vec![relevance]);
         self.slow(backfill, "adding relevance to every review")
+            .await?;
+        let has_photos = doc! {
+            "$set": { "has_photos": {
+                "$gt": [{ "$size": { "$ifNull": ["$photos", []] } }, 0]
+            } }
+        };
+        let backfill = self.reviews.update_many(
+            doc! { "has_photos": { "$exists": false } },
+            vec![has_photos],
+        );
+        self.slow(backfill, "adding has_photos to every review")
             .await
             .map(|_| ())
     }
@@ -221,19 +236,26 @@ impl MongoStore {
         Ok(names.iter().any(|n| n == name))
     }
 
-    /// The three page indexes (partial: visible reviews only) and the change
+    /// The page indexes (partial: visible reviews only) and the change
     /// log's TTL index.
     async fn build_indexes(&self) -> Result<(), StoreError> {
-        let models = [Sort::Newest, Sort::Helpful, Sort::Relevant].map(|sort| {
-            let (name, by) = order(sort);
-            let mut keys = doc! { "product_id": 1 };
-            keys.extend(by);
+        let visible = |name: &str, keys: Document| {
             let options = IndexOptions::builder()
                 .name(name.to_string())
                 .partial_filter_expression(doc! { "reported": false })
                 .build();
             IndexModel::builder().keys(keys).options(options).build()
-        });
+        };
+        let mut models: Vec<IndexModel> = Sort::ALL
+            .into_iter()
+            .filter_map(order)
+            .map(|(name, by)| {
+                let mut keys = doc! { "product_id": 1 };
+                keys.extend(by);
+                visible(name, keys)
+            })
+            .collect();
+        models.push(visible(FACETS, facet_keys()));
         self.slow(self.reviews.create_indexes(models), "building indexes")
             .await?;
         let ttl = IndexModel::builder()

@@ -16,7 +16,8 @@
 //! In the URI's default database (`reviews` when it names none):
 //! - `reviews`: one document per review, `_id` = review_id; `date` is Int64
 //!   unix seconds; `relevance` = helpfulness × 31,536,000 + date, the
-//!   `relevant` sort key, kept up to date by votes (a vote adds a year).
+//!   `relevant` sort key, kept up to date by votes (a vote adds a year);
+//!   `has_photos`: whether `photos` is non-empty, for the photo filter.
 //! - `meta`: `_id` = product_id, counters `r1`..`r5`, `rec_true`,
 //!   `rec_false`, and `v`, the product's version: every write to the
 //!   product adds one to it in its transaction (see `write`). A product
@@ -50,6 +51,18 @@
 //! A page is `find({product_id, reported: false})` with the order's sort,
 //! skip and limit, hinted to its index: one IXSCAN over the product's
 //! visible keys, no SORT stage, at most `offset + count` keys examined.
+//!
+//! Filtered pages (`rating`, `with_photos`, `q`) and the two rating orders
+//! read `visible_facets` (`{product_id: 1, rating: 1, has_photos: 1,
+//! date: 1, helpfulness: 1, _id: 1}`, partial too): the product's keys
+//! that the stars and photos keep — one index range per kept rating, no
+//! other key examined and, as every field projected is in the key, no
+//! document fetched — are ordered in the service like the embedded store's
+//! (the same [`crate::store::page`] code), and the page's documents are
+//! then read by `_id`. A search (`q`) reads the kept reviews' summary and
+//! body and matches the words in the service ([`crate::text`]), the same
+//! code on both stores.
+//!
 //! Reported reviews leave the indexes when reported (and come back when
 //! restored); `reported` (`{reported: 1, _id: -1}`, partial: reported only)
 //! lists them for moderators. `changes` has a TTL index on `at`. `deploy/README.md` shows the plans.
@@ -130,8 +143,9 @@ pub const CHANGES_KEPT_FOR: Duration = Duration::from_secs(3600);
 /// data set seeded in its place, shows within this.
 const PRODUCTS_REFRESH: Duration = Duration::from_secs(1);
 /// The document layout this code reads and writes: 2 added `relevance` and
-/// the partial indexes. `seed` upgrades an older complete data set.
-const LAYOUT: i64 = 2;
+/// the partial indexes, 3 `has_photos` and the facet index. `seed`
+/// upgrades an older complete data set.
+const LAYOUT: i64 = 3;
 /// Server error code of a duplicate key.
 const DUPLICATE_KEY: i32 = 11000;
 
@@ -468,16 +482,28 @@ impl Drop for Refreshing<'_> {
     }
 }
 
-/// The index each page order reads, and its sort after the product.
-fn order(sort: Sort) -> (&'static str, Document) {
+/// The index an unfiltered page in `sort`'s order reads, and its sort
+/// after the product; `None` for the orders that read [`FACETS`] instead.
+fn order(sort: Sort) -> Option<(&'static str, Document)> {
     match sort {
-        Sort::Newest => ("visible_newest", doc! { "date": -1, "_id": -1 }),
-        Sort::Helpful => (
+        Sort::Newest => Some(("visible_newest", doc! { "date": -1, "_id": -1 })),
+        Sort::Helpful => Some((
             "visible_helpful",
             doc! { "helpfulness": -1, "date": -1, "_id": -1 },
-        ),
-        Sort::Relevant => ("visible_relevant", doc! { "relevance": -1, "_id": -1 }),
+        )),
+        Sort::Relevant => Some(("visible_relevant", doc! { "relevance": -1, "_id": -1 })),
+        Sort::RatingHigh | Sort::RatingLow => None,
     }
+}
+
+/// The index filtered pages and the rating orders read: every field a
+/// page is filtered or ordered by, so the read of a product's matching
+/// keys is covered (no document fetched) and bounded by the filter.
+const FACETS: &str = "visible_facets";
+
+/// The keys of [`FACETS`].
+fn facet_keys() -> Document {
+    doc! { "product_id": 1, "rating": 1, "has_photos": 1, "date": 1, "helpfulness": 1, "_id": 1 }
 }
 
 /// Parses a read preference name.

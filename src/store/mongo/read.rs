@@ -30,15 +30,16 @@ use std::collections::{HashSet, VecDeque};
 use std::time::Duration;
 
 use mongodb::bson::oid::ObjectId;
-use mongodb::bson::{Bson, DateTime, doc};
+use mongodb::bson::{Bson, DateTime, Document, doc};
 use mongodb::options::Hint;
 use tokio::time::Instant;
 
-use mongodb::ClientSession;
+use mongodb::{ClientSession, SessionCursor};
 
 use super::docs::{int, meta_from, review_from, version_from};
-use super::{CHANGES_KEPT_FOR, MongoStore, order, primary, unix_ms, until};
-use crate::model::{Meta, Page, PageQuery, Review};
+use super::{CHANGES_KEPT_FOR, FACETS, MongoStore, order, primary, unix_ms, until};
+use crate::model::{Filter, Meta, Page, PageQuery, Review};
+use crate::store::page::{SortEntry, select_page};
 use crate::store::{Changed, Changes, StoreError, Versioned};
 
 /// The least re-read window of the change log.
@@ -48,6 +49,9 @@ const REMEMBERED: usize = 16;
 /// Low bits of a cursor that tell cursors issued at the same millisecond
 /// apart; the position in milliseconds is above them.
 const ISSUE_BITS: u32 = 20;
+/// Keys per batch of a facet read: a large product's in one or two round
+/// trips (each key projects to ~50 bytes).
+const FACET_BATCH: u32 = 10_000;
 
 /// How far below its cursor a poll re-reads, for a store whose writes are
 /// bounded by `timeout`.
@@ -111,10 +115,16 @@ impl MongoStore {
             value: Some(Page { total, reviews }),
             version,
         };
+        let Some((index, sort)) = order(q.sort).filter(|_| q.filter.is_none()) else {
+            let (total, reviews) = self.read_facets(&q, &mut session, deadline).await?;
+            return Ok(Versioned {
+                value: Some(Page { total, reviews }),
+                version,
+            });
+        };
         if q.offset() >= total {
             return Ok(page(Vec::new()));
         }
-        let (index, sort) = order(q.sort);
         let find = self
             .reviews
             .find(doc! { "product_id": q.product_id as i64, "reported": false })
@@ -128,15 +138,81 @@ impl MongoStore {
             .into_future();
         // Boxed: the find's future borrows the session, which the compiler
         // cannot prove `Send` for every lifetime through `until`'s generic.
-        let mut cursor = until(deadline, Box::pin(find)).await?;
-        let mut reviews = Vec::with_capacity(q.count as usize);
-        while until(deadline, cursor.advance(&mut session)).await? {
-            let doc = cursor
+        let cursor = until(deadline, Box::pin(find)).await?;
+        Ok(page(reviews_of(cursor, &mut session, deadline).await?))
+    }
+
+    /// A filtered page, or one in a rating order (see the module docs of
+    /// [`super`]): the kept reviews' keys from the facet index, ordered
+    /// and paged here, then the page's documents by `_id`; with words,
+    /// the kept reviews' text is read and searched first. The number of
+    /// reviews kept, and the page.
+    async fn read_facets(
+        &self,
+        q: &PageQuery,
+        session: &mut ClientSession,
+        deadline: Instant,
+    ) -> Result<(u64, Vec<Review>), StoreError> {
+        let f = &q.filter;
+        let mut filter = doc! { "product_id": q.product_id as i64, "reported": false };
+        if f.stars & Filter::ALL_STARS != 0 {
+            let ratings: Vec<i32> = f.ratings().map(i32::from).collect();
+            filter.insert("rating", doc! { "$in": ratings });
+        }
+        if f.with_photos {
+            filter.insert("has_photos", true);
+        }
+        let mut projection = doc! { "_id": 1, "rating": 1, "date": 1, "helpfulness": 1 };
+        if f.words.is_some() {
+            projection.extend(doc! { "summary": 1, "body": 1 });
+        }
+        let find = self
+            .reviews
+            .find(filter)
+            .hint(Hint::Name(FACETS.into()))
+            .projection(projection)
+            .batch_size(FACET_BATCH)
+            .selection_criteria(self.reads_for(q.product_id))
+            .session(&mut *session);
+        let mut entries = Vec::new();
+        let mut cursor = until(deadline, Box::pin(find.into_future())).await?;
+        while until(deadline, cursor.advance(&mut *session)).await? {
+            let d = cursor
                 .deserialize_current()
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            reviews.push(review_from(&doc)?);
+            if let Some(words) = &f.words {
+                let text = |k| d.get_str(k).unwrap_or_default();
+                if !words.all_in(&[text("summary"), text("body")]) {
+                    continue;
+                }
+            }
+            let rating = int(&d, "rating")?.clamp(0, 5) as u8;
+            let helpfulness = int(&d, "helpfulness")?.clamp(0, i64::from(u32::MAX)) as u32;
+            entries.push(SortEntry {
+                key: q.sort.key(rating, helpfulness, int(&d, "date")?),
+                review_id: int(&d, "_id")? as u64,
+            });
         }
-        Ok(page(reviews))
+        let total = entries.len() as u64;
+        let chosen = select_page(&mut entries, q.offset(), q.count);
+        if chosen.is_empty() {
+            return Ok((total, Vec::new()));
+        }
+        let ids: Vec<i64> = chosen.iter().map(|e| e.review_id as i64).collect();
+        let find = self
+            .reviews
+            .find(doc! { "_id": { "$in": &ids } })
+            .projection(doc! { "reviewer_email": 0, "reported": 0, "relevance": 0 })
+            .selection_criteria(self.reads_for(q.product_id))
+            .session(&mut *session)
+            .into_future();
+        let cursor = until(deadline, Box::pin(find)).await?;
+        let mut found = reviews_of(cursor, session, deadline).await?;
+        // In the page's order; a review gone since its key was read (none
+        // can be: reviews are never deleted) would be left out.
+        let place = |r: &Review| ids.iter().position(|&id| id as u64 == r.review_id);
+        found.sort_by_key(|r| place(r));
+        Ok((total, found))
     }
 
     /// A product's meta; zeros for a product with no document.
@@ -200,17 +276,29 @@ impl MongoStore {
             .selection_criteria(primary())
             .session(&mut session)
             .into_future();
-        let mut cursor = until(deadline, Box::pin(find)).await?;
-        let mut reviews = Vec::with_capacity(limit as usize);
-        while until(deadline, cursor.advance(&mut session)).await? {
-            let doc = cursor
-                .deserialize_current()
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            reviews.push(review_from(&doc)?);
-        }
-        Ok(reviews)
+        let cursor = until(deadline, Box::pin(find)).await?;
+        reviews_of(cursor, &mut session, deadline).await
     }
+}
 
+/// The reviews a find's `cursor` in `session` answers, each read whole,
+/// within `deadline`.
+async fn reviews_of(
+    mut cursor: SessionCursor<Document>,
+    session: &mut ClientSession,
+    deadline: Instant,
+) -> Result<Vec<Review>, StoreError> {
+    let mut reviews = Vec::new();
+    while until(deadline, cursor.advance(session)).await? {
+        let doc = cursor
+            .deserialize_current()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        reviews.push(review_from(&doc)?);
+    }
+    Ok(reviews)
+}
+
+impl MongoStore {
     /// The products written since `cursor` (see the module docs).
     pub(super) async fn read_changes(&self, cursor: Option<u64>) -> Result<Changes, StoreError> {
         let deadline = Instant::now() + self.timeout;

@@ -1,0 +1,207 @@
+//! Searching a product's reviews for words (`q=` of docs/api.md): whole
+//! words, case- and accent-insensitive, every word present in the summary
+//! or the body.
+//!
+//! Text is cut into words the same way on both sides: accents come off
+//! (canonical decomposition, combining marks dropped), letters are
+//! lowercased, apostrophes (`'` and `’`) vanish inside a word (`don't` is
+//! `dont`), and a word is a run of letters and digits; anything else
+//! separates words. Matching is exact on those words: `size` does not
+//! match `sizing`.
+
+use std::sync::Arc;
+
+use unicode_normalization::char::{decompose_canonical, is_combining_mark};
+
+/// Most words a search may hold.
+pub const MAX_WORDS: usize = 8;
+/// Fewest and most characters of a searched word, after normalizing.
+pub const WORD_CHARS: std::ops::RangeInclusive<usize> = 2..=32;
+
+/// The normalized, distinct words of a search, sorted: two spellings of
+/// the same search are one value (one cache entry). Cloning is cheap.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Words(Arc<[Box<str>]>);
+
+/// Why a search was refused; the message names `q`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct BadSearch(String);
+
+impl Words {
+    /// The words of a client's search: `Ok(None)` when it holds none
+    /// (blank), an error when a word is too short or too long or there
+    /// are more than [`MAX_WORDS`].
+    pub fn parse(raw: &str) -> Result<Option<Words>, BadSearch> {
+        if raw.trim().is_empty() {
+            return Ok(None);
+        }
+        let mut words = Vec::new();
+        let mut refused = None;
+        each_word(raw, |word| {
+            let chars = word.chars().count();
+            if !WORD_CHARS.contains(&chars) && refused.is_none() {
+                refused = Some((word.to_string(), chars));
+            }
+            words.push(Box::<str>::from(word));
+            true
+        });
+        if let Some((word, chars)) = refused {
+            let shown: String = word.chars().take(40).collect();
+            return Err(BadSearch(format!(
+                "q words must be {} to {} letters or digits long, got \"{shown}\" ({chars})",
+                WORD_CHARS.start(),
+                WORD_CHARS.end()
+            )));
+        }
+        if words.is_empty() {
+            return Err(BadSearch(
+                "q must hold at least one word of letters or digits".into(),
+            ));
+        }
+        words.sort_unstable();
+        words.dedup();
+        if words.len() > MAX_WORDS {
+            return Err(BadSearch(format!(
+                "q may hold at most {MAX_WORDS} different words, got {}",
+                words.len()
+            )));
+        }
+        Ok(Some(Words(words.into())))
+    }
+
+    /// The words, sorted.
+    pub fn as_slice(&self) -> &[Box<str>] {
+        &self.0
+    }
+
+    /// Whether every word occurs, whole, in one of `texts`.
+    pub fn all_in(&self, texts: &[&str]) -> bool {
+        let all = (1u16 << self.0.len()) - 1;
+        let mut found = 0u16;
+        for text in texts {
+            each_word(text, |word| {
+                if let Ok(at) = self.0.binary_search_by(|w| (**w).cmp(word)) {
+                    found |= 1 << at;
+                }
+                found != all
+            });
+            if found == all {
+                return true;
+            }
+        }
+        false
+    }
+}
+
+impl std::fmt::Display for Words {
+    /// The normalized words joined by spaces (the cache's spelling).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, word) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            f.write_str(word)?;
+        }
+        Ok(())
+    }
+}
+
+/// Calls `visit` with each normalized word of `text`, in order, until it
+/// answers false.
+fn each_word(text: &str, mut visit: impl FnMut(&str) -> bool) {
+    let mut word = String::with_capacity(32);
+    for c in text.chars() {
+        let in_word = if c.is_ascii() {
+            push(c, &mut word)
+        } else if is_apostrophe(c) {
+            true
+        } else {
+            let mut kept = true;
+            decompose_canonical(c, |d| {
+                if !is_combining_mark(d) {
+                    kept &= push(d, &mut word);
+                }
+            });
+            kept
+        };
+        if !in_word && !word.is_empty() {
+            if !visit(&word) {
+                return;
+            }
+            word.clear();
+        }
+    }
+    if !word.is_empty() {
+        visit(&word);
+    }
+}
+
+/// Adds `c` to `word` if it is a letter or digit; whether the word goes on.
+fn push(c: char, word: &mut String) -> bool {
+    if c.is_alphanumeric() {
+        word.extend(c.to_lowercase());
+        true
+    } else {
+        is_combining_mark(c) || is_apostrophe(c)
+    }
+}
+
+fn is_apostrophe(c: char) -> bool {
+    c == '\'' || c == '\u{2019}'
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(raw: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        each_word(raw, |w| {
+            out.push(w.to_string());
+            true
+        });
+        out
+    }
+
+    fn search(raw: &str) -> Words {
+        Words::parse(raw).unwrap().unwrap()
+    }
+
+    #[test]
+    fn words_lose_case_accents_and_apostrophes() {
+        assert_eq!(
+            words("Don't — Crème BRÛLÉE, size-9! naïve’s"),
+            ["dont", "creme", "brulee", "size", "9", "naives"]
+        );
+        assert_eq!(words("Ünïcödé café"), ["unicode", "cafe"]);
+        assert_eq!(words("東京 の 旅"), ["東京", "の", "旅"]);
+        assert!(words(" ,.;!? ").is_empty());
+    }
+
+    #[test]
+    fn every_word_must_occur_whole_in_summary_or_body() {
+        let q = search("Sizing  runs");
+        assert_eq!(q.to_string(), "runs sizing");
+        assert!(q.all_in(&["The sizing", "It RUNS small."]));
+        assert!(q.all_in(&["", "sízing runs"]));
+        assert!(!q.all_in(&["The sizing", "It runs-small"][..1]));
+        assert!(!q.all_in(&["resizing runs", ""]), "whole words only");
+        assert!(!q.all_in(&["sizing", "running"]));
+        assert_eq!(search("runs sizing RUNS"), q, "one spelling per search");
+    }
+
+    #[test]
+    fn searches_are_bounded() {
+        assert_eq!(Words::parse("   ").unwrap(), None);
+        assert_eq!(Words::parse("").unwrap(), None);
+        assert!(Words::parse("a good").unwrap_err().0.contains("\"a\""));
+        assert!(Words::parse(&"x".repeat(33)).is_err());
+        assert!(Words::parse(&"x".repeat(32)).is_ok());
+        assert!(Words::parse("!!! ...").is_err());
+        let nine = "aa bb cc dd ee ff gg hh ii";
+        assert!(Words::parse(nine).unwrap_err().0.contains("at most 8"));
+        let eight_and_a_repeat = "aa bb cc dd ee ff gg hh aa";
+        assert!(Words::parse(eight_and_a_repeat).is_ok());
+    }
+}
