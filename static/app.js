@@ -5,7 +5,9 @@
 // page's origin or one this page's server lists (GET /widget.json): a
 // crafted link must not send a shopper's name and email anywhere else.
 // URLs the API gives as paths (generated photos) are resolved against it.
-// `?product=N` opens product N.
+// `?product=N` opens product N. A shopper narrows a product's reviews with
+// the API's filters (a star bar, "With photos", a search within the
+// reviews) and its sorts; searched words are marked in what is shown.
 (() => {
   'use strict';
 
@@ -41,7 +43,10 @@
   const pageSize = 5;
   const defaultProduct = '1'; // the most reviewed product of a generated data set
   const $ = (id) => document.getElementById(id);
-  const state = { product: null, sort: 'relevant', page: 0, shown: 0, total: 0 };
+  const noFilter = Object.freeze({ rating: null, photos: false, q: '' });
+  // `filter`: the star (1..5 or null), photos only, and the search words
+  // of the list shown; `seq` numbers list loads so only the latest renders.
+  const state = { product: null, sort: 'relevant', filter: noFilter, page: 0, shown: 0, total: 0, reviews: 0, seq: 0 };
   const etags = new Map(); // url -> { etag, body }
 
   function el(tag, attrs = {}, ...children) {
@@ -269,6 +274,8 @@
     $('product-reviews-link').textContent = reviews;
     const yes = meta.recommended.true;
     $('recommended').textContent = meta.total ? `${Math.round((100 * yes) / meta.total)}% recommend this product` : '';
+    state.reviews = meta.total;
+    // Each bar is a toggle button: it shows only that star's reviews.
     const histogram = $('histogram');
     histogram.replaceChildren();
     for (let stars = 5; stars >= 1; stars--) {
@@ -276,11 +283,17 @@
       const pct = meta.total ? (100 * count) / meta.total : 0;
       const bar = el('span');
       bar.style.width = `${pct}%`;
+      const label = `${stars} star${stars > 1 ? 's' : ''}`;
       histogram.append(el('li', { 'data-stars': String(stars), 'data-count': String(count) },
-        el('span', {}, `${stars} star${stars > 1 ? 's' : ''}`),
-        el('span', { class: 'bar', title: `${count} reviews` }, bar),
-        el('span', { class: 'count' }, String(count))));
+        el('button', {
+          type: 'button', class: 'bar-filter', 'data-stars': String(stars), 'aria-pressed': 'false',
+          'aria-label': `${label}: ${count} review${count === 1 ? '' : 's'}`, title: `Show only ${stars}-star reviews`,
+        },
+        el('span', { class: 'bar-label' }, label),
+        el('span', { class: 'bar' }, bar),
+        el('span', { class: 'count' }, String(count)))));
     }
+    showFilterControls();
     $('summary').hidden = false;
   }
 
@@ -301,7 +314,34 @@
     $('gallery').hidden = photos.length === 0;
   }
 
-  function renderReview(r) {
+  // ---- Searching within the reviews: words as the API matches them.
+
+  /** `text` as the API compares it: no apostrophes, no accents, lowercase. */
+  const fold = (text) => text.replace(/['’]/g, '').normalize('NFD').replace(/\p{M}/gu, '').toLowerCase();
+  /** The words of `text`: runs of letters and digits once folded. */
+  const wordsOf = (text) => fold(text).match(/[\p{L}\p{N}]+/gu) || [];
+
+  /**
+   * `text` as nodes with each occurrence of one of `terms` (folded words)
+   * in a <mark>: text nodes only, so a review's text is never markup.
+   */
+  function marked(text, terms) {
+    if (!terms.size) return [text];
+    const out = [];
+    let last = 0;
+    // A word as written: letters, digits, marks, apostrophes inside it.
+    for (const m of text.matchAll(/[\p{L}\p{N}\p{M}]+(?:['’]+[\p{L}\p{N}\p{M}]+)*/gu)) {
+      const parts = wordsOf(m[0]);
+      if (parts.length !== 1 || !terms.has(parts[0])) continue;
+      if (m.index > last) out.push(text.slice(last, m.index));
+      out.push(el('mark', {}, m[0]));
+      last = m.index + m[0].length;
+    }
+    if (last < text.length) out.push(text.slice(last));
+    return out;
+  }
+
+  function renderReview(r, terms) {
     const helpful = el('button', { type: 'button', class: 'link helpful' }, `Yes (${r.helpfulness})`);
     helpful.dataset.count = String(r.helpfulness);
     helpful.setAttribute('aria-label', `Mark helpful, ${r.helpfulness} found this helpful`);
@@ -310,8 +350,8 @@
       el('div', { class: 'meta-line' },
         el('span', { class: 'stars', role: 'img', 'aria-label': `${r.rating} out of 5 stars` }, starsText(r.rating)),
         ` ${r.reviewer_name} · ${r.date.slice(0, 10)}${r.recommend ? ' · Recommends' : ''}`),
-      el('h4', {}, r.summary),
-      el('p', { class: 'body' }, r.body),
+      el('h4', {}, ...marked(r.summary, terms)),
+      el('p', { class: 'body' }, ...marked(r.body, terms)),
       r.response ? el('div', { class: 'response' }, el('strong', {}, 'Response from the seller: '), r.response) : null,
       r.photos.length ? el('div', { class: 'photos' }, ...r.photos.map((p, i) => thumbnail(p, `Photo ${i + 1} from ${r.reviewer_name}`, true))) : null,
       el('div', { class: 'actions' }, 'Helpful? ', helpful, report));
@@ -333,27 +373,119 @@
     return item;
   }
 
-  async function loadPage(append) {
-    const page = append ? state.page + 1 : 1;
-    const path = `/reviews/${state.product}?page=${page}&count=${pageSize}&sort=${state.sort}`;
-    const res = await getJSON(path);
-    if (res.status !== 200) {
-      say(problem(res, `product ${state.product}`), true);
-      return false;
+  /** One page of the list as the shopper has sorted and filtered it. */
+  function reviewsPath(page) {
+    const { rating, photos, q } = state.filter;
+    let path = `/reviews/${state.product}?page=${page}&count=${pageSize}&sort=${state.sort}`;
+    if (rating) path += `&rating=${rating}`;
+    if (photos) path += '&with_photos=true';
+    if (q) path += `&q=${encodeURIComponent(q)}`;
+    return path;
+  }
+
+  const filtered = () => Boolean(state.filter.rating || state.filter.photos || state.filter.q);
+
+  /** What the filters keep, in words: "4-star reviews with photos mentioning “fit”". */
+  function filterWords() {
+    const { rating, photos, q } = state.filter;
+    return `${rating ? `${rating}-star reviews` : 'reviews'}${photos ? ' with photos' : ''}${q ? ` mentioning “${q}”` : ''}`;
+  }
+
+  /** The controls (bars, toggle, search box) as `state.filter` says. */
+  function showFilterControls() {
+    for (const button of document.querySelectorAll('#histogram button[data-stars]')) {
+      button.setAttribute('aria-pressed', String(Number(button.dataset.stars) === state.filter.rating));
     }
+    $('with-photos').checked = state.filter.photos;
+    $('review-search-clear').hidden = !$('review-search').value && !state.filter.q;
+  }
+
+  /**
+   * Loads page 1 (or the next page) of the list. Answers the API's reply,
+   * or null when a later load began meanwhile (only the latest renders).
+   */
+  async function loadPage(append) {
+    const seq = ++state.seq;
+    const page = append ? state.page + 1 : 1;
     const list = $('reviews');
+    list.setAttribute('aria-busy', 'true');
+    let res;
+    try {
+      res = await getJSON(reviewsPath(page));
+    } finally {
+      if (seq === state.seq) list.setAttribute('aria-busy', 'false');
+    }
+    if (seq !== state.seq) return null;
+    if (res.status !== 200) return res;
     if (!append) {
       list.replaceChildren();
       state.shown = 0;
     }
-    for (const r of res.body.results) list.append(renderReview(r));
+    const terms = new Set(wordsOf(state.filter.q));
+    for (const r of res.body.results) list.append(renderReview(r, terms));
     state.page = page;
     state.shown += res.body.results.length;
     state.total = res.body.total;
     $('more').hidden = state.shown >= state.total;
     $('reviews-section').hidden = false;
-    if (!state.total) list.append(el('li', { class: 'review empty' }, 'No reviews yet. Be the first to write one.'));
-    return true;
+    $('filters').hidden = !filtered();
+    $('filter-summary').textContent = filtered() ? `Showing ${filterWords()} · ${state.total} of ${state.reviews}` : '';
+    if (!state.total) {
+      list.append(el('li', { class: 'review empty' }, filtered()
+        ? `No ${filterWords()}. Try another filter or clear them.`
+        : 'No reviews yet. Be the first to write one.'));
+    }
+    return res;
+  }
+
+  /** Loads the list and says so if the API refuses; false when nothing was shown. */
+  async function reload(append) {
+    let res;
+    try {
+      res = await loadPage(append);
+    } catch (e) {
+      say('The reviews service cannot be reached.', true);
+      return false;
+    }
+    if (res && res.status !== 200) say(problem(res, `product ${state.product}`), true);
+    return Boolean(res && res.status === 200);
+  }
+
+  /**
+   * Applies `change` to the filters and loads page 1. A search the API
+   * refuses (400: a word too short, too many words) is explained next to
+   * the box, and the list and filters stay as they were.
+   */
+  async function setFilter(change) {
+    const before = state.filter;
+    state.filter = { ...before, ...change };
+    showFilterControls();
+    let res;
+    try {
+      res = await loadPage(false);
+    } catch (e) {
+      say('The reviews service cannot be reached.', true);
+      return;
+    }
+    if (!res) return;
+    if (res.status === 400 && state.filter.q !== before.q) {
+      state.filter = { ...state.filter, q: before.q };
+      showFilterControls();
+      $('review-search-error').textContent = problem(res, 'that search');
+      $('review-search').setAttribute('aria-invalid', 'true');
+      return;
+    }
+    if (res.status !== 200) say(problem(res, `product ${state.product}`), true);
+  }
+
+  /** No filters, and the controls showing none (no load). */
+  function resetFilters() {
+    state.filter = noFilter;
+    $('review-search').value = '';
+    $('review-search-error').textContent = '';
+    $('review-search').removeAttribute('aria-invalid');
+    $('filters').hidden = true;
+    showFilterControls();
   }
 
   function hideProduct() {
@@ -371,6 +503,7 @@
       return;
     }
     state.product = product;
+    resetFilters();
     say('Loading…');
     try {
       const [info, meta] = await Promise.all([getJSON(`/products/${product}`), getJSON(`/reviews/${product}/meta`)]);
@@ -383,10 +516,12 @@
       renderProduct(info.body);
       $('widget').hidden = false;
       renderMeta(meta.body);
-      const [shown] = await Promise.all([loadPage(false), loadGallery(product)]);
-      if (shown) {
+      const [res] = await Promise.all([loadPage(false), loadGallery(product)]);
+      if (res && res.status === 200) {
         $('write').hidden = false;
         say('');
+      } else if (res) {
+        say(problem(res, `product ${product}`), true);
       }
     } catch (e) {
       say('The reviews service cannot be reached. Please try again later.', true);
@@ -395,10 +530,44 @@
 
   $('sort').addEventListener('change', () => {
     state.sort = $('sort').value;
-    loadPage(false).catch(() => say('The reviews service cannot be reached.', true));
+    reload(false);
   });
-  $('more').addEventListener('click', () => {
-    loadPage(true).catch(() => say('The reviews service cannot be reached.', true));
+  $('more').addEventListener('click', () => reload(true));
+
+  // ---- Filters: a star bar, "With photos", a search within the reviews.
+
+  $('histogram').addEventListener('click', (e) => {
+    const button = e.target.closest('button[data-stars]');
+    if (!button) return;
+    const stars = Number(button.dataset.stars);
+    setFilter({ rating: state.filter.rating === stars ? null : stars });
+  });
+  $('with-photos').addEventListener('change', (e) => setFilter({ photos: e.target.checked }));
+  $('review-search-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    $('review-search-error').textContent = '';
+    $('review-search').removeAttribute('aria-invalid');
+    setFilter({ q: $('review-search').value.trim() });
+  });
+  $('review-search').addEventListener('input', () => {
+    $('review-search').removeAttribute('aria-invalid');
+    $('review-search-error').textContent = '';
+    showFilterControls();
+  });
+  $('review-search-clear').addEventListener('click', () => {
+    $('review-search').value = '';
+    $('review-search').focus();
+    if (state.filter.q) setFilter({ q: '' });
+    else {
+      $('review-search-error').textContent = '';
+      $('review-search').removeAttribute('aria-invalid');
+      showFilterControls();
+    }
+  });
+  $('clear-filters').addEventListener('click', () => {
+    resetFilters();
+    $('review-search').focus(); // the button is gone: the next thing to use
+    reload(false);
   });
   for (const id of ['f-summary', 'f-body']) $(id).addEventListener('input', (e) => updateCounter(e.target));
 
@@ -437,11 +606,12 @@
     $('form-error').textContent = '';
     form.reset();
     for (const counter of document.querySelectorAll('.counter')) updateCounter($(counter.dataset.for));
-    // Show the shopper their review: newest first, fresh counts.
+    // Show the shopper their review: no filters, newest first, fresh counts.
+    resetFilters();
     $('sort').value = state.sort = 'newest';
     const meta = await getJSON(`/reviews/${state.product}/meta`);
     if (meta.status === 200) renderMeta(meta.body);
-    await loadPage(false);
+    await reload(false);
     say('Thanks! Your review was posted.');
   });
 

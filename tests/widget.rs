@@ -1,7 +1,8 @@
 //! The storefront page in a real browser: headless Chromium (Debian's
 //! package) driven by playwright-core against the real server. The script
-//! leaves screenshots at target/e2e/storefront.png (desktop width) and
-//! target/e2e/storefront-phone.png.
+//! leaves screenshots at target/e2e/storefront.png (desktop width),
+//! target/e2e/storefront-phone.png and target/e2e/storefront-filtered.png
+//! (the reviews filtered by a star and a searched word, words marked).
 //!
 //! The review form reads its limits from the OpenAPI document the server
 //! serves; the document's limits are checked here against the ones the API
@@ -41,7 +42,8 @@ async fn a_shopper_finds_a_product_browses_votes_and_writes_in_chromium() {
     std::fs::create_dir_all(&out).unwrap();
     let screenshot = out.join("storefront.png");
     let phone = out.join("storefront-phone.png");
-    for old in [&screenshot, &phone] {
+    let filtered = out.join("storefront-filtered.png");
+    for old in [&screenshot, &phone, &filtered] {
         let _ = std::fs::remove_file(old);
     }
     let base = format!("http://{}", app.addr);
@@ -78,10 +80,21 @@ async fn a_shopper_finds_a_product_browses_votes_and_writes_in_chromium() {
         "e2e: the form takes its limits from the OpenAPI document",
         "e2e: a valid review appears",
         "e2e: a crafted api link is refused",
+        "e2e: the 1-star bar shows only 1-star reviews, as many as /meta counts",
+        "e2e: clear filters restores every review in one click",
+        "e2e: \"With photos\" shows only reviews with photos",
+        "e2e: a search for a word of a shown review",
+        "e2e: a one-letter search word gets the API message next to the box",
+        "e2e: a search nothing matches says so",
+        "e2e: the rating sorts order the stars",
+        "e2e: keyboard: Tab reaches the star bars, Enter and Space toggle one",
+        "e2e: filters combine",
+        "e2e: screenshot of the filtered widget",
+        "e2e: a star filter after a write reads at least that version (min_version)",
     ] {
         assert!(log.contains(step), "{step} missing from:\n{log}");
     }
-    for shot in [&screenshot, &phone] {
+    for shot in [&screenshot, &phone, &filtered] {
         let png = std::fs::read(shot).expect("a screenshot");
         assert!(png.starts_with(b"\x89PNG"), "{}", shot.display());
     }

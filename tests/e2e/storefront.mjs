@@ -3,7 +3,8 @@
 //   node tests/e2e/storefront.mjs http://127.0.0.1:PORT http://127.0.0.1:DOWN SCREENSHOT.png http://localhost:OTHER
 // DOWN is a server whose store fails (every read is a 503); OTHER serves the
 // same data under another origin. PORT's server lists both in --cors-origins.
-// Next to SCREENSHOT.png (a desktop-width page) it leaves SCREENSHOT-phone.png.
+// Next to SCREENSHOT.png (a desktop-width page) it leaves SCREENSHOT-phone.png
+// and SCREENSHOT-filtered.png (the widget filtered by a star and a word).
 import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
 
@@ -13,6 +14,20 @@ const api = async (path, init) => {
   return { status: res.status, body: res.status === 204 ? null : await res.json() };
 };
 const step = (name) => console.log(`e2e: ${name}`);
+
+// Words as the API matches `q` (docs/api.md): apostrophes and accents
+// removed, lowercased, runs of letters and digits.
+const fold = (text) => text.replace(/['’]/g, '').normalize('NFD').replace(/\p{M}/gu, '').toLowerCase();
+const wordsOf = (text) => fold(text).match(/[\p{L}\p{N}]+/gu) || [];
+/** Words as written (apostrophes inside kept), e.g. "Doesn't". */
+const written = (text) => [...text.matchAll(/[\p{L}\p{N}\p{M}]+(?:['’]+[\p{L}\p{N}\p{M}]+)*/gu)].map((m) => m[0]);
+const mentions = (r, word) => [r.summary, r.body].some((t) => wordsOf(t).includes(word));
+/** Whether `a` may come before `b` in `sort` (stars, then newest, then review_id desc). */
+const inOrder = (sort, a, b) => {
+  if (a.rating !== b.rating) return sort === 'rating_high' ? a.rating > b.rating : a.rating < b.rating;
+  if (a.date !== b.date) return a.date > b.date;
+  return a.review_id > b.review_id;
+};
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
@@ -24,6 +39,39 @@ try {
   const pageErrors = [];
   page.on('pageerror', (e) => pageErrors.push(String(e)));
   const reviewIds = () => page.$$eval('#reviews li[data-review-id]', (els) => els.map((e) => Number(e.dataset.reviewId)));
+  /** Waits until the list, settled, shows exactly `ids`; fails showing what it shows. */
+  const shows = async (ids, what) => {
+    try {
+      await page.waitForFunction((want) => document.querySelector('#reviews').getAttribute('aria-busy') === 'false'
+        && JSON.stringify([...document.querySelectorAll('#reviews li[data-review-id]')].map((e) => Number(e.dataset.reviewId))) === JSON.stringify(want),
+      ids, { timeout: 5000 });
+    } catch (e) {
+      assert.deepEqual(await reviewIds(), ids, what);
+      throw e;
+    }
+  };
+  const shownStars = () => page.$$eval('#reviews li[data-review-id] .meta-line .stars', (els) => els.map((e) => Number(e.getAttribute('aria-label')[0])));
+  const pressed = () => page.$$eval('#histogram button[data-stars]', (els) => Object.fromEntries(els.map((e) => [e.dataset.stars, e.getAttribute('aria-pressed')])));
+  const nonePressed = { 1: 'false', 2: 'false', 3: 'false', 4: 'false', 5: 'false' };
+  /** Clicks "More reviews" until every review of the view shows (at most `pages` pages). */
+  const pageToEnd = async (pages) => {
+    for (let i = 1; i < pages && await page.isVisible('#more'); i++) {
+      const n = (await reviewIds()).length;
+      await page.click('#more');
+      await page.waitForFunction((k) => document.querySelectorAll('#reviews li[data-review-id]').length > k
+        && document.querySelector('#reviews').getAttribute('aria-busy') === 'false', n);
+    }
+  };
+  /** Pages 1..n of a view of the API, concatenated. */
+  const apiPages = async (query, n) => {
+    const out = [];
+    for (let p = 1; p <= n; p++) {
+      const body = (await api(`${query}&page=${p}`)).body;
+      out.push(...body.results);
+      if (body.results.length < 5) break;
+    }
+    return out;
+  };
   /** Every image matching `selector`: scrolled to, loaded, and its natural size and URL. */
   const images = async (selector) => {
     const all = page.locator(selector);
@@ -84,13 +132,14 @@ try {
   assert.equal((await page.inputValue('#f-summary')).length, rules.summary.maxLength);
   assert.equal(await page.textContent('#c-summary'), `${rules.summary.maxLength} / ${rules.summary.maxLength}`);
 
-  // A popular product whose first page of reviews has photos.
+  // A popular product whose first page of reviews has photos, with 1-star reviews.
   let product;
   for (let id = 1; id <= 200 && !product; id++) {
     const first = (await api(`/reviews/${id}?count=5&sort=relevant`)).body;
-    if (first.total >= 10 && first.results.some((r) => r.photos.length)) product = id;
+    if (first.total >= 10 && first.results.some((r) => r.photos.length)
+      && (await api(`/reviews/${id}/meta`)).body.ratings['1'] > 0) product = id;
   }
-  assert.ok(product, 'a product with photos on its first page');
+  assert.ok(product, 'a product with photos on its first page and 1-star reviews');
   const target = (await api(`/products/${product}`)).body;
 
   step(`search a product by name (${target.name})`);
@@ -153,6 +202,172 @@ try {
   const photo = await fetch(pictures[pictures.length - 1].src);
   assert.equal(photo.headers.get('content-type'), 'image/svg+xml');
   assert.match(photo.headers.get('cache-control'), /max-age=31536000/);
+  await page.evaluate(() => window.scrollTo(0, 0));
+
+  // Every visible review of the product, to check the API's filters against.
+  const everyReview = [];
+  for (let p = 1; ; p++) {
+    const body = (await api(`/reviews/${product}?count=100&sort=newest&page=${p}`)).body;
+    everyReview.push(...body.results);
+    if (body.results.length < 100) break;
+  }
+  assert.equal(everyReview.length, meta.total);
+
+  step(`the 1-star bar shows only 1-star reviews, as many as /meta counts (${meta.ratings['1']})`);
+  const oneStar = (await api(`/reviews/${product}?count=5&sort=relevant&rating=1`)).body;
+  assert.equal(oneStar.total, meta.ratings['1'], 'total of rating=1 is ratings["1"] of /meta');
+  assert.equal(oneStar.total, everyReview.filter((r) => r.rating === 1).length);
+  await page.click('#histogram button[data-stars="1"]');
+  await shows(oneStar.results.map((r) => r.review_id), 'the 1-star bar shows the API\'s rating=1');
+  assert.deepEqual(await pressed(), { ...nonePressed, 1: 'true' });
+  assert.equal(await page.textContent('#filter-summary'), `Showing 1-star reviews · ${meta.ratings['1']} of ${meta.total}`);
+  await pageToEnd(6);
+  const oneStarShown = await apiPages(`/reviews/${product}?count=5&sort=relevant&rating=1`, 6);
+  assert.deepEqual(await reviewIds(), oneStarShown.map((r) => r.review_id));
+  assert.ok((await shownStars()).every((n) => n === 1), `only 1-star cards: ${await shownStars()}`);
+  if (meta.ratings['1'] <= 30) {
+    assert.equal((await reviewIds()).length, meta.ratings['1'], 'paging on shows every 1-star review');
+    assert.equal(await page.isHidden('#more'), true);
+  }
+
+  step('clear filters restores every review in one click');
+  await page.click('#clear-filters');
+  await shows(relevant.results.map((r) => r.review_id), 'cleared: the unfiltered first page');
+  assert.deepEqual(await pressed(), nonePressed);
+  assert.equal(await page.isHidden('#filters'), true);
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'review-search');
+
+  step('"With photos" shows only reviews with photos (toggled by click, off by keyboard)');
+  const photoOnly = (await api(`/reviews/${product}?count=5&sort=relevant&with_photos=true`)).body;
+  assert.equal(photoOnly.total, everyReview.filter((r) => r.photos.length > 0).length, 'total of with_photos=true');
+  assert.ok(photoOnly.results.length && photoOnly.results.every((r) => r.photos.length > 0));
+  await page.check('#with-photos');
+  await shows(photoOnly.results.map((r) => r.review_id), 'with photos: the API\'s with_photos=true');
+  for (const r of photoOnly.results) {
+    assert.equal(await page.locator(`#reviews li[data-review-id="${r.review_id}"] .photos img`).count(), r.photos.length);
+  }
+  assert.equal(await page.textContent('#filter-summary'), `Showing reviews with photos · ${photoOnly.total} of ${meta.total}`);
+  await page.focus('#with-photos');
+  await page.keyboard.press('Space');
+  await shows(relevant.results.map((r) => r.review_id), 'photos toggled off');
+  assert.equal(await page.isChecked('#with-photos'), false);
+  assert.equal(await page.isHidden('#filters'), true);
+
+  // A word of the first shown review's body that some but not all reviews use.
+  const first5 = relevant.results[0];
+  const candidates = [...new Map(written(first5.body).filter((w) => wordsOf(w).length === 1 && wordsOf(w)[0].length >= 4 && wordsOf(w)[0].length <= 32)
+    .map((w) => [wordsOf(w)[0], w])).values()];
+  assert.ok(candidates.length, `words in ${first5.body}`);
+  const uses = (w) => everyReview.filter((r) => mentions(r, wordsOf(w)[0])).length;
+  const rarity = (w) => (uses(w) >= 2 && uses(w) < meta.total ? uses(w) : 1e9);
+  candidates.sort((a, b) => rarity(a) - rarity(b));
+  const asWritten = candidates[0];
+  const word = wordsOf(asWritten)[0];
+  const searched = asWritten[0].toUpperCase() + asWritten.slice(1); // case does not matter
+
+  step(`a search for a word of a shown review ("${searched}") shows only reviews containing it, marked`);
+  const matching = (await api(`/reviews/${product}?count=5&sort=relevant&q=${encodeURIComponent(searched)}`)).body;
+  assert.equal(matching.total, uses(asWritten), `total of q=${searched}: the reviews whose summary or body has the word`);
+  assert.ok(matching.results.every((r) => mentions(r, word)), `every q=${searched} result has the word`);
+  assert.ok(matching.results.some((r) => r.review_id === first5.review_id) || matching.total > 5);
+  await page.fill('#review-search', searched);
+  await page.press('#review-search', 'Enter');
+  await shows(matching.results.map((r) => r.review_id), `the API's q=${searched}`);
+  assert.equal(await page.textContent('#filter-summary'), `Showing reviews mentioning “${searched}” · ${matching.total} of ${meta.total}`);
+  for (const r of matching.results) {
+    const card = page.locator(`#reviews li[data-review-id="${r.review_id}"]`);
+    assert.equal(await card.locator('h4').textContent(), r.summary, 'marks leave the text as it is');
+    assert.equal(await card.locator('.body').textContent(), r.body);
+    const marks = await card.locator('mark').evaluateAll((els) => els.map((e) => [e.parentElement.matches('h4, p.body'), e.textContent]));
+    const expected = [...written(r.summary), ...written(r.body)].filter((w) => wordsOf(w).join(' ') === word);
+    assert.deepEqual(marks, expected.map((w) => [true, w]), `the marks of review ${r.review_id}`);
+    assert.ok(marks.length > 0);
+  }
+  assert.equal(await page.locator('#reviews .response mark, #reviews .meta-line mark').count(), 0);
+
+  step('a one-letter search word gets the API message next to the box; the list stays');
+  const refused = await api(`/reviews/${product}?q=${encodeURIComponent(`${searched} x`)}`);
+  assert.equal(refused.status, 400);
+  await page.fill('#review-search', `${searched} x`);
+  await page.press('#review-search', 'Enter');
+  await page.waitForFunction(() => document.querySelector('#review-search-error').textContent.length > 0);
+  assert.equal(await page.textContent('#review-search-error'), refused.body.error);
+  assert.equal(await page.getAttribute('#review-search', 'aria-invalid'), 'true');
+  assert.deepEqual(await reviewIds(), matching.results.map((r) => r.review_id));
+  assert.equal(await page.textContent('#status'), '');
+
+  step('a search nothing matches says so');
+  const nothing = 'zzyzxq';
+  assert.equal((await api(`/reviews/${product}?q=${nothing}`)).body.total, 0);
+  await page.fill('#review-search', nothing);
+  await page.press('#review-search', 'Enter');
+  await page.waitForFunction(() => document.querySelector('#reviews li.empty') && document.querySelector('#reviews').getAttribute('aria-busy') === 'false');
+  assert.equal(await page.textContent('#reviews li.empty'), `No reviews mentioning “${nothing}”. Try another filter or clear them.`);
+  assert.equal(await page.textContent('#filter-summary'), `Showing reviews mentioning “${nothing}” · 0 of ${meta.total}`);
+  assert.equal(await page.textContent('#review-search-error'), '');
+  await page.click('#review-search-clear');
+  await shows(relevant.results.map((r) => r.review_id), 'the search cleared');
+  assert.equal(await page.inputValue('#review-search'), '');
+  assert.equal(await page.isHidden('#filters'), true);
+
+  step('the rating sorts order the stars (lowest first, highest first, paging on)');
+  const sorted = {};
+  for (const sort of ['rating_low', 'rating_high']) {
+    const ten = await apiPages(`/reviews/${product}?count=5&sort=${sort}`, 2);
+    const oracle = [...everyReview].sort((a, b) => (inOrder(sort, a, b) ? -1 : 1)).slice(0, 10);
+    assert.deepEqual(ten.map((r) => r.review_id), oracle.map((r) => r.review_id), `sort=${sort}: stars, then newest, then review_id`);
+    await page.selectOption('#sort', sort);
+    await shows(ten.slice(0, 5).map((r) => r.review_id), `sort=${sort}`);
+    await page.click('#more');
+    await shows(ten.map((r) => r.review_id), `sort=${sort}, page 2`);
+    const stars = await shownStars();
+    assert.deepEqual(stars, ten.map((r) => r.rating));
+    assert.ok(stars.every((n, i) => i === 0 || (sort === 'rating_high' ? stars[i - 1] >= n : stars[i - 1] <= n)), `${sort}: ${stars}`);
+    sorted[sort] = ten;
+  }
+  assert.equal(sorted.rating_low[0].rating, 1);
+  assert.equal(sorted.rating_high[0].rating, Math.max(...everyReview.map((r) => r.rating)));
+
+  step('keyboard: Tab reaches the star bars, Enter and Space toggle one');
+  await page.focus('#product-name');
+  for (let i = 0; i < 12 && !await page.evaluate(() => document.activeElement.matches('#histogram button')); i++) {
+    await page.keyboard.press('Tab');
+  }
+  assert.equal(await page.evaluate(() => document.activeElement.dataset.stars), '5', 'Tab from the heading reaches the 5-star bar');
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.dataset.stars), '4');
+  const four = (await api(`/reviews/${product}?count=5&sort=rating_high&rating=4`)).body;
+  assert.equal(four.total, meta.ratings['4']);
+  await page.keyboard.press('Enter');
+  await shows(four.results.map((r) => r.review_id), 'Enter on the 4-star bar');
+  assert.deepEqual(await pressed(), { ...nonePressed, 4: 'true' });
+  assert.equal(await page.textContent('#filter-summary'), `Showing 4-star reviews · ${meta.ratings['4']} of ${meta.total}`);
+  await page.keyboard.press('Space');
+  await shows(sorted.rating_high.slice(0, 5).map((r) => r.review_id), 'Space on the pressed bar lets go');
+  assert.deepEqual(await pressed(), nonePressed);
+  assert.equal(await page.evaluate(() => document.activeElement.dataset.stars), '4', 'focus stays on the bar');
+
+  const star = matching.results[0].rating;
+  step(`filters combine: ${star} stars and "${searched}"; screenshot of the filtered widget`);
+  const both = (await api(`/reviews/${product}?count=5&sort=rating_high&rating=${star}&q=${encodeURIComponent(searched)}`)).body;
+  assert.equal(both.total, everyReview.filter((r) => r.rating === star && mentions(r, word)).length, `total of rating=${star}&q=${searched}`);
+  await page.click(`#histogram button[data-stars="${star}"]`);
+  await page.fill('#review-search', searched);
+  await page.press('#review-search', 'Enter');
+  await shows(both.results.map((r) => r.review_id), `rating=${star}&q=${searched}`);
+  assert.equal(await page.textContent('#filter-summary'), `Showing ${star}-star reviews mentioning “${searched}” · ${both.total} of ${meta.total}`);
+  assert.ok(await page.locator('#reviews mark').count() >= both.results.length);
+  const filteredShot = screenshot.replace(/\.png$/, '-filtered.png');
+  await page.setViewportSize({ width: 1280, height: 1000 });
+  await images('#reviews img');
+  await page.locator('#reviews-title').scrollIntoViewIfNeeded();
+  await page.screenshot({ path: filteredShot, fullPage: true });
+  await page.setViewportSize({ width: 390, height: 1400 });
+  await page.click('#clear-filters');
+  await page.selectOption('#sort', 'relevant');
+  await shows(relevant.results.map((r) => r.review_id), 'everything cleared');
+  assert.equal(await page.inputValue('#review-search'), '');
+  step(`screenshot of the filtered widget: ${filteredShot}`);
   await page.evaluate(() => window.scrollTo(0, 0));
 
   step('change the sort');
@@ -228,6 +443,18 @@ try {
   assert.ok(posted.width > 0);
   const stored = (await api(`/reviews/${product}?count=1&sort=newest`)).body.results[0];
   assert.deepEqual(stored.photos.map((p) => p.url), [given], 'the API keeps the URL as given');
+
+  step('a star filter after a write reads at least that version (min_version) and shows the new review');
+  const unfiltered = await reviewIds();
+  const readsBefore = reads.length;
+  await page.click('#histogram button[data-stars="5"]');
+  await page.waitForFunction((id) => document.querySelector('#reviews li[data-review-id]')?.dataset.reviewId === id
+    && document.querySelector('#reviews').getAttribute('aria-busy') === 'false', topId);
+  const filteredReads = reads.slice(readsBefore).filter((u) => u.includes('rating=5'));
+  assert.ok(filteredReads.length && filteredReads.every((u) => u.includes(asked)), `min_version on filtered reads: ${filteredReads}`);
+  assert.equal(await page.textContent('#filter-summary'), `Showing 5-star reviews · ${meta.ratings['5'] + 1} of ${meta.total + 1}`);
+  await page.click('#clear-filters');
+  await shows(unfiltered, 'cleared after the write');
 
   assert.deepEqual(pageErrors, [], 'no script errors');
   await page.evaluate(() => window.scrollTo(0, 0));
