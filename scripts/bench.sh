@@ -9,6 +9,9 @@
 #                     (many keys: single flight cannot coalesce them, so this
 #                     measures Redis round trips, not coalescing)
 #   store read        random products over the whole data set, both caches off
+#   filtered read     one star (random) of a random product among the
+#                     FILTERED_SPAN largest (the lowest ids), both caches off:
+#                     the facet index's cost on products of ~1,000 reviews
 #   storefront mix    artillery/wrk/storefront.lua: 80% of reads on the
 #                     hottest 1% of products, the rest cold, 2% writes; L1
 #                     and Redis on, rate limits off (one address stands in
@@ -46,6 +49,7 @@ PRODUCTS=$((RECORDS / 10))
 PORT=${PORT:-3900}
 L1_SPAN=${L1_SPAN:-100}
 REDIS_SPAN=${REDIS_SPAN:-1000}
+FILTERED_SPAN=${FILTERED_SPAN:-100}
 kit=scripts/benchkit.py
 
 for tool in wrk redis-server curl python3; do
@@ -195,11 +199,12 @@ python3 "$kit" paths product "$L1_SPAN" 20000 1 >"$work/l1.paths"
 python3 "$kit" paths product "$REDIS_SPAN" 20000 2 >"$work/redis.paths"
 python3 "$kit" paths product "$PRODUCTS" 200000 3 >"$work/store.paths"
 python3 "$kit" paths mix "$PRODUCTS" 200000 4 >"$work/mix.paths"
+python3 "$kit" paths filtered "$FILTERED_SPAN" 20000 5 >"$work/filtered.paths"
 sizes=()
-for set in l1 redis store mix; do sizes+=("$(python3 "$kit" size "$P_STORE" "$work/$set.paths" 400)"); done
-echo "== mean bodies (B): L1 ${sizes[0]}, Redis ${sizes[1]}, store ${sizes[2]}, mix ${sizes[3]}"
+for set in l1 redis store mix filtered; do sizes+=("$(python3 "$kit" size "$P_STORE" "$work/$set.paths" 400)"); done
+echo "== mean bodies (B): L1 ${sizes[0]}, Redis ${sizes[1]}, store ${sizes[2]}, mix ${sizes[3]}, filtered ${sizes[4]}"
 P_BARE=$((PORT + 4))
-for i in 0 1 2 3; do start_bare $((P_BARE + i)) "${sizes[$i]}"; done
+for i in 0 1 2 3 4; do start_bare $((P_BARE + i)) "${sizes[$i]}"; done
 warm "$P_L1" "$work/l1.paths"
 warm "$P_L2" "$work/redis.paths"
 
@@ -210,6 +215,8 @@ echo "== Redis hit"
 measure "Redis hit, $REDIS_SPAN products" "$P_L2" $((P_BARE + 1)) "$work/redis.paths" "$product_lua" "$REDIS_SPAN"
 echo "== store read"
 measure "store read, random of $PRODUCTS" "$P_STORE" $((P_BARE + 2)) "$work/store.paths" "$product_lua" "$PRODUCTS"
+echo "== filtered read"
+measure "filtered read (random star), $FILTERED_SPAN largest products" "$P_STORE" $((P_BARE + 4)) "$work/filtered.paths" artillery/wrk/filtered.lua "$FILTERED_SPAN"
 echo "== storefront mix"
 measure "storefront mix (2% writes)" "$P_MIX" $((P_BARE + 3)) "$work/mix.paths" artillery/wrk/storefront.lua "$PRODUCTS" "$RECORDS"
 
@@ -237,7 +244,7 @@ mkdir -p "$(dirname "$OUT")"
   echo "Half of peak: \`oha -q <rate> -c$CONNECTIONS -z ${OPEN_DURATION}s --latency-correction\` at half the"
   echo "app's peak, the same rate for both (the mix's open-loop run sends its reads only), oha pinned"
   echo "to core 0 and the server (and Redis) to the others for the run."
-  echo "Mean bodies: L1 set ${sizes[0]} B, Redis set ${sizes[1]} B, store ${sizes[2]} B, mix ${sizes[3]} B."
+  echo "Mean bodies: L1 set ${sizes[0]} B, Redis set ${sizes[1]} B, store ${sizes[2]} B, mix ${sizes[3]} B, filtered ${sizes[4]} B."
   echo "Memory: the largest worker's peaks during the row, sampled every 0.2 s: its own memory"
   echo "(RssAnon: heap, L1, buffers, connections) and the store's pages mapped into it (RssFile: the"
   echo "LMDB file, shared with the page cache and every other process; not the worker's to budget)."

@@ -3,10 +3,11 @@
 //! or the body.
 //!
 //! Text is cut into words the same way on both sides: accents come off
-//! (canonical decomposition, combining marks dropped), letters are
-//! lowercased, apostrophes (`'` and `’`) vanish inside a word (`don't` is
-//! `dont`), and a word is a run of letters and digits; anything else
-//! separates words. Matching is exact on those words: `size` does not
+//! (canonical decomposition, combining marks dropped; the Latin letters
+//! that do not decompose are spelled out: `ø` is `o`, `ł` is `l`, `ß` is
+//! `ss`, `æ` is `ae`, see [`spelled`]), letters are lowercased,
+//! apostrophes (`'` and `’`) vanish inside a word (`don't` is `dont`), and
+//! a word is a run of letters and digits; anything else separates words. Matching is exact on those words: `size` does not
 //! match `sizing`.
 
 use std::sync::Arc;
@@ -17,6 +18,8 @@ use unicode_normalization::char::{decompose_canonical, is_combining_mark};
 pub const MAX_WORDS: usize = 8;
 /// Fewest and most characters of a searched word, after normalizing.
 pub const WORD_CHARS: std::ops::RangeInclusive<usize> = 2..=32;
+/// Most characters of a whole search, as sent.
+pub const MAX_CHARS: usize = 200;
 
 /// The normalized, distinct words of a search, sorted: two spellings of
 /// the same search are one value (one cache entry). Cloning is cheap.
@@ -30,9 +33,19 @@ pub struct BadSearch(String);
 
 impl Words {
     /// The words of a client's search: `Ok(None)` when it holds none
-    /// (blank), an error when a word is too short or too long or there
-    /// are more than [`MAX_WORDS`].
+    /// (blank), an error when it is longer than [`MAX_CHARS`] or holds a
+    /// control character, a word is too short or too long, or there are
+    /// more than [`MAX_WORDS`].
     pub fn parse(raw: &str) -> Result<Option<Words>, BadSearch> {
+        let chars = raw.chars().count();
+        if chars > MAX_CHARS {
+            return Err(BadSearch(format!(
+                "q must be at most {MAX_CHARS} characters, got {chars}"
+            )));
+        }
+        if raw.chars().any(char::is_control) {
+            return Err(BadSearch("q must not contain control characters".into()));
+        }
         if raw.trim().is_empty() {
             return Ok(None);
         }
@@ -139,12 +152,32 @@ fn each_word(text: &str, mut visit: impl FnMut(&str) -> bool) {
 
 /// Adds `c` to `word` if it is a letter or digit; whether the word goes on.
 fn push(c: char, word: &mut String) -> bool {
-    if c.is_alphanumeric() {
+    if let Some(plain) = spelled(c) {
+        word.push_str(plain);
+        true
+    } else if c.is_alphanumeric() {
         word.extend(c.to_lowercase());
         true
     } else {
         is_combining_mark(c) || is_apostrophe(c)
     }
+}
+
+/// The Latin letters with no canonical decomposition that a shopper types
+/// without their stroke or as two letters, lowercase.
+pub fn spelled(c: char) -> Option<&'static str> {
+    Some(match c {
+        'ø' | 'Ø' => "o",
+        'ł' | 'Ł' => "l",
+        'đ' | 'Đ' => "d",
+        'ħ' | 'Ħ' => "h",
+        'ı' => "i",
+        'ß' | 'ẞ' => "ss",
+        'æ' | 'Æ' => "ae",
+        'œ' | 'Œ' => "oe",
+        'þ' | 'Þ' => "th",
+        _ => return None,
+    })
 }
 
 fn is_apostrophe(c: char) -> bool {
@@ -175,6 +208,10 @@ mod tests {
             ["dont", "creme", "brulee", "size", "9", "naives"]
         );
         assert_eq!(words("Ünïcödé café"), ["unicode", "cafe"]);
+        assert_eq!(
+            words("Søren Łódź Straße Æsir"),
+            ["soren", "lodz", "strasse", "aesir"]
+        );
         assert_eq!(words("東京 の 旅"), ["東京", "の", "旅"]);
         assert!(words(" ,.;!? ").is_empty());
     }
@@ -199,6 +236,13 @@ mod tests {
         assert!(Words::parse(&"x".repeat(33)).is_err());
         assert!(Words::parse(&"x".repeat(32)).is_ok());
         assert!(Words::parse("!!! ...").is_err());
+        assert!(Words::parse("tab\there").unwrap_err().0.contains("control"));
+        assert!(
+            Words::parse(&"ab ".repeat(67))
+                .unwrap_err()
+                .0
+                .contains("200")
+        );
         let nine = "aa bb cc dd ee ff gg hh ii";
         assert!(Words::parse(nine).unwrap_err().0.contains("at most 8"));
         let eight_and_a_repeat = "aa bb cc dd ee ff gg hh aa";

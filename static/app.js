@@ -316,8 +316,11 @@
 
   // ---- Searching within the reviews: words as the API matches them.
 
+  /** Latin letters with no decomposition, spelled as the API spells them. */
+  const SPELLED = { ø: 'o', ł: 'l', đ: 'd', ħ: 'h', ı: 'i', ß: 'ss', ẞ: 'ss', æ: 'ae', œ: 'oe', þ: 'th' };
   /** `text` as the API compares it: no apostrophes, no accents, lowercase. */
-  const fold = (text) => text.replace(/['’]/g, '').normalize('NFD').replace(/\p{M}/gu, '').toLowerCase();
+  const fold = (text) => text.replace(/['’]/g, '').normalize('NFD').replace(/\p{M}/gu, '')
+    .replace(/[øØłŁđĐħĦıßẞæÆœŒþÞ]/g, (c) => SPELLED[c] || SPELLED[c.toLowerCase()]).toLowerCase();
   /** The words of `text`: runs of letters and digits once folded. */
   const wordsOf = (text) => fold(text).match(/[\p{L}\p{N}]+/gu) || [];
 

@@ -235,6 +235,39 @@ mod tests {
         assert_eq!(store.fingerprint().unwrap(), fresh.fingerprint().unwrap());
     }
 
+    /// A store loaded before `by_facet` existed: its index was
+    /// `by_product`, keyed by product and review alone.
+    #[test]
+    fn a_store_without_the_facet_index_has_it_built_once_on_open() {
+        let (_fresh_dir, fresh) = loaded();
+        let (dir, store) = loaded();
+        let mut txn = store.env.write_txn().unwrap();
+        let older: Db = store
+            .env
+            .create_database::<Bytes, Bytes>(&mut txn, Some(super::super::OLDER_INDEX))
+            .unwrap();
+        older.put(&mut txn, &review_key(1, 1), &[0; 8]).unwrap();
+        store.by_facet.clear(&mut txn).unwrap();
+        store
+            .info
+            .delete(&mut txn, super::super::KEY_FACET_INDEX)
+            .unwrap();
+        txn.commit().unwrap();
+        assert_ne!(store.fingerprint().unwrap(), fresh.fingerprint().unwrap());
+        drop(store);
+
+        let store = EmbeddedStore::open(&dir.path()).unwrap();
+        assert_eq!(store.fingerprint().unwrap(), fresh.fingerprint().unwrap());
+        assert_eq!(pages(&store), pages(&fresh));
+        let txn = store.env.read_txn().unwrap();
+        let older = store
+            .env
+            .open_database::<Bytes, Bytes>(&txn, Some(super::super::OLDER_INDEX))
+            .unwrap()
+            .unwrap();
+        assert!(older.is_empty(&txn).unwrap(), "the older index is emptied");
+    }
+
     #[test]
     fn an_older_unfinished_load_starts_again() {
         let (_dir, store, older) = older_store();
