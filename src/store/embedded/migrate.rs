@@ -256,7 +256,7 @@ mod tests {
         assert_ne!(store.fingerprint().unwrap(), fresh.fingerprint().unwrap());
         drop(store);
 
-        let store = EmbeddedStore::open(&dir.path()).unwrap();
+        let store = EmbeddedStore::open(dir.path()).unwrap();
         assert_eq!(store.fingerprint().unwrap(), fresh.fingerprint().unwrap());
         assert_eq!(pages(&store), pages(&fresh));
         let txn = store.env.read_txn().unwrap();
