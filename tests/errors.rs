@@ -60,15 +60,19 @@ async fn bad_query_values_are_400_naming_the_parameter() {
         ),
         (
             "sort=oldest",
-            "sort must be one of newest, helpful, relevant, got \"oldest\"",
+            "sort must be one of newest, helpful, relevant, rating_high, rating_low, got \"oldest\"",
         ),
         (
             "sort=",
-            "sort must be one of newest, helpful, relevant, got \"\"",
+            "sort must be one of newest, helpful, relevant, rating_high, rating_low, got \"\"",
         ),
         (
             "count=5&count=6",
             "query parameter count is given more than once",
+        ),
+        (
+            "rating=1,6",
+            "rating must be stars from 1 to 5, comma-separated (4 or 4,5), got \"1,6\"",
         ),
     ] {
         let resp = app.get(&format!("/reviews/2?{query}")).await;
