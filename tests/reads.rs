@@ -304,7 +304,30 @@ async fn head_options_health_and_request_ids() {
             .unwrap()
             .contains("GET")
     );
-    assert_eq!(get.header("access-control-allow-origin"), Some("*"));
+    // CORS headers only for a browser's cross-origin call (it sends Origin);
+    // the head says it varies by Origin either way.
+    assert_eq!(get.header("access-control-allow-origin"), None);
+    assert_eq!(get.header("access-control-expose-headers"), None);
+    assert_eq!(get.header("vary"), Some("accept-encoding, origin"));
+    let cross = app
+        .request(
+            "GET",
+            "/reviews/2",
+            &[("Origin", "https://shop.example")],
+            b"",
+        )
+        .await;
+    assert_eq!(cross.header("access-control-allow-origin"), Some("*"));
+    assert!(
+        cross
+            .header("access-control-expose-headers")
+            .is_some_and(|h| h.contains("x-reviews-version") && h.contains("etag"))
+    );
+    assert_eq!(cross.header("vary"), Some("accept-encoding, origin"));
+    assert_eq!(cross.body, get.body);
+    let document = app.get("/openapi.json").await;
+    assert_eq!(document.header("vary"), Some("origin"));
+    assert_eq!(document.header("access-control-allow-origin"), None);
 
     let health = app.get("/healthz").await;
     assert_eq!(

@@ -9,6 +9,13 @@
 //! from an origin that is not allowed gets no `Access-Control-Allow-*`
 //! headers, and a read's preflight allows only reads: a browser must never
 //! cache a read's answer as leave to write.
+//!
+//! CORS headers go only on answers to requests that carry `Origin` (every
+//! cross-origin call a browser makes does): a server-side caller or a
+//! same-origin page has no use for ~130 bytes of them on every answer. So
+//! that a shared cache never hands a browser an answer stored for a caller
+//! without `Origin` (or for another origin), every answer to a GET or HEAD
+//! says `Vary: Origin` (a read's says `Vary: accept-encoding, origin`).
 
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, Response};
@@ -136,17 +143,20 @@ impl Cors {
     pub fn apply<B>(
         &self,
         grant: &Grant,
+        method: &Method,
         reply: &mut Response<B>,
         preflight: Option<&'static str>,
     ) {
         let headers = reply.headers_mut();
+        let read = method == Method::GET || method == Method::HEAD;
+        if (read || matches!(grant, Grant::Origin(_))) && !headers.contains_key(header::VARY) {
+            // A read's answer from the cache names Origin in its own Vary.
+            headers.insert(header::VARY, HeaderValue::from_static("origin"));
+        }
         let origin = match grant {
             Grant::Nothing => return,
             Grant::Any => HeaderValue::from_static("*"),
-            Grant::Origin(origin) => {
-                headers.append(header::VARY, HeaderValue::from_static("Origin"));
-                origin.clone()
-            }
+            Grant::Origin(origin) => origin.clone(),
         };
         headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
         let Some(methods) = preflight else {

@@ -166,6 +166,10 @@ impl<S: Store> Edge<S> {
         let body = body::Tracked::new(body, &read_to_end);
         let routed = routes::route(parts.uri.path(), &parts.method);
         let grant = match routed.route {
+            // Only a page's cross-origin call needs CORS headers, and a
+            // browser sends `Origin` with every one: a request without it
+            // (a server, a same-origin page) gets none (see `cors`).
+            _ if !parts.headers.contains_key(header::ORIGIN) => Grant::Nothing,
             Ok(route) if route.takes_writes() => {
                 self.safety
                     .cors
@@ -196,7 +200,9 @@ impl<S: Store> Edge<S> {
             }
         };
         let preflight = preflight.filter(|_| reply.status() == StatusCode::NO_CONTENT);
-        self.safety.cors.apply(&grant, &mut reply, preflight);
+        self.safety
+            .cors
+            .apply(&grant, &parts.method, &mut reply, preflight);
         // A body left (partly) unread stands before the next request: the
         // server closes the connection after this answer, which says so.
         if announced && !read_to_end.load(Ordering::Acquire) {

@@ -23,7 +23,9 @@ pub const X_REVIEWS_VERSION: HeaderName = HeaderName::from_static("x-reviews-ver
 const READ_CACHE_CONTROL: HeaderValue = HeaderValue::from_static("public, max-age=10");
 const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
 const GZIP: HeaderValue = HeaderValue::from_static("gzip");
-const ACCEPT_ENCODING: HeaderValue = HeaderValue::from_static("accept-encoding");
+/// What a read's answer depends on besides its URL: the gzip form, and
+/// whether CORS headers are sent (see [`super::cors`]).
+const READ_VARY: HeaderValue = HeaderValue::from_static("accept-encoding, origin");
 
 /// A reply with room for every header the service sets, so none regrows.
 pub fn reply(status: StatusCode, body: Bytes) -> Reply {
@@ -86,7 +88,7 @@ pub fn error(err: &ApiError) -> Reply {
 
 /// The reply of a cached read: the stored bytes as they are — the gzip
 /// form when the client accepts it — with `ETag` (one per form),
-/// `Vary: Accept-Encoding`, `Cache-Control` and `X-Cache`; a 304 when
+/// `Vary: accept-encoding, origin`, `Cache-Control` and `X-Cache`; a 304 when
 /// `If-None-Match` matches the form it would get.
 pub fn cached(request: &HeaderMap, lookup: &Lookup) -> Reply {
     let entry = &lookup.entry;
@@ -119,7 +121,7 @@ pub fn cached(request: &HeaderMap, lookup: &Lookup) -> Reply {
         headers.insert(header::CONTENT_ENCODING, GZIP);
     }
     headers.insert(header::ETAG, etag);
-    headers.insert(header::VARY, ACCEPT_ENCODING);
+    headers.insert(header::VARY, READ_VARY);
     headers.insert(header::CACHE_CONTROL, READ_CACHE_CONTROL);
     headers.insert(X_CACHE, HeaderValue::from_static(x_cache(lookup.origin)));
     reply
