@@ -41,13 +41,19 @@ enum Source {
     /// One Redis GET per answer.
     Redis(redis::aio::MultiplexedConnection),
     /// One LMDB read per answer.
-    Lmdb(heed::Env, heed::Database<heed::types::Bytes, heed::types::Bytes>),
+    Lmdb(
+        heed::Env,
+        heed::Database<heed::types::Bytes, heed::types::Bytes>,
+    ),
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let addr = args.first().cloned().unwrap_or_else(|| "127.0.0.1:3001".into());
+    let addr = args
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "127.0.0.1:3001".into());
     let size: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(1000);
     // {"pad":"xxx…"} padded to exactly `size` bytes (at least the braces).
     let pad = size.saturating_sub(r#"{"pad":""}"#.len());
@@ -119,7 +125,10 @@ async fn main() -> anyhow::Result<()> {
 /// The product of a `/reviews/<id>…` path; 1 for any other.
 fn product<B>(req: &Request<B>) -> u64 {
     let rest = req.uri().path().strip_prefix("/reviews/").unwrap_or("");
-    let digits = rest.split(|c: char| !c.is_ascii_digit()).next().unwrap_or("");
+    let digits = rest
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .unwrap_or("");
     digits.parse().unwrap_or(1)
 }
 
@@ -149,7 +158,10 @@ async fn fill_redis(
     let mut conn = client.get_multiplexed_async_connection().await?;
     let mut pipe = redis::pipe();
     for id in 1..=products {
-        pipe.cmd("SET").arg(format!("floor:{id}")).arg(&body[..]).ignore();
+        pipe.cmd("SET")
+            .arg(format!("floor:{id}"))
+            .arg(&body[..])
+            .ignore();
         if id % 1000 == 0 || id == products {
             pipe.query_async::<()>(&mut conn).await?;
             pipe = redis::pipe();
