@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use crate::cache::{self, ReadThrough};
+use crate::cache::{ReadThrough, follower, follower::Follower};
 use crate::config::Config;
 use crate::generate::DataSet;
 use crate::http::admin::Admin;
@@ -130,14 +130,24 @@ impl<S: Store> Application<S> {
     pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
         let service = self.service();
         let listener = tokio::net::TcpListener::from_std(self.listener)?;
+        let feed = service.metrics().feed();
         // Before the first request: which cached copies may be trusted.
-        let cursor = cache::start(service.cache(), service.store()).await;
-        let follower = tokio::spawn(async move {
-            let answered = || service.store_answered();
-            cache::follow(service.cache(), service.store(), cursor, answered).await;
-        });
+        let follower = {
+            let (service, feed) = (Arc::clone(&service), Arc::clone(&feed));
+            let (ready, started) = tokio::sync::oneshot::channel();
+            let task = tokio::spawn(async move {
+                let (cache, store, metrics) = (service.cache(), service.store(), service.metrics());
+                let follower = Follower::start(cache, store, (*feed).as_ref(), metrics).await;
+                let _ = ready.send(());
+                follower.run(|| service.store_answered()).await;
+            });
+            let _ = started.await;
+            task
+        };
         server::run(listener, self.edge, shutdown, self.limits).await;
         follower.abort();
+        let _ = follower.await;
+        follower::stop((*feed).as_ref());
         Ok(())
     }
 }

@@ -9,7 +9,8 @@
 //! - [`single_flight`]: one store query per key per process at a time;
 //! - [`versions`]: which copies are current: by version, not by delete;
 //! - [`variants`]: how many filtered views of a product may be cached;
-//! - [`follower`]: how every process learns of writes made elsewhere;
+//! - [`follower`]: how every process learns of writes made elsewhere, from
+//!   one reader of the change log per port through the port's [`feed`];
 //! - [`stats`]: what the cache did, for `/metrics`.
 //!
 //! A read: a fresh L1 entry at a current version is served at once.
@@ -24,6 +25,7 @@
 //! read that a known write overtook is served but cached nowhere.
 
 pub mod entry;
+pub mod feed;
 pub mod follower;
 pub mod key;
 pub mod l1;
@@ -39,7 +41,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 pub use self::entry::Entry;
-pub use self::follower::{follow, start};
+pub use self::follower::Follower;
 pub use self::key::{CacheKey, View};
 use self::l1::L1;
 use self::redis::RedisTier;

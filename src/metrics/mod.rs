@@ -38,6 +38,7 @@ use std::time::Duration;
 pub use self::process::{Usage, usage};
 pub use self::region::Region;
 use crate::breaker::BreakerState;
+use crate::cache::feed::Feed;
 use crate::cache::stats::{Counters, Stats, StatsSnapshot};
 
 /// The routes requests are counted by, as the `route` label names them.
@@ -85,6 +86,19 @@ pub enum RouteLabel {
 const STATUSES: [u16; 18] = [
     200, 201, 204, 304, 400, 404, 405, 408, 413, 414, 415, 422, 429, 431, 500, 503, 505, 0,
 ];
+/// The `read` label of each [`Background`] read.
+const BACKGROUND: [&str; 2] = ["change_log", "product_count"];
+
+/// A store read made for the whole port rather than for a request (see
+/// [`crate::cache::follower`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Background {
+    /// A poll of the change log.
+    ChangeLog,
+    /// A read of the product count.
+    ProductCount,
+}
+
 /// Histogram bucket bounds, seconds.
 const BUCKETS: [f64; 14] = [
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
@@ -161,6 +175,8 @@ pub struct SlotCounters {
     store: Histogram,
     store_errors: AtomicU64,
     cache: Counters,
+    /// Reads the slot's workers made for the whole port, by [`Background`].
+    background: [AtomicU64; BACKGROUND.len()],
     /// The pid of the slot's current worker (0: none), for the process
     /// series; set by the supervisor.
     pid: AtomicU64,
@@ -200,9 +216,10 @@ impl Cell {
 /// without changing a size.
 fn layout_id() -> u64 {
     let mut words = vec![
-        2,
+        3,
         size_of::<SlotCounters>() as u64,
         size_of::<Cell>() as u64,
+        size_of::<crate::cache::feed::Feed>() as u64,
     ];
     words.extend(STATUSES.iter().map(|&s| u64::from(s)));
     words.extend(BUCKETS.iter().map(|b| b.to_bits()));
@@ -245,6 +262,15 @@ struct Buckets(Arc<Region>);
 impl AsRef<[std::sync::atomic::AtomicU64]> for Buckets {
     fn as_ref(&self) -> &[std::sync::atomic::AtomicU64] {
         self.0.buckets()
+    }
+}
+
+/// The port's feed, kept alive with the region it is in.
+struct FeedIn(Arc<Region>);
+
+impl AsRef<Feed> for FeedIn {
+    fn as_ref(&self) -> &Feed {
+        self.0.feed()
     }
 }
 
@@ -307,6 +333,17 @@ impl Metrics {
     /// serves alone): shared by every worker, as the counters are.
     pub fn limit_buckets(&self) -> Arc<dyn AsRef<[AtomicU64]> + Send + Sync> {
         Arc::new(Buckets(Arc::clone(&self.region)))
+    }
+
+    /// The port's feed (of this process alone, when it serves alone): what
+    /// the port's change-log follower tells every worker.
+    pub fn feed(&self) -> Arc<dyn AsRef<Feed> + Send + Sync> {
+        Arc::new(FeedIn(Arc::clone(&self.region)))
+    }
+
+    /// Counts `n` background reads of `kind` made by this process.
+    pub fn background_reads(&self, kind: Background, n: u64) {
+        self.mine().background[kind as usize].fetch_add(n, Ordering::Relaxed);
     }
 
     fn mine(&self) -> &SlotCounters {
@@ -523,8 +560,53 @@ impl Metrics {
             out,
             "reviews_process_info{{pid=\"{pid}\",worker=\"{worker}\"}} 1"
         );
+        self.render_background(&mut out);
         self.render_processes(&mut out);
         out
+    }
+
+    /// The store reads made for the whole port, by the worker slot that
+    /// made them (or by this process alone), and which process follows the
+    /// change log now.
+    fn render_background(&self, out: &mut String) {
+        let alone = self.region.supervisor().is_none();
+        let help =
+            "Store reads made for the whole port (change-log polls, product counts), by worker.";
+        let _ = writeln!(
+            out,
+            "# HELP reviews_store_background_reads_total {help}\n# TYPE reviews_store_background_reads_total counter"
+        );
+        for (i, block) in self.region.slots().iter().enumerate() {
+            let worker = if alone {
+                String::new()
+            } else {
+                format!(",worker=\"{i}\"")
+            };
+            for (read, n) in BACKGROUND.iter().zip(&block.background) {
+                let n = n.load(Ordering::Relaxed);
+                let _ = writeln!(
+                    out,
+                    "reviews_store_background_reads_total{{read=\"{read}\"{worker}}} {n}"
+                );
+            }
+        }
+        let help = "The process that follows the change log for the port.";
+        let _ = writeln!(
+            out,
+            "# HELP reviews_follower_info {help}\n# TYPE reviews_follower_info gauge"
+        );
+        if let Some((pid, _)) = self.region.feed().lease() {
+            let slot = self
+                .region
+                .slots()
+                .iter()
+                .position(|s| s.pid() == Some(pid));
+            let worker = match slot {
+                Some(i) => format!(",worker=\"{i}\""),
+                None => String::new(),
+            };
+            let _ = writeln!(out, "reviews_follower_info{{pid=\"{pid}\"{worker}}} 1");
+        }
     }
 
     /// The per-process series: each slot's current worker and the

@@ -2,7 +2,9 @@
 //! slot and one gauge [`Cell`] per live worker process, behind a header
 //! that says which layout they follow; after them, the port's table of
 //! rate-limit buckets ([`crate::limits`]), [`BUCKETS`] words, so that a
-//! client's limit holds for the whole port, not per worker.
+//! client's limit holds for the whole port, not per worker; last, the
+//! port's [`Feed`]: what the one process following the store's change log
+//! tells every worker.
 //!
 //! Under a supervisor the region is a memfd mapped shared: the supervisor
 //! creates it before any worker starts and each worker inherits the fd,
@@ -22,6 +24,7 @@ use std::ptr::NonNull;
 use std::sync::atomic::AtomicU64;
 
 use super::{Cell, SlotCounters, layout_id};
+use crate::cache::feed::Feed;
 
 /// Tells a region of ours from any other memory an fd could map.
 const MAGIC: u64 = u64::from_be_bytes(*b"reviewsM");
@@ -65,8 +68,14 @@ unsafe impl Send for Region {}
 // SAFETY: as for Send.
 unsafe impl Sync for Region {}
 
-/// Bytes of a region of `slots` blocks and `cells` cells (and the buckets).
+/// Bytes of a region of `slots` blocks and `cells` cells (and the buckets
+/// and the feed).
 fn size(slots: usize, cells: usize) -> usize {
+    feed_offset(slots, cells) + size_of::<Feed>()
+}
+
+/// Where the feed starts: after the buckets, which end 64-aligned.
+fn feed_offset(slots: usize, cells: usize) -> usize {
     size_of::<Header>()
         + slots * size_of::<SlotCounters>()
         + cells * size_of::<Cell>()
@@ -240,6 +249,19 @@ impl Region {
         unsafe {
             let first = self.base.as_ptr().add(offset);
             std::slice::from_raw_parts(first.cast(), BUCKETS)
+        }
+    }
+}
+
+impl Region {
+    /// The port's feed (see [`crate::cache::follower`]).
+    pub fn feed(&self) -> &Feed {
+        // SAFETY: as in `slots`: the feed follows the buckets, inside the
+        // region (its size counts it), 64-aligned (every block before it is
+        // a multiple of 64 bytes), atomics valid all zeroes.
+        unsafe {
+            let first = self.base.as_ptr().add(feed_offset(self.slots, self.cells));
+            &*first.cast::<Feed>()
         }
     }
 }

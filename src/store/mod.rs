@@ -148,8 +148,9 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> impl Future<Output = Result<Vec<Review>, StoreError>> + Send;
 
-    /// The products written since `cursor` (every process polls this to
-    /// learn of writes made elsewhere); with no cursor, the current position
+    /// The products written since `cursor` (one process per port polls
+    /// this to learn of writes made elsewhere, see
+    /// [`crate::cache::follower`]); with no cursor, the current position
     /// and whatever recent writes the store lists at once (see
     /// [`Changes`]).
     fn changes_since(
@@ -169,6 +170,27 @@ pub trait Store: Send + Sync + 'static {
     /// whose every read sees every committed write needs nothing.
     fn newer_elsewhere(&self, product_id: u64) {
         let _ = product_id;
+    }
+
+    /// The loaded data set's product count, for a store that checks
+    /// products against a count it keeps (MongoDB): the port's change-log
+    /// follower reads it once a second and hands it to every process of
+    /// the port with [`Store::products_known`]. `None`: the store checks
+    /// each product itself (embedded), and nothing is read.
+    fn product_count(&self) -> impl Future<Output = Result<Option<u64>, StoreError>> + Send {
+        async { Ok(None) }
+    }
+
+    /// The port's follower read the product count: `products`, good for a
+    /// few seconds without a read of this process's own.
+    fn products_known(&self, products: u64) {
+        let _ = products;
+    }
+
+    /// Product-count reads this store has made so far, whether for the
+    /// port's follower or on its own (for `/metrics`).
+    fn background_reads(&self) -> u64 {
+        0
     }
 
     /// [`Store::page_versioned`] without the version.

@@ -398,8 +398,13 @@ impl Supervisor {
         }
     }
 
-    /// Lends no more the gauge cell of a worker that exited, zeroing it.
+    /// Lends no more the gauge cell of a worker that exited, zeroing it, and
+    /// frees the port's change-log lease if the worker held it, so another
+    /// worker follows at once.
     fn give_back(&mut self, child: &Child) {
+        if let Some(region) = &self.region {
+            region.feed().release(child.pid);
+        }
         if let (Some(cell), Some(region)) = (child.cell, &self.region) {
             region.cells()[cell].clear();
             self.cells_lent[cell] = false;

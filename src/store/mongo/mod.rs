@@ -28,9 +28,9 @@
 //!   layout}` (what is loaded, how far, and in which document layout) and
 //!   `{_id: "counters", next_review_id}`.
 //! - `changes`: one entry per write, `{_id: token, at, product_id, v}`
-//!   (`v`: the write's version), which every process polls (the cache's
-//!   change-log follower); kept for [`CHANGES_KEPT_FOR`] by a TTL index on
-//!   `at`.
+//!   (`v`: the write's version), which one process per port polls (the
+//!   cache's change-log follower, `cache::follower`); kept for
+//!   [`CHANGES_KEPT_FOR`] by a TTL index on `at`.
 //! - `idempotency`: `{_id: Idempotency-Key, request, answer, expires,
 //!   token}`, claimed by an insert in the transaction of the write it
 //!   guards; `votes`: `{_id: "review_id:voter", until, token}`, one per
@@ -139,9 +139,13 @@ pub const PRIMARY_AFTER_WRITE: Duration = Duration::from_secs(10);
 /// How long change entries are kept; a follower further behind is told the
 /// log is incomplete and drops its whole cache.
 pub const CHANGES_KEPT_FOR: Duration = Duration::from_secs(3600);
-/// How often the product count is re-read: a load completed, or a smaller
-/// data set seeded in its place, shows within this.
+/// How long a product count this process read itself is used: a load
+/// completed, or a smaller data set seeded in its place, shows within this.
 const PRODUCTS_REFRESH: Duration = Duration::from_secs(1);
+/// How long a product count the port's follower read is used before this
+/// process reads one itself: the follower re-reads it every second, so this
+/// is only reached when no process of the port follows.
+const PRODUCTS_TOLD_FOR: Duration = Duration::from_secs(3);
 /// The document layout this code reads and writes: 2 added `relevance` and
 /// the partial indexes, 3 `has_photos` and the facet index. `seed`
 /// upgrades an older complete data set.
@@ -316,15 +320,18 @@ impl MongoStore {
     }
 
     /// Whether `product_id` is one of the loaded data set's products. The
-    /// count is cached and re-read every [`PRODUCTS_REFRESH`] by one caller
-    /// while the others use the cached value, so it follows a new load —
-    /// larger or smaller — without a query per request.
+    /// count comes from the port's follower once a second (see
+    /// [`Store::products_known`]); without a count from it in the last
+    /// [`PRODUCTS_TOLD_FOR`], it is re-read every [`PRODUCTS_REFRESH`] by
+    /// one caller while the others use the cached value. So it follows a
+    /// new load — larger or smaller — without a query per request.
     async fn product_exists(&self, product_id: u64) -> Result<bool, StoreError> {
         if product_id == 0 {
             return Ok(false);
         }
         let count = &self.products;
-        let known = count.checked.load(Ordering::Acquire) != 0;
+        let known =
+            count.checked.load(Ordering::Acquire) != 0 || count.told.load(Ordering::Acquire) != 0;
         if known && (count.fresh() || count.refreshing.swap(true, Ordering::AcqRel)) {
             return Ok(product_id <= count.products.load(Ordering::Acquire));
         }
@@ -339,6 +346,7 @@ impl MongoStore {
     /// from the primary: a lagging secondary could hide a load just done
     /// for a whole refresh period, and this is one small read a second.
     async fn loaded_products(&self) -> Result<u64, StoreError> {
+        self.products.reads.fetch_add(1, Ordering::Relaxed);
         let info = self
             .bound(
                 self.info
@@ -441,6 +449,20 @@ impl Store for MongoStore {
     fn newer_elsewhere(&self, product_id: u64) {
         self.note_write(product_id);
     }
+
+    async fn product_count(&self) -> Result<Option<u64>, StoreError> {
+        self.loaded_products().await.map(Some)
+    }
+
+    fn products_known(&self, products: u64) {
+        let count = &self.products;
+        count.products.store(products, Ordering::Release);
+        count.told.store(count.now(), Ordering::Release);
+    }
+
+    fn background_reads(&self) -> u64 {
+        self.products.reads.load(Ordering::Relaxed)
+    }
 }
 
 /// The cached product count of [`MongoStore::product_exists`].
@@ -448,6 +470,10 @@ struct ProductCount {
     products: AtomicU64,
     /// Milliseconds after `born` of the last read, plus one; 0 = never read.
     checked: AtomicU64,
+    /// As `checked`, for the last count the port's follower told.
+    told: AtomicU64,
+    /// Reads of the count made so far.
+    reads: AtomicU64,
     /// Set while one caller re-reads the count.
     refreshing: AtomicBool,
     born: std::time::Instant,
@@ -458,6 +484,8 @@ impl ProductCount {
         ProductCount {
             products: AtomicU64::new(0),
             checked: AtomicU64::new(0),
+            told: AtomicU64::new(0),
+            reads: AtomicU64::new(0),
             refreshing: AtomicBool::new(false),
             born: std::time::Instant::now(),
         }
@@ -468,8 +496,11 @@ impl ProductCount {
     }
 
     fn fresh(&self) -> bool {
+        let now = self.now();
         let checked = self.checked.load(Ordering::Acquire);
-        self.now().saturating_sub(checked) < PRODUCTS_REFRESH.as_millis() as u64
+        let told = self.told.load(Ordering::Acquire);
+        (checked != 0 && now.saturating_sub(checked) < PRODUCTS_REFRESH.as_millis() as u64)
+            || (told != 0 && now.saturating_sub(told) < PRODUCTS_TOLD_FOR.as_millis() as u64)
     }
 }
 

@@ -1,0 +1,274 @@
+//! One change-log follower per port: `reviews --workers 4` as real
+//! processes reads the store's change log from one worker only (its own
+//! counters say which), every worker still learns of writes made through
+//! the others, and killing the follower hands the job to another worker
+//! with no write missed. On MongoDB (when `MONGODB_URI` is set) the product
+//! count is read by one worker too.
+
+mod common;
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use common::{KeepAlive, Proc, request};
+
+/// Background reads by (read, worker slot), from `/metrics`.
+async fn background_reads(addr: SocketAddr) -> BTreeMap<(String, String), u64> {
+    let metrics = request(addr, "GET", "/metrics", &[], b"").await;
+    assert_eq!(metrics.status, 200);
+    let text = String::from_utf8(metrics.body).unwrap();
+    text.lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix("reviews_store_background_reads_total{")?;
+            let (labels, value) = rest.split_once("} ")?;
+            let label = |name: &str| {
+                labels
+                    .split(',')
+                    .find_map(|l| l.strip_prefix(&format!("{name}=\"")))
+                    .map(|v| v.trim_end_matches('"').to_string())
+                    .unwrap_or_default()
+            };
+            Some(((label("read"), label("worker")), value.parse().ok()?))
+        })
+        .collect()
+}
+
+/// The pid and slot of the port's follower, from `/metrics`.
+async fn follower(addr: SocketAddr) -> Option<(u32, String)> {
+    let metrics = request(addr, "GET", "/metrics", &[], b"").await;
+    let text = String::from_utf8(metrics.body).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("reviews_follower_info{"))?;
+    let pid = line
+        .split("pid=\"")
+        .nth(1)?
+        .split('"')
+        .next()?
+        .parse()
+        .ok()?;
+    let worker = line
+        .split("worker=\"")
+        .nth(1)
+        .and_then(|w| w.split('"').next())
+        .unwrap_or_default()
+        .to_string();
+    Some((pid, worker))
+}
+
+/// Workers (slots) that made background reads of `read`.
+fn readers(reads: &BTreeMap<(String, String), u64>, read: &str) -> Vec<String> {
+    reads
+        .iter()
+        .filter(|((r, _), n)| r == read && **n > 0)
+        .map(|((_, worker), _)| worker.clone())
+        .collect()
+}
+
+/// The port's change-log polls, all workers together.
+fn polls(reads: &BTreeMap<(String, String), u64>) -> u64 {
+    reads
+        .iter()
+        .filter(|((r, _), _)| r == "change_log")
+        .map(|(_, n)| n)
+        .sum()
+}
+
+/// Waits until the port has polled the change log more than `at_least`
+/// times in all.
+async fn wait_polls(addr: SocketAddr, at_least: u64) -> BTreeMap<(String, String), u64> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let reads = background_reads(addr).await;
+        if polls(&reads) > at_least {
+            return reads;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the port stopped polling: {reads:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// One keep-alive connection to each of `n` workers, by pid.
+async fn one_connection_per_worker(addr: SocketAddr, n: usize) -> HashMap<u32, KeepAlive> {
+    let mut clients = HashMap::new();
+    for _ in 0..400 {
+        if clients.len() == n {
+            return clients;
+        }
+        let mut client = KeepAlive::new(addr);
+        let pid = client.get("/healthz").await.unwrap().answering_pid();
+        clients.entry(pid).or_insert(client);
+    }
+    panic!("reached {} of {n} workers", clients.len());
+}
+
+/// The `total` of `product`'s meta as `client`'s worker serves it, and
+/// where the answer came from.
+async fn total(client: &mut KeepAlive, product: u64) -> (u64, String) {
+    let resp = client
+        .get(&format!("/reviews/{product}/meta"))
+        .await
+        .unwrap();
+    assert_eq!(resp.status, 200);
+    let cache = resp.header("x-cache").unwrap_or_default().to_string();
+    (resp.json()["total"].as_u64().unwrap(), cache)
+}
+
+const REVIEW: &str = r#"{"rating":5,"summary":"Still great","body":"Held up through a whole season of daily use, and the zipper never caught once.","recommend":true,"name":"Ana","email":"ana@example.com"}"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_workers_read_the_change_log_once_and_a_killed_follower_is_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let (proc, addr) = Proc::serve(dir.path(), &["--workers", "4"]);
+
+    // One worker polls; the other three poll nothing.
+    let reads = wait_polls(addr, 12).await;
+    let polling = readers(&reads, "change_log");
+    let (pid, slot) = follower(addr).await.expect("a follower");
+    println!("4 workers, {} polls: by workers {polling:?}", polls(&reads));
+    assert_eq!(polling, vec![slot.clone()], "{reads:?}");
+    assert_eq!(
+        reads.keys().filter(|(r, _)| r == "change_log").count(),
+        4,
+        "a series per worker: {reads:?}"
+    );
+
+    // Every worker caches product 7's meta.
+    let product = 7;
+    let mut clients = one_connection_per_worker(addr, 4).await;
+    let mut before = None;
+    for client in clients.values_mut() {
+        let (first, _) = total(client, product).await;
+        let (again, cache) = total(client, product).await;
+        assert_eq!(cache, "HIT-L1");
+        assert_eq!(first, again);
+        assert!(before.is_none_or(|b| b == first));
+        before = Some(first);
+    }
+    let before = before.unwrap();
+
+    // The follower dies; another worker takes over where it stopped.
+    std::process::Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .unwrap();
+    clients.remove(&pid);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let (next_pid, next_slot) = loop {
+        if let Some((p, s)) = follower(addr).await.filter(|(p, _)| *p != pid) {
+            break (p, s);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "nobody took over: {}",
+            proc.stderr()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    println!(
+        "follower pid {pid} (worker {slot}) killed; pid {next_pid} (worker {next_slot}) follows"
+    );
+    // The supervisor frees the dead worker's lease as it reaps it: a
+    // surviving worker, or the dead one's replacement, takes over.
+
+    // A review written through one worker reaches every other's cache.
+    let writer = *clients.keys().find(|&&p| p != next_pid).unwrap();
+    let posted = clients
+        .get_mut(&writer)
+        .unwrap()
+        .send(
+            "POST",
+            &format!("/reviews/{product}"),
+            &[("content-type", "application/json")],
+            REVIEW.as_bytes(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        posted.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&posted.body)
+    );
+    for (pid, client) in &mut clients {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let (now, cache) = total(client, product).await;
+            if now == before + 1 {
+                break;
+            }
+            assert_eq!(now, before, "worker {pid}");
+            assert!(
+                Instant::now() < deadline,
+                "worker {pid} still serves the old meta ({cache})"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    // Still one reader at a time: the old follower's count stopped, the
+    // new one's goes on, and no third worker polls.
+    let reads = background_reads(addr).await;
+    let reads = wait_polls(addr, polls(&reads) + 8).await;
+    let polling = readers(&reads, "change_log");
+    println!("after the take-over: polls by workers {polling:?}");
+    assert!(polling.contains(&next_slot), "{reads:?}");
+    assert!(polling.len() <= 2, "{reads:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_alone_is_its_own_follower() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_proc, addr) = Proc::serve(dir.path(), &["--workers", "1"]);
+    let reads = wait_polls(addr, 4).await;
+    assert_eq!(readers(&reads, "change_log"), vec![String::new()]);
+    let (pid, worker) = follower(addr).await.expect("a follower");
+    assert_eq!(worker, "");
+    let mut client = KeepAlive::new(addr);
+    assert_eq!(client.get("/healthz").await.unwrap().answering_pid(), pid);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_mongodb_one_worker_reads_the_change_log_and_the_product_count() {
+    if std::env::var("MONGODB_URI").is_err() {
+        println!("skipped: MONGODB_URI is not set");
+        return;
+    }
+    let uri = common::mongo::fresh_database_uri("follower");
+    let dir = tempfile::tempdir().unwrap();
+    let seeded = std::process::Command::new(env!("CARGO_BIN_EXE_seed"))
+        .args(["--mongodb-uri", &uri, "--records", "2000"])
+        .env_remove("MONGODB_URI")
+        .output()
+        .unwrap();
+    assert!(
+        seeded.status.success(),
+        "{}",
+        String::from_utf8_lossy(&seeded.stderr)
+    );
+    let (_proc, addr) = Proc::serve(dir.path(), &["--workers", "4", "--mongodb-uri", &uri]);
+    // Requests on every worker: none of them reads the count itself.
+    let mut clients = one_connection_per_worker(addr, 4).await;
+    for client in clients.values_mut() {
+        for product in [1, 2, 150, 201] {
+            let resp = client
+                .get(&format!("/reviews/{product}/meta"))
+                .await
+                .unwrap();
+            assert_eq!(resp.status, if product <= 200 { 200 } else { 404 });
+        }
+    }
+    let reads = wait_polls(addr, 12).await;
+    let (_, slot) = follower(addr).await.expect("a follower");
+    println!("4 workers on MongoDB: {reads:?}");
+    assert_eq!(
+        readers(&reads, "change_log"),
+        vec![slot.clone()],
+        "{reads:?}"
+    );
+    assert_eq!(readers(&reads, "product_count"), vec![slot], "{reads:?}");
+}
