@@ -42,6 +42,7 @@ fi
 
 need cc gcc                     # LMDB is compiled from C by lmdb-master-sys
 need redis-server redis-server  # the cache tests start a real one
+need redis-cli redis-tools      # and form a real 3-master Redis Cluster with `redis-cli --cluster create`
 need wrk wrk                    # the load-tool smokes and the report script drive the service
 need siege siege
 need gnuplot gnuplot-nox        # the report plots latency over time

@@ -10,7 +10,10 @@ use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::{Options, Proc, RedisServer, Resp, TestApp, request};
+use common::{
+    Options, Proc, RedisServer, Resp, TestApp, assert_each_host_limits_alone, helpful_votes,
+    request,
+};
 use serde_json::{Value, json};
 
 const JSON: (&str, &str) = ("Content-Type", "application/json");
@@ -256,15 +259,7 @@ async fn rate_limits_hold_across_hosts_through_redis_and_per_host_without_it() {
     // Two hosts: two supervisors on two ports, one Redis (and one store).
     let (_a, host_a) = Proc::serve(dir.path(), &args);
     let (_b, host_b) = Proc::serve(dir.path(), &args);
-    let mut statuses = Vec::new();
-    for n in 0..20u64 {
-        let host = if n % 2 == 0 { host_a } else { host_b };
-        statuses.push(
-            put(host, &format!("/reviews/{}/helpful", 200 + n), &[])
-                .await
-                .status,
-        );
-    }
+    let statuses = helpful_votes(&[host_a, host_b], 200..220).await;
     let allowed = statuses.iter().filter(|&&s| s == 204).count();
     let limited = statuses.iter().filter(|&&s| s == 429).count();
     println!("two hosts sharing Redis (burst 8): {allowed} allowed, {limited} answered 429 of 20");
@@ -273,23 +268,7 @@ async fn rate_limits_hold_across_hosts_through_redis_and_per_host_without_it() {
 
     // Redis gone: each host limits on its own, and no write fails.
     redis.kill();
-    for (name, host) in [("a", host_a), ("b", host_b)] {
-        let mut statuses = Vec::new();
-        for n in 0..12u64 {
-            statuses.push(
-                put(host, &format!("/reviews/{}/helpful", 300 + n), &[])
-                    .await
-                    .status,
-            );
-        }
-        let allowed = statuses.iter().filter(|&&s| s == 204).count();
-        println!("host {name} without Redis (burst 8): {allowed} allowed of 12");
-        assert!(
-            statuses.iter().all(|s| [204, 429].contains(s)),
-            "{statuses:?}"
-        );
-        assert_eq!(allowed, 8, "host {name}: {statuses:?}");
-    }
+    assert_each_host_limits_alone(&[host_a, host_b], 8, 300..312).await;
 }
 
 #[tokio::test]

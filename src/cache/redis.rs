@@ -12,7 +12,14 @@
 //! - **One round trip per hit**: the tier keeps one multiplexed connection
 //!   checked out of the pool and shares it between requests (pipelined by
 //!   the driver); the pool's per-checkout health check (a PING) is paid
-//!   only when that connection fails and a new one is taken.
+//!   only when that connection fails and a new one is taken. On a Redis
+//!   Cluster the shared connection is a cluster connection (one multiplexed
+//!   connection per master, see [`crate::redis_conn`]), made afresh after a
+//!   failure.
+//! - **Cluster-safe**: every command names one key (a fill sends its `SET`
+//!   and its lock's `DEL` as two commands, at once, rather than as one
+//!   pipeline), so views and locks spread over a cluster's masters by
+//!   their own slots.
 //! - **Fills** run in the background, off the response's path.
 //! - **Fill lock**: before a cold key goes to the store, a process takes a
 //!   short lock on it (`SET NX PX`); the others wait a few milliseconds for
@@ -24,12 +31,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use deadpool_redis::{Manager, Pool, PoolConfig, Runtime, Timeouts};
-use redis::aio::MultiplexedConnection;
+use redis::cluster::ClusterClient;
 
 use super::entry::Entry;
 use super::key::{CacheKey, View};
 use super::stats::Stats;
 use crate::breaker::Breaker;
+use crate::redis_conn::{Connection, Target};
 
 /// Consecutive failures that open the breaker.
 const BREAKER_THRESHOLD: u32 = 3;
@@ -42,36 +50,69 @@ const LOCK_TTL: Duration = Duration::from_millis(250);
 /// How often a process waiting on another's fill looks for it.
 const LOCK_POLL: Duration = Duration::from_millis(10);
 
+/// Where the tier's connections come from.
+enum Source {
+    /// A pool of connections to one server.
+    Pool(Pool),
+    /// A Redis Cluster.
+    Cluster(Box<ClusterClient>),
+}
+
+/// The connection the tier shares while it works.
+enum Held {
+    /// Checked out of the pool (given up, not returned, when it fails).
+    Pooled(deadpool_redis::Connection),
+    /// To a cluster.
+    Cluster(redis::cluster_async::ClusterConnection),
+}
+
+impl Held {
+    fn connection(&self) -> Connection {
+        match self {
+            Held::Pooled(conn) => Connection::Single((**conn).clone()),
+            Held::Cluster(conn) => Connection::Cluster(conn.clone()),
+        }
+    }
+}
+
 /// The Redis tier.
 pub struct RedisTier {
-    pool: Pool,
+    source: Source,
     /// The connection shared by every call while it works.
-    shared: Mutex<Option<deadpool_redis::Connection>>,
+    shared: Mutex<Option<Held>>,
     breaker: Breaker,
     timeout: Duration,
     stats: Arc<Stats>,
 }
 
 impl RedisTier {
-    /// A tier for `url` (`redis://host:port/db`); connects lazily, so a
-    /// Redis that is down at startup only opens the breaker.
+    /// A tier for `url` (`redis://host:port/db`, or a cluster's node URLs
+    /// separated by commas, see [`crate::redis_conn`]); connects lazily, so
+    /// a Redis that is down at startup only opens the breaker.
     pub fn new(url: &str, timeout: Duration, stats: Arc<Stats>) -> anyhow::Result<RedisTier> {
         let invalid = |e: &dyn std::fmt::Display| anyhow::anyhow!("invalid --redis-url {url}: {e}");
-        let info = crate::redis_conn::connection_info(url)?;
-        let manager = Manager::new(info).map_err(|e| invalid(&e))?;
-        let mut config = PoolConfig::new(4);
-        config.timeouts = Timeouts {
-            wait: Some(timeout),
-            create: Some(timeout),
-            recycle: Some(timeout),
+        let source = match crate::redis_conn::target(url)? {
+            Target::Single(info) => {
+                let manager = Manager::new(info).map_err(|e| invalid(&e))?;
+                let mut config = PoolConfig::new(4);
+                config.timeouts = Timeouts {
+                    wait: Some(timeout),
+                    create: Some(timeout),
+                    recycle: Some(timeout),
+                };
+                let pool = Pool::builder(manager)
+                    .config(config)
+                    .runtime(Runtime::Tokio1)
+                    .build()
+                    .map_err(|e| invalid(&e))?;
+                Source::Pool(pool)
+            }
+            Target::Cluster(nodes) => Source::Cluster(Box::new(
+                crate::redis_conn::cluster_client(nodes, timeout).map_err(|e| invalid(&e))?,
+            )),
         };
-        let pool = Pool::builder(manager)
-            .config(config)
-            .runtime(Runtime::Tokio1)
-            .build()
-            .map_err(|e| invalid(&e))?;
         Ok(RedisTier {
-            pool,
+            source,
             shared: Mutex::new(None),
             breaker: Breaker::new(BREAKER_THRESHOLD, BREAKER_COOLDOWN),
             timeout,
@@ -105,15 +146,16 @@ impl RedisTier {
     pub fn set_later(self: &Arc<Self>, key: CacheKey, entry: Arc<Entry>, ttl: Duration) {
         let tier = Arc::clone(self);
         tokio::spawn(async move {
-            let mut pipe = redis::pipe();
-            pipe.cmd("SET")
-                .arg(key.redis_key())
+            let mut set = redis::cmd("SET");
+            set.arg(key.redis_key())
                 .arg(entry.to_redis())
                 .arg("PX")
-                .arg(ttl.as_millis() as u64)
-                .ignore();
-            pipe.cmd("DEL").arg(key.redis_lock()).ignore();
-            let _: Option<()> = tier.call_pipe(pipe).await;
+                .arg(ttl.as_millis() as u64);
+            let mut unlock = redis::cmd("DEL");
+            unlock.arg(key.redis_lock());
+            // Sent together on the shared connection: one write to one
+            // server, and on a cluster each to its key's master.
+            let _: (Option<()>, Option<()>) = tokio::join!(tier.call(set), tier.call(unlock));
         });
     }
 
@@ -157,26 +199,30 @@ impl RedisTier {
             .await
     }
 
-    async fn call_pipe<T: redis::FromRedisValue>(&self, pipe: redis::Pipeline) -> Option<T> {
-        self.guarded(|mut conn| async move { pipe.query_async(&mut conn).await })
-            .await
-    }
-
-    /// The shared connection, taking one from the pool when there is none.
-    async fn connection(&self) -> Result<MultiplexedConnection, String> {
-        if let Some(conn) = self.shared.lock().expect("redis connection lock").as_ref() {
-            return Ok((**conn).clone());
+    /// The shared connection, taking one from the pool (or connecting to
+    /// the cluster) when there is none.
+    async fn connection(&self) -> Result<Connection, String> {
+        if let Some(held) = self.shared.lock().expect("redis connection lock").as_ref() {
+            return Ok(held.connection());
         }
-        let conn = self.pool.get().await.map_err(|e| e.to_string())?;
-        let multiplexed = (*conn).clone();
-        *self.shared.lock().expect("redis connection lock") = Some(conn);
-        Ok(multiplexed)
+        let held = match &self.source {
+            Source::Pool(pool) => Held::Pooled(pool.get().await.map_err(|e| e.to_string())?),
+            Source::Cluster(client) => Held::Cluster(
+                client
+                    .get_async_connection()
+                    .await
+                    .map_err(|e| e.to_string())?,
+            ),
+        };
+        let conn = held.connection();
+        *self.shared.lock().expect("redis connection lock") = Some(held);
+        Ok(conn)
     }
 
     /// Runs one call on the shared connection under the breaker and timeout.
     async fn guarded<T, F, Fut>(&self, call: F) -> Option<T>
     where
-        F: FnOnce(MultiplexedConnection) -> Fut,
+        F: FnOnce(Connection) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
         if !self.breaker.allow() {
@@ -199,7 +245,8 @@ impl RedisTier {
 
     fn failed<T>(&self, why: &str) -> Option<T> {
         // The next call takes a connection the pool has checked.
-        if let Some(conn) = self.shared.lock().expect("redis connection lock").take() {
+        if let Some(Held::Pooled(conn)) = self.shared.lock().expect("redis connection lock").take()
+        {
             drop(deadpool_redis::Connection::take(conn));
         }
         self.stats.redis_errors.fetch_add(1, Ordering::Relaxed);

@@ -1,7 +1,9 @@
 //! The buckets of every host, in Redis: one key per client and class,
 //! `reviews:rl:{class}:{client}`, holding its GCRA timestamp and expiring
 //! once the bucket is full again. One `EVAL` per check runs the whole
-//! check-and-take on Redis's own clock, so hosts with skewed clocks agree.
+//! check-and-take on Redis's own clock, so hosts with skewed clocks agree;
+//! the script names its one key in `KEYS`, so on a Redis Cluster it runs on
+//! that key's master.
 //! Every call has the Redis timeout and goes through a breaker: a Redis
 //! that is down costs one timeout per cooldown, and the caller falls back
 //! to its port's own buckets.
@@ -9,10 +11,9 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use redis::aio::MultiplexedConnection;
-
 use super::{Class, ClientKey, Decision, Rate};
 use crate::breaker::Breaker;
+use crate::redis_conn::{Client, Connection};
 
 /// The check: takes a token or answers the milliseconds until one is back.
 const SCRIPT: &str = r"
@@ -34,17 +35,17 @@ const BREAKER_COOLDOWN: Duration = Duration::from_secs(1);
 
 /// Rate limits kept in Redis.
 pub struct RedisLimits {
-    client: redis::Client,
-    connection: Mutex<Option<MultiplexedConnection>>,
+    client: Client,
+    connection: Mutex<Option<Connection>>,
     breaker: Breaker,
     timeout: Duration,
 }
 
 impl RedisLimits {
-    /// Limits in the Redis at `url`; connects on first use.
+    /// Limits in the Redis (or Redis Cluster) at `url`; connects on first
+    /// use.
     pub fn new(url: &str, timeout: Duration) -> anyhow::Result<RedisLimits> {
-        let client = redis::Client::open(crate::redis_conn::connection_info(url)?)
-            .map_err(|e| anyhow::anyhow!("invalid --redis-url {url}: {e}"))?;
+        let client = Client::open(url, timeout)?;
         Ok(RedisLimits {
             client,
             connection: Mutex::new(None),
@@ -83,7 +84,7 @@ impl RedisLimits {
         }
     }
 
-    async fn connection(&self) -> redis::RedisResult<MultiplexedConnection> {
+    async fn connection(&self) -> redis::RedisResult<Connection> {
         if let Some(conn) = self
             .connection
             .lock()
@@ -92,7 +93,7 @@ impl RedisLimits {
         {
             return Ok(conn.clone());
         }
-        let conn = self.client.get_multiplexed_async_connection().await?;
+        let conn = self.client.connect().await?;
         *self.connection.lock().expect("limits connection lock") = Some(conn.clone());
         Ok(conn)
     }

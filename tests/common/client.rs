@@ -60,6 +60,42 @@ impl Resp {
     }
 }
 
+/// One helpful vote on each review of `reviews`, sent to `hosts` in turn,
+/// each on a fresh connection: the statuses, in order (what one client's
+/// votes spread over hosts behind a balancer meet).
+pub async fn helpful_votes(hosts: &[SocketAddr], reviews: std::ops::Range<u64>) -> Vec<u16> {
+    let mut statuses = Vec::new();
+    for (n, review) in reviews.enumerate() {
+        let host = hosts[n % hosts.len()];
+        let path = format!("/reviews/{review}/helpful");
+        statuses.push(request(host, "PUT", &path, &[], b"").await.status);
+    }
+    statuses
+}
+
+/// Each of `hosts` limits on its own (its shared limits store is gone):
+/// one client's votes on `reviews` sent to each host alone are answered
+/// 204 for the host's `burst` and 429 after, none failing.
+pub async fn assert_each_host_limits_alone(
+    hosts: &[SocketAddr],
+    burst: usize,
+    reviews: std::ops::Range<u64>,
+) {
+    for host in hosts {
+        let statuses = helpful_votes(&[*host], reviews.clone()).await;
+        let allowed = statuses.iter().filter(|&&s| s == 204).count();
+        println!(
+            "host {host} alone (burst {burst}): {allowed} allowed of {}",
+            statuses.len()
+        );
+        assert!(
+            statuses.iter().all(|s| [204, 429].contains(s)),
+            "{statuses:?}"
+        );
+        assert_eq!(allowed, burst, "host {host}: {statuses:?}");
+    }
+}
+
 /// Sends one HTTP/1.1 request with `Connection: close` and reads the whole response.
 pub async fn request(
     addr: SocketAddr,

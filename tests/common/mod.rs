@@ -5,7 +5,8 @@
 //! - [`app`]: `TestApp`, the application in-process with fault switches;
 //! - [`client`]: a raw HTTP/1.1 client and the responses it parses;
 //! - [`process`]: `Proc`, the `reviews` and `seed` binaries as processes;
-//! - [`redis`]: `RedisServer`, a real Redis per test;
+//! - [`redis`]: `RedisServer`, a real Redis per test, and `RedisCluster`,
+//!   a real 3-master Redis Cluster;
 //! - [`oracle`]: expected answers computed from the generator;
 //! - [`mongo`]: a fresh database on the MongoDB at `MONGODB_URI`.
 
@@ -19,7 +20,10 @@ pub mod process;
 pub mod redis;
 
 pub use app::{ADMIN_TOKEN, Faulty, Options, RECORDS, TestApp};
-pub use client::{KeepAlive, Resp, parse_response, request, request_fails, send_raw};
+pub use client::{
+    KeepAlive, Resp, assert_each_host_limits_alone, helpful_votes, parse_response, request,
+    request_fails, send_raw,
+};
 pub use oracle::{review_ids, visible_reviews};
 pub use process::Proc;
-pub use redis::RedisServer;
+pub use redis::{RedisCluster, RedisServer};
