@@ -60,7 +60,8 @@ pub struct Config {
     #[arg(long, env = "REVIEWS_PHOTO_BASE_URL", default_value = "/photos/", value_parser = PhotoBase::parse)]
     pub photo_base_url: PhotoBase,
 
-    /// Redis URL of the L2 cache (e.g. redis://127.0.0.1:6379); unset = no L2.
+    /// Redis URL of the L2 cache (e.g. redis://127.0.0.1:6379), or a Redis
+    /// Cluster's node URLs separated by commas; unset = no L2.
     #[arg(long, env = "REDIS_URL")]
     pub redis_url: Option<String>,
 
