@@ -15,7 +15,7 @@
 #                                        deploy/nginx.conf rendered for these hosts
 #   scripts/multihost.sh down            kills what runs inside, removes it all
 #
-# Nodes are h1 h2 h3 (hosts), r1 (Redis), lb (nginx); the machine itself is
+# Nodes are h1 h2 h3 h4 (hosts), r1 (Redis), lb (nginx); the machine itself is
 # 10.77.$MH_ID.1 on the bridge and reaches every node. MH_ID (1..250,
 # default 77) keeps concurrent runs apart. All traffic stays inside.
 set -euo pipefail
@@ -28,8 +28,8 @@ BRIDGE="${P}br"
 
 host_number() {
   case $1 in
-    h1) echo 11 ;; h2) echo 12 ;; h3) echo 13 ;; r1) echo 20 ;; lb) echo 30 ;;
-    *) echo "multihost: unknown node $1 (h1 h2 h3 r1 lb)" >&2; exit 2 ;;
+    h1) echo 11 ;; h2) echo 12 ;; h3) echo 13 ;; h4) echo 14 ;; r1) echo 20 ;; lb) echo 30 ;;
+    *) echo "multihost: unknown node $1 (h1 h2 h3 h4 r1 lb)" >&2; exit 2 ;;
   esac
 }
 

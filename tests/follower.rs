@@ -17,21 +17,7 @@ use common::{KeepAlive, Proc, request};
 async fn background_reads(addr: SocketAddr) -> BTreeMap<(String, String), u64> {
     let metrics = request(addr, "GET", "/metrics", &[], b"").await;
     assert_eq!(metrics.status, 200);
-    let text = String::from_utf8(metrics.body).unwrap();
-    text.lines()
-        .filter_map(|line| {
-            let rest = line.strip_prefix("reviews_store_background_reads_total{")?;
-            let (labels, value) = rest.split_once("} ")?;
-            let label = |name: &str| {
-                labels
-                    .split(',')
-                    .find_map(|l| l.strip_prefix(&format!("{name}=\"")))
-                    .map(|v| v.trim_end_matches('"').to_string())
-                    .unwrap_or_default()
-            };
-            Some(((label("read"), label("worker")), value.parse().ok()?))
-        })
-        .collect()
+    common::background_reads(&String::from_utf8(metrics.body).unwrap())
 }
 
 /// The pid and slot of the port's follower, from `/metrics`.

@@ -8,7 +8,7 @@
 
 mod common;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -29,6 +29,15 @@ const HEAL_AT: Duration = Duration::from_secs(7);
 const RECORDS: &str = "20000";
 /// Products whose pages are warm on every host before a scenario.
 const WARM: u64 = 50;
+/// The write limits off: one client machine stands in for many shoppers.
+const UNLIMITED: [&str; 6] = [
+    "--post-burst",
+    "0",
+    "--vote-burst",
+    "0",
+    "--vote-window",
+    "0",
+];
 /// Products the writes go to.
 const WRITTEN: [u64; 4] = [60, 61, 62, 63];
 
@@ -69,6 +78,31 @@ impl Net {
             .spawn()
             .expect("starts");
         self.procs.push(child);
+    }
+}
+
+impl Net {
+    /// Starts a Redis (no persistence) in node `r1` at `addr`, logging into
+    /// `dir`; the URL the hosts are given.
+    fn redis(&mut self, addr: &str, dir: &Path) -> String {
+        self.spawn(
+            "r1",
+            &[
+                "redis-server",
+                "--bind",
+                addr,
+                "--port",
+                "6379",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--protected-mode",
+                "no",
+            ],
+            &dir.join("redis.log"),
+        );
+        format!("redis://{addr}:6379/")
     }
 }
 
@@ -408,24 +442,7 @@ async fn two_hosts(test: &str, on_mongodb: bool) {
         net.addr("r1"),
         net.addr("lb"),
     );
-    net.spawn(
-        "r1",
-        &[
-            "redis-server",
-            "--bind",
-            &r1,
-            "--port",
-            "6379",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--protected-mode",
-            "no",
-        ],
-        &dir.path().join("redis.log"),
-    );
-    let redis_url = format!("redis://{r1}:6379/");
+    let redis_url = net.redis(&r1, dir.path());
     let bin = env!("CARGO_BIN_EXE_reviews");
     let fault = dir.path().join("store-down");
     let mongo = if on_mongodb {
@@ -452,14 +469,8 @@ async fn two_hosts(test: &str, on_mongodb: bool) {
             &redis_url,
             "--store-fault-file",
             fault.to_str().unwrap(),
-            // One client machine stands in for many shoppers.
-            "--post-burst",
-            "0",
-            "--vote-burst",
-            "0",
-            "--vote-window",
-            "0",
         ]);
+        args.extend(UNLIMITED);
         net.spawn(name, &args, &dir.path().join(format!("{name}.log")));
     }
     let hosts: Vec<SocketAddr> = [&h1, &h2]
@@ -698,4 +709,235 @@ async fn check(name: &str, outcomes: &[Outcome], stores: &Stores) -> Vec<String>
         }
     }
     missed
+}
+
+/// Requests a second of the fleet run, whatever its size.
+const FLEET_RATE: u64 = 300;
+/// How long each row of the fleet run is measured, after its warm-up.
+const FLEET_MEASURE: Duration = Duration::from_secs(10);
+const FLEET_WARM: Duration = Duration::from_secs(3);
+
+/// The adding-up across hosts: 1, 2 and 4 hosts of `--workers 1`, then one
+/// host of `--workers 4`, sharing one Redis and one store, each row under
+/// the same open-loop storefront mix (`FLEET_RATE` requests a second
+/// spread round-robin over the hosts, as a balancer would: 80% on the hot
+/// 1% of products, 19% uniform over all of them, 1% new reviews). Per row:
+/// the store's background reads a second (the hosts' own counters,
+/// `reviews_store_background_reads_total`) and Redis commands a second
+/// (`INFO commandstats`). On the MongoDB at `MONGODB_URI` when set (where
+/// the product count is read too), else on embedded stores (one per host).
+/// The table goes to stderr and `target/fleet-report.md`;
+/// `deploy/capacity.md` shows a run's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement of about 2 minutes: cargo test --test multihost fleet -- --ignored --nocapture"]
+async fn fleet_background_reads_grow_with_hosts_not_workers() {
+    let test = "fleet_background_reads_grow_with_hosts_not_workers";
+    if let Some(why) = missing() {
+        let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
+        return;
+    }
+    let report_path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/fleet-report.md");
+    let _ = std::fs::create_dir_all(report_path.parent().unwrap());
+    let mut table = vec![
+        "| hosts × workers | req/s sent | failed | change-log polls/s | product-count reads/s | background reads/s per host | Redis commands/s | of them GET / SET / DEL |".to_string(),
+        "|---|---|---|---|---|---|---|---|".to_string(),
+    ];
+    let on_mongodb = cfg!(feature = "mongodb") && std::env::var("MONGODB_URI").is_ok();
+    for (hosts, workers) in [(1, 1), (2, 1), (4, 1), (1, 4)] {
+        let row = fleet_row(hosts, workers, on_mongodb).await;
+        let _ = writeln!(std::io::stderr(), "{row}");
+        table.push(row);
+    }
+    let store = if on_mongodb {
+        "one MongoDB-wire store (MONGODB_URI)"
+    } else {
+        "embedded stores, one per host"
+    };
+    table.push(String::new());
+    table.push(format!(
+        "{FLEET_RATE} req/s for {} s per row after {} s of warm-up; {store}; one Redis.",
+        FLEET_MEASURE.as_secs(),
+        FLEET_WARM.as_secs()
+    ));
+    std::fs::write(&report_path, table.join("\n") + "\n").unwrap();
+}
+
+/// One row of the fleet run: `hosts` hosts of `--workers workers`.
+async fn fleet_row(hosts: usize, workers: usize, on_mongodb: bool) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let mut net = Net {
+        id: (100 + std::process::id() % 150).to_string(),
+        procs: Vec::new(),
+    };
+    let _ = net.script(&["down"]);
+    let names: Vec<&str> = ["h1", "h2", "h3", "h4"][..hosts].to_vec();
+    let mut nodes = names.clone();
+    nodes.push("r1");
+    let mut up = vec!["up"];
+    up.extend(&nodes);
+    net.script(&up);
+    let r1 = net.addr("r1");
+    let redis_url = net.redis(&r1, dir.path());
+    let mongo = if on_mongodb {
+        Some(shared_mongodb(&net.addr("h1")).await)
+    } else {
+        None
+    };
+    let bin = env!("CARGO_BIN_EXE_reviews");
+    let workers_arg = workers.to_string();
+    let mut addrs = Vec::new();
+    for name in &names {
+        let addr = net.addr(name);
+        let listen = format!("{addr}:3000");
+        let data = dir.path().join(name);
+        let mut args = vec![bin, "--listen", &listen, "--workers", &workers_arg];
+        match &mongo {
+            Some((uri, _)) => args.extend(["--mongodb-uri", uri.as_str()]),
+            None => args.extend([
+                "--demo-records",
+                RECORDS,
+                "--data-dir",
+                data.to_str().unwrap(),
+            ]),
+        }
+        args.extend(["--redis-url", &redis_url]);
+        args.extend(UNLIMITED);
+        net.spawn(name, &args, &dir.path().join(format!("{name}.log")));
+        addrs.push(listen.parse::<SocketAddr>().unwrap());
+    }
+    for &host in &addrs {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while send(host, get("/healthz")).await.0 != 200 {
+            assert!(Instant::now() < deadline, "host {host} did not start");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    let products: u64 = RECORDS.parse::<u64>().unwrap() / 10;
+    let load = tokio::spawn(fleet_load(
+        addrs.clone(),
+        products,
+        FLEET_WARM + FLEET_MEASURE,
+    ));
+    tokio::time::sleep(FLEET_WARM).await;
+    let (reads_before, redis_before) = (fleet_reads(&addrs).await, redis_calls(&r1));
+    let began = Instant::now();
+    tokio::time::sleep(FLEET_MEASURE).await;
+    let (reads_after, redis_after) = (fleet_reads(&addrs).await, redis_calls(&r1));
+    let secs = began.elapsed().as_secs_f64();
+    let (sent, failed) = load.await.unwrap();
+    // Reads by one worker of each host only, however many it has.
+    for (host, reads) in addrs.iter().zip(&reads_after) {
+        let polling = reads
+            .iter()
+            .filter(|((read, _), n)| read == "change_log" && **n > 0)
+            .count();
+        assert_eq!(polling, 1, "host {host}: {reads:?}");
+    }
+    let sum = |reads: &[BTreeMap<(String, String), u64>], kind: &str| -> u64 {
+        reads
+            .iter()
+            .flat_map(|r| r.iter())
+            .filter(|((read, _), _)| read == kind)
+            .map(|(_, n)| n)
+            .sum()
+    };
+    let rate = |kind: &str| (sum(&reads_after, kind) - sum(&reads_before, kind)) as f64 / secs;
+    let (polls, counts) = (rate("change_log"), rate("product_count"));
+    let redis = |cmd: &str| {
+        let get = |m: &HashMap<String, u64>| m.get(cmd).copied().unwrap_or(0);
+        (get(&redis_after) - get(&redis_before)) as f64 / secs
+    };
+    let all: u64 = redis_after.values().sum::<u64>() - redis_before.values().sum::<u64>();
+    #[cfg(feature = "mongodb")]
+    if let Some((_, store)) = &mongo {
+        let _ = store.drop_all().await;
+    }
+    format!(
+        "| {hosts} × {workers} | {:.0} | {failed} of {sent} | {polls:.1} | {counts:.1} | {:.1} | {:.0} | {:.0} / {:.0} / {:.0} |",
+        sent as f64 / (FLEET_WARM + FLEET_MEASURE).as_secs_f64(),
+        (polls + counts) / hosts as f64,
+        all as f64 / secs,
+        redis("get"),
+        redis("set"),
+        redis("del"),
+    )
+}
+
+/// The open-loop storefront mix for `run`, round-robin over `hosts`: how
+/// many requests were sent and how many failed (no answer, or not 2xx).
+async fn fleet_load(hosts: Vec<SocketAddr>, products: u64, run: Duration) -> (u64, u64) {
+    let started = Instant::now();
+    let failed = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut ticks = tokio::time::interval(Duration::from_micros(1_000_000 / FLEET_RATE));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let hot = (products / 100).max(1);
+    let mut tasks = Vec::new();
+    let mut n = 0u64;
+    while started.elapsed() < run {
+        ticks.tick().await;
+        n += 1;
+        let host = hosts[n as usize % hosts.len()];
+        let raw = match n % 100 {
+            0 => post(1 + fastrand::u64(0..products), &format!("fleet-{n}")),
+            1..=19 => get(&format!("/reviews/{}", 1 + fastrand::u64(0..products))),
+            k if k % 2 == 0 => get(&format!("/reviews/{}", 1 + fastrand::u64(0..hot))),
+            _ => get(&format!("/reviews/{}/meta", 1 + fastrand::u64(0..hot))),
+        };
+        let failed = Arc::clone(&failed);
+        tasks.push(tokio::spawn(async move {
+            let (status, _) = send(host, raw).await;
+            if !(200..300).contains(&status) {
+                failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    (n, failed.load(std::sync::atomic::Ordering::Relaxed))
+}
+
+/// Each host's background reads by (read, worker), from its `/metrics`.
+async fn fleet_reads(hosts: &[SocketAddr]) -> Vec<BTreeMap<(String, String), u64>> {
+    let mut all = Vec::new();
+    for &host in hosts {
+        let (status, _) = send(host, get("/healthz")).await;
+        assert_eq!(status, 200);
+        let raw = tokio::time::timeout(Duration::from_secs(10), async {
+            let mut stream = TcpStream::connect(host).await?;
+            stream.write_all(&get("/metrics")).await?;
+            let mut out = Vec::new();
+            stream.read_to_end(&mut out).await?;
+            Ok::<_, std::io::Error>(out)
+        })
+        .await
+        .expect("metrics in time")
+        .expect("metrics");
+        let text = String::from_utf8(common::parse_response(&raw).body).unwrap();
+        let reads = common::background_reads(&text);
+        all.push(reads);
+    }
+    all
+}
+
+/// Calls of each command Redis at `host` has answered (`INFO
+/// commandstats`), lower-case names, leaving out the `INFO` that asks.
+fn redis_calls(host: &str) -> HashMap<String, u64> {
+    let out = Command::new("redis-cli")
+        .args(["-h", host, "-p", "6379", "info", "commandstats"])
+        .output()
+        .expect("redis-cli runs");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|line| {
+            let (name, stats) = line.strip_prefix("cmdstat_")?.split_once(':')?;
+            let calls = stats
+                .strip_prefix("calls=")?
+                .split(',')
+                .next()?
+                .parse()
+                .ok()?;
+            (name != "info").then(|| (name.to_string(), calls))
+        })
+        .collect()
 }

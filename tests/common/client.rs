@@ -96,6 +96,27 @@ pub async fn assert_each_host_limits_alone(
     }
 }
 
+/// The store's background reads in a `/metrics` text, by (read, worker):
+/// `reviews_store_background_reads_total{read="change_log",worker="2"} 9`
+/// is `("change_log", "2") → 9` (worker `""` for a process alone).
+pub fn background_reads(metrics: &str) -> std::collections::BTreeMap<(String, String), u64> {
+    metrics
+        .lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix("reviews_store_background_reads_total{")?;
+            let (labels, value) = rest.split_once("} ")?;
+            let label = |name: &str| {
+                labels
+                    .split(',')
+                    .find_map(|l| l.strip_prefix(&format!("{name}=\"")))
+                    .map(|v| v.trim_end_matches('"').to_string())
+                    .unwrap_or_default()
+            };
+            Some(((label("read"), label("worker")), value.parse().ok()?))
+        })
+        .collect()
+}
+
 /// Sends one HTTP/1.1 request with `Connection: close` and reads the whole response.
 pub async fn request(
     addr: SocketAddr,
