@@ -1,5 +1,7 @@
 -- wrk: the storefront mix (artillery/README.md) as single requests.
--- Usage: wrk -s storefront.lua URL -- <products> <records>
+-- Usage: wrk -s storefront.lua URL -- <products> <records> [posts]
+-- With `posts`, every request is a new review (what scripts/bench-backends.sh
+-- measures a store's writes with).
 --
 -- Besides wrk's own summary it prints one line `wrk-run {...}` (JSON) when
 -- the run is done: its measured duration, requests, socket errors, every
@@ -7,6 +9,7 @@
 -- ([microseconds, count] pairs), so artillery/report.py can merge several
 -- runs into exact percentiles and count statuses one by one.
 local products, records = 100000, 1000000
+local posts_only = false
 local body = '{"rating":4,"summary":"Load test review","body":"Written by the wrk storefront script to exercise the write path under load.","recommend":true,"name":"wrk","email":"load@example.com"}'
 local threads = {}
 
@@ -17,6 +20,7 @@ end
 function init(args)
   products = tonumber(args[1]) or products
   records = tonumber(args[2]) or products * 10
+  posts_only = args[3] == "posts"
   math.randomseed(os.time() + (tonumber(tostring({}):match("0x(%x+)"), 16) or 0))
   statuses = {}
 end
@@ -32,6 +36,9 @@ end
 local sorts = { "relevant", "relevant", "relevant", "newest", "helpful" }
 
 function request()
+  if posts_only then
+    return wrk.format("POST", "/reviews/" .. math.random(1, products), { ["Content-Type"] = "application/json" }, body)
+  end
   local r = math.random()
   local id = product()
   if r < 0.70 then
