@@ -44,10 +44,9 @@ pub enum Target {
 /// Parses `--redis-url`: one URL, or a cluster's node URLs separated by
 /// commas.
 pub fn target(url: &str) -> anyhow::Result<Target> {
-    let urls: Vec<&str> = url.split(',').map(str::trim).collect();
-    let mut nodes = urls
-        .iter()
-        .map(|u| connection_info(u).map_err(|e| anyhow::anyhow!("invalid --redis-url {url}: {e}")))
+    let mut nodes = url
+        .split(',')
+        .map(|node| connection_info(node.trim()))
         .collect::<anyhow::Result<Vec<_>>>()?;
     Ok(match nodes.len() {
         1 => Target::Single(nodes.remove(0)),
@@ -55,9 +54,12 @@ pub fn target(url: &str) -> anyhow::Result<Target> {
     })
 }
 
-/// The connection settings of one Redis URL, with `TCP_NODELAY`.
-fn connection_info(url: &str) -> anyhow::Result<ConnectionInfo> {
-    let info = url.into_connection_info()?;
+/// The connection settings of one server's URL, with `TCP_NODELAY` (the
+/// benchmark's floor connects with them too).
+pub fn connection_info(url: &str) -> anyhow::Result<ConnectionInfo> {
+    let info = url
+        .into_connection_info()
+        .map_err(|e| anyhow::anyhow!("invalid --redis-url {url}: {e}"))?;
     let tcp = info.tcp_settings().clone().set_nodelay(true);
     Ok(info.set_tcp_settings(tcp))
 }
