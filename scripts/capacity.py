@@ -150,10 +150,12 @@ def plan(rate, a):
     # the utilization; at least 2 hosts, so that one can be lost.
     cores = rate / a.mix_per_core / u
     hosts = max(2, math.ceil(cores / a.cores_per_host))
-    # Hot reads: per host, per view, rate lam; a view misses L1 once per
-    # TTL it is read in: misses/s = lam / (1 + lam * ttl) per view.
-    lam_hot = reads * HOT_SHARE / (hosts * hot_views)
-    l1_miss_hot = hosts * hot_views * lam_hot / (1 + lam_hot * ttl)
+    # Hot reads: per process (one per core, each with its own L1), per
+    # view, rate lam; a view misses L1 once per TTL it is read in:
+    # misses/s = lam / (1 + lam * ttl) per view.
+    procs = hosts * a.cores_per_host
+    lam_hot = reads * HOT_SHARE / (procs * hot_views)
+    l1_miss_hot = procs * hot_views * lam_hot / (1 + lam_hot * ttl)
     # Cold reads are taken to miss L1 (its default 64 MiB holds far fewer
     # than the cold views): all go to Redis.
     cold = reads * (1 - HOT_SHARE)

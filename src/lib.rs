@@ -12,19 +12,21 @@
 //! - [`http`]: the edge — routes, typed queries and bodies, replies, errors;
 //! - [`service`]: the use cases — reads through the cache, writes then
 //!   invalidation — and the JSON bodies it renders;
-//! - [`cache`]: L1 and Redis tiers, single flight, the change-log follower;
+//! - [`cache`]: L1 and Redis tiers, single flight, and the change-log
+//!   follower: one process per port reads the store's change log and tells
+//!   the others through the port's shared memory;
 //! - [`store`]: the [`store::Store`] trait, one folder per backend
 //!   ([`store::embedded`] on LMDB, [`store::mongo`] on MongoDB).
 //!
 //! Beside the path:
 //! - [`model`]: the data model and typed queries every layer shares;
 //! - [`metrics`]: the counters behind `GET /metrics`, one view per port, in
-//!   memory shared by every worker of a port (the rate-limit buckets live
-//!   there too);
+//!   memory shared by every worker of a port (the rate-limit buckets and
+//!   the change-log follower's feed live there too);
 //! - [`limits`]: per-client rate limits on writes, per port and, with
 //!   Redis, across hosts;
-//! - [`breaker`], [`clock`], [`hash`], [`redis_conn`]: small pieces several
-//!   layers use;
+//! - [`breaker`], [`clock`], [`hash`], [`redis_conn`] (one Redis server or
+//!   a Redis Cluster): small pieces several layers use;
 //! - [`text`]: whole-word search of review text (`q=`);
 //! - [`generate`]: the deterministic review generator behind `seed`, the
 //!   demo data set and the tests' expectations;

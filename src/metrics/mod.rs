@@ -25,7 +25,11 @@
 //! same Redis).
 //!
 //! The edge counts requests, the service counts store calls, the cache
-//! counts into the [`Stats`] this module hands it ([`Metrics::cache_stats`]).
+//! counts into the [`Stats`] this module hands it ([`Metrics::cache_stats`]),
+//! and the change-log follower its [`Background`] reads, rendered per worker
+//! slot beside which process follows (`reviews_follower_info`): on a healthy
+//! port one slot's reads grow. The region also holds the follower's feed
+//! ([`Metrics::feed`]).
 
 mod process;
 mod region;
