@@ -1,8 +1,9 @@
 //! One change-log follower per port: `reviews --workers 4` as real
 //! processes reads the store's change log from one worker only (its own
 //! counters say which), every worker still learns of writes made through
-//! the others, and killing the follower hands the job to another worker
-//! with no write missed. On MongoDB (when `MONGODB_URI` is set) the product
+//! the others, killing the follower hands the job to another worker with
+//! no write missed, and a follower frozen past its lease loses it and steps
+//! down when it wakes. On MongoDB (when `MONGODB_URI` is set) the product
 //! count is read by one worker too.
 
 mod common;
@@ -104,6 +105,39 @@ async fn total(client: &mut KeepAlive, product: u64) -> (u64, String) {
     (resp.json()["total"].as_u64().unwrap(), cache)
 }
 
+/// Posts a review of `product` through `client`'s worker.
+async fn write_review(client: &mut KeepAlive, product: u64) {
+    let posted = client
+        .send(
+            "POST",
+            &format!("/reviews/{product}"),
+            &[("content-type", "application/json")],
+            REVIEW.as_bytes(),
+        )
+        .await
+        .unwrap();
+    let body = String::from_utf8_lossy(&posted.body).into_owned();
+    assert_eq!(posted.status, 201, "{body}");
+}
+
+/// Waits until `client`'s worker (`pid`) serves `product`'s meta with the
+/// one review written since it counted `before`, and never anything else.
+async fn wait_total(client: &mut KeepAlive, pid: u32, product: u64, before: u64) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (now, cache) = total(client, product).await;
+        if now == before + 1 {
+            return;
+        }
+        assert_eq!(now, before, "worker {pid}");
+        assert!(
+            Instant::now() < deadline,
+            "worker {pid} still serves the old meta ({cache})"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 const REVIEW: &str = r#"{"rating":5,"summary":"Still great","body":"Held up through a whole season of daily use, and the zipper never caught once.","recommend":true,"name":"Ana","email":"ana@example.com"}"#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -163,37 +197,9 @@ async fn four_workers_read_the_change_log_once_and_a_killed_follower_is_replaced
 
     // A review written through one worker reaches every other's cache.
     let writer = *clients.keys().find(|&&p| p != next_pid).unwrap();
-    let posted = clients
-        .get_mut(&writer)
-        .unwrap()
-        .send(
-            "POST",
-            &format!("/reviews/{product}"),
-            &[("content-type", "application/json")],
-            REVIEW.as_bytes(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        posted.status,
-        201,
-        "{}",
-        String::from_utf8_lossy(&posted.body)
-    );
+    write_review(clients.get_mut(&writer).unwrap(), product).await;
     for (pid, client) in &mut clients {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let (now, cache) = total(client, product).await;
-            if now == before + 1 {
-                break;
-            }
-            assert_eq!(now, before, "worker {pid}");
-            assert!(
-                Instant::now() < deadline,
-                "worker {pid} still serves the old meta ({cache})"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        wait_total(client, *pid, product, before).await;
     }
 
     // Still one reader at a time: the old follower's count stopped, the
@@ -204,6 +210,68 @@ async fn four_workers_read_the_change_log_once_and_a_killed_follower_is_replaced
     println!("after the take-over: polls by workers {polling:?}");
     assert!(polling.contains(&next_slot), "{reads:?}");
     assert!(polling.len() <= 2, "{reads:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stuck_follower_loses_its_lease_and_steps_down_when_it_wakes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (proc, addr) = Proc::serve(dir.path(), &["--workers", "2"]);
+    wait_polls(addr, 4).await;
+    let mut clients = one_connection_per_worker(addr, 2).await;
+    let (stuck, _) = follower(addr).await.expect("a follower");
+    let other = *clients.keys().find(|&&p| p != stuck).unwrap();
+    let mut other_client = clients.remove(&other).unwrap();
+    let metrics_of = |text: &str| {
+        text.lines()
+            .find(|l| l.starts_with("reviews_follower_info{"))
+            .map(str::to_string)
+    };
+    // Frozen (SIGSTOP), it beats no more: the other worker takes over once
+    // the heartbeat is 3 s old, though the stuck one's pid still exists.
+    let signal = |sig: &str, pid: u32| {
+        let ok = std::process::Command::new("kill")
+            .args([&format!("-{sig}"), &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    };
+    signal("STOP", stuck);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let resp = other_client.get("/metrics").await.unwrap();
+        let text = String::from_utf8(resp.body).unwrap();
+        if metrics_of(&text).is_some_and(|l| l.contains(&format!("pid=\"{other}\""))) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no take-over: {:?}",
+            metrics_of(&text)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    signal("CONT", stuck);
+    // Awake again, it finds the lease taken and follows no more.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !proc
+        .stderr()
+        .contains("another process follows the change log now")
+    {
+        assert!(Instant::now() < deadline, "{}", proc.stderr());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let text = String::from_utf8(other_client.get("/metrics").await.unwrap().body).unwrap();
+    assert!(
+        metrics_of(&text)
+            .unwrap()
+            .contains(&format!("pid=\"{other}\""))
+    );
+    // And a write through the one that was stuck reaches the other.
+    let product = 9;
+    let (before, _) = total(&mut other_client, product).await;
+    let mut stuck_client = clients.remove(&stuck).unwrap();
+    write_review(&mut stuck_client, product).await;
+    wait_total(&mut other_client, other, product, before).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -339,3 +339,18 @@ fn alive(pid: u32) -> bool {
     let sent = unsafe { libc::kill(pid, 0) } == 0;
     sent || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reaped_process_is_gone_and_a_living_one_is_not() {
+        assert!(alive(std::process::id()));
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        assert!(!alive(pid), "pid {pid} was reaped");
+        assert!(!alive(u32::MAX), "no such pid");
+    }
+}
