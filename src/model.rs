@@ -290,7 +290,13 @@ impl Filter {
 
     /// Whether the filter keeps every review.
     pub fn is_none(&self) -> bool {
-        self.stars & Self::ALL_STARS == 0 && !self.with_photos && self.words.is_none()
+        self.star_bits() == 0 && !self.with_photos && self.words.is_none()
+    }
+
+    /// The stars kept, as bits (rating `r` is bit `r - 1`); 0 when every
+    /// rating is kept.
+    pub fn star_bits(&self) -> u8 {
+        self.stars & Self::ALL_STARS
     }
 
     /// Whether a review with `rating` stars and `photos` photos passes
@@ -301,7 +307,7 @@ impl Filter {
 
     /// Whether `rating` is one of the stars kept.
     pub fn keeps_stars(&self, rating: u8) -> bool {
-        let stars = self.stars & Self::ALL_STARS;
+        let stars = self.star_bits();
         stars == 0 || (1..=5).contains(&rating) && stars & (1 << (rating - 1)) != 0
     }
 

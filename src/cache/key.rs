@@ -72,7 +72,7 @@ impl CacheKey {
                 filter,
             } => {
                 let mut key = format!("reviews:v5:{}:p{page}.{count}.{sort}", self.product_id);
-                let stars = filter.stars & Filter::ALL_STARS;
+                let stars = filter.star_bits();
                 if stars != 0 {
                     let _ = write!(key, ".r{stars}");
                 }

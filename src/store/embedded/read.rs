@@ -6,7 +6,7 @@ use heed::RoTxn;
 
 use super::keys::{decode_index, decode_meta, facet_prefix, review_key, review_of};
 use super::{CHANGES_KEPT, EmbeddedStore, KEY_CHANGE_SEQ, codec};
-use crate::model::{Filter, Meta, Page, PageQuery, PageView, Review, Words};
+use crate::model::{Meta, Page, PageQuery, PageView, Review, Words};
 use crate::store::page::{SortEntry, select_page};
 use crate::store::{Changed, Changes, StoreError, Versioned};
 
@@ -164,7 +164,7 @@ impl EmbeddedStore {
             Ok(())
         };
         let f = &q.filter;
-        if f.stars & Filter::ALL_STARS == 0 && !f.with_photos {
+        if f.star_bits() == 0 && !f.with_photos {
             scan(&q.product_id.to_be_bytes())?;
         } else {
             for rating in f.ratings() {
@@ -301,7 +301,7 @@ impl EmbeddedStore {
 mod tests {
     use super::*;
     use crate::generate::DataSet;
-    use crate::model::Sort;
+    use crate::model::{Filter, Sort};
     use crate::seeding::Silent;
     use crate::store::load::LoadOptions;
 

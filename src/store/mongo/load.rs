@@ -205,30 +205,27 @@ impl MongoStore {
     }
 
     /// Sets `relevance` and `has_photos` on every review without them
-    /// (pipeline updates).
+    /// (a pipeline update each, computing the field from the others).
     async fn backfill(&self) -> Result<(), StoreError> {
-        let relevance = doc! {
-            "$set": { "relevance": {
-                "$add": [{ "$multiply": ["$helpfulness", RELEVANCE_YEAR_SECS] }, "$date"]
-            } }
-        };
-        let backfill = self
-            .reviews
-            .update_many(doc! { "relevance": { "$exists": false } }, vec![relevance]);
-        self.slow(backfill, "adding relevance to every review")
-            .await?;
-        let has_photos = doc! {
-            "$set": { "has_photos": {
-                "$gt": [{ "$size": { "$ifNull": ["$photos", []] } }, 0]
-            } }
-        };
-        let backfill = self.reviews.update_many(
-            doc! { "has_photos": { "$exists": false } },
-            vec![has_photos],
-        );
-        self.slow(backfill, "adding has_photos to every review")
-            .await
-            .map(|_| ())
+        let computed = [
+            (
+                "relevance",
+                doc! { "$add": [{ "$multiply": ["$helpfulness", RELEVANCE_YEAR_SECS] }, "$date"] },
+            ),
+            (
+                "has_photos",
+                doc! { "$gt": [{ "$size": { "$ifNull": ["$photos", []] } }, 0] },
+            ),
+        ];
+        for (field, value) in computed {
+            let set = doc! { "$set": { field: value } };
+            let backfill = self
+                .reviews
+                .update_many(doc! { field: { "$exists": false } }, vec![set]);
+            let what = format!("adding {field} to every review");
+            self.slow(backfill, &what).await?;
+        }
+        Ok(())
     }
 
     async fn has_index(&self, name: &str) -> Result<bool, StoreError> {

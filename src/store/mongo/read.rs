@@ -38,7 +38,7 @@ use mongodb::{ClientSession, SessionCursor};
 
 use super::docs::{int, meta_from, review_from, version_from};
 use super::{CHANGES_KEPT_FOR, FACETS, MongoStore, order, primary, unix_ms, until};
-use crate::model::{Filter, Meta, Page, PageQuery, Review};
+use crate::model::{Meta, Page, PageQuery, Review};
 use crate::store::page::{SortEntry, select_page};
 use crate::store::{Changed, Changes, StoreError, Versioned};
 
@@ -155,7 +155,7 @@ impl MongoStore {
     ) -> Result<(u64, Vec<Review>), StoreError> {
         let f = &q.filter;
         let mut filter = doc! { "product_id": q.product_id as i64, "reported": false };
-        if f.stars & Filter::ALL_STARS != 0 {
+        if f.star_bits() != 0 {
             let ratings: Vec<i32> = f.ratings().map(i32::from).collect();
             filter.insert("rating", doc! { "$in": ratings });
         }
