@@ -46,14 +46,26 @@ async fn put(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Resp {
     request(addr, "PUT", path, headers, b"").await
 }
 
-async fn total(addr: SocketAddr, product: u64) -> u64 {
-    let meta = request(addr, "GET", &format!("/reviews/{product}/meta"), &[], b"").await;
+/// `product`'s review count, at least as new as `version` when given (see
+/// `helpfulness`).
+async fn total(addr: SocketAddr, product: u64, version: Option<&str>) -> u64 {
+    let path = match version {
+        Some(version) => format!("/reviews/{product}/meta?min_version={version}"),
+        None => format!("/reviews/{product}/meta"),
+    };
+    let meta = request(addr, "GET", &path, &[], b"").await;
     meta.json()["total"].as_u64().unwrap()
 }
 
-/// The helpfulness of `review_id` on `product`'s pages.
-async fn helpfulness(addr: SocketAddr, product: u64, review_id: u64) -> u64 {
-    let path = format!("/reviews/{product}?sort=newest&count=100");
+/// The helpfulness of `review_id` on `product`'s pages, read at least as
+/// new as `version` (a write's `X-Reviews-Version`) when one is given: the
+/// read goes to whichever worker the kernel picks, and only the writer's
+/// own process sees a write at once without it.
+async fn helpfulness(addr: SocketAddr, product: u64, review_id: u64, version: Option<&str>) -> u64 {
+    let mut path = format!("/reviews/{product}?sort=newest&count=100");
+    if let Some(version) = version {
+        path.push_str(&format!("&min_version={version}"));
+    }
     let page = request(addr, "GET", &path, &[], b"").await.json();
     page["results"]
         .as_array()
@@ -66,8 +78,11 @@ async fn helpfulness(addr: SocketAddr, product: u64, review_id: u64) -> u64 {
 }
 
 /// The first visible review of `product`.
-async fn first_review(addr: SocketAddr, product: u64) -> u64 {
-    let path = format!("/reviews/{product}?sort=newest&count=1");
+async fn first_review(addr: SocketAddr, product: u64, version: Option<&str>) -> u64 {
+    let mut path = format!("/reviews/{product}?sort=newest&count=1");
+    if let Some(version) = version {
+        path.push_str(&format!("&min_version={version}"));
+    }
     let page = request(addr, "GET", &path, &[], b"").await.json();
     common::review_ids(&page)[0]
 }
@@ -77,7 +92,7 @@ async fn a_retry_gets_the_first_answer_on_any_worker_and_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let (mut proc, addr) = Proc::serve(dir.path(), &["--workers", "2"]);
     let product = 5;
-    let before = total(addr, product).await;
+    let before = total(addr, product, None).await;
     let key = ("Idempotency-Key", "5b0c1d9e-post-1");
     let body = review("Kept me dry on the hill");
 
@@ -85,6 +100,7 @@ async fn a_retry_gets_the_first_answer_on_any_worker_and_after_a_restart() {
     assert_eq!(first.status, 201, "{first:?}");
     assert_eq!(first.header("idempotent-replayed"), None);
     let id = first.json()["review_id"].as_u64().unwrap();
+    let written = first.header("x-reviews-version").unwrap().to_owned();
     // Retries on fresh connections, until both workers have answered one.
     let mut workers = HashSet::new();
     for _ in 0..40 {
@@ -117,20 +133,30 @@ async fn a_retry_gets_the_first_answer_on_any_worker_and_after_a_restart() {
     );
     let elsewhere = post(addr, product + 1, &[key], &body).await;
     assert_eq!(elsewhere.status, 422);
-    assert_eq!(total(addr, product).await, before + 1, "one review written");
-    assert_eq!(first_review(addr, product).await, id);
+    let written = Some(written.as_str());
+    assert_eq!(
+        total(addr, product, written).await,
+        before + 1,
+        "one review written"
+    );
+    assert_eq!(first_review(addr, product, written).await, id);
 
     // A vote and a report: retried, they count once and answer the same.
-    let voted = first_review(addr, 6).await;
-    let votes = helpfulness(addr, 6, voted).await;
+    let voted = first_review(addr, 6, None).await;
+    let votes = helpfulness(addr, 6, voted, None).await;
     let vote_path = format!("/reviews/{voted}/helpful");
+    let mut version = None;
     for n in 0..4 {
         let resp = put(addr, &vote_path, &[("Idempotency-Key", "vote-6-a")]).await;
         assert_eq!(resp.status, 204);
         let replayed = resp.header("idempotent-replayed");
         assert_eq!(replayed, (n > 0).then_some("true"), "attempt {n}");
+        if n == 0 {
+            version = resp.header("x-reviews-version").map(str::to_owned);
+        }
     }
-    assert_eq!(helpfulness(addr, 6, voted).await, votes + 1);
+    let version = version.expect("the vote answers its version");
+    assert_eq!(helpfulness(addr, 6, voted, Some(&version)).await, votes + 1);
     let report_path = format!("/reviews/{voted}/report");
     for _ in 0..2 {
         let resp = put(addr, &report_path, &[("Idempotency-Key", "report-6-a")]).await;
@@ -150,7 +176,7 @@ async fn a_retry_gets_the_first_answer_on_any_worker_and_after_a_restart() {
     assert_eq!(after_restart.status, 201);
     assert_eq!(after_restart.json()["review_id"], id);
     assert_eq!(after_restart.header("idempotent-replayed"), Some("true"));
-    assert_eq!(total(addr, product).await, before + 1);
+    assert_eq!(total(addr, product, None).await, before + 1);
 }
 
 /// Statuses of `n` helpful votes on distinct reviews, each on a fresh
@@ -320,8 +346,8 @@ async fn a_client_counts_once_per_review_within_the_window() {
     })
     .await;
     let product = 8;
-    let id = first_review(app.addr, product).await;
-    let start = helpfulness(app.addr, product, id).await;
+    let id = first_review(app.addr, product, None).await;
+    let start = helpfulness(app.addr, product, id, None).await;
     let path = format!("/reviews/{id}/helpful");
     for client in [
         "203.0.113.1",
@@ -340,7 +366,7 @@ async fn a_client_counts_once_per_review_within_the_window() {
         );
     }
     // Three clients: 203.0.113.1, 203.0.113.2 and the /64 of 2001:db8::.
-    assert_eq!(helpfulness(app.addr, product, id).await, start + 3);
+    assert_eq!(helpfulness(app.addr, product, id, None).await, start + 3);
     let reported = app
         .request(
             "PUT",
@@ -424,7 +450,7 @@ async fn only_listed_origins_may_write_from_a_browser() {
         assert_eq!(allowed.header("vary"), Some("origin"));
     }
     // The writes themselves.
-    let before = total(app.addr, 2).await;
+    let before = total(app.addr, 2, None).await;
     let body = review("From a page").to_string();
     let refused = app
         .request("POST", "/reviews/2", &[JSON, evil], body.as_bytes())
@@ -439,7 +465,7 @@ async fn only_listed_origins_may_write_from_a_browser() {
     let vote = app.request("PUT", "/reviews/1/helpful", &[evil], b"").await;
     assert_eq!(vote.status, 403);
     assert_eq!(
-        total(app.addr, 2).await,
+        total(app.addr, 2, None).await,
         before,
         "a refused write changes nothing"
     );
