@@ -8,7 +8,7 @@
 
 mod common;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -300,17 +300,20 @@ async fn warm_up(host: SocketAddr) {
 /// directly (the hosts share one Redis but not one store, so their HTTP
 /// answers may come from each other's copies).
 async fn stored_tags(stores: &Stores) -> HashMap<String, u32> {
-    let mut tags = HashMap::new();
+    let mut copies = HashMap::new();
     match stores {
         Stores::Embedded(stores) => {
-            for store in stores {
-                count_tags(store, &mut tags).await;
+            for (n, store) in stores.iter().enumerate() {
+                find_tags(store, n, &mut copies).await;
             }
         }
         #[cfg(feature = "mongodb")]
-        Stores::Mongo(store) => count_tags(&**store, &mut tags).await,
+        Stores::Mongo(store) => find_tags(&**store, 0, &mut copies).await,
     }
-    tags
+    copies
+        .into_iter()
+        .map(|(tag, reviews)| (tag, reviews.len() as u32))
+        .collect()
 }
 
 /// The stores the hosts write to: one embedded store each, or one MongoDB
@@ -321,25 +324,31 @@ enum Stores {
     Mongo(Box<reviews::store::mongo::MongoStore>),
 }
 
-/// Counts the write tags in `store`'s written products.
-async fn count_tags<S: Store>(store: &S, tags: &mut HashMap<String, u32>) {
-    {
-        for product in WRITTEN {
-            for page in 1.. {
-                let q = PageQuery {
-                    product_id: product,
-                    page,
-                    count: 100,
-                    sort: Sort::Newest,
-                    filter: Default::default(),
-                };
-                let found = store.page(q).await.unwrap().expect("a known product");
-                for review in &found.reviews {
-                    *tags.entry(review.reviewer_name.clone()).or_insert(0) += 1;
-                }
-                if found.reviews.len() < 100 {
-                    break;
-                }
+/// Collects, per write tag, the reviews of `store` (the `n`th) carrying it.
+/// A set of review ids, not a count: a write that a host commits late (its
+/// request held in a cut link until the heal) can shift the pages while they
+/// are read, and a review seen on two pages is still one review.
+async fn find_tags<S: Store>(
+    store: &S,
+    n: usize,
+    tags: &mut HashMap<String, HashSet<(usize, u64)>>,
+) {
+    for product in WRITTEN {
+        for page in 1.. {
+            let q = PageQuery {
+                product_id: product,
+                page,
+                count: 100,
+                sort: Sort::Newest,
+                filter: Default::default(),
+            };
+            let found = store.page(q).await.unwrap().expect("a known product");
+            for review in &found.reviews {
+                let tag = tags.entry(review.reviewer_name.clone()).or_default();
+                tag.insert((n, review.review_id));
+            }
+            if found.reviews.len() < 100 {
+                break;
             }
         }
     }
