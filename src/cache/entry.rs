@@ -20,8 +20,10 @@ pub struct Entry {
     pub found: bool,
     /// The exact response body.
     pub body: Bytes,
-    /// Strong validator of the body: a quoted 64-bit hash, ready to send
-    /// as an ETag.
+    /// The body's 64-bit hash, which its validators quote.
+    hash: u64,
+    /// Strong validator of the body: the quoted hash, ready to send as an
+    /// ETag.
     pub etag: Bytes,
     /// The body gzip-compressed, made at most once (see [`Entry::gzip`]).
     gzip: OnceLock<Option<Bytes>>,
@@ -39,9 +41,10 @@ pub struct Entry {
 }
 
 /// Bytes of the Redis value before the body: found u8, fresh_until u64,
-/// version u64, rendered_at u64, body length u32; the gzip form follows
-/// the body.
-const HEADER: usize = 29;
+/// version u64, rendered_at u64, the body's hash u64 (its validators, so a
+/// Redis hit does not hash the body again), body length u32; the gzip form
+/// follows the body.
+const HEADER: usize = 37;
 /// Shorter bodies are not compressed: the saving is smaller than a packet.
 pub const GZIP_MIN: usize = 512;
 
@@ -78,20 +81,23 @@ impl Entry {
         rendered_at: u64,
     ) -> Entry {
         let stamp = (fresh_until, version, rendered_at);
-        Entry::with_gzip(found, body, OnceLock::new(), stamp)
+        let hash = crate::hash::bytes(&body);
+        Entry::with_gzip(found, body, hash, OnceLock::new(), stamp)
     }
 
+    /// An entry of `body`, whose hash is `hash`.
     fn with_gzip(
         found: bool,
         body: Bytes,
+        hash: u64,
         gzip: OnceLock<Option<Bytes>>,
         (fresh_until, version, rendered_at): (u64, u64, u64),
     ) -> Entry {
-        let hash = crate::hash::bytes(&body);
         Entry {
             found,
-            etag: Bytes::from(format!("\"{hash:016x}\"")),
-            gzip_etag: Bytes::from(format!("\"{hash:016x}-gz\"")),
+            hash,
+            etag: quoted(hash, b""),
+            gzip_etag: quoted(hash, b"-gz"),
             gzip,
             body,
             fresh_until,
@@ -122,6 +128,7 @@ impl Entry {
         out.extend_from_slice(&self.fresh_until.to_be_bytes());
         out.extend_from_slice(&self.version.to_be_bytes());
         out.extend_from_slice(&self.rendered_at.to_be_bytes());
+        out.extend_from_slice(&self.hash.to_be_bytes());
         out.extend_from_slice(&(self.body.len() as u32).to_be_bytes());
         out.extend_from_slice(&self.body);
         out.extend_from_slice(gzip);
@@ -137,7 +144,8 @@ impl Entry {
         let fresh_until = u64::from_be_bytes(raw[1..9].try_into().ok()?);
         let version = u64::from_be_bytes(raw[9..17].try_into().ok()?);
         let rendered_at = u64::from_be_bytes(raw[17..25].try_into().ok()?);
-        let body_len = u32::from_be_bytes(raw[25..HEADER].try_into().ok()?) as usize;
+        let hash = u64::from_be_bytes(raw[25..33].try_into().ok()?);
+        let body_len = u32::from_be_bytes(raw[33..HEADER].try_into().ok()?) as usize;
         if raw.len() < HEADER + body_len {
             return None;
         }
@@ -145,7 +153,7 @@ impl Entry {
         let gzip = body.split_off(body_len);
         let gzip = OnceLock::from((!gzip.is_empty()).then_some(gzip));
         let stamp = (fresh_until, version, rendered_at);
-        Some(Entry::with_gzip(found, body, gzip, stamp))
+        Some(Entry::with_gzip(found, body, hash, gzip, stamp))
     }
 
     /// Bytes the entry occupies, for the L1 budget: a gzip form not made
@@ -158,6 +166,18 @@ impl Entry {
         };
         (self.body.len() + gzip + std::mem::size_of::<Entry>() + 96).min(u32::MAX as usize) as u32
     }
+}
+
+/// `hash` as a validator: 16 hex digits and `suffix`, quoted (made on
+/// every Redis hit, so without the formatting machinery).
+fn quoted(hash: u64, suffix: &[u8]) -> Bytes {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = Vec::with_capacity(18 + suffix.len());
+    out.push(b'"');
+    out.extend((0..16).rev().map(|i| HEX[(hash >> (i * 4)) as usize & 0xf]));
+    out.extend_from_slice(suffix);
+    out.push(b'"');
+    Bytes::from(out)
 }
 
 /// `body` gzip-compressed at a fast level: made once per entry, so a hit
@@ -179,7 +199,12 @@ mod tests {
     #[test]
     fn redis_bytes_round_trip_and_reject_junk() {
         let e = Entry::new(true, Bytes::from_static(b"{\"a\":1}"), 123_456, 42, 7);
-        assert_eq!(Entry::from_redis(e.to_redis()), Some(e.clone()));
+        let back = Entry::from_redis(e.to_redis()).unwrap();
+        assert_eq!(back, e);
+        assert_eq!((&back.etag, &back.gzip_etag), (&e.etag, &e.gzip_etag));
+        let hash = crate::hash::bytes(&e.body);
+        assert_eq!(e.etag, format!("\"{hash:016x}\""));
+        assert_eq!(e.gzip_etag, format!("\"{hash:016x}-gz\""));
         let unknown = Entry::new(false, Bytes::from_static(b"{}"), 9, 0, 1);
         assert_eq!(Entry::from_redis(unknown.to_redis()), Some(unknown));
         assert_eq!(Entry::from_redis(b"short".to_vec()), None);
@@ -200,7 +225,12 @@ mod tests {
             .read_to_end(&mut plain)
             .unwrap();
         assert_eq!(plain, body);
-        assert_eq!(Entry::from_redis(e.to_redis()), Some(e.clone()));
+        let back = Entry::from_redis(e.to_redis()).unwrap();
+        assert_eq!(back, e);
+        assert_eq!((&back.etag, &back.gzip_etag), (&e.etag, &e.gzip_etag));
+        let hash = crate::hash::bytes(&e.body);
+        assert_eq!(e.etag, format!("\"{hash:016x}\""));
+        assert_eq!(e.gzip_etag, format!("\"{hash:016x}-gz\""));
         assert_ne!(e.etag, e.gzip_etag);
         let short = Entry::new(true, Bytes::from_static(b"{}"), 1, 2, 0);
         assert_eq!(short.gzip(), None);

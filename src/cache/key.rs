@@ -64,14 +64,14 @@ impl CacheKey {
     /// search has one key).
     pub fn redis_key(&self) -> String {
         match &self.view {
-            View::Meta => format!("reviews:v5:{}:meta", self.product_id),
+            View::Meta => format!("reviews:v6:{}:meta", self.product_id),
             View::Page {
                 page,
                 count,
                 sort,
                 filter,
             } => {
-                let mut key = format!("reviews:v5:{}:p{page}.{count}.{sort}", self.product_id);
+                let mut key = format!("reviews:v6:{}:p{page}.{count}.{sort}", self.product_id);
                 let stars = filter.star_bits();
                 if stars != 0 {
                     let _ = write!(key, ".r{stars}");
