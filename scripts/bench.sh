@@ -34,6 +34,13 @@
 #
 #   scripts/bench.sh                              # 1M records
 #   RECORDS=10000000 scripts/bench.sh             # the reference data set
+#   BASELINE=/tmp/reviews-old scripts/bench.sh    # and another build beside
+#
+# BASELINE: another build of `reviews` (an older commit's, say), started in
+# the same setups on ports of its own and measured in the same rounds right
+# after this one (closed loop only; not in the idle row), so before and
+# after come from one run: each row then shows its req/s and this build's
+# ratio to it.
 #
 # Env: RECORDS, DURATION (s per wrk run), ROUNDS, THREADS, CONNECTIONS (wrk
 # and oha), WORKERS (reviews --workers), OPEN_DURATION (s per oha run),
@@ -57,6 +64,8 @@ PORT=${PORT:-3900}
 L1_SPAN=${L1_SPAN:-100}
 REDIS_SPAN=${REDIS_SPAN:-1000}
 FILTERED_SPAN=${FILTERED_SPAN:-100}
+BASELINE=${BASELINE:-}
+BASE_OFFSET=20
 kit=scripts/benchkit.py
 
 for tool in wrk redis-server curl python3; do
@@ -64,6 +73,7 @@ for tool in wrk redis-server curl python3; do
 done
 OHA=${OHA:-$(command -v oha || echo "$HOME/.cargo/bin/oha")}
 [ -x "$OHA" ] || { echo "bench: oha is not installed (cargo install oha --locked)" >&2; exit 1; }
+[ -z "$BASELINE" ] || [ -x "$BASELINE" ] || { echo "bench: BASELINE=$BASELINE is not an executable" >&2; exit 1; }
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 cargo build --release --quiet --bins --example bare_hyper
 
@@ -84,13 +94,20 @@ wait_up() {
   echo "bench: nothing answers on port $1" >&2; exit 1
 }
 
-# start_reviews PORT ARGS...: a reviews server.
+# start_reviews PORT ARGS...: a reviews server (and the baseline's, on
+# PORT + BASE_OFFSET, when BASELINE names one).
 start_reviews() {
   local port=$1; shift
   RUST_LOG=warn ./target/release/reviews --listen "127.0.0.1:$port" --data-dir "$DATA_DIR" \
     --demo-records 0 --workers "$WORKERS" "$@" &
   pids+=($!)
   wait_up "$port" /healthz
+  if [ -n "$BASELINE" ]; then
+    RUST_LOG=warn "$BASELINE" --listen "127.0.0.1:$((port + BASE_OFFSET))" --data-dir "$DATA_DIR" \
+      --demo-records 0 --workers "$WORKERS" "$@" &
+    pids+=($!)
+    wait_up $((port + BASE_OFFSET)) /healthz
+  fi
 }
 
 # start_bare PORT SIZE [FLAGS...]: the bare hyper server with a SIZE-byte
@@ -170,23 +187,29 @@ warm() { sort -u "$2" | sed "s#^#url = \"http://127.0.0.1:$1#; s#\$#\"#" | curl 
 
 rows=()
 # measure NAME APP_PORT FLOOR_PORT BARE_PORT PATHS SCRIPT ARGS...: the row of
-# one path.
+# one path. With `with_base=1` (and BASELINE set) the baseline on
+# APP_PORT + BASE_OFFSET runs in each round too.
+with_base=1
 measure() {
   local name=$1 app=$2 floor=$3 bare=$4 paths=$5 script=$6; shift 6
-  local results=() b f a
+  local results=() b f a o=0 base=""
+  [ -n "$BASELINE" ] && [ "$with_base" = 1 ] && base=$((app + BASE_OFFSET))
   watch_memory "$app"
   # Unmeasured, half a round: a fresh process first maps the store's pages
   # in and fills its caches; a long-running one has done both.
-  DURATION=$(( (DURATION + 1) / 2 )) wrk_once "http://127.0.0.1:$app" "$script" "$@" >/dev/null
+  for warm_port in $app $base; do
+    DURATION=$(( (DURATION + 1) / 2 )) wrk_once "http://127.0.0.1:$warm_port" "$script" "$@" >/dev/null
+  done
   for round in $(seq "$ROUNDS"); do
     b=$(wrk_once "http://127.0.0.1:$bare" "$script" "$@")
     f=$(wrk_once "http://127.0.0.1:$floor" "$script" "$@")
     a=$(wrk_once "http://127.0.0.1:$app" "$script" "$@")
-    results+=("$(awk -v a="${a%% *}" -v f="${f%% *}" -v b="${b%% *}" 'BEGIN {printf "%.3f %.3f", a / f, a / b}') $a $f ${b%% *}")
-    echo "   $name round $round: app ${a%% *} req/s, floor ${f%% *} req/s, bare ${b%% *} req/s" >&2
+    [ -z "$base" ] || o=$(wrk_once "http://127.0.0.1:$base" "$script" "$@")
+    results+=("$(awk -v a="${a%% *}" -v f="${f%% *}" -v b="${b%% *}" 'BEGIN {printf "%.3f %.3f", a / f, a / b}') $a $f ${b%% *} ${o%% *}")
+    echo "   $name round $round: app ${a%% *} req/s, floor ${f%% *} req/s, bare ${b%% *} req/s${base:+, baseline ${o%% *} req/s}" >&2
   done
   # The round with the median ratio to the floor:
-  # "ratio bare_ratio app(4) floor(4) bare_rps".
+  # "ratio bare_ratio app(4) floor(4) bare_rps baseline_rps".
   local median
   median=$(printf '%s\n' "${results[@]}" | sort -n | awk '{a[NR] = $0} END {print a[int((NR + 1) / 2)]}')
   local ratios
@@ -223,8 +246,10 @@ for set in l1 redis store mix filtered; do sizes+=("$(python3 "$kit" size "$P_ST
 echo "== mean bodies (B): L1 ${sizes[0]}, Redis ${sizes[1]}, store ${sizes[2]}, mix ${sizes[3]}, filtered ${sizes[4]}"
 P_BARE=$((PORT + 4))
 for i in 0 1 2 3 4; do start_bare $((P_BARE + i)) "${sizes[$i]}"; done
-warm "$P_L1" "$work/l1.paths"
-warm "$P_L2" "$work/redis.paths"
+for offset in 0 ${BASELINE:+$BASE_OFFSET}; do
+  warm $((P_L1 + offset)) "$work/l1.paths"
+  warm $((P_L2 + offset)) "$work/redis.paths"
+done
 
 # The floors, each with the head its path's service answers with.
 capture_head "$P_L1" "$work/l1.paths" "$work/l1.head"
@@ -259,6 +284,7 @@ holder=$!
 pids+=($holder)
 for _ in $(seq 600); do grep -q holding "$work/hold.log" 2>/dev/null && break; sleep 0.1; done
 grep -q holding "$work/hold.log" || { echo "bench: could not open $IDLE connections: $(cat "$work/hold.log")" >&2; exit 1; }
+with_base=0
 measure "L1 hit + $IDLE idle connections" "$P_L1" "$P_FLOOR" "$P_BARE" "$work/l1.paths" "$product_lua" "$L1_SPAN"
 kill "$holder" 2>/dev/null || true
 wait "$holder" 2>/dev/null || true
@@ -287,16 +313,31 @@ mkdir -p "$(dirname "$OUT")"
   echo "(RssAnon: heap, L1, buffers, connections) and the store's pages mapped into it (RssFile: the"
   echo "LMDB file, shared with the page cache and every other process; not the worker's to budget)."
   echo
-  echo "| path | req/s | floor req/s | ratio to floor (rounds) | bare req/s | ratio to bare | p50 / p99 ms | floor p50 / p99 ms | half-peak rate | p99 ms at half peak | floor p99 ms | p99 ratio | errors | RSS MiB: own / mapped store |"
-  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+  if [ -n "$BASELINE" ]; then
+    echo "Baseline: \`$BASELINE\`, another build of \`reviews\` in the same setups and rounds"
+    echo "(closed loop only, not in the idle row), shown beside the round with the median ratio to the floor."
+    echo
+  fi
+  base_head="" base_rule=""
+  [ -z "$BASELINE" ] || { base_head=" baseline req/s | ratio to baseline |"; base_rule="---|---|"; }
+  echo "| path | req/s | floor req/s | ratio to floor (rounds) | bare req/s | ratio to bare |$base_head p50 / p99 ms | floor p50 / p99 ms | half-peak rate | p99 ms at half peak | floor p99 ms | p99 ratio | errors | RSS MiB: own / mapped store |"
+  echo "|---|---|---|---|---|---|$base_rule---|---|---|---|---|---|---|---|"
   for row in "${rows[@]}"; do
     IFS='|' read -r name median ratios rate floor_open app_open rss <<<"$row"
-    read -r ratio bare_ratio a_rps a_p50 a_p99 a_err f_rps f_p50 f_p99 f_err b_rps <<<"$median"
+    read -r ratio bare_ratio a_rps a_p50 a_p99 a_err f_rps f_p50 f_p99 f_err b_rps o_rps <<<"$median"
+    base_cells=""
+    if [ -n "$BASELINE" ]; then
+      if [ "${o_rps:-0}" -gt 0 ]; then
+        base_cells=" $o_rps | $(awk -v a="$a_rps" -v o="$o_rps" 'BEGIN {printf "%.3f", a / o}') |"
+      else
+        base_cells=" – | – |"
+      fi
+    fi
     read -r _ _ fo_p99 fo_err <<<"$floor_open"
     read -r _ _ ao_p99 ao_err <<<"$app_open"
     read -r _ anon file <<<"$rss"
     p99_ratio=$(awk -v a="$ao_p99" -v b="$fo_p99" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
-    echo "| $name | $a_rps | $f_rps | **$ratio** ($ratios) | $b_rps | $bare_ratio | $a_p50 / $a_p99 | $f_p50 / $f_p99 | $rate | $ao_p99 | $fo_p99 | $p99_ratio | $((a_err + ao_err)) | $anon / $file |"
+    echo "| $name | $a_rps | $f_rps | **$ratio** ($ratios) | $b_rps | $bare_ratio |$base_cells $a_p50 / $a_p99 | $f_p50 / $f_p99 | $rate | $ao_p99 | $fo_p99 | $p99_ratio | $((a_err + ao_err)) | $anon / $file |"
   done
   echo
   echo "Idle connections: $idle_end (each asked once more every 20 s: the service closes"
