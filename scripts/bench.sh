@@ -277,18 +277,28 @@ measure "filtered read (random star), $FILTERED_SPAN largest products" "$P_STORE
 echo "== storefront mix"
 measure "storefront mix (2% writes)" "$P_MIX" $((P_FLOOR + 4)) $((P_BARE + 3)) "$work/mix.paths" artillery/wrk/storefront.lua "$PRODUCTS" "$RECORDS"
 
-echo "== $IDLE idle keep-alive connections beside the L1-hit load"
-hold_for=$((ROUNDS * DURATION * 2 + OPEN_DURATION * 2 + 30))
-python3 "$kit" hold "$P_L1" "$IDLE" "$hold_for" >"$work/hold.log" 2>&1 &
-holder=$!
-pids+=($holder)
-for _ in $(seq 600); do grep -q holding "$work/hold.log" 2>/dev/null && break; sleep 0.1; done
-grep -q holding "$work/hold.log" || { echo "bench: could not open $IDLE connections: $(cat "$work/hold.log")" >&2; exit 1; }
+echo "== $IDLE idle keep-alive connections beside the L1-hit load (held on the floor too)"
+hold_for=$((ROUNDS * DURATION * 3 + OPEN_DURATION * 2 + 60))
+# The same idle connections on the service and on its floor, so the row
+# compares like with like (the holders' periodic asks cost both alike).
+holders=()
+for target in "$P_L1" "$P_FLOOR"; do
+  python3 "$kit" hold "$target" "$IDLE" "$hold_for" >"$work/hold-$target.log" 2>&1 &
+  holders+=($!)
+  pids+=($!)
+done
+for target in "$P_L1" "$P_FLOOR"; do
+  for _ in $(seq 600); do grep -q holding "$work/hold-$target.log" 2>/dev/null && break; sleep 0.1; done
+  grep -q holding "$work/hold-$target.log" ||
+    { echo "bench: could not open $IDLE connections to port $target: $(cat "$work/hold-$target.log")" >&2; exit 1; }
+done
 with_base=0
 measure "L1 hit + $IDLE idle connections" "$P_L1" "$P_FLOOR" "$P_BARE" "$work/l1.paths" "$product_lua" "$L1_SPAN"
-kill "$holder" 2>/dev/null || true
-wait "$holder" 2>/dev/null || true
-idle_end=$(grep 'still open' "$work/hold.log" || echo "unknown how many still open")
+for holder in "${holders[@]}"; do
+  kill "$holder" 2>/dev/null || true
+  wait "$holder" 2>/dev/null || true
+done
+idle_end=$(grep 'still open' "$work/hold-$P_L1.log" || echo "unknown how many still open")
 echo "   $idle_end"
 
 mkdir -p "$(dirname "$OUT")"
@@ -341,7 +351,7 @@ mkdir -p "$(dirname "$OUT")"
   done
   echo
   echo "Idle connections: $idle_end (each asked once more every 20 s: the service closes"
-  echo "a connection idle for 60 s)."
+  echo "a connection idle for 60 s). The floor holds as many idle connections during its runs of that row."
   echo
   echo "Targets (README.md, 'Benchmark'): L1 hit and Redis hit >= 0.90 of their floors, store read"
   echo ">= 0.75 of its floor; p99 at half of peak <= 1.5x the floor's at the same rate; a worker's own memory"
