@@ -69,7 +69,7 @@ async fn with_l1_off_redis_serves_byte_identical_bodies() {
         assert_eq!(hit.header("etag"), fresh.header("etag"));
     }
     // One key per view, each with its own TTL.
-    for key in ["reviews:v6:2:p1.25.helpful", "reviews:v6:2:meta"] {
+    for key in ["reviews:v7:2:p1.25.helpful", "reviews:v7:2:meta"] {
         let ttl = redis.command(&["PTTL", key]).unwrap();
         let ms: i64 = ttl.trim_start_matches(':').parse().unwrap();
         assert!((1..=330_000).contains(&ms), "{key}: TTL {ms} ms");
@@ -88,15 +88,15 @@ fn redis_key(path: &str) -> String {
                     .unwrap_or_else(|| default.to_string())
             };
             format!(
-                "reviews:v6:{product}:p{}.{}.{}",
+                "reviews:v7:{product}:p{}.{}.{}",
                 param("page", "1"),
                 param("count", "5"),
                 param("sort", "relevant")
             )
         }
         None => match rest.split_once('/') {
-            Some((product, "meta")) => format!("reviews:v6:{product}:meta"),
-            _ => format!("reviews:v6:{rest}:p1.5.relevant"),
+            Some((product, "meta")) => format!("reviews:v7:{product}:meta"),
+            _ => format!("reviews:v7:{rest}:p1.5.relevant"),
         },
     }
 }
@@ -120,7 +120,7 @@ async fn unknown_products_are_cached_briefly() {
     .await;
     let unknown = app.set.products + 7;
     let first = app.get(&format!("/reviews/{unknown}")).await;
-    let key = format!("reviews:v6:{unknown}:p1.5.relevant");
+    let key = format!("reviews:v7:{unknown}:p1.5.relevant");
     wait_for_fill(&redis, &key);
     let second = app.get(&format!("/reviews/{unknown}")).await;
     assert_eq!((first.status, x_cache(&first)), (404, "MISS"));

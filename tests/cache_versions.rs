@@ -73,7 +73,7 @@ async fn a_redis_restored_from_a_snapshot_serves_no_pre_write_page() {
     redis.kill();
     redis.restart();
     assert!(
-        redis.count_keys("reviews:v6:3:*") > 0,
+        redis.count_keys("reviews:v7:3:*") > 0,
         "the snapshot held copies"
     );
     let mut seen_redis_hit = false;
@@ -260,7 +260,7 @@ async fn a_crawled_product_keeps_a_bounded_redis_footprint() {
         assert_eq!(resp.status, 200);
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let keys = redis.count_keys("reviews:v6:2:*");
+    let keys = redis.count_keys("reviews:v7:2:*");
     assert!(
         (1..=20).contains(&keys),
         "{keys} Redis keys for one crawled product"

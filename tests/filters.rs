@@ -192,7 +192,7 @@ async fn filtered_views_are_cached_at_their_version_and_bounded_per_product() {
         .await
         .unwrap();
     assert_eq!(respelled.header("x-cache"), Some("HIT-L1"));
-    filled(&redis, &format!("reviews:v6:{product}:p1.3.newest.r16"), 1).await;
+    filled(&redis, &format!("reviews:v7:{product}:p1.3.newest.r16"), 1).await;
 
     // A 5-star review: the writer's next filtered read shows it.
     let review = json!({
@@ -247,9 +247,9 @@ async fn filtered_views_are_cached_at_their_version_and_bounded_per_product() {
         assert_eq!(past.json()["total"], 0);
         assert_eq!(past.header("x-cache"), Some("MISS"), "the 33rd view");
     }
-    filled(&redis, &format!("reviews:v6:{product}:*.qword29"), 1).await;
+    filled(&redis, &format!("reviews:v7:{product}:*.qword29"), 1).await;
     assert_eq!(
-        redis.count_keys(&format!("reviews:v6:{product}:*.qword30")),
+        redis.count_keys(&format!("reviews:v7:{product}:*.qword30")),
         0
     );
     // Other products, and unfiltered views, are not held back.

@@ -44,7 +44,7 @@ async fn views_and_fill_locks_go_through_a_three_master_cluster() {
         let filled = a.get(&page).await;
         assert_eq!(from_redis(&b, &page).await, filled.body, "{page}");
     }
-    let per_node = cluster.keys_per_node("reviews:v6:*");
+    let per_node = cluster.keys_per_node("reviews:v7:*");
     println!("views per master: {per_node:?}");
     assert_eq!(per_node.iter().sum::<usize>(), 80);
     assert!(per_node.iter().all(|&n| n > 0), "{per_node:?}");
@@ -72,7 +72,7 @@ async fn views_and_fill_locks_go_through_a_three_master_cluster() {
     );
     assert_eq!(b.service.store().calls(), b_calls, "the waiter did not");
     assert_eq!(
-        cluster.keys_per_node("reviews:v6:77:meta:lock"),
+        cluster.keys_per_node("reviews:v7:77:meta:lock"),
         vec![0, 0, 0]
     );
     a.stop().await;

@@ -3,7 +3,7 @@
 //! per cooldown, not one per request; errors are counted and swallowed —
 //! Redis failing never fails a read.
 //!
-//! - **Layout**: one key per view, `reviews:v6:{product_id}:{view}`, each
+//! - **Layout**: one key per view, `reviews:v7:{product_id}:{view}`, each
 //!   holding [`Entry::to_redis`] with its own TTL, so a hot product's
 //!   footprint is bounded by the views asked within a TTL. Only pages up to
 //!   [`REDIS_MAX_PAGE`] go to Redis: deeper pages (crawlers) are rendered

@@ -20,6 +20,7 @@
 
 pub mod admin;
 pub mod assets;
+pub mod atelier;
 pub mod body;
 pub mod client;
 pub mod cors;
@@ -240,9 +241,9 @@ impl<S: Store> Edge<S> {
             }
         }
         let writes = match (route, &parts.method) {
-            (Route::Reviews(_), &Method::POST) => Some(Some(Class::Posts)),
+            (Route::Reviews(_) | Route::AtelierReviews, &Method::POST) => Some(Some(Class::Posts)),
             (Route::Vote(..), &Method::PUT) => Some(Some(Class::Votes)),
-            (Route::AdminRestore(_), &Method::PUT) => Some(None),
+            (Route::AdminRestore(_) | Route::AdminRespond(_), &Method::PUT) => Some(None),
             _ => None,
         };
         // Reads never pay for any of this.
@@ -270,7 +271,8 @@ impl<S: Store> Edge<S> {
         }
         let guarding = guarding.as_ref();
         let body = match (route, &parts.method) {
-            (Route::Reviews(_), &Method::POST) => {
+            (Route::Reviews(_) | Route::AtelierReviews, &Method::POST)
+            | (Route::AdminRespond(_), &Method::PUT) => {
                 Some(Box::pin(reviews::read_body(&parts.headers, body, self.body_timeout)).await?)
             }
             // A body the route does not take: checked as a write's would
@@ -324,6 +326,18 @@ impl<S: Store> Edge<S> {
             (Route::Meta(product_id), Method::GET | Method::HEAD) => {
                 reviews::meta(service, product_id, headers, parts.uri.query()).await
             }
+            (Route::AtelierReviews, Method::GET | Method::HEAD) => {
+                atelier::page(service, headers, parts.uri.query()).await
+            }
+            (Route::AtelierMeta, Method::GET | Method::HEAD) => {
+                atelier::meta(service, headers, parts.uri.query()).await
+            }
+            (Route::AtelierReviews, Method::POST) => {
+                let body = body.expect("a POST's body was read above");
+                let guarding = guarding.expect("a write is guarded");
+                let query = parts.uri.query();
+                Box::pin(atelier::post(service, &body, headers, query, guarding)).await
+            }
             (Route::Products, Method::GET | Method::HEAD) => {
                 Box::pin(products::search(service, headers, parts.uri.query())).await
             }
@@ -343,6 +357,10 @@ impl<S: Store> Edge<S> {
             }
             (Route::AdminRestore(review_id), Method::PUT) => {
                 Box::pin(admin::restore(service, review_id)).await
+            }
+            (Route::AdminRespond(review_id), Method::PUT) => {
+                let body = body.expect("a response's body was read above");
+                Box::pin(admin::respond(service, review_id, &body)).await
             }
             (route, method) => Err(ApiError::method_not_allowed(&method, route.allow())),
         }

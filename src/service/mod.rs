@@ -28,6 +28,7 @@ use crate::breaker::{Breaker, BreakerState};
 use crate::cache::{CacheKey, ReadThrough, Rendered};
 use crate::metrics::Metrics;
 use crate::model::{NewReview, PageQuery, PageView, Review};
+use render::{Format, Native};
 
 /// Store failures in a row that open the store breaker.
 pub const STORE_BREAKER_THRESHOLD: u32 = 3;
@@ -136,11 +137,23 @@ impl<S: Store> Service<S> {
     /// write's version to read its own write wherever it lands); an
     /// unknown product's answer has `found: false`.
     pub async fn page(&self, q: PageQuery, at_least: u64) -> Result<Lookup, StoreError> {
+        self.page_in(&Native, q, at_least).await
+    }
+
+    /// [`Service::page`] rendered in `format`, cached apart from other
+    /// formats' bodies.
+    pub async fn page_in<F: Format>(
+        &self,
+        format: &F,
+        q: PageQuery,
+        at_least: u64,
+    ) -> Result<Lookup, StoreError> {
         self.expect(q.product_id, at_least);
+        let key = CacheKey::page(&q).in_format(F::NAME);
         self.cache
-            .get(CacheKey::page(&q), at_least, || async {
+            .get(key, at_least, || async {
                 let photos = self.products.photo_base();
-                let render = |page: PageView<'_, '_>| render::page(&q, page, photos);
+                let render = |page: PageView<'_, '_>| format.page(&q, page, photos);
                 let page = self.read(self.store.page_rendered(q.clone(), render));
                 let page = page.await?;
                 Ok(rendered(q.product_id, page.value, page.version))
@@ -151,11 +164,23 @@ impl<S: Store> Service<S> {
     /// A product's meta, rendered, as of at least version `at_least` (as
     /// for [`Service::page`]).
     pub async fn meta(&self, product_id: u64, at_least: u64) -> Result<Lookup, StoreError> {
+        self.meta_in(&Native, product_id, at_least).await
+    }
+
+    /// [`Service::meta`] rendered in `format`, cached apart from other
+    /// formats' bodies.
+    pub async fn meta_in<F: Format>(
+        &self,
+        format: &F,
+        product_id: u64,
+        at_least: u64,
+    ) -> Result<Lookup, StoreError> {
         self.expect(product_id, at_least);
+        let key = CacheKey::meta(product_id).in_format(F::NAME);
         self.cache
-            .get(CacheKey::meta(product_id), at_least, || async {
+            .get(key, at_least, || async {
                 let meta = self.read(self.store.meta_versioned(product_id)).await?;
-                let body = meta.value.map(|m| render::meta(product_id, &m));
+                let body = meta.value.map(|m| format.meta(product_id, &m));
                 Ok(rendered(product_id, body, meta.version))
             })
             .await

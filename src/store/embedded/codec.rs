@@ -1,16 +1,21 @@
 //! The embedded store's compact binary encoding of a [`Review`].
 //!
 //! Layout (little-endian): product_id u64, date i64, helpfulness u32,
-//! rating u8, flags u8 (1 recommend, 2 reported, 4 has response), photo
-//! count u8; then u16-length-prefixed UTF-8: summary, body, reviewer_name,
-//! reviewer_email, (response); then per photo: id u64, u16-prefixed url.
-//! The review id is the key, not part of the value.
+//! rating u8, flags u8 (1 recommend, 2 reported, 4 has response, 8 rates
+//! characteristics), photo count u8; with flag 8, the characteristic
+//! ratings in 3 bytes (a nibble a kind, see
+//! [`CharacteristicRatings::pack`]); then u16-length-prefixed UTF-8:
+//! summary, body, reviewer_name, reviewer_email, (response); then per
+//! photo: id u64, u16-prefixed url. The review id is the key, not part of
+//! the value. Records written before characteristics lack flag 8 and its
+//! bytes, and read as rating none.
 
-use crate::model::{Photo, PhotoView, Review, ReviewView};
+use crate::model::{CharacteristicRatings, Photo, PhotoView, Review, ReviewView};
 
 const RECOMMEND: u8 = 1;
 const REPORTED: u8 = 2;
 const HAS_RESPONSE: u8 = 4;
+const HAS_CHARACTERISTICS: u8 = 8;
 /// Where the flags byte sits: after product_id, date, helpfulness, rating.
 const FLAGS_AT: usize = 8 + 8 + 4 + 1;
 
@@ -26,9 +31,17 @@ pub fn encode(r: &Review, out: &mut Vec<u8>) {
             HAS_RESPONSE
         } else {
             0
+        })
+        | (if r.characteristics.is_empty() {
+            0
+        } else {
+            HAS_CHARACTERISTICS
         });
     out.push(flags);
     out.push(r.photos.len() as u8);
+    if !r.characteristics.is_empty() {
+        out.extend_from_slice(&r.characteristics.pack());
+    }
     for s in [&r.summary, &r.body, &r.reviewer_name, &r.reviewer_email] {
         put_str(out, s);
     }
@@ -55,6 +68,8 @@ pub struct Head {
     pub reported: bool,
     /// Photos attached.
     pub photos: u8,
+    /// Its ratings of the product's characteristics.
+    pub characteristics: CharacteristicRatings,
 }
 
 /// The [`Head`] of an encoded review, without decoding the rest; `None`
@@ -62,12 +77,29 @@ pub struct Head {
 pub fn head(bytes: &[u8]) -> Option<Head> {
     let date = bytes.get(8..16)?.try_into().ok()?;
     let helpfulness = bytes.get(16..20)?.try_into().ok()?;
+    let flags = *bytes.get(FLAGS_AT)?;
+    let characteristics = if flags & HAS_CHARACTERISTICS != 0 {
+        let packed = bytes.get(FLAGS_AT + 2..FLAGS_AT + 5)?.try_into().ok()?;
+        CharacteristicRatings::unpack(packed)
+    } else {
+        CharacteristicRatings::default()
+    };
     Some(Head {
         date: i64::from_le_bytes(date),
         helpfulness: u32::from_le_bytes(helpfulness),
         rating: *bytes.get(FLAGS_AT - 1)?,
-        reported: *bytes.get(FLAGS_AT)? & REPORTED != 0,
+        reported: flags & REPORTED != 0,
         photos: *bytes.get(FLAGS_AT + 1)?,
+        characteristics,
+    })
+}
+
+/// The characteristic ratings a record holds, if its flags say so.
+fn characteristics(r: &mut Reader<'_>, flags: u8) -> Result<CharacteristicRatings, String> {
+    Ok(if flags & HAS_CHARACTERISTICS != 0 {
+        CharacteristicRatings::unpack(r.array()?)
+    } else {
+        CharacteristicRatings::default()
     })
 }
 
@@ -84,6 +116,7 @@ pub fn decode(review_id: u64, bytes: &[u8]) -> Result<Review, String> {
     let date = i64::from_le_bytes(r.array()?);
     let helpfulness = u32::from_le_bytes(r.array()?);
     let [rating, flags, photos] = r.array()?;
+    let characteristics = characteristics(&mut r, flags)?;
     let summary = r.string()?;
     let body = r.string()?;
     let reviewer_name = r.string()?;
@@ -119,6 +152,7 @@ pub fn decode(review_id: u64, bytes: &[u8]) -> Result<Review, String> {
         helpfulness,
         date,
         photos,
+        characteristics,
     })
 }
 
@@ -130,6 +164,7 @@ pub fn decode_view(review_id: u64, bytes: &[u8]) -> Result<ReviewView<'_>, Strin
     let date = i64::from_le_bytes(r.array()?);
     let helpfulness = u32::from_le_bytes(r.array()?);
     let [rating, flags, photos] = r.array()?;
+    let characteristics = characteristics(&mut r, flags)?;
     let summary = r.str()?;
     let body = r.str()?;
     let reviewer_name = r.str()?;
@@ -150,6 +185,7 @@ pub fn decode_view(review_id: u64, bytes: &[u8]) -> Result<ReviewView<'_>, Strin
         response,
         helpfulness,
         date,
+        characteristics,
         ..ReviewView::default()
     };
     if usize::from(photos) > view.photo_slots.len() {
@@ -217,7 +253,20 @@ mod tests {
                 (head.rating, usize::from(head.photos)),
                 (r.rating, r.photos.len())
             );
+            assert_eq!(head.characteristics, r.characteristics);
+            assert!(!r.characteristics.is_empty());
         }
+    }
+
+    #[test]
+    fn records_written_before_characteristics_rate_none() {
+        let mut r = Generator::new(DataSet::new(7, 100, None)).record(3);
+        r.characteristics = Default::default();
+        let mut buf = Vec::new();
+        encode(&r, &mut buf);
+        assert_eq!(buf[FLAGS_AT] & HAS_CHARACTERISTICS, 0, "the older layout");
+        assert_eq!(decode(3, &buf).unwrap(), r);
+        assert!(head(&buf).unwrap().characteristics.is_empty());
     }
 
     #[test]

@@ -99,6 +99,9 @@ const KEY_REPORTED_INDEX: &str = "reported_index";
 /// Set once `by_facet` indexes every visible review (a store loaded by an
 /// older version has it built on open).
 const KEY_FACET_INDEX: &str = "facet_index";
+/// Set once every product's meta names its characteristics (a store loaded
+/// by an older version has them defined on open).
+const KEY_CHARACTERISTICS: &str = "characteristics";
 /// The index of older versions, keyed by product and review alone; emptied
 /// once `by_facet` is built.
 const OLDER_INDEX: &str = "by_product";
@@ -193,6 +196,7 @@ impl EmbeddedStore {
         }
         store.build_reported_index()?;
         store.build_facet_index()?;
+        store.define_characteristics()?;
         match store.clear_stale_readers() {
             Ok(0) => {}
             Ok(n) => tracing::info!("cleared {n} stale LMDB reader slots"),
@@ -309,6 +313,57 @@ impl EmbeddedStore {
         self.info
             .put(&mut txn, KEY_FACET_INDEX, &1u64.to_be_bytes())?;
         txn.commit()?;
+        Ok(())
+    }
+
+    /// Gives every product its characteristics, once, for a complete data
+    /// set loaded before there were any: those the generator gives it, in
+    /// its meta, with nothing counted — the reviews already stored rate
+    /// none, so they count in no average; reviews written from now on rate
+    /// them all. In transactions of [`INDEX_BATCH`] products; one
+    /// interrupted goes on where it stopped (a product already given its
+    /// characteristics is left as it is).
+    fn define_characteristics(&self) -> Result<(), StoreError> {
+        let Some(set) = self.status()?.data_set else {
+            return Ok(());
+        };
+        let products = {
+            let txn = self.env.read_txn()?;
+            let complete = self.info_u64(&txn, KEY_COMPLETE)? == Some(1);
+            if !complete || self.info_u64(&txn, KEY_CHARACTERISTICS)?.is_some() {
+                return Ok(());
+            }
+            self.info_u64(&txn, KEY_PRODUCTS)?.unwrap_or(0)
+        };
+        tracing::info!(
+            "giving products their characteristics (once, for a store loaded by an older version)"
+        );
+        let generator = crate::generate::Generator::new(set);
+        let mut product = 1;
+        while product <= products {
+            let mut txn = self.env.write_txn()?;
+            if self.info_u64(&txn, KEY_CHARACTERISTICS)?.is_some() {
+                return Ok(()); // another process did it while this one waited
+            }
+            let last = (product + INDEX_BATCH as u64 - 1).min(products);
+            for p in product..=last {
+                let key = p.to_be_bytes();
+                let mut meta = match self.meta.get(&txn, &key)? {
+                    Some(raw) => keys::decode_meta(raw)?,
+                    None => Meta::default(),
+                };
+                if meta.characteristics.is_empty() {
+                    meta.characteristics = generator.characteristics(p);
+                    self.meta.put(&mut txn, &key, &keys::encode_meta(&meta))?;
+                }
+            }
+            if last == products {
+                self.info
+                    .put(&mut txn, KEY_CHARACTERISTICS, &1u64.to_be_bytes())?;
+            }
+            txn.commit()?;
+            product = last + 1;
+        }
         Ok(())
     }
 

@@ -10,15 +10,18 @@ use mongodb::options::IndexOptions;
 use mongodb::{Collection, IndexModel};
 
 use super::docs::{int, meta_doc, review_doc};
+use super::write::retry::is_duplicate;
 use super::{
     CHANGES_KEPT_FOR, DUPLICATE_KEY, FACETS, LAYOUT, MongoStore, facet_keys, mongo, order,
 };
 use crate::generate::{DataSet, Generator};
-use crate::model::{RELEVANCE_YEAR_SECS, Review, Sort};
+use crate::model::{Meta, RELEVANCE_YEAR_SECS, Review, Sort};
 use crate::seeding::{self, Progress};
 use crate::store::StoreError;
 use crate::store::load::{LoadOptions, LoadOutcome};
 
+/// Meta documents an upgrade updates at once.
+const UPGRADE_IN_FLIGHT: usize = 32;
 /// Index names of the first layout, dropped by an upgrade.
 const OLD_INDEXES: [&str; 2] = ["product_date", "product_helpful"];
 
@@ -40,7 +43,7 @@ impl MongoStore {
             if layout >= LAYOUT {
                 return Ok(LoadOutcome::AlreadyLoaded);
             }
-            self.upgrade(progress).await?;
+            self.upgrade(set, progress).await?;
             return Ok(LoadOutcome::Loaded {
                 resumed_from: set.records,
             });
@@ -71,10 +74,10 @@ impl MongoStore {
         self.build_indexes().await?;
         let metas = seeding::metas(set, options.threads);
         self.bound(self.meta.delete_many(doc! {})).await?;
+        // Every product's, reviews or none: its characteristics are there.
         let docs: Vec<Document> = metas
             .iter()
             .enumerate()
-            .filter(|(_, m)| m.total() > 0)
             .map(|(i, m)| meta_doc(i as u64 + 1, m))
             .collect();
         for chunk in docs.chunks(10_000) {
@@ -172,10 +175,12 @@ impl MongoStore {
     /// Brings a complete data set of an older layout to this one:
     /// `relevance` and `has_photos` on every review, the partial indexes in
     /// place of the old ones, the facet index, a change log keyed by token,
-    /// and no change sequence. Safe to run again.
-    async fn upgrade(&self, progress: &mut dyn Progress) -> Result<(), StoreError> {
-        progress.phase("upgrade", 1, 0);
+    /// no change sequence, and every product's characteristics. Safe to
+    /// run again.
+    async fn upgrade(&self, set: DataSet, progress: &mut dyn Progress) -> Result<(), StoreError> {
+        progress.phase("upgrade", set.products + 1, 0);
         self.backfill().await?;
+        self.define_characteristics(set, progress).await?;
         for name in OLD_INDEXES {
             match self
                 .slow(self.reviews.drop_index(name), "dropping an index")
@@ -201,6 +206,60 @@ impl MongoStore {
             .await?;
         progress.advance(1);
         progress.finish();
+        Ok(())
+    }
+
+    /// Gives every product of `set` whose meta document names no
+    /// characteristics those the generator gives it, with nothing counted:
+    /// the reviews already stored rate none, so they count in no average;
+    /// reviews written from now on rate them all. A product without a meta
+    /// document gets one. [`UPGRADE_IN_FLIGHT`] updates at a time.
+    async fn define_characteristics(
+        &self,
+        set: DataSet,
+        progress: &mut dyn Progress,
+    ) -> Result<(), StoreError> {
+        let generator = Generator::new(set);
+        let mut products = 1..=set.products;
+        let mut in_flight = tokio::task::JoinSet::new();
+        loop {
+            while in_flight.len() < UPGRADE_IN_FLIGHT {
+                let Some(product) = products.next() else {
+                    break;
+                };
+                let defined = meta_doc(
+                    product,
+                    &Meta {
+                        characteristics: generator.characteristics(product),
+                        ..Meta::default()
+                    },
+                );
+                let characteristics = defined.get("characteristics").cloned();
+                let meta = self.meta.clone();
+                let timeout = self.timeout;
+                in_flight.spawn(async move {
+                    let filter = doc! {
+                        "_id": product as i64, "characteristics": { "$exists": false },
+                    };
+                    let update = doc! { "$set": { "characteristics": characteristics } };
+                    let upsert = meta.update_one(filter, update).upsert(true);
+                    match tokio::time::timeout(timeout, upsert.into_future()).await {
+                        Ok(Ok(_)) => Ok(()),
+                        // Defined already: the upsert's insert met the document.
+                        Ok(Err(e)) if is_duplicate(&e) => Ok(()),
+                        Ok(Err(e)) => Err(mongo(e)),
+                        Err(_) => Err(StoreError::Unavailable(
+                            "MongoDB did not answer in time".into(),
+                        )),
+                    }
+                });
+            }
+            let Some(done) = in_flight.join_next().await else {
+                break;
+            };
+            done.map_err(|e| StoreError::Unavailable(format!("upgrade task failed: {e}")))??;
+            progress.advance(1);
+        }
         Ok(())
     }
 

@@ -147,9 +147,10 @@ const PRODUCTS_REFRESH: Duration = Duration::from_secs(1);
 /// is only reached when no process of the port follows.
 const PRODUCTS_TOLD_FOR: Duration = Duration::from_secs(3);
 /// The document layout this code reads and writes: 2 added `relevance` and
-/// the partial indexes, 3 `has_photos` and the facet index. `seed`
+/// the partial indexes, 3 `has_photos` and the facet index, 4 the
+/// characteristics (every product's meta document names them). `seed`
 /// upgrades an older complete data set.
-const LAYOUT: i64 = 3;
+const LAYOUT: i64 = 4;
 /// Server error code of a duplicate key.
 const DUPLICATE_KEY: i32 = 11000;
 

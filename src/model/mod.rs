@@ -1,8 +1,14 @@
-//! The data model of docs/api.md: a review, its photos, a product's meta, and the
-//! typed read queries the HTTP edge parses requests into.
+//! The data model of docs/api.md: a review, its photos, a product's meta
+//! and its [`characteristics`], and the typed read queries the HTTP edge
+//! parses requests into.
+
+pub mod characteristics;
 
 use std::fmt;
 
+pub use self::characteristics::{
+    Characteristic, CharacteristicRatings, Characteristics, Refused, Scale,
+};
 pub use crate::text::Words;
 
 /// Highest page number a client may ask for (docs/api.md).
@@ -52,6 +58,8 @@ pub struct Review {
     pub date: i64,
     /// 0..=5 photos.
     pub photos: Vec<Photo>,
+    /// Its rating of each characteristic of its product.
+    pub characteristics: CharacteristicRatings,
 }
 
 /// The id of the k-th photo (0-based, k < 5) of a review: unique across reviews.
@@ -61,8 +69,16 @@ pub fn photo_id(review_id: u64, k: u64) -> u64 {
 
 impl Review {
     /// The stored form of a submitted review: visible, no votes, no
-    /// response, dated `date`; its photos numbered by [`photo_id`].
-    pub fn submitted(review_id: u64, product_id: u64, date: i64, new: NewReview) -> Review {
+    /// response, dated `date`, rating its product's characteristics as
+    /// `characteristics` (the resolved form of `new`'s); its photos
+    /// numbered by [`photo_id`].
+    pub fn submitted(
+        review_id: u64,
+        product_id: u64,
+        date: i64,
+        new: NewReview,
+        characteristics: CharacteristicRatings,
+    ) -> Review {
         let photos = new.photos.into_iter().enumerate();
         Review {
             review_id,
@@ -83,6 +99,7 @@ impl Review {
                     url,
                 })
                 .collect(),
+            characteristics,
         }
     }
 
@@ -102,6 +119,9 @@ pub struct Meta {
     pub recommended: u32,
     /// Visible reviews that do not.
     pub not_recommended: u32,
+    /// The product's characteristics, with the sums of the visible
+    /// reviews' ratings of each.
+    pub characteristics: Characteristics,
 }
 
 impl Meta {
@@ -123,8 +143,10 @@ impl Meta {
         Some((sum as f64 * 100.0 / total as f64).round() / 100.0)
     }
 
-    /// Counts one visible review out (it was reported).
-    pub fn remove(&mut self, rating: u8, recommend: bool) {
+    /// Counts one visible review out (it was reported): its stars, its
+    /// recommendation and its ratings of the characteristics.
+    pub fn remove(&mut self, rating: u8, recommend: bool, rated: &CharacteristicRatings) {
+        self.characteristics.count(rated, -1);
         let slot = &mut self.ratings[usize::from(rating.clamp(1, 5) - 1)];
         *slot = slot.saturating_sub(1);
         let side = if recommend {
@@ -135,8 +157,9 @@ impl Meta {
         *side = side.saturating_sub(1);
     }
 
-    /// Counts one visible review in.
-    pub fn add(&mut self, rating: u8, recommend: bool) {
+    /// Counts one visible review in (as [`Meta::remove`] counts it out).
+    pub fn add(&mut self, rating: u8, recommend: bool, rated: &CharacteristicRatings) {
+        self.characteristics.count(rated, 1);
         self.ratings[usize::from(rating.clamp(1, 5) - 1)] += 1;
         if recommend {
             self.recommended += 1;
@@ -248,6 +271,10 @@ pub struct NewReview {
     pub email: String,
     /// http(s) URLs, at most [`limits::PHOTOS_MAX`].
     pub photos: Vec<String>,
+    /// Its rating of each of the product's characteristics, as `(id,
+    /// value)` with values 1..=5, in id order; the store checks that they
+    /// are exactly the product's ([`Characteristics::resolve`]).
+    pub characteristics: Vec<(u64, u8)>,
 }
 
 /// A validated request for one page of a product's visible reviews.
@@ -362,6 +389,8 @@ pub struct ReviewView<'a> {
     pub photo_slots: [PhotoView<'a>; limits::PHOTOS_MAX],
     /// How many photos the review has, at most [`limits::PHOTOS_MAX`].
     pub photo_count: u8,
+    /// See [`Review::characteristics`].
+    pub characteristics: CharacteristicRatings,
 }
 
 impl<'a> ReviewView<'a> {
@@ -383,6 +412,7 @@ impl<'a> From<&'a Review> for ReviewView<'a> {
             response: r.response.as_deref(),
             helpfulness: r.helpfulness,
             date: r.date,
+            characteristics: r.characteristics,
             ..ReviewView::default()
         };
         for (slot, photo) in view.photo_slots.iter_mut().zip(&r.photos) {
@@ -502,7 +532,7 @@ mod tests {
         let mut m = Meta::default();
         assert_eq!(m.average(), None);
         for (r, rec) in [(5, true), (4, true), (4, false)] {
-            m.add(r, rec);
+            m.add(r, rec, &CharacteristicRatings::default());
         }
         assert_eq!(m.total(), 3);
         assert_eq!(m.average(), Some(4.33));
