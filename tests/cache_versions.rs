@@ -14,11 +14,12 @@ use std::time::{Duration, Instant};
 use common::{KeepAlive, Options, Proc, RedisServer, TestApp, request};
 use serde_json::json;
 
-fn review(n: u64) -> Vec<u8> {
+fn review(product: u64, n: u64) -> Vec<u8> {
     json!({
         "rating": 4, "summary": format!("Version check {n}"),
         "body": "Arrived on time and works as described; the case feels sturdy enough.",
-        "recommend": true, "name": "Ines", "email": "ines@example.com"
+        "recommend": true, "name": "Ines", "email": "ines@example.com",
+        "characteristics": common::characteristics(product, 4)
     })
     .to_string()
     .into_bytes()
@@ -30,7 +31,7 @@ async fn post(addr: std::net::SocketAddr, product: u64, n: u64) -> u64 {
         "POST",
         &format!("/reviews/{product}"),
         &[("Content-Type", "application/json")],
-        &review(n),
+        &review(product, n),
     )
     .await;
     assert_eq!(
@@ -299,7 +300,7 @@ async fn a_write_is_read_through_another_server_at_once(a: SocketAddr, b: Socket
                 "POST",
                 &format!("/reviews/{product}"),
                 &[("Content-Type", "application/json")],
-                &review(100 + n),
+                &review(product, 100 + n),
             )
             .await
             .unwrap();

@@ -198,7 +198,8 @@ async fn filtered_views_are_cached_at_their_version_and_bounded_per_product() {
     let review = json!({
         "rating": 5, "summary": "Fits like a glove", "recommend": true,
         "body": "Sizing runs true, the stitching is tidy and it still looks new after a month.",
-        "name": "Ana", "email": "ana@example.com", "photos": ["https://img.example/x.jpg"]
+        "name": "Ana", "email": "ana@example.com", "photos": ["https://img.example/x.jpg"],
+        "characteristics": common::characteristics(product, 3)
     });
     let posted = client
         .send(

@@ -24,6 +24,6 @@ pub use client::{
     KeepAlive, Resp, assert_each_host_limits_alone, background_reads, helpful_votes,
     parse_response, request, request_fails, send_raw,
 };
-pub use oracle::{review_ids, visible_reviews};
+pub use oracle::{characteristics, review_ids, visible_reviews};
 pub use process::Proc;
 pub use redis::{RedisCluster, RedisServer};

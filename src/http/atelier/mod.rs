@@ -240,7 +240,7 @@ impl Params {
         match self.get("product_id") {
             Some(raw) => parse_id("product_id", raw),
             None => Err(ApiError::bad_request(
-                "query parameter product_id is required (/reviews/?product_id=<id>)",
+                "product_id is required: /reviews/?product_id=<id> (or /reviews/<id>)",
             )),
         }
     }
