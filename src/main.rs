@@ -73,6 +73,21 @@ fn serve(config: &Config) -> anyhow::Result<()> {
         };
         return runtime.block_on(serving.instrument(tracing::info_span!("worker", id)));
     }
+    #[cfg(feature = "mongodb")]
+    if let Some(mongo) = config.mongo() {
+        // Refused before any worker starts: an import that did not finish
+        // is never served (its message says how to finish it).
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(async {
+                let store = MongoStore::connect(&mongo).await?;
+                match store.status().await?.unfinished_import() {
+                    Some(unfinished) => anyhow::bail!("{unfinished}"),
+                    None => Ok(()),
+                }
+            })?;
+    }
     if config.workers > 1 {
         let port = supervisor::Port::bind(&config.listen, config.workers as usize)?;
         let store = match config.mongodb_uri {

@@ -98,9 +98,9 @@ impl Lines {
     fn line(&mut self) {
         self.shown = Some(self.done);
         let secs = self.started.elapsed().as_secs_f64().max(1e-3);
-        let rate = (self.done - self.start_done) as f64 / secs;
+        let rate = self.done.saturating_sub(self.start_done) as f64 / secs;
         let eta = if rate > 0.0 {
-            (self.total - self.done) as f64 / rate
+            self.total.saturating_sub(self.done) as f64 / rate
         } else {
             0.0
         };

@@ -193,6 +193,11 @@ fn seed_demo(store: &EmbeddedStore, records: u64) -> anyhow::Result<()> {
     if status.complete {
         return Ok(());
     }
+    // An import is the user's own reviews: only `seed` with the same files
+    // can finish it, and until then nothing is served from it.
+    if let Some(unfinished) = status.unfinished_import() {
+        anyhow::bail!("{unfinished}");
+    }
     if records == 0 {
         if status.data_set.is_none() {
             tracing::warn!("the store is empty and --demo-records is 0: every product is unknown");

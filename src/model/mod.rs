@@ -486,6 +486,108 @@ impl serde::Serialize for UtcDate {
     }
 }
 
+impl UtcDate {
+    /// Reads an ISO 8601 date-time: `YYYY-MM-DD`, then optionally `T` (or a
+    /// space) and `HH:MM`, `:SS` and a fraction, then optionally `Z` or an
+    /// offset (`+02:00`, `-0500`, `+02`); no offset is UTC. The fraction is
+    /// dropped (whole seconds, as the service keeps dates). `None` for
+    /// anything else, or a date or time out of range.
+    pub fn parse(text: &str) -> Option<UtcDate> {
+        let b = text.trim().as_bytes();
+        let num = |r: std::ops::Range<usize>| -> Option<i64> {
+            let digits = b.get(r)?;
+            digits
+                .iter()
+                .all(u8::is_ascii_digit)
+                .then(|| digits.iter().fold(0, |n, d| n * 10 + i64::from(d - b'0')))
+        };
+        let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+        if b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') {
+            return None;
+        }
+        let days_in = [
+            31,
+            28 + i64::from(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)),
+            31,
+            30,
+            31,
+            30,
+            31,
+            31,
+            30,
+            31,
+            30,
+            31,
+        ];
+        if !(1..=12).contains(&m) || d < 1 || d > days_in[(m - 1) as usize] {
+            return None;
+        }
+        let mut at = 10;
+        let mut secs = 0;
+        if matches!(b.get(at), Some(b'T' | b't' | b' ')) {
+            let (hh, mm) = (num(at + 1..at + 3)?, num(at + 4..at + 6)?);
+            if b.get(at + 3) != Some(&b':') || hh > 23 || mm > 59 {
+                return None;
+            }
+            secs = hh * 3600 + mm * 60;
+            at += 6;
+            if b.get(at) == Some(&b':') {
+                let ss = num(at + 1..at + 3)?;
+                if ss > 60 {
+                    return None;
+                }
+                secs += ss.min(59);
+                at += 3;
+                if matches!(b.get(at), Some(b'.' | b',')) {
+                    at += 1;
+                    let start = at;
+                    while b.get(at).is_some_and(u8::is_ascii_digit) {
+                        at += 1;
+                    }
+                    if at == start {
+                        return None;
+                    }
+                }
+            }
+        }
+        let offset = match b.get(at) {
+            None => 0,
+            Some(b'Z' | b'z') if at + 1 == b.len() => 0,
+            Some(&sign @ (b'+' | b'-')) => {
+                let hh = num(at + 1..at + 3)?;
+                let rest = &b[at + 3..];
+                let mm = match rest {
+                    [] => 0,
+                    [b':', _, _] => num(at + 4..at + 6)?,
+                    [_, _] => num(at + 3..at + 5)?,
+                    _ => return None,
+                };
+                if hh > 23 || mm > 59 {
+                    return None;
+                }
+                let offset = hh * 3600 + mm * 60;
+                if sign == b'+' { offset } else { -offset }
+            }
+            _ => return None,
+        };
+        Some(UtcDate(
+            days_from_civil(y, m as u32, d as u32) * 86_400 + secs - offset,
+        ))
+    }
+}
+
+/// A proleptic Gregorian (year, month, day) to days since 1970-01-01;
+/// Howard Hinnant's `days_from_civil`, the inverse of `civil_from_days`.
+pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = i64::from((m + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// Days since 1970-01-01 to a proleptic Gregorian (year, month, day);
 /// Howard Hinnant's `civil_from_days`.
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
@@ -525,6 +627,36 @@ mod tests {
             assert_eq!(std::str::from_utf8(&bytes).unwrap(), show(secs));
         }
         assert_eq!(UtcDate(253_402_300_800).to_bytes(), None);
+    }
+
+    #[test]
+    fn iso_dates_parse_in_every_spelling_the_exports_use() {
+        let secs = |s: &str| UtcDate::parse(s).map(|d| d.0);
+        for secs_at in [0, 951_782_400, 1_732_000_000, 1_767_225_599, -86_400] {
+            let shown = UtcDate(secs_at).to_string();
+            assert_eq!(secs(&shown), Some(secs_at), "{shown}");
+        }
+        assert_eq!(secs("2019-04-14T00:00:00.000Z"), Some(1_555_200_000));
+        assert_eq!(secs("2019-04-14"), Some(1_555_200_000));
+        assert_eq!(secs("2019-04-14 02:00:00+02:00"), Some(1_555_200_000));
+        assert_eq!(secs("2019-04-13T19:00-0500"), Some(1_555_200_000));
+        assert_eq!(secs("2019-04-14T00:00:00.999999Z"), Some(1_555_200_000));
+        assert_eq!(secs(" 2020-02-29T12:00:00Z "), Some(1_582_977_600));
+        for bad in [
+            "",
+            "2019-4-14",
+            "2019-02-30",
+            "2019-13-01",
+            "2019-04-14T24:00",
+            "2019-04-14T10:61",
+            "2019-04-14T10:00:00.",
+            "2019-04-14Z1",
+            "2019-04-14T10:00:00+25:00",
+            "yesterday",
+            "2019-04-14T10:00:00 Z",
+        ] {
+            assert_eq!(secs(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

@@ -26,3 +26,17 @@ pub fn with_database(uri: &str, database: &str) -> String {
         .unwrap_or_default();
     format!("{scheme}://{hosts}/{database}{query}")
 }
+
+/// Drops the database `uri` names (what a test made for itself).
+#[cfg(feature = "mongodb")]
+pub async fn drop_database(uri: &str) {
+    let client = mongodb::Client::with_uri_str(uri)
+        .await
+        .expect("MongoDB reachable");
+    client
+        .default_database()
+        .expect("the URI names a database")
+        .drop()
+        .await
+        .expect("the test's database drops");
+}

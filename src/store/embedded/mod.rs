@@ -52,6 +52,7 @@
 
 pub mod codec;
 mod expiring;
+mod import;
 mod keys;
 mod load;
 mod migrate;
@@ -84,6 +85,8 @@ const INDEX_BATCH: usize = 1 << 20;
 const MIGRATE_BATCH: usize = 100_000;
 
 const KEY_DATA_SET: &str = "data_set";
+/// Where an imported data set came from (see [`crate::store::load::Source`]).
+const KEY_SOURCE: &str = "source";
 const KEY_LOADED: &str = "loaded";
 const KEY_COMPLETE: &str = "complete";
 const KEY_NEXT_ID: &str = "next_review_id";
@@ -388,10 +391,17 @@ impl EmbeddedStore {
             }
             None => None,
         };
+        let source = match self.info.get(&txn, KEY_SOURCE)? {
+            Some(raw) => {
+                Some(serde_json::from_slice(raw).map_err(|e| StoreError::Corrupt(e.to_string()))?)
+            }
+            None => None,
+        };
         Ok(LoadStatus {
             data_set,
             loaded: self.info_u64(&txn, KEY_LOADED)?.unwrap_or(0),
             complete: self.info_u64(&txn, KEY_COMPLETE)? == Some(1),
+            source,
         })
     }
 

@@ -294,7 +294,7 @@ impl MongoStore {
 
     /// The page indexes (partial: visible reviews only) and the change
     /// log's TTL index.
-    async fn build_indexes(&self) -> Result<(), StoreError> {
+    pub(super) async fn build_indexes(&self) -> Result<(), StoreError> {
         let visible = |name: &str, keys: Document| {
             let options = IndexOptions::builder()
                 .name(name.to_string())
@@ -403,7 +403,7 @@ fn guard_ttl_indexes(
 }
 
 /// Inserts unordered; duplicate keys (a resumed load re-inserting) are fine.
-async fn insert_ignoring_duplicates(
+pub(super) async fn insert_ignoring_duplicates(
     coll: &Collection<Document>,
     docs: Vec<Document>,
     timeout: Duration,

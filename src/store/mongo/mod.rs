@@ -109,6 +109,7 @@
 //! comparable, and the cache never compares them.
 
 mod docs;
+mod import;
 mod load;
 mod products;
 mod read;
@@ -128,7 +129,7 @@ use mongodb::options::{
 use mongodb::{Client, Collection, Database};
 use tokio::time::Instant;
 
-use super::load::LoadStatus;
+use super::load::{LoadStatus, Source};
 use super::{Changes, Outcome, Store, StoreError, Versioned, Write, WriteGuard};
 use crate::generate::DataSet;
 use crate::model::{Meta, NewReview, Page, PageQuery, Review, Sort};
@@ -299,15 +300,34 @@ impl MongoStore {
                 data_set: None,
                 loaded: 0,
                 complete: false,
+                source: None,
             },
             Some(d) => LoadStatus {
-                data_set: Some(DataSet {
-                    seed: int(&d, "seed")? as u64,
-                    records: int(&d, "records")? as u64,
-                    products: int(&d, "products")? as u64,
-                }),
-                loaded: int(&d, "loaded")? as u64,
+                // An import names its data set only once it loads.
+                data_set: match d.contains_key("seed") {
+                    true => Some(DataSet {
+                        seed: int(&d, "seed")? as u64,
+                        records: int(&d, "records")? as u64,
+                        products: int(&d, "products")? as u64,
+                    }),
+                    false => None,
+                },
+                loaded: if d.contains_key("loaded") {
+                    int(&d, "loaded")? as u64
+                } else {
+                    0
+                },
                 complete: d.get_bool("complete").unwrap_or(false),
+                source: match d.get_document("source") {
+                    Ok(source) => Some(Source {
+                        format: source.get_str("format").unwrap_or_default().to_string(),
+                        fingerprint: source
+                            .get_str("fingerprint")
+                            .unwrap_or_default()
+                            .to_string(),
+                    }),
+                    Err(_) => None,
+                },
             },
         })
     }
@@ -351,11 +371,21 @@ impl MongoStore {
         let info = self
             .bound(
                 self.info
-                    .find_one(doc! { "_id": "data_set", "complete": true })
+                    .find_one(doc! { "_id": "data_set" })
                     .selection_criteria(primary()),
             )
             .await?;
         let Some(d) = info else { return Ok(0) };
+        if !d.get_bool("complete").unwrap_or(false) {
+            if d.contains_key("source") {
+                return Err(StoreError::Mismatch(
+                    "the MongoDB database holds an import that did not finish: run the same \
+                     `seed` command again to finish it (or `seed --drop` to start over)"
+                        .into(),
+                ));
+            }
+            return Ok(0);
+        }
         let layout = if d.contains_key("layout") {
             int(&d, "layout")?
         } else {
