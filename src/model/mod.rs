@@ -259,7 +259,8 @@ pub mod limits {
 pub struct NewReview {
     /// 1..=5.
     pub rating: u8,
-    /// Within [`limits::SUMMARY`].
+    /// Within [`limits::SUMMARY`] (the Atelier dialect also takes an empty
+    /// one).
     pub summary: String,
     /// Within [`limits::BODY`].
     pub body: String,

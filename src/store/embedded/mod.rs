@@ -14,19 +14,23 @@
 //!   per kept rating and photo flag when filtered, so `rating=1` reads only
 //!   the product's 1-star entries), a partial sort, and a point read per
 //!   result;
-//! - `meta`: product_id (u64 BE) → the [`Meta`] counters (7 × u32 LE);
+//! - `meta`: product_id (u64 BE) → the [`Meta`] counters (7 × u32 LE) and
+//!   the product's characteristics with their sums (see `keys`);
 //! - `changes`: write sequence (u64 BE) → product_id (u64 BE), the last
 //!   `CHANGES_KEPT` writes, which every process polls to drop cached copies;
 //! - `reported`: review_id (u64 BE) → nothing, every reported review: what
 //!   a moderator lists (`GET /admin/reported`);
 //! - `expiring` and `expiry`: idempotency keys and helpful votes, each kept
 //!   until it expires (`expiring`);
-//! - `info`: what data set is loaded and how far (see [`LoadStatus`]), the
-//!   next review id, the last change sequence, whether `reported` is built.
+//! - `info`: what data set is loaded and how far (see [`LoadStatus`]; for
+//!   an import, the files it came from), the next review id, the last
+//!   change sequence, whether `reported`, `by_facet` and the products'
+//!   characteristics are there.
 //!
 //! Files: `read` (pages, meta, the change log, reported reviews), `write`
 //! (one transaction per write), `expiring` (records that guard writes),
-//! `load` (bulk load, index build), `keys` (key and value layouts),
+//! `load` (bulk load, index build), `import` (loading an import of reviews
+//! from files, and exporting), `keys` (key and value layouts),
 //! [`codec`] (a review's bytes), `products` (the data set products are
 //! rendered from).
 //!

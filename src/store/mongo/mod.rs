@@ -9,6 +9,7 @@
 //! - `write`: new reviews, helpful votes and reports — transactions,
 //!   retries, the per-request deadline, idempotency;
 //! - `load`: the bulk load `seed` runs, and the index build after it;
+//! - `import`: loading an import of reviews from files, and exporting;
 //! - `products`: the data set products are rendered from.
 //!
 //! # Collections
@@ -17,16 +18,20 @@
 //! - `reviews`: one document per review, `_id` = review_id; `date` is Int64
 //!   unix seconds; `relevance` = helpfulness × 31,536,000 + date, the
 //!   `relevant` sort key, kept up to date by votes (a vote adds a year);
-//!   `has_photos`: whether `photos` is non-empty, for the photo filter.
+//!   `has_photos`: whether `photos` is non-empty, for the photo filter;
+//!   `characteristics`: its ratings of its product's, by name.
 //! - `meta`: `_id` = product_id, counters `r1`..`r5`, `rec_true`,
-//!   `rec_false`, and `v`, the product's version: every write to the
-//!   product adds one to it in its transaction (see `write`). A product
-//!   with no visible review may have no document; it reads as zeros and
-//!   version 0, as does a missing counter. Every write names all seven
-//!   counters, so an upsert creates a whole document.
+//!   `rec_false`, `characteristics` (`{"Fit": {id, sum, count}, …}`, by
+//!   name), and `v`, the product's version: every write to the product
+//!   adds one to it in its transaction (see `write`). A product with
+//!   neither reviews nor characteristics may have no document; it reads
+//!   as zeros and version 0, as does a missing counter. Every write names
+//!   all seven counters, so an upsert creates a whole document; a review's
+//!   write `$inc`s the sums of the characteristics it rates.
 //! - `info`: `{_id: "data_set", seed, records, products, loaded, complete,
-//!   layout}` (what is loaded, how far, and in which document layout) and
-//!   `{_id: "counters", next_review_id}`.
+//!   layout, source}` (what is loaded, how far, in which document layout,
+//!   and for an import the files it came from) and `{_id: "counters",
+//!   next_review_id}`.
 //! - `changes`: one entry per write, `{_id: token, at, product_id, v}`
 //!   (`v`: the write's version), which one process per port polls (the
 //!   cache's change-log follower, `cache::follower`); kept for
