@@ -22,6 +22,8 @@
 
 pub mod render;
 
+use std::borrow::Cow;
+
 use hyper::header::HeaderMap;
 use serde_json::Value;
 
@@ -201,34 +203,41 @@ fn list_query(query: Option<&str>) -> Result<PageQuery, ApiError> {
     })
 }
 
-/// The query parameters a route takes, decoded; others are ignored, and
-/// one given twice is a 400 (as on the native routes).
-struct Params(Vec<(&'static str, String)>);
+/// The query parameters a route takes, decoded (borrowed from the query
+/// when nothing needed decoding, as in nearly every real one); others are
+/// ignored, and one given twice is a 400 (as on the native routes).
+struct Params<'q> {
+    names: &'static [&'static str],
+    values: [Option<Cow<'q, str>>; 4],
+}
 
-impl Params {
-    fn parse(query: Option<&str>, names: &[&'static str]) -> Result<Params, ApiError> {
-        let mut found: Vec<(&'static str, String)> = Vec::new();
+impl<'q> Params<'q> {
+    fn parse(
+        query: Option<&'q str>,
+        names: &'static [&'static str],
+    ) -> Result<Params<'q>, ApiError> {
+        debug_assert!(names.len() <= 4);
+        let mut values = [None, None, None, None];
         for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
             let key = decode(key)?;
-            let Some(&name) = names.iter().find(|&&n| n == key) else {
+            let Some(i) = names.iter().position(|&n| n == key) else {
                 continue;
             };
-            if found.iter().any(|(n, _)| *n == name) {
+            if values[i].is_some() {
                 return Err(ApiError::bad_request(format!(
-                    "query parameter {name} is given more than once"
+                    "query parameter {} is given more than once",
+                    names[i]
                 )));
             }
-            found.push((name, decode(value)?.into_owned()));
+            values[i] = Some(decode(value)?);
         }
-        Ok(Params(found))
+        Ok(Params { names, values })
     }
 
     fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.as_str())
+        let i = self.names.iter().position(|&n| n == name)?;
+        self.values[i].as_deref()
     }
 
     fn has(&self, name: &str) -> bool {
