@@ -138,11 +138,14 @@
   /** The five labels of `name`'s scale; the bare points for a name this page does not know. */
   const scaleLabels = (name) => SCALES[name] || ['1', '2', '3', '4', '5'];
 
+  /** An average to one decimal, as the breakdown shows it (the number and its words agree). */
+  const tenths = (average) => Math.round(average * 10) / 10;
+
   /** A characteristic's average in words: "Size: 3.2 of 5, between Perfect and ½ a size too big". */
   function scaleText(name, average) {
     if (average == null) return `${name}: no ratings yet`;
     const labels = scaleLabels(name);
-    const shown = Math.round(average * 10) / 10;
+    const shown = tenths(average);
     const low = Math.floor(shown);
     const where = low === shown ? labels[low - 1] : `between ${labels[low - 1]} and ${labels[low]}`;
     return `${name}: ${shown.toFixed(1)} of 5, ${where}`;
@@ -348,7 +351,7 @@
       },
       el('div', { class: 'characteristic-head', 'aria-hidden': 'true' },
         el('span', { class: 'characteristic-name' }, name),
-        el('span', { class: 'characteristic-average' }, c.average == null ? 'No ratings yet' : c.average.toFixed(1))),
+        el('span', { class: 'characteristic-average' }, c.average == null ? 'No ratings yet' : tenths(c.average).toFixed(1))),
       scale,
       el('div', { class: 'scale-ends', 'aria-hidden': 'true' }, el('span', {}, labels[0]), el('span', {}, labels[4])));
     });
