@@ -2,8 +2,9 @@
 //! with the storefront mix (artillery/) for a few seconds, exactly as
 //! `artillery/run.sh` runs it, and the server's own `/metrics` say what it
 //! answered. A tool that sends a malformed write (siege posting form data:
-//! 415) or hangs on one (siege waiting for the body of a 204) fails here,
-//! whatever the tool itself reports.
+//! 415; a review that does not rate its product's characteristics: 422) or
+//! hangs on one (siege waiting for the body of a 204) fails here, whatever
+//! the tool itself reports.
 //!
 //! A tool that is not installed is skipped with a `SKIPPED` line;
 //! `scripts/test.sh` installs all three.
@@ -200,13 +201,22 @@ fn wrk_sends_the_mix_and_every_write_is_valid() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let (_server, addr) = serve(dir.path());
+    // The products the mix posts to and their characteristics, from the
+    // service's meta, as run.sh writes them before the run.
+    let rated = dir.path().join("characteristics.txt");
+    let written = run(Command::new("python3")
+        .arg("artillery/characteristics.py")
+        .args(["wrk", &format!("http://{addr}"), PRODUCTS, "mix"]));
+    assert!(written.status.success(), "{}", text(&written));
+    std::fs::write(&rated, &written.stdout).unwrap();
     let mut out = None;
     let answered = answered_during(addr, || {
         out = Some(run(tool("wrk", 60)
             .args(["-t2", "-c8", &format!("-d{SECONDS}s")])
             .args(["-s", "artillery/wrk/storefront.lua"])
             .arg(format!("http://{addr}"))
-            .args(["--", PRODUCTS, RECORDS])));
+            .args(["--", PRODUCTS, RECORDS])
+            .arg(&rated)));
     });
     let out = out.unwrap();
     let log = text(&out);
