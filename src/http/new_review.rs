@@ -132,7 +132,8 @@ pub fn characteristics(value: &Value, strings: bool) -> Result<Vec<(u64, u8)>, A
     };
     if rated.len() > Characteristic::COUNT {
         return Err(ApiError::unprocessable(format!(
-            "characteristics: at most {} ratings, one of each of the product's characteristics;              got {}",
+            "characteristics: at most {} ratings, one of each of the product's characteristics; \
+             got {}",
             Characteristic::COUNT,
             rated.len()
         )));

@@ -24,7 +24,7 @@ pub mod render;
 
 use std::borrow::Cow;
 
-use hyper::header::HeaderMap;
+use hyper::header::{HeaderMap, HeaderValue};
 use serde_json::Value;
 
 use self::render::Atelier;
@@ -43,6 +43,13 @@ use crate::service::{Service, Store};
 /// one page.
 pub const MAX_COUNT: u32 = 10_000;
 
+/// `Cache-Control` of the dialect's reads: a browser may keep them but asks
+/// again (a 304 when its `ETag` still matches) each time. Atelier front
+/// ends read a product's list right after posting to it, without a
+/// `min_version` to carry the write's version, so a copy a browser kept
+/// for the native reads' `max-age` would hide their own review.
+const REVALIDATE: HeaderValue = HeaderValue::from_static("no-cache");
+
 /// The sorts the dialect takes, as its error message lists them.
 const SORTS: &str = "relevant (or relevance), newest, helpful";
 
@@ -58,7 +65,7 @@ pub async fn page<S: Store>(
         .page_in(&Atelier, q, at_least)
         .await
         .map_err(ApiError::store)?;
-    Ok(cached(headers, &lookup))
+    Ok(revalidated(cached(headers, &lookup)))
 }
 
 /// `GET /reviews/meta?product_id=&min_version=`.
@@ -74,7 +81,15 @@ pub async fn meta<S: Store>(
         .meta_in(&Atelier, product_id, at_least)
         .await
         .map_err(ApiError::store)?;
-    Ok(cached(headers, &lookup))
+    Ok(revalidated(cached(headers, &lookup)))
+}
+
+/// A read's reply with [`REVALIDATE`] as its `Cache-Control`.
+fn revalidated(mut reply: Reply) -> Reply {
+    reply
+        .headers_mut()
+        .insert(hyper::header::CACHE_CONTROL, REVALIDATE);
+    reply
 }
 
 /// `POST /reviews` with its body read (content type and size checked as
