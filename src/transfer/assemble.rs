@@ -152,41 +152,85 @@ fn io(e: std::io::Error) -> ImportError {
     ImportError::Io(e)
 }
 
-/// Reads `reviews.csv`: every row that keeps the storage rules, by id.
+/// Reviews read, checked and encoded per hand-off to the sorting thread.
+const BATCH: usize = 4096;
+
+/// Reads `reviews.csv`: every row that keeps the storage rules, by id. Two
+/// threads: this one reads and checks the rows, another sorts them.
 fn read_reviews(
     mut table: Table,
     options: &ImportOptions,
     rejects: &Rejects,
 ) -> Result<ReadReviews, ImportError> {
     let mut part = rejects.part(part::REVIEWS)?;
-    let mut sorter = Sorter::new(options.sort_budget, &options.temp_dir);
-    let (mut seen, mut row, mut bytes) = (IdSet::default(), Row::default(), Vec::new());
-    let mut max_product = 0;
-    while table.next(&mut row)? {
-        let review = match atelier::review(&table, &row) {
-            Ok(review) if seen.insert(review.review_id) => review,
-            Ok(review) => {
-                let why = format!("duplicate id {}", review.review_id);
-                part.reject(table.name, row.line, &why, &row.text())?;
-                continue;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(Vec<u64>, Vec<u8>, Vec<usize>)>(4);
+    std::thread::scope(|scope| {
+        let sorting = scope.spawn(move || -> Result<(Sorter, u64), ImportError> {
+            let mut sorter = Sorter::new(options.sort_budget, &options.temp_dir);
+            let mut max_product = 0;
+            for (ids, bytes, ends) in rx {
+                let mut start = 0;
+                for (&id, &end) in ids.iter().zip(&ends) {
+                    let record = &bytes[start..end];
+                    max_product = max_product.max(codec::product_of(record).unwrap_or(0));
+                    sorter.push(u128::from(id), record).map_err(io)?;
+                    start = end;
+                }
             }
-            Err(why) => {
-                part.reject(table.name, row.line, &why, &row.text())?;
-                continue;
+            Ok((sorter, max_product))
+        });
+        let (mut seen, mut row) = (IdSet::default(), Row::default());
+        let mut batch = (
+            Vec::with_capacity(BATCH),
+            Vec::new(),
+            Vec::with_capacity(BATCH),
+        );
+        let read = loop {
+            match table.next(&mut row) {
+                Ok(true) => {}
+                Ok(false) => break Ok(()),
+                Err(e) => break Err(e),
+            }
+            let why = match atelier::review(&table, &row) {
+                Ok(review) if seen.insert(review.review_id) => {
+                    codec::encode(&review, &mut batch.1);
+                    batch.0.push(review.review_id);
+                    batch.2.push(batch.1.len());
+                    if batch.0.len() == BATCH {
+                        let full = std::mem::replace(
+                            &mut batch,
+                            (
+                                Vec::with_capacity(BATCH),
+                                Vec::new(),
+                                Vec::with_capacity(BATCH),
+                            ),
+                        );
+                        if tx.send(full).is_err() {
+                            break Ok(()); // the sorter failed: its error says why
+                        }
+                    }
+                    continue;
+                }
+                Ok(review) => format!("duplicate id {}", review.review_id),
+                Err(why) => why,
+            };
+            if let Err(e) = part.reject(table.name, row.line, &why, &row.text()) {
+                break Err(e);
             }
         };
-        max_product = max_product.max(review.product_id);
-        bytes.clear();
-        codec::encode(&review, &mut bytes);
-        sorter
-            .push(u128::from(review.review_id), &bytes)
-            .map_err(io)?;
-    }
-    part.close()?;
-    Ok(ReadReviews {
-        count: sorter.len(),
-        by_id: sorter.finish().map_err(io)?,
-        max_product,
+        if !batch.0.is_empty() {
+            let _ = tx.send(batch);
+        }
+        drop(tx);
+        let sorted = sorting.join().expect("the sorting thread does not panic");
+        read?;
+        let (sorter, max_product) = sorted?;
+        part.close()?;
+        Ok(ReadReviews {
+            count: sorter.len(),
+            by_id: sorter.finish().map_err(io)?,
+            max_product,
+        })
     })
 }
 

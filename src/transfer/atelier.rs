@@ -322,21 +322,30 @@ pub fn text(
     not_blank: bool,
 ) -> Result<String, String> {
     let s = std::str::from_utf8(field).map_err(|_| format!("{column} is not valid UTF-8"))?;
-    let count = s.chars().count();
+    // One pass over the bytes: a character is a byte that does not
+    // continue one; control characters (C0 but line breaks and tabs, DEL,
+    // C1) are found by their encodings.
+    let mut count = 0;
+    for (i, &b) in field.iter().enumerate() {
+        count += usize::from(b & 0xC0 != 0x80);
+        let control = match b {
+            b'\n' | b'\r' | b'\t' => None,
+            0..0x20 | 0x7F => Some(u32::from(b)),
+            0xC2 => field
+                .get(i + 1)
+                .filter(|&&n| (0x80..=0x9F).contains(&n))
+                .map(|&n| u32::from(n)),
+            _ => None,
+        };
+        if let Some(c) = control {
+            return Err(format!("{column} holds a control character (U+{c:04X})"));
+        }
+    }
     if !chars.contains(&count) {
         return Err(format!(
             "{column} must be {} to {} characters, got {count}",
             chars.start(),
             chars.end()
-        ));
-    }
-    if let Some(c) = s
-        .chars()
-        .find(|&c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
-    {
-        return Err(format!(
-            "{column} holds a control character (U+{:04X})",
-            u32::from(c)
         ));
     }
     if not_blank && s.trim().is_empty() {
@@ -615,5 +624,19 @@ mod tests {
                 .contains("U+0007")
         );
         assert!(text(b"line\r\nbreak", "body", 1..=5000, true).is_ok());
+        assert!(
+            text("C1 \u{9b}".as_bytes(), "body", 1..=5000, true)
+                .unwrap_err()
+                .contains("U+009B")
+        );
+        assert_eq!(
+            text("Zoë ✓".as_bytes(), "name", 5..=5, true).as_deref(),
+            Ok("Zoë ✓")
+        );
+        assert!(
+            text("Zoë ✓".as_bytes(), "name", 6..=9, true)
+                .unwrap_err()
+                .contains("got 5")
+        );
     }
 }

@@ -114,86 +114,23 @@ impl<R: BufRead> Rows<R> {
             row.clear();
             row.line = self.breaks + 1;
             let mut state = State::Start;
-            let mut pending_cr = false;
             let ended = loop {
                 let buf = self.input.fill_buf()?;
                 if buf.is_empty() {
                     break false;
                 }
-                let mut used = 0;
-                let mut done = false;
-                for &b in buf {
-                    used += 1;
-                    if b == b'\n' {
-                        self.breaks += 1;
-                    }
-                    // A CR is part of the row only when no LF follows it.
-                    if pending_cr {
-                        pending_cr = false;
-                        if b == b'\n' && state != State::Quoted {
-                            done = true;
-                            break;
-                        }
-                        row.raw.push(b'\r');
-                        if matches!(state, State::Bare | State::Start) {
-                            row.data.push(b'\r');
-                            state = State::Bare;
-                        }
-                    }
-                    if b == b'\r' && state != State::Quoted {
-                        pending_cr = true;
-                        continue;
-                    }
-                    if b == b'\n' && state != State::Quoted {
-                        done = true;
-                        break;
-                    }
-                    row.raw.push(b);
-                    state = match (state, b) {
-                        (State::Broken, _) => State::Broken,
-                        (State::Start, b'"') => State::Quoted,
-                        (State::Start | State::Bare | State::Quote, b',') => {
-                            row.ends.push(row.data.len());
-                            State::Start
-                        }
-                        (State::Bare, b'"') => {
-                            row.malformed = Some("a quote inside an unquoted field");
-                            State::Broken
-                        }
-                        (State::Start | State::Bare, _) => {
-                            row.data.push(b);
-                            State::Bare
-                        }
-                        (State::Quoted, b'"') => State::Quote,
-                        (State::Quoted, _) => {
-                            row.data.push(b);
-                            State::Quoted
-                        }
-                        (State::Quote, b'"') => {
-                            row.data.push(b'"');
-                            State::Quoted
-                        }
-                        (State::Quote, _) => {
-                            row.malformed = Some("text after a closing quote");
-                            State::Broken
-                        }
-                    };
-                }
+                let (used, done) = scan(buf, row, &mut state, &mut self.breaks);
                 self.input.consume(used);
                 if done {
                     break true;
                 }
             };
-            if pending_cr {
-                row.raw.push(b'\r');
-            }
             match state {
                 State::Quoted => row.malformed = Some("a quote never closed"),
                 State::Broken => {}
                 _ => row.ends.push(row.data.len()),
             }
-            let blank = row.raw.is_empty();
-            if !blank {
+            if !row.raw.is_empty() {
                 return Ok(true);
             }
             if !ended {
@@ -201,6 +138,113 @@ impl<R: BufRead> Rows<R> {
             }
         }
     }
+}
+
+/// Reads what `buf` holds of a row into `row`, counting line breaks into
+/// `breaks`: the bytes used, and whether the row ended. Runs of plain
+/// bytes are found with `memchr` and copied whole; a CR right before a
+/// row's LF is not part of it.
+fn scan(buf: &[u8], row: &mut Row, state: &mut State, breaks: &mut u64) -> (usize, bool) {
+    let mut at = 0;
+    while at < buf.len() {
+        let rest = &buf[at..];
+        match *state {
+            State::Quoted => match memchr::memchr2(b'"', b'\n', rest) {
+                None => {
+                    row.data.extend_from_slice(rest);
+                    row.raw.extend_from_slice(rest);
+                    return (buf.len(), false);
+                }
+                Some(i) => {
+                    row.data.extend_from_slice(&rest[..i]);
+                    row.raw.extend_from_slice(&rest[..=i]);
+                    at += i + 1;
+                    if rest[i] == b'\n' {
+                        *breaks += 1;
+                        row.data.push(b'\n');
+                    } else {
+                        *state = State::Quote;
+                    }
+                }
+            },
+            State::Broken => match memchr::memchr(b'\n', rest) {
+                None => {
+                    row.raw.extend_from_slice(rest);
+                    return (buf.len(), false);
+                }
+                Some(i) => {
+                    *breaks += 1;
+                    row.raw.extend_from_slice(&rest[..i]);
+                    if row.raw.last() == Some(&b'\r') {
+                        row.raw.pop();
+                    }
+                    return (at + i + 1, true);
+                }
+            },
+            State::Start | State::Bare | State::Quote => {
+                let b = rest[0];
+                // The first byte of a field, or after a closing quote.
+                match (*state, b) {
+                    (_, b'\n') => {
+                        *breaks += 1;
+                        if row.raw.last() == Some(&b'\r') {
+                            row.raw.pop();
+                            if *state != State::Quote {
+                                row.data.pop();
+                            }
+                        }
+                        return (at + 1, true);
+                    }
+                    (_, b',') => {
+                        row.raw.push(b',');
+                        row.ends.push(row.data.len());
+                        *state = State::Start;
+                        at += 1;
+                        continue;
+                    }
+                    (State::Start, b'"') => {
+                        row.raw.push(b'"');
+                        *state = State::Quoted;
+                        at += 1;
+                        continue;
+                    }
+                    (State::Quote, b'"') => {
+                        row.raw.push(b'"');
+                        row.data.push(b'"');
+                        *state = State::Quoted;
+                        at += 1;
+                        continue;
+                    }
+                    (State::Quote, b'\r') if rest.get(1).is_none_or(|&n| n == b'\n') => {
+                        // Maybe a CRLF after a closing quote: kept in
+                        // `raw` only, dropped with the LF.
+                        row.raw.push(b'\r');
+                        at += 1;
+                        continue;
+                    }
+                    (State::Quote, _) => {
+                        row.malformed = Some("text after a closing quote");
+                        *state = State::Broken;
+                        continue;
+                    }
+                    (_, b'"') => {
+                        row.malformed = Some("a quote inside an unquoted field");
+                        *state = State::Broken;
+                        continue;
+                    }
+                    _ => {}
+                }
+                // A run of plain bytes, up to the next comma, quote or
+                // line break.
+                let end = memchr::memchr3(b',', b'"', b'\n', rest).unwrap_or(rest.len());
+                row.data.extend_from_slice(&rest[..end]);
+                row.raw.extend_from_slice(&rest[..end]);
+                *state = State::Bare;
+                at += end;
+            }
+        }
+    }
+    (buf.len(), false)
 }
 
 #[cfg(test)]

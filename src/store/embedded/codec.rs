@@ -103,6 +103,11 @@ fn characteristics(r: &mut Reader<'_>, flags: u8) -> Result<CharacteristicRating
     })
 }
 
+/// The product of an encoded review; `None` for bytes too short.
+pub fn product_of(bytes: &[u8]) -> Option<u64> {
+    Some(u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?))
+}
+
 fn put_str(out: &mut Vec<u8>, s: &str) {
     let len = u16::try_from(s.len()).expect("field lengths are validated far below 64 KiB");
     out.extend_from_slice(&len.to_le_bytes());
