@@ -162,12 +162,19 @@ async fn work<S: Store>(app: Application<S>) -> anyhow::Result<()> {
     app.run_until(shutdown_signal()).await
 }
 
-/// Resolves on SIGTERM or Ctrl-C.
+/// Resolves on SIGTERM or SIGINT (Ctrl-C), saying which. A worker is sent
+/// SIGTERM by its supervisor, whatever the supervisor itself received (it
+/// logs that), and says so.
 async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler installs");
+    let from = if supervisor::worker_id().is_some() {
+        " from the supervisor"
+    } else {
+        ""
+    };
     tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
-        _ = tokio::signal::ctrl_c() => tracing::info!("Ctrl-C: shutting down"),
+        _ = term.recv() => tracing::info!("SIGTERM{from} received: draining"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT (Ctrl-C) received: draining"),
     }
 }
