@@ -106,6 +106,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
+    reviews::config::forget_empty_env(&<Args as clap::CommandFactory>::command());
     let args = Args::parse();
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,

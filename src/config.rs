@@ -16,6 +16,21 @@ use crate::service::products::PhotoBase;
 #[cfg(feature = "mongodb")]
 use crate::store::mongo::MongoConfig;
 
+/// Forgets every variable `command`'s flags read that is set but empty: an
+/// empty `MONGODB_URI=` means "not set" (as a Compose file empties one to
+/// switch a service back to the embedded store), not an empty value. Call
+/// it first thing in `main`, before any thread starts.
+pub fn forget_empty_env(command: &clap::Command) {
+    for arg in command.get_arguments() {
+        let Some(name) = arg.get_env() else { continue };
+        if std::env::var_os(name).is_some_and(|v| v.is_empty()) {
+            // SAFETY: called before the process starts any thread, so
+            // nothing reads the environment meanwhile.
+            unsafe { std::env::remove_var(name) };
+        }
+    }
+}
+
 /// How one `reviews` process is configured.
 #[derive(Debug, Clone, Parser)]
 #[command(

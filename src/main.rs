@@ -23,6 +23,7 @@ use reviews::telemetry;
 use tracing::Instrument;
 
 fn main() -> ExitCode {
+    reviews::config::forget_empty_env(&<Config as clap::CommandFactory>::command());
     let config = match Config::try_parse() {
         Ok(config) => config,
         Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
