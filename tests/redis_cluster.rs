@@ -72,7 +72,7 @@ async fn views_and_fill_locks_go_through_a_three_master_cluster() {
     );
     assert_eq!(b.service.store().calls(), b_calls, "the waiter did not");
     assert_eq!(
-        cluster.keys_per_node("reviews:v6:77:meta:lock"),
+        cluster.keys_per_node("{reviews:v6:77:meta}:lock"),
         vec![0, 0, 0]
     );
     a.stop().await;

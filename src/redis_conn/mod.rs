@@ -1,36 +1,49 @@
-//! How the crate connects to Redis (the L2 cache and the rate limits share
-//! it): `--redis-url` parsed once into either one server or a Redis
-//! Cluster, with `TCP_NODELAY` on every connection, and a [`Connection`]
-//! that is either, so the callers send the same commands to both.
+//! How the crate talks to Redis (the L2 cache and the rate limits share
+//! it): `--redis-url` parsed once into one server or a Redis Cluster, and
+//! one [`Redis`] handle per process that both tiers call, so a server's
+//! loss is noticed — and logged — once per process.
 //!
-//! - One server: `redis://host:port/db` (or `rediss://` for TLS).
+//! - One server: `redis://host:port/db` (or `rediss://` for TLS): one
+//!   [`node::Node`], a multiplexed connection behind its breaker.
 //! - A cluster: its nodes' URLs separated by commas,
-//!   `redis://10.0.0.1:6379,redis://10.0.0.2:6379,redis://10.0.0.3:6379`
-//!   (the list of seed URLs deadpool-redis's cluster configuration takes);
-//!   the client asks them for the slot map and connects to every master,
-//!   following `MOVED` and `ASK` as slots move. List two or more nodes, so
-//!   a start finds the cluster with one seed down. A cluster connection is
-//!   redis's own `cluster_async::ClusterConnection` (one multiplexed
-//!   connection per master, commands routed by their key's slot): built
-//!   here rather than through deadpool-redis's cluster pool, whose manager
-//!   cannot set `TCP_NODELAY`.
+//!   `redis://10.0.0.1:6379,redis://10.0.0.2:6379,redis://10.0.0.3:6379`;
+//!   [`cluster::Cluster`] reads the slot map from them, keeps one
+//!   multiplexed connection and one breaker per master, and sends each
+//!   call to its key's master ([`slot`]), following `MOVED` and `ASK`. List
+//!   two or more nodes, so a start finds the cluster with one seed down.
 //!
-//! Every key the service writes is valid on a cluster: each command and
-//! each script names one key, and the one pipeline of two keys (a view and
-//! its fill lock) shares a hash tag, so both land on one master.
+//! Every call names the one key it is routed by, and every key the service
+//! writes is valid on a cluster: each command and script names one key,
+//! and the one pipeline — a view's fill and the `DEL` of its fill lock —
+//! names two keys that share a slot (the lock's hash tag is the view's key;
+//! see [`crate::cache::key::CacheKey::redis_lock`]).
 //!
-//! Requests share one pipelined connection per process, and with Nagle's
-//! algorithm a small command written while another awaits its reply waits
-//! for an ACK — up to the peer's delayed-ACK timer, milliseconds on a path
-//! that takes microseconds (measured: a Redis hit's p50 at 3,000 req/s
-//! went from 1.85 ms to 0.47 ms with it).
+//! Each call has the `--redis-timeout-ms` deadline, connecting included.
+//! A call either answers, or fails with a [`Failure`]: skipped (its
+//! server's breaker is open: at once), or failed (an error, a refusal, the
+//! deadline); an error reply such as `CLUSTERDOWN` fails the call without
+//! counting against the server, which answered.
+//!
+//! Connections set `TCP_NODELAY`: requests share one pipelined connection
+//! per server, and with Nagle's algorithm a small command written while
+//! another awaits its reply waits for an ACK — up to the peer's
+//! delayed-ACK timer, milliseconds on a path that takes microseconds
+//! (measured: a Redis hit's p50 at 3,000 req/s went from 1.85 ms to 0.47
+//! ms with it).
 
+pub mod cluster;
+pub mod node;
+pub mod slot;
+
+use std::sync::Arc;
 use std::time::Duration;
 
-use redis::aio::{ConnectionLike, MultiplexedConnection};
-use redis::cluster::{ClusterClient, ClusterClientBuilder};
-use redis::cluster_async::ClusterConnection;
-use redis::{Cmd, ConnectionInfo, IntoConnectionInfo, Pipeline, RedisFuture, Value};
+use redis::{ConnectionAddr, ConnectionInfo, FromRedisValue, IntoConnectionInfo};
+
+use self::cluster::Cluster;
+use self::node::Node;
+pub use self::node::Request;
+use crate::breaker::BreakerState;
 
 /// What `--redis-url` names.
 #[derive(Debug, Clone)]
@@ -64,89 +77,94 @@ pub fn connection_info(url: &str) -> anyhow::Result<ConnectionInfo> {
     Ok(info.set_tcp_settings(tcp))
 }
 
-/// A client of one server or of a cluster, that opens [`Connection`]s.
-#[derive(Clone)]
-pub enum Client {
-    /// One server.
-    Single(redis::Client),
-    /// A cluster.
-    Cluster(Box<ClusterClient>),
+/// `template`'s settings (credentials, TLS, `TCP_NODELAY`) for the server
+/// at `host:port`; `None` for a template that is not TCP.
+fn node_info(template: &ConnectionInfo, host: &str, port: u16) -> Option<ConnectionInfo> {
+    let mut addr = template.addr().clone();
+    match &mut addr {
+        ConnectionAddr::Tcp(h, p)
+        | ConnectionAddr::TcpTls {
+            host: h, port: p, ..
+        } => {
+            *h = host.to_string();
+            *p = port;
+        }
+        _ => return None,
+    }
+    Some(template.clone().set_addr(addr))
 }
 
-impl Client {
-    /// A client of what `url` names; connects on first use. `timeout`
-    /// bounds each connection attempt and each reply from a cluster node.
-    pub fn open(url: &str, timeout: Duration) -> anyhow::Result<Client> {
-        let invalid = |e: redis::RedisError| anyhow::anyhow!("invalid --redis-url {url}: {e}");
-        Ok(match target(url)? {
-            Target::Single(info) => Client::Single(redis::Client::open(info).map_err(invalid)?),
-            Target::Cluster(nodes) => {
-                Client::Cluster(Box::new(cluster_client(nodes, timeout).map_err(invalid)?))
-            }
-        })
-    }
+/// Why a call got no answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// Not sent: the key's server is unreachable (its breaker is open, or
+    /// its cluster marks it failed).
+    Skipped,
+    /// Sent, or tried, and failed: why.
+    Failed(String),
+}
 
-    /// A new connection (to every master, for a cluster).
-    pub async fn connect(&self) -> redis::RedisResult<Connection> {
-        Ok(match self {
-            Client::Single(client) => {
-                Connection::Single(client.get_multiplexed_async_connection().await?)
-            }
-            Client::Cluster(client) => Connection::Cluster(client.get_async_connection().await?),
-        })
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Skipped => f.write_str("skipped: the server is unreachable"),
+            Failure::Failed(why) => f.write_str(why),
+        }
     }
 }
 
-/// A cluster client of `nodes`: `TCP_NODELAY` on every node's connection,
-/// `timeout` on connecting and on each reply, and one retry at most (the
-/// caller's own timeout and breaker take it from there).
-pub fn cluster_client(
-    nodes: Vec<ConnectionInfo>,
+/// Where calls go.
+enum Servers {
+    Single(Box<Node>),
+    Cluster(Arc<Cluster>),
+}
+
+/// This process's Redis: one server or a cluster, shared by every call.
+pub struct Redis {
+    servers: Servers,
     timeout: Duration,
-) -> redis::RedisResult<ClusterClient> {
-    let tcp = redis::io::tcp::TcpSettings::default().set_nodelay(true);
-    ClusterClientBuilder::new(nodes)
-        .tcp_settings(tcp)
-        .connection_timeout(timeout)
-        .response_timeout(timeout)
-        .retries(1)
-        .build()
 }
 
-/// A connection to one server or to a cluster: cheap to clone, every clone
-/// pipelining on the same sockets.
-#[derive(Clone)]
-pub enum Connection {
-    /// One multiplexed connection.
-    Single(MultiplexedConnection),
-    /// A multiplexed connection per master, commands routed by key slot.
-    Cluster(ClusterConnection),
-}
-
-impl ConnectionLike for Connection {
-    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
-        match self {
-            Connection::Single(c) => c.req_packed_command(cmd),
-            Connection::Cluster(c) => c.req_packed_command(cmd),
-        }
+impl Redis {
+    /// The Redis (or Redis Cluster) of `url`; connects on first use, so a
+    /// Redis that is down at startup only opens a breaker. `timeout` bounds
+    /// each call, connecting included.
+    pub fn open(url: &str, timeout: Duration) -> anyhow::Result<Redis> {
+        let invalid = |e: redis::RedisError| anyhow::anyhow!("invalid --redis-url {url}: {e}");
+        let servers = match target(url)? {
+            Target::Single(info) => {
+                Servers::Single(Box::new(Node::new(info, timeout).map_err(invalid)?))
+            }
+            Target::Cluster(nodes) => {
+                Servers::Cluster(Arc::new(Cluster::new(nodes, timeout).map_err(invalid)?))
+            }
+        };
+        Ok(Redis { servers, timeout })
     }
 
-    fn req_packed_commands<'a>(
-        &'a mut self,
-        pipeline: &'a Pipeline,
-        offset: usize,
-        count: usize,
-    ) -> RedisFuture<'a, Vec<Value>> {
-        match self {
-            Connection::Single(c) => c.req_packed_commands(pipeline, offset, count),
-            Connection::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
-        }
+    /// Sends `request`, whose keys all share `key`'s slot, and reads its
+    /// reply (a pipeline's: the array of its replies) as a `T`.
+    pub async fn call<T: FromRedisValue>(
+        &self,
+        key: &[u8],
+        request: Request<'_>,
+    ) -> Result<T, Failure> {
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        let value = match &self.servers {
+            Servers::Single(node) => node.send(request, deadline).await?,
+            Servers::Cluster(cluster) => cluster.send(key, request, deadline).await?,
+        };
+        let value = value
+            .extract_error()
+            .map_err(|e| Failure::Failed(e.to_string()))?;
+        redis::from_redis_value(value).map_err(|e| Failure::Failed(e.to_string()))
     }
 
-    fn get_db(&self) -> i64 {
-        match self {
-            Connection::Single(c) => c.get_db(),
-            Connection::Cluster(c) => c.get_db(),
+    /// The breaker's state; on a cluster, the most open of its masters'.
+    pub fn state(&self) -> BreakerState {
+        match &self.servers {
+            Servers::Single(node) => node.state(),
+            Servers::Cluster(cluster) => cluster.state(),
         }
     }
 }
@@ -170,5 +188,15 @@ mod tests {
         assert!(nodes.iter().all(|n| n.tcp_settings().nodelay()));
         let err = target("redis://10.0.0.1:7000,nonsense").unwrap_err();
         assert!(err.to_string().starts_with("invalid --redis-url"), "{err}");
+    }
+
+    #[test]
+    fn a_node_found_in_the_cluster_keeps_the_seeds_settings() {
+        let seed = connection_info("redis://user:secret@10.0.0.1:7000/").unwrap();
+        let node = node_info(&seed, "10.0.0.9", 7005).unwrap();
+        assert_eq!(node.addr().to_string(), "10.0.0.9:7005");
+        assert_eq!(node.redis_settings().password(), Some("secret"));
+        assert_eq!(node.redis_settings().username(), Some("user"));
+        assert!(node.tcp_settings().nodelay());
     }
 }
