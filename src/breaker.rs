@@ -71,12 +71,17 @@ impl Breaker {
     /// The call succeeded: close. True when this closed a breaker that was
     /// open or probing (the backend is back).
     pub fn success(&self) -> bool {
+        close(&mut self.state.lock().expect("breaker lock"))
+    }
+
+    /// A call let through earlier succeeded: as [`Breaker::success`], except
+    /// that an open breaker stays open — a call that began before it opened
+    /// says little about the backend now (an overloaded one answers late);
+    /// only calls let through since, the probe's first, close it. True when
+    /// this closed it.
+    pub fn answered(&self) -> bool {
         let mut state = self.state.lock().expect("breaker lock");
-        let reopened = !matches!(*state, State::Closed { .. });
-        if !matches!(*state, State::Closed { failures: 0 }) {
-            *state = State::Closed { failures: 0 };
-        }
-        reopened
+        !matches!(*state, State::Open { .. }) && close(&mut state)
     }
 
     /// The call failed or timed out: count it, open at the threshold. True
@@ -121,6 +126,15 @@ impl Breaker {
     }
 }
 
+/// Closes `state`; true when it was not closed.
+fn close(state: &mut State) -> bool {
+    let was_closed = matches!(*state, State::Closed { .. });
+    if !matches!(*state, State::Closed { failures: 0 }) {
+        *state = State::Closed { failures: 0 };
+    }
+    !was_closed
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,6 +161,19 @@ mod tests {
         assert!(b.success(), "the probe's success closes it");
         assert_eq!(b.state(), BreakerState::Closed);
         assert!(b.allow() && b.allow());
+    }
+
+    #[test]
+    fn a_late_answer_does_not_close_an_open_breaker() {
+        let b = Breaker::new(1, Duration::from_millis(30));
+        assert!(b.failure());
+        assert!(!b.answered(), "a call from before it opened");
+        assert_eq!(b.state(), BreakerState::Open);
+        std::thread::sleep(Duration::from_millis(40));
+        assert!(b.allow(), "the probe");
+        assert!(b.answered(), "the probe's answer closes it");
+        assert_eq!(b.state(), BreakerState::Closed);
+        assert!(!b.answered(), "closed already");
     }
 
     #[test]

@@ -141,7 +141,7 @@ impl Node {
         let outcome = tokio::time::timeout_at(deadline, attempt).await;
         match outcome {
             Ok(Ok(value)) => {
-                if self.breaker.success() {
+                if self.breaker.answered() {
                     tracing::info!("redis {} is back: its breaker is closed", self.addr);
                 }
                 Ok(value)
