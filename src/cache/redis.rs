@@ -93,10 +93,8 @@ impl RedisTier {
                 .arg(entry.to_redis())
                 .arg("PX")
                 .arg(ttl.as_millis() as u64)
-                .ignore()
                 .cmd("DEL")
-                .arg(key.redis_lock())
-                .ignore();
+                .arg(key.redis_lock());
             let _ = tier
                 .call::<()>(redis_key.as_bytes(), Request::Pipeline(&fill))
                 .await;
