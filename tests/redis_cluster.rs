@@ -1,7 +1,8 @@
 //! `--redis-url` naming a real Redis Cluster (`redis-server --cluster-enabled
 //! yes` nodes joined by `redis-cli --cluster create`): cached views spread
 //! over three masters and are read back by another host, a fill lock held by
-//! one host keeps the other from the store, rate limits hold across two
+//! one host keeps the other from the store, views follow their slots when
+//! they move to another master (`MOVED`), rate limits hold across two
 //! hosts, and with a master killed reads go on while limits fall back to
 //! each host's own, as with a single Redis that is lost. With a replica per
 //! master, under keep-alive load with L1 off, a master killed costs only its
@@ -85,6 +86,42 @@ async fn views_and_fill_locks_go_through_a_three_master_cluster() {
     );
     a.stop().await;
     b.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn views_follow_their_slots_to_another_master() {
+    let cluster = RedisCluster::start();
+    let app = TestApp::start(Options::redis_only(cluster.url())).await;
+    let paths: Vec<String> = (1..=60u64).map(|p| format!("/reviews/{p}/meta")).collect();
+    let mut bodies = Vec::new();
+    for path in &paths {
+        app.get(path).await;
+        bodies.push(from_redis(&app, path).await);
+    }
+    let before = cluster.keys_per_node("reviews:v6:*");
+    // Every slot of the first master moves to the second, keys and all,
+    // under a process that still has the old slot map.
+    cluster.move_slots(0, 1);
+    let after = cluster.keys_per_node("reviews:v6:*");
+    println!("views per master: {before:?}, then {after:?}");
+    assert_eq!(after, vec![0, before[0] + before[1], before[2]]);
+    let calls = app.service.store().calls();
+    for (path, body) in paths.iter().zip(&bodies) {
+        let resp = app.get(path).await;
+        assert_eq!(resp.status, 200, "{path}");
+        assert_eq!(
+            resp.header("x-cache"),
+            Some("HIT-REDIS"),
+            "{path}: followed MOVED"
+        );
+        assert_eq!(&resp.body, body, "{path}");
+    }
+    assert_eq!(
+        app.service.store().calls(),
+        calls,
+        "no view went to the store"
+    );
+    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -297,6 +297,45 @@ impl RedisCluster {
         }
     }
 
+    /// Moves every slot of node `from` to node `to`, keys and all
+    /// (`redis-cli --cluster reshard`), as an operator rebalancing does.
+    pub fn move_slots(&self, from: usize, to: usize) {
+        let id = |i: usize| {
+            redis_cli(self.nodes[i].port, &["cluster", "myid"])
+                .trim()
+                .to_string()
+        };
+        let owned: usize = redis_cli(self.nodes[from].port, &["cluster", "nodes"])
+            .lines()
+            .find(|l| l.contains("myself"))
+            .map(|l| {
+                l.split_whitespace()
+                    .skip(8)
+                    .filter_map(|r| {
+                        let (a, b) = r.split_once('-').unwrap_or((r, r));
+                        Some(b.parse::<usize>().ok()? - a.parse::<usize>().ok()? + 1)
+                    })
+                    .sum()
+            })
+            .unwrap_or(0);
+        let out = Command::new("redis-cli")
+            .args([
+                "--cluster",
+                "reshard",
+                &format!("127.0.0.1:{}", self.nodes[from].port),
+            ])
+            .args(["--cluster-from", &id(from), "--cluster-to", &id(to)])
+            .args(["--cluster-slots", &owned.to_string(), "--cluster-yes"])
+            .output()
+            .expect("redis-cli runs");
+        assert!(
+            out.status.success(),
+            "redis-cli --cluster reshard: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// The ports of the live nodes.
     pub fn live_ports(&self) -> Vec<u16> {
         self.live().map(|n| n.port).collect()
