@@ -5,7 +5,10 @@
 //!
 //! ```text
 //! failover_load ADDR PRODUCTS CONNECTIONS SECONDS [MARKS]
+//! failover_load ADDR PRODUCTS CONNECTIONS every
 //! ```
+//!
+//! `every` reads each view once (a warm-up that leaves every view cached).
 //!
 //! MARKS is a file of `name unix_microseconds` lines written while the load
 //! ran: `kill` (a master was killed), `fail` (the cluster marked it
@@ -37,14 +40,29 @@ fn unix_us() -> u64 {
         .as_micros() as u64
 }
 
-/// One keep-alive connection's reads until `until` (µs since the epoch).
-async fn client(addr: String, products: u64, until: u64) -> Vec<Read> {
+/// What a client reads.
+#[derive(Clone, Copy)]
+enum Plan {
+    /// Random views until this time (µs since the epoch).
+    Until(u64),
+    /// Every view of the products `p` with `p % of == share`, once.
+    Share { share: u64, of: u64 },
+}
+
+/// One keep-alive connection's reads of `plan`.
+async fn client(addr: String, products: u64, plan: Plan) -> Vec<Read> {
     let mut reads = Vec::with_capacity(1 << 16);
     let mut stream: Option<TcpStream> = None;
     let mut buf = Vec::with_capacity(16 * 1024);
     let mut turn = 0u64;
-    while unix_us() < until {
-        let product = fastrand::u64(1..=products);
+    loop {
+        let product = match plan {
+            Plan::Until(until) if unix_us() < until => fastrand::u64(1..=products),
+            Plan::Share { share, of } if turn / 2 * of + share < products => {
+                turn / 2 * of + share + 1
+            }
+            _ => break,
+        };
         turn += 1;
         let path = if turn.is_multiple_of(2) {
             format!("/reviews/{product}/meta")
@@ -171,16 +189,31 @@ async fn main() {
     };
     let products: u64 = products.parse().expect("PRODUCTS");
     let connections: usize = connections.parse().expect("CONNECTIONS");
-    let seconds: f64 = seconds.parse().expect("SECONDS");
+    let every = seconds == "every";
+    let seconds: f64 = if every {
+        0.0
+    } else {
+        seconds.parse().expect("SECONDS")
+    };
     let start = unix_us();
     let end = start + (seconds * 1e6) as u64;
-    let tasks: Vec<_> = (0..connections)
-        .map(|_| tokio::spawn(client(addr.clone(), products, end)))
+    let tasks: Vec<_> = (0..connections as u64)
+        .map(|share| {
+            let plan = match every {
+                true => Plan::Share {
+                    share,
+                    of: connections as u64,
+                },
+                false => Plan::Until(end),
+            };
+            tokio::spawn(client(addr.clone(), products, plan))
+        })
         .collect();
     let mut reads = Vec::new();
     for task in tasks {
         reads.extend(task.await.expect("a client"));
     }
+    let end = end.max(unix_us());
     let Some(path) = rest.first() else {
         let all = figures(&reads, start, end);
         println!(

@@ -88,6 +88,8 @@ run() {
   local service=$!
   pids+=($service)
   for _ in $(seq 600); do curl -sf "http://127.0.0.1:$LISTEN/readyz" >/dev/null && break; sleep 0.1; done
+  # Every view read once (each fills Redis), then random reads for WARMUP s.
+  "$LOAD" "127.0.0.1:$LISTEN" "$PRODUCTS" "$CONNECTIONS" every | sed 's/^/warm-up: /'
   "$LOAD" "127.0.0.1:$LISTEN" "$PRODUCTS" "$CONNECTIONS" "$WARMUP" | sed 's/^/warm-up: /'
   # The victim: the first node that is a master.
   local victim
@@ -125,7 +127,7 @@ run() {
     echo
     echo "Lines the service logged from the kill to the end: $(($(wc -l <"$log") - logged))"
     echo
-    tail -n +"$((logged + 1))" "$log" | head -n 20 | sed 's/^/    /'
+    sed -n "$((logged + 1)),$((logged + 20))s/^/    /p" "$log"
   } | tee -a "$OUT"
   kill "$service"; wait "$service" 2>/dev/null || true
   for i in 0 1 2 3 4 5; do kill -9 "${redis_pid[$i]}" 2>/dev/null || true; done
