@@ -3,8 +3,9 @@
 //! one [`Redis`] handle per process that both tiers call, so a server's
 //! loss is noticed — and logged — once per process.
 //!
-//! - One server: `redis://host:port/db` (or `rediss://` for TLS): one
-//!   [`node::Node`], a multiplexed connection behind its breaker.
+//! - One server: `redis://host:port/db`: one [`node::Node`], a
+//!   multiplexed connection behind its breaker. (The redis crate is built
+//!   without its TLS features: a `rediss://` URL parses but cannot connect.)
 //! - A cluster: its nodes' URLs separated by commas,
 //!   `redis://10.0.0.1:6379,redis://10.0.0.2:6379,redis://10.0.0.3:6379`;
 //!   [`cluster::Cluster`] reads the slot map from them, keeps one
