@@ -20,7 +20,6 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use reviews::store::mongo::MongoStore;
 use reviews::supervisor::{self, Supervisor};
 use reviews::telemetry;
-use tracing::Instrument;
 
 fn main() -> ExitCode {
     reviews::config::forget_empty_env(&<Config as clap::CommandFactory>::command());
@@ -59,11 +58,12 @@ fn serve(config: &Config) -> anyhow::Result<()> {
     if let Some(listener) = supervisor::inherited_listener() {
         // A worker of a supervisor: the socket (and a seeded embedded store)
         // are ready. One process per core, so one thread per worker: no work
-        // stealing across cores, no cross-thread wakeups.
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
+        // stealing across cores, no cross-thread wakeups. Every line it
+        // writes carries its span, spawned tasks' too.
         let id = supervisor::worker_id().unwrap_or_default();
+        let span = tracing::info_span!("worker", id);
+        let _in_worker = span.enter();
+        let runtime = telemetry::runtime_in(&span)?;
         let serving = async {
             #[cfg(feature = "mongodb")]
             if let Some(mongo) = config.mongo() {
@@ -72,7 +72,7 @@ fn serve(config: &Config) -> anyhow::Result<()> {
             }
             work(Application::for_worker(config, listener)?).await
         };
-        return runtime.block_on(serving.instrument(tracing::info_span!("worker", id)));
+        return runtime.block_on(serving);
     }
     #[cfg(feature = "mongodb")]
     if let Some(mongo) = config.mongo() {

@@ -156,13 +156,8 @@ impl<S: Store> Application<S> {
 /// port's shared buckets (the service's counters region) and, with Redis,
 /// across hosts.
 fn write_safety<S: Store>(config: &Config, service: &Service<S>) -> anyhow::Result<WriteSafety> {
-    let redis = match &config.redis_url {
-        Some(url) => Some(RedisLimits::new(
-            url,
-            Duration::from_millis(config.redis_timeout_ms),
-        )?),
-        None => None,
-    };
+    // The cache's Redis: one handle, so one breaker per server and process.
+    let redis = service.cache().redis().map(RedisLimits::new);
     let limiter = Limiter::new(
         config.post_rate(),
         config.vote_rate(),

@@ -48,17 +48,7 @@ async fn a_redis_restored_from_a_snapshot_serves_no_pre_write_page() {
     let mut redis = RedisServer::start();
     let dir = tempfile::tempdir().unwrap();
     let url = redis.url();
-    let (_proc, addr) = Proc::serve(
-        dir.path(),
-        &[
-            "--workers",
-            "2",
-            "--redis-url",
-            &url,
-            "--l1-capacity-mb",
-            "0",
-        ],
-    );
+    let (_proc, addr) = Proc::serve_on_redis(dir.path(), 2, &url);
     let page = "/reviews/3?sort=newest&count=3";
     // Warm Redis from both workers, then snapshot it.
     let mut before = None;

@@ -299,7 +299,14 @@ fn empty_variables_count_as_unset() {
     let mut command = std::process::Command::new(REVIEWS);
     common::process::without_service_env(&mut command);
     let mut child = command
-        .args(["--listen", "127.0.0.1:0", "--demo-records", "500", "--workers", "1"])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--demo-records",
+            "500",
+            "--workers",
+            "1",
+        ])
         .env("MONGODB_URI", "")
         .env("REDIS_URL", "")
         .env("REVIEWS_CORS_ORIGINS", "")

@@ -103,8 +103,52 @@ impl CacheKey {
         key
     }
 
-    /// The Redis key of this view's fill lock.
+    /// The Redis key of this view's fill lock, `{<view's key>}:lock`: the
+    /// view's key is its hash tag, so on a Redis Cluster the lock lives in
+    /// its view's slot (a view's key holds no braces) and a fill sets the
+    /// view and frees the lock in one pipeline to one master.
     pub fn redis_lock(&self) -> String {
-        format!("{}:lock", self.redis_key())
+        format!("{{{}}}:lock", self.redis_key())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::redis_conn::slot::key_slot;
+
+    #[test]
+    fn a_fill_lock_shares_its_views_slot() {
+        let words = crate::text::Words::parse("Zipper sizing").unwrap();
+        let filter = Filter {
+            stars: 0b1_1000,
+            with_photos: true,
+            words,
+        };
+        let keys = [
+            CacheKey::meta(2),
+            CacheKey::meta(100_001),
+            CacheKey {
+                product_id: 7,
+                view: View::Page {
+                    page: 3,
+                    count: 5,
+                    sort: Sort::Newest,
+                    filter,
+                },
+                format: "",
+            },
+            CacheKey::meta(3).in_format("atelier"),
+        ];
+        for key in keys {
+            let (view, lock) = (key.redis_key(), key.redis_lock());
+            assert!(!view.contains(['{', '}']), "{view}");
+            assert_eq!(lock, format!("{{{view}}}:lock"));
+            assert_eq!(
+                key_slot(lock.as_bytes()),
+                key_slot(view.as_bytes()),
+                "{view}"
+            );
+        }
     }
 }

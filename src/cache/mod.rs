@@ -52,6 +52,7 @@ use self::variants::Variants;
 use self::versions::{Required, Versions};
 use crate::breaker::BreakerState;
 use crate::clock::{coarse_now_ms, now_ms};
+use crate::redis_conn::Redis;
 use crate::store::StoreError;
 
 /// Longest time an unknown product's answer is cached.
@@ -127,11 +128,13 @@ impl ReadThrough {
     pub fn with_stats(config: &CacheConfig, stats: Stats) -> anyhow::Result<ReadThrough> {
         let stats = Arc::new(stats);
         let l2 = match &config.redis_url {
-            Some(url) => Some(Arc::new(RedisTier::new(
-                url,
-                config.redis_timeout,
-                Arc::clone(&stats),
-            )?)),
+            Some(url) => {
+                let redis = Redis::open(url, config.redis_timeout)?;
+                Some(Arc::new(RedisTier::new(
+                    Arc::new(redis),
+                    Arc::clone(&stats),
+                )))
+            }
             None => None,
         };
         Ok(ReadThrough {
@@ -186,9 +189,16 @@ impl ReadThrough {
         self.versions.required(product_id).version
     }
 
-    /// The Redis breaker's state; `None` without Redis.
+    /// The Redis breaker's state (on a cluster, the most open of its
+    /// masters'); `None` without Redis.
     pub fn breaker_state(&self) -> Option<BreakerState> {
-        self.l2.as_ref().map(|l2| l2.breaker().state())
+        self.l2.as_ref().map(|l2| l2.redis().state())
+    }
+
+    /// The process's Redis, for the other tiers that keep state there (the
+    /// rate limits); `None` without Redis.
+    pub fn redis(&self) -> Option<Arc<Redis>> {
+        self.l2.as_ref().map(|l2| Arc::clone(l2.redis()))
     }
 
     /// The response for `key`, from the nearest tier that has it fresh at

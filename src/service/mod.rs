@@ -350,9 +350,13 @@ impl<S: Store> Service<S> {
         };
         self.metrics.store_call(started.elapsed(), result.is_ok());
         match &result {
-            Err(StoreError::Unavailable(_)) if counts => self.breaker.failure(),
+            Err(StoreError::Unavailable(_)) if counts => {
+                self.breaker.failure();
+            }
             Err(StoreError::Unavailable(_)) => {}
-            _ => self.breaker.success(),
+            _ => {
+                self.breaker.success();
+            }
         }
         result
     }
