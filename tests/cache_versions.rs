@@ -451,3 +451,80 @@ async fn made_up_versions_cost_a_few_store_reads_not_one_each() {
         .await;
     assert_eq!(shown.json()["results"][0]["review_id"], id);
 }
+
+/// A flood of reads asking for versions no one wrote, from many kept-alive
+/// clients at once, each a new number, over pages and meta of one product:
+/// the store is read at most 20 times a second for them (one look per
+/// 50 ms), counted by the store itself and by `/metrics`, while every
+/// answer is the newest copy the store has. Reads without a version go on
+/// being served from L1 meanwhile (how fast: `scripts/bench-versions.sh`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_made_up_versions_costs_at_most_20_store_reads_a_second() {
+    let app = TestApp::spawn().await;
+    let store = app.service.store();
+    let expected_meta = app.get("/reviews/8/meta").await.json();
+    let page = "/reviews/8?sort=newest&count=2";
+    let expected_page = app.get(page).await.json();
+    let metric = |text: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix("reviews_store_unheard_reads_total "))
+            .expect("the series")
+            .parse()
+            .unwrap()
+    };
+    let looks_before = metric(&String::from_utf8_lossy(&app.get("/metrics").await.body));
+    let reads_before = store.calls();
+    let stop = Arc::new(AtomicBool::new(false));
+    let answered = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let mut flood = tokio::task::JoinSet::new();
+    for client in 0..16u64 {
+        let (addr, stop, answered) = (app.addr, Arc::clone(&stop), Arc::clone(&answered));
+        let (meta, page_json) = (expected_meta.clone(), expected_page.clone());
+        flood.spawn(async move {
+            let mut conn = KeepAlive::new(addr);
+            let mut n = client * 1_000_000;
+            while !stop.load(Ordering::Relaxed) {
+                n += 1;
+                let version = 1_000_000_000 + n;
+                let (path, expected) = if n % 2 == 0 {
+                    (format!("/reviews/8/meta?min_version=8:{version}"), &meta)
+                } else {
+                    (format!("{page}&min_version={version}"), &page_json)
+                };
+                let resp = conn.get(&path).await.unwrap();
+                assert_eq!(resp.status, 200, "{}", String::from_utf8_lossy(&resp.body));
+                assert_eq!(&resp.json(), expected, "the newest copy the store has");
+                answered.fetch_add(1, Ordering::Relaxed);
+            }
+            assert_eq!(conn.connects, 1, "one kept-alive connection");
+        });
+    }
+    // Meanwhile a shopper's reads without a version are served from L1.
+    let mut shopper = KeepAlive::new(app.addr);
+    let mut shopper_reads = 0;
+    while started.elapsed() < Duration::from_secs(2) {
+        let resp = shopper.get("/reviews/8/meta").await.unwrap();
+        assert_eq!(resp.header("x-cache"), Some("HIT-L1"));
+        shopper_reads += 1;
+    }
+    stop.store(true, Ordering::Relaxed);
+    flood.join_all().await;
+    let seconds = started.elapsed().as_secs_f64();
+    let reads = store.calls() - reads_before;
+    let looks = metric(&String::from_utf8_lossy(&app.get("/metrics").await.body)) - looks_before;
+    let flooded = answered.load(Ordering::Relaxed);
+    println!(
+        "{flooded} made-up reads and {shopper_reads} shopper reads in {seconds:.2} s: \
+         {reads} store reads, {looks} looks"
+    );
+    assert!(flooded >= 200, "the flood ran: {flooded} reads");
+    let bound = (seconds * 20.0).ceil() as u64 + 1;
+    assert!(
+        looks <= bound,
+        "{looks} looks in {seconds:.2} s (at most {bound})"
+    );
+    // Each look reads one view; the other view is answered from the copy
+    // the look's version allows: one more read per version the store has.
+    assert!(reads <= bound + 2, "{reads} store reads in {seconds:.2} s");
+}
