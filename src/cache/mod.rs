@@ -272,7 +272,7 @@ impl ReadThrough {
     async fn fetch_unheard<F, Fut>(
         &self,
         key: CacheKey,
-        known: Required,
+        mut known: Required,
         at_least: u64,
         load: F,
     ) -> Result<Lookup, StoreError>
@@ -308,6 +308,8 @@ impl ReadThrough {
             if let Some(next) = next.filter(|&next| next > Instant::now()) {
                 drop(looks);
                 tokio::time::sleep_until(next.into()).await;
+                // Writes learned meanwhile count.
+                known = self.versions.required(product);
                 continue;
             }
             // This request's own look, under the slot's lock: requests for

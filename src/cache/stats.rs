@@ -38,8 +38,9 @@ pub struct Counters {
     pub stale: AtomicU64,
     /// Queries sent to the store.
     pub store_queries: AtomicU64,
-    /// Of those, looks: reads for a version of its product this process
-    /// had not heard of (at most 20 a second per product).
+    /// Of those, looks: reads that answer a version of its product this
+    /// process had not heard of, and tell the version the store has (at
+    /// most 20 a second per product).
     pub unheard_reads: AtomicU64,
     /// Store queries that failed.
     pub store_errors: AtomicU64,

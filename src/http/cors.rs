@@ -125,11 +125,6 @@ impl Cors {
         }
     }
 
-    /// The service's own origins.
-    pub fn own(&self) -> &[String] {
-        &self.own
-    }
-
     /// The named origins (not `*`): what the widget may take as its API.
     pub fn listed(&self) -> &[String] {
         &self.origins

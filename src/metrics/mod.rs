@@ -507,8 +507,8 @@ impl Metrics {
             help,
             &cache.store_queries,
         );
-        let help = "Of those, reads for a min_version the process had not heard of \
-                    (at most 20 a second per product).";
+        let help = "Of those, looks: reads answering a min_version the process had not \
+                    heard of (at most 20 a second per product).";
         single(
             &mut out,
             "reviews_store_unheard_reads_total",
