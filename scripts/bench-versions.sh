@@ -5,13 +5,17 @@
 # or over the MongoDB at MONGODB_URI when it is set (its database is seeded
 # with RECORDS reviews if it does not hold them).
 # Each round: wrk's shoppers read random products among the HOT hottest
-# (reads without min_version: L1 hits) alone for DURATION s, then for
-# DURATION s again while a second wrk floods product PRODUCT's page with
-# made-up versions (artillery/wrk/made_up_versions.lua). Printed per round
-# and as medians: the shoppers' req/s alone and during the flood and their
-# ratio, the flood's own req/s, and the store reads a second the flood cost
-# (reviews_store_queries_total over the flooded run; the shoppers' reads
-# are L1 hits and cost none).
+# (reads without min_version: L1 hits) for DURATION s alone, twice while
+# a second wrk floods product PRODUCT's page with made-up versions
+# (artillery/wrk/made_up_versions.lua), and alone again (so a load beside
+# the bench that drifts during the round weighs on both sides alike).
+# Printed per round and as medians: the shoppers' req/s alone and during
+# the flood and their ratio, the flood's own req/s, and the store reads a
+# second the flood cost (reviews_store_queries_total over the flooded
+# runs; the shoppers' reads are L1 hits and cost none); and, for what an
+# L1 hit costs each build, the server's CPU time per shopper read alone
+# (utime + stime from /proc over the run, divided by the requests: steadier
+# than req/s on a machine shared with other work).
 #
 #   scripts/bench-versions.sh
 #   BASELINE=/tmp/before/target/release/reviews scripts/bench-versions.sh
@@ -26,8 +30,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 RECORDS=${RECORDS:-1000000}
-DURATION=${DURATION:-8}
-ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-5}
+ROUNDS=${ROUNDS:-5}
 CONNECTIONS=${CONNECTIONS:-32}
 FLOOD_CONNECTIONS=${FLOOD_CONNECTIONS:-32}
 HOT=${HOT:-100}
@@ -49,18 +53,26 @@ fi
 ./target/release/seed --records "$RECORDS" "${store[@]}" 2>&1 | tail -n 1
 
 pids=()
+declare -A server
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true' EXIT
 start() { # PORT BINARY
   RUST_LOG=warn "$2" --listen "127.0.0.1:$1" --workers 1 "${store[@]}" --demo-records 0 &
   pids+=($!)
+  server[$1]=$!
   for _ in $(seq 200); do curl -sf "http://127.0.0.1:$1/healthz" >/dev/null && break; sleep 0.05; done
   # The shoppers' products in L1, the flooded product's page too.
   for id in $(seq "$HOT") "$PRODUCT"; do echo "url = \"http://127.0.0.1:$1/reviews/$id\""; done | curl -s -K - >/dev/null
 }
 queries() { curl -s "http://127.0.0.1:$1/metrics" | awk '$1 == "reviews_store_queries_total" {print $2}'; }
-shoppers() { # PORT: req/s
-  wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" -s artillery/wrk/random_product.lua \
-    "http://127.0.0.1:$1" -- "$HOT" | awk '/^Requests\/sec/ {printf "%.0f", $2}'
+ticks() { awk '{print $14 + $15}' "/proc/${server[$1]}/stat"; } # the server's CPU time
+shoppers() { # PORT: "req/s µs-of-server-CPU-per-request"
+  local t0 out
+  t0=$(ticks "$1")
+  out=$(wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" -s artillery/wrk/random_product.lua \
+    "http://127.0.0.1:$1" -- "$HOT")
+  awk -v t=$(($(ticks "$1") - t0)) -v hz="$(getconf CLK_TCK)" '
+    /requests in/ {n = $1} /^Requests\/sec/ {rps = $2}
+    END {printf "%.0f %.2f", rps, t / hz * 1e6 / n}' <<<"$out"
 }
 flood() { # PORT: req/s
   wrk -t1 -c"$FLOOD_CONNECTIONS" -d"${DURATION}s" -s artillery/wrk/made_up_versions.lua \
@@ -74,26 +86,40 @@ for build in "${builds[@]}"; do
   start "$port" "$bin"
 done
 
+# flooded PORT: one run of the shoppers during a flood, "shoppers flood
+# store-reads-a-second".
+flooded() {
+  local before after flood_out during
+  flood_out=$(mktemp)
+  before=$(queries "$1")
+  flood "$1" >"$flood_out" &
+  read -r during _ <<<"$(shoppers "$1")"
+  wait $!
+  after=$(queries "$1")
+  echo "$during $(cat "$flood_out") $(awk -v a="$before" -v b="$after" -v d="$DURATION" 'BEGIN {printf "%.0f", (b - a) / d}')"
+  rm -f "$flood_out"
+}
+
 declare -A results
 for round in $(seq "$ROUNDS"); do
   for build in "${builds[@]}"; do
     IFS=: read -r name _ port <<<"$build"
-    alone=$(shoppers "$port")
-    before=$(queries "$port")
-    flood "$port" >"/tmp/bench-versions-flood.$$" &
-    flooding=$!
-    during=$(shoppers "$port")
-    wait "$flooding"
-    flooded=$(cat "/tmp/bench-versions-flood.$$")
-    after=$(queries "$port")
-    reads=$(awk -v a="$before" -v b="$after" -v d="$DURATION" 'BEGIN {printf "%.0f", (b - a) / d}')
+    # Alone, flooded, flooded, alone: a load beside the bench that drifts
+    # during the round weighs on both sides alike.
+    read -r alone1 cpu1 <<<"$(shoppers "$port")"
+    read -r during1 flood1 reads1 <<<"$(flooded "$port")"
+    read -r during2 flood2 reads2 <<<"$(flooded "$port")"
+    read -r alone2 cpu2 <<<"$(shoppers "$port")"
+    alone=$(( (alone1 + alone2) / 2 )) during=$(( (during1 + during2) / 2 ))
+    flooded_rps=$(( (flood1 + flood2) / 2 )) reads=$(( (reads1 + reads2) / 2 ))
     ratio=$(awk -v a="$alone" -v b="$during" 'BEGIN {printf "%.3f", b / a}')
-    echo "round $round, $name: shoppers alone $alone req/s, during the flood $during req/s ($ratio);" \
-      "flood $flooded req/s; store reads $reads/s"
-    results[$name]+="$ratio $reads $alone $during $flooded"$'\n'
+    cpu=$(awk -v a="$cpu1" -v b="$cpu2" 'BEGIN {printf "%.2f", (a + b) / 2}')
+    echo "round $round, $name: shoppers alone $alone1, $alone2 req/s, during the flood $during1, $during2 req/s" \
+      "($ratio); flood $flood1, $flood2 req/s; store reads $reads1, $reads2 a second;" \
+      "server CPU per shopper read alone $cpu1, $cpu2 µs"
+    results[$name]+="$ratio $reads $alone $during $flooded_rps $cpu"$'\n'
   done
 done
-rm -f "/tmp/bench-versions-flood.$$"
 median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 for build in "${builds[@]}"; do
   IFS=: read -r name _ _ <<<"$build"
@@ -102,7 +128,8 @@ for build in "${builds[@]}"; do
     "store reads $(awk 'NF {print $2}' <<<"$rows" | median)/s," \
     "shoppers alone $(awk 'NF {print $3}' <<<"$rows" | median) req/s," \
     "during $(awk 'NF {print $4}' <<<"$rows" | median) req/s," \
-    "flood $(awk 'NF {print $5}' <<<"$rows" | median) req/s"
+    "flood $(awk 'NF {print $5}' <<<"$rows" | median) req/s," \
+    "server CPU per shopper read alone $(awk 'NF {print $6}' <<<"$rows" | median) µs"
 done
 echo "wrk -t1 -c$CONNECTIONS (shoppers, $HOT hot products) and -t1 -c$FLOOD_CONNECTIONS (flood, product $PRODUCT), ${DURATION}s;" \
   "reviews --workers 1 on $where; $(nproc) cores shared by both wrk and the servers"
