@@ -26,10 +26,11 @@
 //!
 //! A read asking for a version of its product this process has not heard
 //! of (`min_version`: a write made elsewhere, or a number made up) is
-//! answered by a store read that began after it arrived — a *look* — and
-//! looks of one product begin at most once per [`UNHEARD_GAP`]: at most 20
-//! store reads a second per product, however many such requests come and
-//! whatever versions they name (see [`ReadThrough::fetch_unheard`]).
+//! answered by a *look* that began after it arrived — L1, Redis, then the
+//! store — and looks at one product begin at most once per
+//! [`UNHEARD_GAP`]: at most 20 store reads a second per product, however
+//! many such requests come and whatever versions they name (see
+//! [`ReadThrough::fetch_unheard`]).
 
 pub mod entry;
 pub mod feed;
@@ -100,8 +101,8 @@ pub struct CacheConfig {
     pub redis_timeout: Duration,
 }
 
-/// The least time between the starts of two looks (store reads for
-/// versions this process has not heard of) at one product: at most 20 a
+/// The least time between the starts of two looks (reads for versions
+/// this process has not heard of) at one product: at most 20 store reads a
 /// second per product.
 pub const UNHEARD_GAP: Duration = Duration::from_millis(50);
 /// Slots the last looks are kept in, by product hash.
@@ -113,17 +114,55 @@ const LOOK_KEPT: Duration = Duration::from_secs(10);
 /// Products a slot holds looks of before it sweeps.
 const LOOKS_SWEEP: usize = 64;
 
-/// The last look at one product: a store read for a version its process
-/// had not heard of.
+/// The last look at one product: a read (L1, Redis, then the store) for a
+/// version its process had not heard of.
 struct Look {
     /// The view it read.
     key: CacheKey,
-    /// When its store read began: it shows every write committed before,
-    /// so it speaks for every request that arrived before.
+    /// When it began: a store read then shows every write committed
+    /// before, so it speaks for every request that arrived before.
     began: std::time::Instant,
-    /// Its answer: the store's (or, the store failing, the stale copy or
-    /// the error).
+    /// Its answer: a cached copy at least as new as asked, or the store's
+    /// (or, the store failing, the stale copy or the error).
     answer: Result<Lookup, StoreError>,
+}
+
+/// How a look answers a request of its product that arrived before it
+/// began.
+enum Served {
+    /// With the look's own answer.
+    Answer,
+    /// With a copy of the request's view at least this new.
+    AtLeast(u64),
+}
+
+impl Look {
+    /// How this look answers a request for version `at_least` of `key`
+    /// that arrived before it began, if it can. A store read shows every
+    /// write committed before it began: its own view's answer is the
+    /// newest there is, and it tells the version the store had (a request
+    /// asking more asked for a version no one had written by then). A
+    /// failed one tells nothing: the request is read as any read is (the
+    /// store breaker bounds a failing store's reads). A cached copy
+    /// answers only requests asking no more than its version; those asking
+    /// more need a look of their own.
+    fn serves(&self, key: &CacheKey, at_least: u64) -> Option<Served> {
+        let (read_store, version) = match &self.answer {
+            Ok(l) => (
+                matches!(l.origin, Origin::Store | Origin::Stale),
+                l.entry.version,
+            ),
+            Err(_) => (true, 0),
+        };
+        if self.key == *key {
+            return (read_store || version >= at_least).then_some(Served::Answer);
+        }
+        match &self.answer {
+            Ok(l) if l.origin == Origin::Store => Some(Served::AtLeast(at_least.min(version))),
+            _ if read_store || version >= at_least => Some(Served::AtLeast(at_least)),
+            _ => None,
+        }
+    }
 }
 
 /// The read-through cache in front of the store.
@@ -249,20 +288,23 @@ impl ReadThrough {
 
     /// A read asked for version `at_least` of its product, newer than any
     /// this process has heard of (`known`): a write made elsewhere, or a
-    /// number made up. Either way it is answered by a look — a store read
-    /// that began after it arrived, which shows every write committed
-    /// before it (the client's write was committed before its answer, so
+    /// number made up. Either way it is answered by a look that began
+    /// after it arrived — L1 and Redis, for a copy at least as new as
+    /// asked, then the store, whose read shows every write committed before
+    /// it began (the client's write was committed before its answer, so
     /// before this request) — and looks at one product begin at most once
     /// per [`UNHEARD_GAP`]:
     ///
     /// - a look at the product that began after this request arrived
-    ///   answers it: of the same view, with its answer; of another view,
-    ///   by telling the version the store had, so the request needs a copy
-    ///   at least that new (or its own version, if lower) — which a cached
-    ///   copy or one single-flight read gives, as for any read;
-    /// - otherwise the request waits for the next look, which begins once
-    ///   the gap since the last one has passed, and serves every request
-    ///   that was waiting when it began.
+    ///   answers it as [`Look::serves`] says: of the same view, with its
+    ///   answer; of another view, by the version the store had, so the
+    ///   request needs a copy at least that new (or its own version, if
+    ///   lower) — which a cached copy or one single-flight read gives, as
+    ///   for any read;
+    /// - otherwise (none, or one that found a cached copy older than this
+    ///   request asks) the request waits for the next look, which begins
+    ///   once the gap since the last one has passed, and serves every
+    ///   request that was waiting when it began.
     ///
     /// So however many such requests come, and whatever versions they
     /// name, a product costs at most one look per gap (20 store reads a
@@ -287,22 +329,18 @@ impl ReadThrough {
             let mut looks = slot.lock().await;
             let last = looks.get(&product);
             if let Some(look) = last.filter(|l| l.began >= arrived) {
-                if look.key == key {
-                    return look.answer.clone();
+                match look.serves(&key, at_least) {
+                    Some(Served::Answer) => return look.answer.clone(),
+                    Some(Served::AtLeast(version)) => {
+                        let required = Required {
+                            version: known.version.max(version),
+                            ..known
+                        };
+                        drop(looks);
+                        return self.flight(key, required, load).await;
+                    }
+                    None => {}
                 }
-                // Another view's look tells the version the store had then;
-                // a failed one tells nothing, and this view is read as any
-                // read is (the store breaker bounds a failing store's reads).
-                let version = match &look.answer {
-                    Ok(seen) if seen.origin == Origin::Store => at_least.min(seen.entry.version),
-                    _ => at_least,
-                };
-                let required = Required {
-                    version: known.version.max(version),
-                    ..known
-                };
-                drop(looks);
-                return self.flight(key, required, load).await;
             }
             let next = last.map(|l| l.began + UNHEARD_GAP);
             if let Some(next) = next.filter(|&next| next > Instant::now()) {
@@ -313,15 +351,18 @@ impl ReadThrough {
                 continue;
             }
             // This request's own look, under the slot's lock: requests for
-            // the product that arrive meanwhile queue behind it.
+            // the product that arrive meanwhile queue behind it. L1 and
+            // Redis first (a write made elsewhere may be cached there
+            // already), then the store.
             let began = Instant::now();
-            bump(&self.stats.unheard_reads);
-            let now = now_ms();
-            let (admitted, l2) = self.tiers(&key, now);
-            let last_known = self.l1.get(&key, now);
-            let answer = self
-                .read_store(key.clone(), admitted, l2, last_known, load)
-                .await;
+            let required = Required {
+                version: known.version.max(at_least),
+                ..known
+            };
+            let answer = self.fetch(key.clone(), required, load).await;
+            if !matches!(&answer, Ok(l) if matches!(l.origin, Origin::L1 | Origin::Redis)) {
+                bump(&self.stats.unheard_reads);
+            }
             if looks.len() >= LOOKS_SWEEP {
                 looks.retain(|_, l| l.began.elapsed() < LOOK_KEPT);
             }
@@ -377,7 +418,11 @@ impl ReadThrough {
                 origin: Origin::L1,
             });
         }
-        let (admitted, l2) = self.tiers(&key, now);
+        let admitted = self.variants.admit(&key, now);
+        let l2 = self
+            .l2
+            .as_ref()
+            .filter(|_| admitted && RedisTier::caches(&key));
         if let Some(l2) = l2 {
             let mut found = l2.get(&key).await;
             if !found
@@ -410,36 +455,6 @@ impl ReadThrough {
                 }
             }
         }
-        self.read_store(key, admitted, l2, last_known, load).await
-    }
-
-    /// Whether `key` may be cached (see [`variants`]), and the Redis tier
-    /// it is cached in, if any.
-    fn tiers(&self, key: &CacheKey, now: u64) -> (bool, Option<&Arc<RedisTier>>) {
-        let admitted = self.variants.admit(key, now);
-        let l2 = self
-            .l2
-            .as_ref()
-            .filter(|_| admitted && RedisTier::caches(key));
-        (admitted, l2)
-    }
-
-    /// Renders `key` from the store with `load` and fills the tiers with it
-    /// (L1, and `l2` in the background) when the view is `admitted` and no
-    /// write this process knows of overtook the read; when the store fails,
-    /// the `last_known` copy is served as stale.
-    async fn read_store<F, Fut>(
-        &self,
-        key: CacheKey,
-        admitted: bool,
-        l2: Option<&Arc<RedisTier>>,
-        last_known: Option<Arc<Entry>>,
-        load: F,
-    ) -> Result<Lookup, StoreError>
-    where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<Rendered, StoreError>>,
-    {
         bump(&self.stats.store_queries);
         let began = now_ms();
         match load().await {
