@@ -57,13 +57,13 @@ impl Admin {
         self.token.is_some()
     }
 
-    /// Checks the request's bearer token: 401 when it is missing or wrong.
+    /// Checks the request's bearer token: 401 when it is missing or wrong,
+    /// 400 when the request carries two `Authorization` headers.
     pub fn authorize(&self, headers: &HeaderMap) -> Result<(), ApiError> {
         let Some(secret) = &self.token else {
             return Err(ApiError::unauthorized("admin routes are disabled"));
         };
-        let given = headers
-            .get(header::AUTHORIZATION)
+        let given = super::framing::single(headers, &header::AUTHORIZATION)?
             .map(|v| v.as_bytes())
             .and_then(|v| {
                 let (scheme, token) = v.split_at_checked(7)?;
@@ -234,6 +234,13 @@ mod tests {
         assert_eq!(with("Bearer 0123456789abcdeF").unwrap_err().status, 401);
         assert_eq!(with("Basic 0123456789abcdef").unwrap_err().status, 401);
         assert_eq!(admin.authorize(&HeaderMap::new()).unwrap_err().status, 401);
+        let mut twice = HeaderMap::new();
+        twice.append(
+            header::AUTHORIZATION,
+            "Bearer 0123456789abcdef".parse().unwrap(),
+        );
+        twice.append(header::AUTHORIZATION, "Bearer wrong".parse().unwrap());
+        assert_eq!(admin.authorize(&twice).unwrap_err().status, 400);
         assert!(format!("{admin:?}").contains("enabled: true"));
         assert!(!format!("{admin:?}").contains("0123"));
     }

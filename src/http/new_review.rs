@@ -6,7 +6,8 @@
 //! Text hygiene: `summary`, `name` and `body` refuse control characters
 //! (C0, DEL and C1: NUL, BEL, ESC, …; `body` may hold line breaks and
 //! tabs), and text made only of invisible characters — spaces, zero-width
-//! and other format characters, fillers — counts as blank.
+//! and other format characters, fillers — and combining marks with no
+//! letter to sit on (a lone U+0301 shows as nothing) counts as blank.
 
 use std::fmt;
 
@@ -274,6 +275,13 @@ fn invisible(c: char) -> bool {
         )
 }
 
+/// Whether `text` shows nothing: only invisible characters and combining
+/// marks (which, with no visible character to sit on, show as nothing).
+fn blank(text: &str) -> bool {
+    text.chars()
+        .all(|c| invisible(c) || unicode_normalization::char::is_combining_mark(c))
+}
+
 /// A text field within `chars`, without control characters (but line
 /// breaks and tabs when `multiline`), and not blank.
 pub fn text(
@@ -302,7 +310,7 @@ pub fn text(
             u32::from(c)
         )));
     }
-    if text.chars().all(invisible) {
+    if blank(text) {
         return Err(ApiError::unprocessable(format!("{name} must not be blank")));
     }
     Ok(text.to_string())
@@ -526,6 +534,8 @@ mod tests {
                 "\u{3164}\u{2060} \u{00A0}",
                 "name must not be blank",
             ),
+            ("summary", "\u{0301}", "summary must not be blank"),
+            ("summary", " \u{0301}\u{20DD} ", "summary must not be blank"),
         ] {
             let mut v = valid();
             v[field] = serde_json::json!(value);
@@ -543,6 +553,10 @@ mod tests {
         let mut v = valid();
         v["body"] = serde_json::json!("\u{200B}".repeat(60));
         assert_eq!(error_of(v).1, "body must not be blank");
+        // A mark on a letter is text: "é" written as e and U+0301.
+        let mut v = valid();
+        v["summary"] = serde_json::json!("Cafe\u{0301}");
+        assert!(parse(v.to_string().as_bytes()).is_ok());
         // Line breaks and tabs are fine in a body; visible text with a
         // zero-width joiner inside (an emoji sequence) is fine anywhere.
         let mut v = valid();

@@ -45,8 +45,9 @@ pub async fn meta<S: Store>(
 }
 
 /// Reads the body of `POST /reviews/:product_id`, in the order the API
-/// fixes: content type (415), size (413, declared or streamed), and a
-/// deadline for the whole body to arrive (408).
+/// fixes: content type (415; 400 when the request names two), size (413,
+/// declared or streamed), and a deadline for the whole body to arrive
+/// (408).
 pub async fn read_body<B>(
     headers: &HeaderMap,
     body: B,
@@ -56,7 +57,7 @@ where
     B: Body<Data = Bytes>,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    if !is_json(headers.get(header::CONTENT_TYPE)) {
+    if !is_json(super::framing::single(headers, &header::CONTENT_TYPE)?) {
         return Err(ApiError::unsupported_media_type(
             "content type must be application/json",
         ));

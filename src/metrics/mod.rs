@@ -220,7 +220,7 @@ impl Cell {
 /// without changing a size.
 fn layout_id() -> u64 {
     let mut words = vec![
-        3,
+        4,
         size_of::<SlotCounters>() as u64,
         size_of::<Cell>() as u64,
         size_of::<crate::cache::feed::Feed>() as u64,
@@ -506,6 +506,15 @@ impl Metrics {
             "counter",
             help,
             &cache.store_queries,
+        );
+        let help = "Of those, looks: reads answering a min_version the process had not \
+                    heard of (at most 20 a second per product).";
+        single(
+            &mut out,
+            "reviews_store_unheard_reads_total",
+            "counter",
+            help,
+            &cache.unheard_reads,
         );
         single(
             &mut out,

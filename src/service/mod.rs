@@ -148,10 +148,10 @@ impl<S: Store> Service<S> {
         q: PageQuery,
         at_least: u64,
     ) -> Result<Lookup, StoreError> {
-        self.expect(q.product_id, at_least);
         let key = CacheKey::page(&q).in_format(F::NAME);
         self.cache
             .get(key, at_least, || async {
+                self.expect(q.product_id, at_least);
                 let photos = self.products.photo_base();
                 let render = |page: PageView<'_, '_>| format.page(&q, page, photos);
                 let page = self.read(self.store.page_rendered(q.clone(), render));
@@ -175,10 +175,10 @@ impl<S: Store> Service<S> {
         product_id: u64,
         at_least: u64,
     ) -> Result<Lookup, StoreError> {
-        self.expect(product_id, at_least);
         let key = CacheKey::meta(product_id).in_format(F::NAME);
         self.cache
             .get(key, at_least, || async {
+                self.expect(product_id, at_least);
                 let meta = self.read(self.store.meta_versioned(product_id)).await?;
                 let body = meta.value.map(|m| format.meta(product_id, &m));
                 Ok(rendered(product_id, body, meta.version))
@@ -186,11 +186,13 @@ impl<S: Store> Service<S> {
             .await
     }
 
-    /// A client asks for version `at_least` of `product_id`: when that is
-    /// newer than any write this process knows of, the write was made
-    /// elsewhere and not polled yet, so the store reads where it surely is.
-    /// The client's number is never taken as a known write (a made-up one
-    /// would hold every copy of the product back for everyone).
+    /// A store read for a client asking for version `at_least` of
+    /// `product_id`: when that is newer than any write this process knows
+    /// of, the write was made elsewhere and not polled yet, so the store
+    /// reads where it surely is. Called as the store is read, not on every
+    /// request (the cache bounds how often that is for versions no one
+    /// wrote). The client's number is never taken as a known write (a
+    /// made-up one would hold every copy of the product back for everyone).
     fn expect(&self, product_id: u64, at_least: u64) {
         if at_least > 0 && at_least > self.cache.known_version(product_id) {
             self.store.newer_elsewhere(product_id);
