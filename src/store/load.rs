@@ -115,15 +115,48 @@ pub struct ImportPlan {
 
 /// One product of an import with all it holds, handed to a store in
 /// product order.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ImportedProduct {
     /// The product.
     pub product_id: u64,
     /// Its characteristics (nothing counted: the store counts its reviews).
     pub characteristics: Characteristics,
-    /// Its reviews, reported ones too, in id order, each with its photos
-    /// and characteristic ratings.
-    pub reviews: Vec<Review>,
+    /// Its reviews, reported ones too, each with its photos and
+    /// characteristic ratings, in the embedded store's encoding (see
+    /// [`super::embedded::codec`]), end to end: the embedded store writes
+    /// them as they are.
+    pub records: Vec<u8>,
+    /// Each review's id and where its record ends in `records`, in id
+    /// order.
+    pub ends: Vec<(u64, usize)>,
+}
+
+impl ImportedProduct {
+    /// Each review's id and record, in id order.
+    pub fn records(&self) -> impl Iterator<Item = (u64, &[u8])> + '_ {
+        let starts = std::iter::once(0).chain(self.ends.iter().map(|&(_, end)| end));
+        self.ends
+            .iter()
+            .zip(starts)
+            .map(|(&(id, end), start)| (id, &self.records[start..end]))
+    }
+
+    /// How many reviews it holds.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Whether it holds no review.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Each review, decoded.
+    pub fn reviews(&self) -> Result<Vec<Review>, StoreError> {
+        self.records()
+            .map(|(id, raw)| super::embedded::codec::decode(id, raw).map_err(StoreError::Corrupt))
+            .collect()
+    }
 }
 
 /// What a store export visits: the store's data set and next id first,

@@ -3,19 +3,25 @@
 //! over in product order ([`Products`]), by external sorts and merge
 //! joins, so memory stays bounded whatever the size of the files:
 //!
-//! 1. the files are read at once, `reviews.csv` on one thread and the
-//!    others in turn on another, each row checked and sorted — reviews by
-//!    id, photos by review, ratings by characteristic — and duplicates of
-//!    an id seen before rejected as they are read ([`IdSet`]);
+//! 1. the files are read at once, `reviews.csv` on two threads (one reads
+//!    and checks rows, the other keeps them) and the others in turn on a
+//!    third, each row checked and duplicates of an id seen before rejected
+//!    as they are read ([`IdSet`]); reviews are written once, as read, to
+//!    a [`Spool`], and only a small entry per review — its id, product and
+//!    place in the spool — is sorted by id; photos are sorted by review,
+//!    ratings by characteristic;
 //! 2. ratings are joined to the characteristics they rate (which gives
 //!    their product and kind) and sorted by review;
-//! 3. reviews are merged with their photos and ratings, in review order,
-//!    and sorted by product;
-//! 4. [`Products`] merges them with the products' characteristics.
+//! 3. the reviews' entries are merged with their photos and ratings, in
+//!    review order: what joins a review goes to a second spool, and an
+//!    entry per review pointing at both is sorted by product;
+//! 4. [`Products`] merges those with the products' characteristics, and
+//!    makes each review's record from its two parts.
 //!
 //! Memory: at most four sorts hold their budget at once
 //! ([`ImportOptions::sort_budget`], 64 MiB by default), plus the id sets
-//! (about 1.3 bytes per id) and the read buffers.
+//! (about 1.3 bytes per id) and the read buffers; the spools are read
+//! through memory maps, the page cache's.
 
 use std::io::BufRead;
 use std::sync::Arc;
@@ -25,6 +31,7 @@ use std::time::Duration;
 use super::atelier::{self, Files, Table};
 use super::jsonl;
 use super::rows::Row;
+use super::spool::{Mapped, Spool};
 use super::{IdSet, ImportError, ImportOptions, Imported, Rejects};
 use crate::generate::DataSet;
 use crate::model::{Characteristic, CharacteristicRatings, Characteristics, Photo, limits};
@@ -54,12 +61,39 @@ mod part {
     pub const JOIN: u32 = 5;
 }
 
-/// What reading `reviews.csv` leaves: its reviews by id, how many, and
-/// the largest product id.
+/// What reading `reviews.csv` leaves: its reviews as read, an entry per
+/// review by id ([`Place`]), how many, and the largest product id.
 struct ReadReviews {
+    spool: Mapped,
     by_id: Sorted,
     count: u64,
     max_product: u64,
+}
+
+/// Where a record is: its product, and its place in a spool.
+#[derive(Clone, Copy)]
+struct Place {
+    product: u64,
+    at: u64,
+    len: u32,
+}
+
+impl Place {
+    fn bytes(self) -> [u8; 20] {
+        let mut out = [0u8; 20];
+        out[..8].copy_from_slice(&self.product.to_le_bytes());
+        out[8..16].copy_from_slice(&self.at.to_le_bytes());
+        out[16..].copy_from_slice(&self.len.to_le_bytes());
+        out
+    }
+
+    fn read(b: &[u8]) -> Place {
+        Place {
+            product: u64::from_le_bytes(b[..8].try_into().expect("8 bytes")),
+            at: u64::from_le_bytes(b[8..16].try_into().expect("8 bytes")),
+            len: u32::from_le_bytes(b[16..20].try_into().expect("4 bytes")),
+        }
+    }
 }
 
 /// What reading the other files leaves.
@@ -155,8 +189,9 @@ fn io(e: std::io::Error) -> ImportError {
 /// Reviews read, checked and encoded per hand-off to the sorting thread.
 const BATCH: usize = 4096;
 
-/// Reads `reviews.csv`: every row that keeps the storage rules, by id. Two
-/// threads: this one reads and checks the rows, another sorts them.
+/// Reads `reviews.csv`: every row that keeps the storage rules, kept in a
+/// spool and sorted by id. Two threads: this one reads and checks the
+/// rows, another keeps them.
 fn read_reviews(
     mut table: Table,
     options: &ImportOptions,
@@ -165,19 +200,26 @@ fn read_reviews(
     let mut part = rejects.part(part::REVIEWS)?;
     let (tx, rx) = std::sync::mpsc::sync_channel::<(Vec<u64>, Vec<u8>, Vec<usize>)>(4);
     std::thread::scope(|scope| {
-        let sorting = scope.spawn(move || -> Result<(Sorter, u64), ImportError> {
+        let keeping = scope.spawn(move || -> Result<(Spool, Sorter, u64), ImportError> {
+            let mut spool = Spool::new(&options.temp_dir)?;
             let mut sorter = Sorter::new(options.sort_budget, &options.temp_dir);
             let mut max_product = 0;
             for (ids, bytes, ends) in rx {
                 let mut start = 0;
                 for (&id, &end) in ids.iter().zip(&ends) {
                     let record = &bytes[start..end];
-                    max_product = max_product.max(codec::product_of(record).unwrap_or(0));
-                    sorter.push(u128::from(id), record).map_err(io)?;
+                    let product = codec::product_of(record).unwrap_or(0);
+                    max_product = max_product.max(product);
+                    let place = Place {
+                        product,
+                        at: spool.append(record)?,
+                        len: record.len() as u32,
+                    };
+                    sorter.push(u128::from(id), &place.bytes()).map_err(io)?;
                     start = end;
                 }
             }
-            Ok((sorter, max_product))
+            Ok((spool, sorter, max_product))
         });
         let (mut seen, mut row) = (IdSet::default(), Row::default());
         let mut batch = (
@@ -222,11 +264,12 @@ fn read_reviews(
             let _ = tx.send(batch);
         }
         drop(tx);
-        let sorted = sorting.join().expect("the sorting thread does not panic");
+        let kept = keeping.join().expect("the keeping thread does not panic");
         read?;
-        let (sorter, max_product) = sorted?;
+        let (spool, sorter, max_product) = kept?;
         part.close()?;
         Ok(ReadReviews {
+            spool: spool.finish()?,
             count: sorter.len(),
             by_id: sorter.finish().map_err(io)?,
             max_product,
@@ -378,8 +421,10 @@ fn photo_row(id: u64, review: u64, url: &str) -> String {
     atelier::row_of(&[&id.to_string(), &review.to_string(), url])
 }
 
-/// Merges the reviews with their photos and ratings, in review order,
-/// rejecting what joins nothing; sorts the result by product.
+/// Merges the reviews' entries with their photos and ratings, in review
+/// order, rejecting what joins nothing; what joins a review goes to a
+/// spool, and an entry per review pointing at its two parts is sorted by
+/// product.
 fn join(
     reviews: ReadReviews,
     others: ReadOthers,
@@ -389,15 +434,16 @@ fn join(
 ) -> Result<Assembled, ImportError> {
     let mut part = rejects.part(part::JOIN)?;
     let mut by_product = Sorter::new(options.sort_budget, &options.temp_dir);
-    let mut reviews_in = Peeked::new(reviews.by_id).map_err(io)?;
+    let mut extras_spool = Spool::new(&options.temp_dir)?;
+    let mut entries = Peeked::new(reviews.by_id).map_err(io)?;
     let mut photos = Peeked::new(others.photos).map_err(io)?;
     let mut ratings = Peeked::new(others.ratings).map_err(io)?;
     let mut imported = Imported::default();
     let mut max_review = 0;
-    let mut bytes = Vec::new();
+    let (mut kept_photos, mut extras) = (Vec::new(), Vec::new());
     progress.phase("join", reviews.count, 0);
     loop {
-        let next = reviews_in.key().map(|k| k as u64);
+        let next = entries.key().map(|k| k as u64);
         // Photos and ratings of reviews before this one (or after the
         // last) join nothing.
         while let Some(key) = photos
@@ -431,14 +477,14 @@ fn join(
             ratings.advance().map_err(io)?;
         }
         let Some(id) = next else { break };
-        let mut review = codec::decode(id, reviews_in.record())
-            .map_err(|e| ImportError::Io(std::io::Error::other(e)))?;
+        let place = Place::read(entries.record());
+        kept_photos.clear();
         while let Some(key) = photos.key().filter(|&k| (k >> 64) as u64 == id) {
             let photo_id = key as u64;
             let line = u64::from_le_bytes(photos.record()[..8].try_into().expect("8 bytes"));
             let url = String::from_utf8_lossy(&photos.record()[8..]).into_owned();
-            if review.photos.len() < limits::PHOTOS_MAX {
-                review.photos.push(Photo { id: photo_id, url });
+            if kept_photos.len() < limits::PHOTOS_MAX {
+                kept_photos.push(Photo { id: photo_id, url });
             } else {
                 let why = format!(
                     "review {id} has {} photos already, the most a review holds",
@@ -448,6 +494,7 @@ fn join(
             }
             photos.advance().map_err(io)?;
         }
+        let mut rated = CharacteristicRatings::default();
         while let Some(key) = ratings.key().filter(|&k| (k >> 64) as u64 == id) {
             let line = key as u64;
             let r = ratings.record();
@@ -458,18 +505,18 @@ fn join(
                 r[17],
                 u64::from_le_bytes(r[18..26].try_into().expect("8 bytes")),
             );
-            let why = if product != review.product_id {
+            let why = if product != place.product {
                 Some(format!(
                     "characteristic {characteristic} is product {product}'s, not product {}'s \
                      (review {id}'s)",
-                    review.product_id
+                    place.product
                 ))
-            } else if review.characteristics.get(kind).is_some() {
+            } else if rated.get(kind).is_some() {
                 Some(format!(
                     "review {id} rates {kind} (characteristic {characteristic}) twice"
                 ))
             } else {
-                review.characteristics.set(kind, value);
+                rated.set(kind, value);
                 None
             };
             if let Some(why) = why {
@@ -478,15 +525,30 @@ fn join(
             }
             ratings.advance().map_err(io)?;
         }
+        let joined = if kept_photos.is_empty() && rated.is_empty() {
+            Place {
+                at: 0,
+                len: 0,
+                ..place
+            }
+        } else {
+            extras.clear();
+            codec::extras(&rated, &kept_photos, &mut extras);
+            Place {
+                at: extras_spool.append(&extras)?,
+                len: extras.len() as u32,
+                ..place
+            }
+        };
         imported.reviews += 1;
-        imported.photos += review.photos.len() as u64;
-        imported.ratings += review.characteristics.iter().count() as u64;
+        imported.photos += kept_photos.len() as u64;
+        imported.ratings += rated.iter().count() as u64;
         max_review = max_review.max(id);
-        bytes.clear();
-        codec::encode(&review, &mut bytes);
-        let key = u128::from(review.product_id) << 64 | u128::from(id);
-        by_product.push(key, &bytes).map_err(io)?;
-        reviews_in.advance().map_err(io)?;
+        let key = u128::from(place.product) << 64 | u128::from(id);
+        by_product
+            .push(key, &[place.bytes(), joined.bytes()].concat())
+            .map_err(io)?;
+        entries.advance().map_err(io)?;
         progress.advance(1);
     }
     part.close()?;
@@ -502,8 +564,13 @@ fn join(
     };
     Ok(Assembled {
         plan,
-        products: Products::new(by_product.finish().map_err(io)?, others.characteristics)
-            .map_err(io)?,
+        products: Products::new(
+            by_product.finish().map_err(io)?,
+            others.characteristics,
+            reviews.spool,
+            extras_spool.finish()?,
+        )
+        .map_err(io)?,
         imported,
     })
 }
@@ -519,6 +586,7 @@ pub fn jsonl(
     progress: &mut dyn Progress,
 ) -> Result<Assembled, ImportError> {
     let mut part = rejects.part(part::REVIEWS)?;
+    let mut spool = Spool::new(&options.temp_dir)?;
     let mut reviews = Sorter::new(options.sort_budget, &options.temp_dir);
     let mut characteristics = Sorter::new(options.sort_budget, &options.temp_dir);
     let (mut review_ids, mut products_seen) = (IdSet::default(), IdSet::default());
@@ -570,7 +638,19 @@ pub fn jsonl(
                 bytes.clear();
                 codec::encode(&review, &mut bytes);
                 let key = u128::from(review.product_id) << 64 | u128::from(review.review_id);
-                reviews.push(key, &bytes).map_err(io)?;
+                let place = Place {
+                    product: review.product_id,
+                    at: spool.append(&bytes)?,
+                    len: bytes.len() as u32,
+                };
+                let none = Place {
+                    at: 0,
+                    len: 0,
+                    ..place
+                };
+                reviews
+                    .push(key, &[place.bytes(), none.bytes()].concat())
+                    .map_err(io)?;
             }
         }
         progress.advance(1);
@@ -592,29 +672,42 @@ pub fn jsonl(
         },
         next_review_id: header.map_or(0, |h| h.next_review_id).max(max_review + 1),
     };
+    let no_extras = Spool::new(&options.temp_dir)?.finish()?;
     Ok(Assembled {
         plan,
         products: Products::new(
             reviews.finish().map_err(io)?,
             characteristics.finish().map_err(io)?,
+            spool.finish()?,
+            no_extras,
         )
         .map_err(io)?,
         imported,
     })
 }
 
-/// The products of an import in product order: reviews sorted by
-/// (product, id) merged with characteristics sorted by (product, kind).
+/// The products of an import in product order: reviews' entries sorted
+/// by (product, id), each pointing at its record and at what joined it,
+/// merged with characteristics sorted by (product, kind).
 pub struct Products {
     reviews: Peeked,
     characteristics: Peeked,
+    records: Mapped,
+    extras: Mapped,
 }
 
 impl Products {
-    fn new(reviews: Sorted, characteristics: Sorted) -> std::io::Result<Products> {
+    fn new(
+        reviews: Sorted,
+        characteristics: Sorted,
+        records: Mapped,
+        extras: Mapped,
+    ) -> std::io::Result<Products> {
         Ok(Products {
             reviews: Peeked::new(reviews)?,
             characteristics: Peeked::new(characteristics)?,
+            records,
+            extras,
         })
     }
 
@@ -635,27 +728,42 @@ impl Products {
                 .map_err(|e| std::io::Error::other(e.0))?;
             self.characteristics.advance()?;
         }
-        let mut reviews = Vec::new();
-        while let Some(key) = self.reviews.key().filter(|&k| product(k) == next) {
-            let mut review =
-                codec::decode(key as u64, self.reviews.record()).map_err(std::io::Error::other)?;
-            // A rating of a characteristic the product does not have (a
-            // JSON Lines review edited by hand) is not kept.
-            let mut kept = CharacteristicRatings::default();
-            for (kind, value) in review.characteristics.iter() {
-                if characteristics.by_kind(kind).is_some() {
-                    kept.set(kind, value);
-                }
-            }
-            review.characteristics = kept;
-            reviews.push(review);
-            self.reviews.advance()?;
-        }
-        Ok(Some(ImportedProduct {
+        let mut imported = ImportedProduct {
             product_id: next,
             characteristics,
-            reviews,
-        }))
+            ..ImportedProduct::default()
+        };
+        let bad = |e: String| std::io::Error::other(e);
+        while let Some(key) = self.reviews.key().filter(|&k| product(k) == next) {
+            let entry = self.reviews.record();
+            let (base, joined) = (Place::read(&entry[..20]), Place::read(&entry[20..40]));
+            let base = self.records.get(base.at, base.len)?;
+            let extras = self.extras.get(joined.at, joined.len)?;
+            let start = imported.records.len();
+            codec::compose(base, extras, &mut imported.records).map_err(bad)?;
+            // A rating of a characteristic the product does not have (a
+            // JSON Lines review edited by hand) is not kept.
+            let rated = codec::head(&imported.records[start..])
+                .ok_or_else(|| bad("a composed record".into()))?
+                .characteristics;
+            if rated
+                .iter()
+                .any(|(kind, _)| characteristics.by_kind(kind).is_none())
+            {
+                let mut review =
+                    codec::decode(key as u64, &imported.records[start..]).map_err(bad)?;
+                for (kind, _) in rated.iter() {
+                    if characteristics.by_kind(kind).is_none() {
+                        review.characteristics.set(kind, 0);
+                    }
+                }
+                imported.records.truncate(start);
+                codec::encode(&review, &mut imported.records);
+            }
+            imported.ends.push((key as u64, imported.records.len()));
+            self.reviews.advance()?;
+        }
+        Ok(Some(imported))
     }
 }
 
@@ -719,18 +827,19 @@ mod tests {
             assembled.plan.data_set.products, 4,
             "characteristics name product 4"
         );
-        let products: Vec<ImportedProduct> = assembled.products.map(Result::unwrap).collect();
-        let ids: Vec<(u64, Vec<u64>)> = products
-            .iter()
+        let products: Vec<(u64, Vec<crate::model::Review>)> = assembled
+            .products
             .map(|p| {
-                (
-                    p.product_id,
-                    p.reviews.iter().map(|r| r.review_id).collect(),
-                )
+                let p = p.unwrap();
+                (p.product_id, p.reviews().unwrap())
             })
             .collect();
+        let ids: Vec<(u64, Vec<u64>)> = products
+            .iter()
+            .map(|(p, reviews)| (*p, reviews.iter().map(|r| r.review_id).collect()))
+            .collect();
         assert_eq!(ids, [(1, vec![1]), (2, vec![3]), (4, vec![])]);
-        let three = &products[1].reviews[0];
+        let three = &products[1].1[0];
         assert_eq!(three.body, "Comfortable, and \"practical\".\r\nTwo lines.");
         assert_eq!(three.date, 1_555_200_000);
         assert_eq!(
@@ -744,11 +853,9 @@ mod tests {
             three.characteristics.iter().collect::<Vec<_>>(),
             [(Characteristic::Size, 2)]
         );
-        assert_eq!(products[0].reviews[0].summary, "");
+        assert_eq!(products[0].1[0].summary, "");
         assert_eq!(
-            products[0].reviews[0]
-                .characteristics
-                .get(Characteristic::Fit),
+            products[0].1[0].characteristics.get(Characteristic::Fit),
             Some(5)
         );
         rejects.finish().unwrap();

@@ -22,6 +22,7 @@ pub mod assemble;
 pub mod atelier;
 pub mod jsonl;
 pub mod rows;
+pub mod spool;
 
 use std::collections::HashMap;
 use std::fs::File;

@@ -70,6 +70,8 @@ pub struct Head {
     pub photos: u8,
     /// Its ratings of the product's characteristics.
     pub characteristics: CharacteristicRatings,
+    /// Whether the reviewer recommends the product.
+    pub recommend: bool,
 }
 
 /// The [`Head`] of an encoded review, without decoding the rest; `None`
@@ -91,7 +93,53 @@ pub fn head(bytes: &[u8]) -> Option<Head> {
         reported: flags & REPORTED != 0,
         photos: *bytes.get(FLAGS_AT + 1)?,
         characteristics,
+        recommend: flags & RECOMMEND != 0,
     })
+}
+
+/// What an import joins to a review it stored without them: its ratings
+/// of the characteristics and its photos, as [`compose`] adds them (the
+/// ratings packed, then the photo count and each photo as a record holds
+/// it).
+pub fn extras(rated: &CharacteristicRatings, photos: &[Photo], out: &mut Vec<u8>) {
+    out.extend_from_slice(&rated.pack());
+    out.push(photos.len() as u8);
+    for p in photos {
+        out.extend_from_slice(&p.id.to_le_bytes());
+        put_str(out, &p.url);
+    }
+}
+
+/// Appends to `out` the record `base` with `extras` ([`extras`]) added, as
+/// [`encode`] would have written the whole review; `base` must have no
+/// photos and no characteristic ratings, unless `extras` is empty (then it
+/// is the whole record already).
+pub fn compose(base: &[u8], extras: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
+    if extras.is_empty() {
+        out.extend_from_slice(base);
+        return Ok(());
+    }
+    if base.len() < FLAGS_AT + 2
+        || base[FLAGS_AT + 1] != 0
+        || base[FLAGS_AT] & HAS_CHARACTERISTICS != 0
+    {
+        return Err("a record to compose has photos or ratings already".into());
+    }
+    let packed: [u8; 3] = extras
+        .get(..3)
+        .and_then(|p| p.try_into().ok())
+        .ok_or("extras truncated")?;
+    let count = *extras.get(3).ok_or("extras truncated")?;
+    let rated = packed != [0; 3];
+    out.extend_from_slice(&base[..FLAGS_AT]);
+    out.push(base[FLAGS_AT] | if rated { HAS_CHARACTERISTICS } else { 0 });
+    out.push(count);
+    if rated {
+        out.extend_from_slice(&packed);
+    }
+    out.extend_from_slice(&base[FLAGS_AT + 2..]);
+    out.extend_from_slice(&extras[4..]);
+    Ok(())
 }
 
 /// The characteristic ratings a record holds, if its flags say so.
@@ -261,6 +309,60 @@ mod tests {
             assert_eq!(head.characteristics, r.characteristics);
             assert!(!r.characteristics.is_empty());
         }
+    }
+
+    #[test]
+    fn a_record_composed_from_its_base_and_extras_is_the_whole_review() {
+        let g = Generator::new(DataSet::new(7, 5_000, None));
+        let (mut whole, mut base, mut extra, mut composed) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for id in 1..=2_000 {
+            let r = g.record(id);
+            for r in [
+                r.clone(),
+                Review {
+                    photos: Vec::new(),
+                    ..r.clone()
+                },
+                Review {
+                    characteristics: Default::default(),
+                    ..r
+                },
+            ] {
+                whole.clear();
+                encode(&r, &mut whole);
+                let bare = Review {
+                    photos: Vec::new(),
+                    characteristics: Default::default(),
+                    ..r.clone()
+                };
+                base.clear();
+                encode(&bare, &mut base);
+                extra.clear();
+                if !r.photos.is_empty() || !r.characteristics.is_empty() {
+                    extras(&r.characteristics, &r.photos, &mut extra);
+                }
+                composed.clear();
+                compose(&base, &extra, &mut composed).unwrap();
+                assert_eq!(composed, whole, "review {id}");
+            }
+        }
+        let with_photos = (1..)
+            .map(|id| g.record(id))
+            .find(|r| !r.photos.is_empty())
+            .unwrap();
+        whole.clear();
+        encode(&with_photos, &mut whole);
+        extra.clear();
+        extras(
+            &with_photos.characteristics,
+            &with_photos.photos,
+            &mut extra,
+        );
+        assert!(
+            compose(&whole, &extra, &mut composed).is_err(),
+            "photos there already"
+        );
     }
 
     #[test]

@@ -92,19 +92,21 @@ impl EmbeddedStore {
         let mut by_id = Sorter::new(64 << 20, temp);
         let mut txn = self.env.write_txn()?;
         let (mut done, mut in_txn) = (0u64, 0u64);
-        let mut bytes = Vec::with_capacity(4096);
         let mut facets = Vec::new();
         for product in products {
             let product = product?;
             let p = product.product_id;
-            for r in &product.reviews {
+            let mut heads = Vec::with_capacity(product.len());
+            for (id, raw) in product.records() {
+                let head = codec::head(raw).ok_or_else(|| StoreError::Corrupt("record".into()))?;
                 let mut entry = [0u8; 9];
                 entry[..8].copy_from_slice(&p.to_le_bytes());
-                entry[8] = u8::from(r.reported);
-                by_id.push(u128::from(r.review_id), &entry).map_err(io)?;
+                entry[8] = u8::from(head.reported);
+                by_id.push(u128::from(id), &entry).map_err(io)?;
+                heads.push(head);
             }
             done += 1;
-            progress.advance(product.reviews.len() as u64);
+            progress.advance(product.len() as u64);
             if done <= resumed_from {
                 continue;
             }
@@ -113,19 +115,13 @@ impl EmbeddedStore {
                 ..Meta::default()
             };
             facets.clear();
-            for r in &product.reviews {
-                bytes.clear();
-                codec::encode(r, &mut bytes);
-                self.records.put_with_flags(
-                    &mut txn,
-                    PutFlags::APPEND,
-                    &review_key(p, r.review_id),
-                    &bytes,
-                )?;
-                if !r.reported {
-                    meta.add(r.rating, r.recommend, &r.characteristics);
-                    let key = facet_key(p, r.rating, !r.photos.is_empty(), r.review_id);
-                    facets.push((key, index_value(r.date, r.helpfulness)));
+            for ((id, raw), head) in product.records().zip(&heads) {
+                self.records
+                    .put_with_flags(&mut txn, PutFlags::APPEND, &review_key(p, id), raw)?;
+                if !head.reported {
+                    meta.add(head.rating, head.recommend, &head.characteristics);
+                    let key = facet_key(p, head.rating, head.photos > 0, id);
+                    facets.push((key, index_value(head.date, head.helpfulness)));
                 }
             }
             facets.sort_unstable();
@@ -141,7 +137,7 @@ impl EmbeddedStore {
                     &encode_meta(&meta),
                 )?;
             }
-            in_txn += product.reviews.len() as u64 + 1;
+            in_txn += product.len() as u64 + 1;
             if in_txn >= options.batch {
                 self.info.put(&mut txn, KEY_LOADED, &done.to_be_bytes())?;
                 txn.commit()?;

@@ -105,7 +105,7 @@ impl MongoStore {
             if let Some(product) = product {
                 let product = product?;
                 seen += 1;
-                progress.advance(product.reviews.len() as u64);
+                progress.advance(product.len() as u64);
                 if seen <= resumed_from {
                     continue;
                 }
@@ -113,7 +113,7 @@ impl MongoStore {
                     characteristics: product.characteristics,
                     ..Meta::default()
                 };
-                for r in &product.reviews {
+                for r in &product.reviews()? {
                     if !r.reported {
                         meta.add(r.rating, r.recommend, &r.characteristics);
                     }
