@@ -341,3 +341,51 @@ fn empty_variables_count_as_unset() {
     assert!(out.status.success(), "{err}");
     assert!(err.contains("seeded 300 reviews"), "{err}");
 }
+
+#[test]
+fn a_data_dir_it_may_not_write_names_the_user_it_runs_as_and_the_chown() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    // As the image meets it: a folder that root owns mounted over /data,
+    // the service running as uid 10001. Under the build folder, which any
+    // user may traverse (the temp directory may not be).
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    // SAFETY: getuid cannot fail.
+    let root = unsafe { libc::getuid() } == 0;
+    let (uid, gid) = if root {
+        (10001, 10001)
+    } else {
+        // Not root: a folder this user may read but not write.
+        std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o555)).unwrap();
+        // SAFETY: as above.
+        unsafe { (libc::getuid(), libc::getgid()) }
+    };
+    for (bin, args) in [
+        (REVIEWS, vec!["--listen", "127.0.0.1:0"]),
+        (SEED, vec!["--records", "100"]),
+    ] {
+        let mut command = std::process::Command::new(bin);
+        common::process::without_service_env(&mut command)
+            .args(&args)
+            .arg("--data-dir")
+            .arg(&data)
+            .current_dir(dir.path())
+            .stdin(std::process::Stdio::null());
+        if root {
+            command.uid(uid).gid(gid);
+        }
+        let out = command.output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{bin}: {err}");
+        assert!(
+            err.contains("Permission denied")
+                && err.contains(&format!("runs as uid {uid} (gid {gid})"))
+                && err.contains(&format!("`chown {uid}:{gid} DIR`")),
+            "{bin}: {err}"
+        );
+        assert_eq!(err.trim().lines().count(), 1, "{bin}: one line: {err}");
+    }
+}

@@ -144,6 +144,27 @@ pub struct EmbeddedStore {
     _serving: Option<serving::Serving>,
 }
 
+/// The error for a data directory this process cannot open; refused
+/// permission names the user it runs as and the `chown` that fixes it (in
+/// the image, uid 10001 and a folder mounted over /data that root owns).
+pub(crate) fn data_dir_error(dir: &Path, e: &std::io::Error) -> StoreError {
+    cannot_open(dir, e, e.kind() == std::io::ErrorKind::PermissionDenied)
+}
+
+fn cannot_open(dir: &Path, e: &dyn std::fmt::Display, refused: bool) -> StoreError {
+    let mut message = format!("cannot open data dir {}: {e}", dir.display());
+    if refused {
+        // SAFETY: getuid and getgid cannot fail and touch no memory.
+        let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+        message.push_str(&format!(
+            "; this process runs as uid {uid} (gid {gid}) and must be able to write there: \
+             give it the directory (`chown {uid}:{gid} DIR`, on the host for a bind mount) \
+             or choose another with --data-dir"
+        ));
+    }
+    StoreError::Unavailable(message)
+}
+
 impl EmbeddedStore {
     /// Opens the store in `dir` to serve it: as [`EmbeddedStore::open`],
     /// holding the directory's serving lock while any clone of the store
@@ -158,10 +179,8 @@ impl EmbeddedStore {
 
     /// Opens (creating if needed) the store in `dir`.
     pub fn open(dir: &Path) -> Result<EmbeddedStore, StoreError> {
-        let fail = |e: &dyn std::fmt::Display| {
-            StoreError::Unavailable(format!("cannot open data dir {}: {e}", dir.display()))
-        };
-        std::fs::create_dir_all(dir).map_err(|e| fail(&e))?;
+        let fail = |e: &dyn std::fmt::Display| cannot_open(dir, e, false);
+        std::fs::create_dir_all(dir).map_err(|e| data_dir_error(dir, &e))?;
         // SAFETY: the environment is opened once per process (heed refuses a
         // second open of the same path) and its files are only ever changed
         // through LMDB.
@@ -172,7 +191,10 @@ impl EmbeddedStore {
                 .max_readers(1024)
                 .open(dir)
         }
-        .map_err(|e| fail(&e))?;
+        .map_err(|e| match &e {
+            heed::Error::Io(io) => data_dir_error(dir, io),
+            _ => fail(&e),
+        })?;
         let mut txn = env.write_txn().map_err(|e| fail(&e))?;
         let mut create = |name| env.create_database::<Bytes, Bytes>(&mut txn, Some(name));
         let (records, review_product) = (create("records"), create("review_product"));
