@@ -16,12 +16,16 @@ use clap::Parser;
 use reviews::generate::DataSet;
 use reviews::seeding::{self, Progress};
 use reviews::store::StoreError;
-use reviews::store::embedded::{EmbeddedStore, serving};
+use reviews::store::embedded::{ById, EmbeddedStore, serving};
 use reviews::store::load::{Exported, LoadOptions, LoadOutcome, Source};
 #[cfg(feature = "mongodb")]
 use reviews::store::mongo::{MongoConfig, MongoStore};
 use reviews::transfer::assemble::{self, Assembled};
 use reviews::transfer::{ImportError, ImportOptions, Imported, Rejects, atelier, jsonl};
+
+/// Products an import makes ahead of the store writing them (each holds
+/// its reviews' records, a few KiB for a typical product).
+const READ_AHEAD: usize = 16;
 
 /// Generate deterministic, realistic product reviews into a store; or
 /// import, export and write reviews as files.
@@ -281,10 +285,11 @@ fn import(
                 plan,
                 products,
                 imported,
+                ..
             } = assembled?;
             runtime.block_on(store.load_import(
                 plan,
-                Box::new(products),
+                Box::new(products.read_ahead(READ_AHEAD)),
                 resumed_from,
                 load,
                 progress.as_mut(),
@@ -311,15 +316,26 @@ fn import(
             finish_rejects(&rejects)?;
             let Assembled {
                 plan,
-                mut products,
+                products,
+                by_id,
                 imported,
             } = assembled?;
+            let mut given = by_id.as_ref().map(|by_id| by_id.iter());
+            let by_id = match &mut given {
+                Some(entries) => ById::Given {
+                    entries,
+                    count: imported.reviews,
+                },
+                None => ById::Sort {
+                    temp: &options.temp_dir,
+                },
+            };
             store.load_import(
                 plan,
-                &mut products,
+                &mut products.read_ahead(READ_AHEAD),
                 resumed_from,
                 load_options(args, false),
-                &options.temp_dir,
+                by_id,
                 progress.as_mut(),
             )?;
             (imported, place(args)?)

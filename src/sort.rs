@@ -16,15 +16,32 @@ pub struct Sorter {
     dir: PathBuf,
     /// The records in memory: their bytes, end to end.
     bytes: Vec<u8>,
-    /// Key, start in `bytes` and length of each record in memory.
-    index: Vec<(u128, u32, u32)>,
+    /// Each record in memory.
+    index: Vec<Entry>,
     /// Sorted runs written out, oldest first.
     runs: Vec<File>,
     count: u64,
 }
 
+/// A record in memory: its key (as two halves, which packs the entry in
+/// 24 bytes where a `u128` would align it to 32), start in the bytes and
+/// length.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    hi: u64,
+    lo: u64,
+    at: u32,
+    len: u32,
+}
+
+impl Entry {
+    fn key(&self) -> u128 {
+        u128::from(self.hi) << 64 | u128::from(self.lo)
+    }
+}
+
 /// Bytes of one record's index entry, counted against the budget.
-const ENTRY: usize = std::mem::size_of::<(u128, u32, u32)>();
+const ENTRY: usize = std::mem::size_of::<Entry>();
 /// Buffer of each run read back during the merge.
 const RUN_BUFFER: usize = 64 << 10;
 
@@ -50,7 +67,12 @@ impl Sorter {
             self.spill()?;
         }
         let len = u32::try_from(record.len()).map_err(|_| io::Error::other("record over 4 GiB"))?;
-        self.index.push((key, self.bytes.len() as u32, len));
+        self.index.push(Entry {
+            hi: (key >> 64) as u64,
+            lo: key as u64,
+            at: self.bytes.len() as u32,
+            len,
+        });
         self.bytes.extend_from_slice(record);
         self.count += 1;
         Ok(())
@@ -70,17 +92,17 @@ impl Sorter {
     /// where they sit in `bytes`, which makes every entry's sort key
     /// distinct, so an unstable sort is as good).
     fn sort_memory(&mut self) {
-        self.index.sort_unstable_by_key(|&(key, at, _)| (key, at));
+        self.index.sort_unstable_by_key(|e| (e.hi, e.lo, e.at));
     }
 
     /// Writes the records in memory out as one sorted run.
     fn spill(&mut self) -> io::Result<()> {
         self.sort_memory();
         let mut run = BufWriter::with_capacity(1 << 20, tempfile::tempfile_in(&self.dir)?);
-        for &(key, at, len) in &self.index {
-            run.write_all(&key.to_le_bytes())?;
-            run.write_all(&len.to_le_bytes())?;
-            run.write_all(&self.bytes[at as usize..(at + len) as usize])?;
+        for e in &self.index {
+            run.write_all(&e.key().to_le_bytes())?;
+            run.write_all(&e.len.to_le_bytes())?;
+            run.write_all(&self.bytes[e.at as usize..(e.at + e.len) as usize])?;
         }
         let mut file = run.into_inner().map_err(|e| e.into_error())?;
         file.rewind()?;
@@ -154,8 +176,8 @@ enum Inner {
     Memory {
         /// The records' bytes.
         bytes: Vec<u8>,
-        /// Key, start and length, last record first.
-        index: Vec<(u128, u32, u32)>,
+        /// The records, last first.
+        index: Vec<Entry>,
     },
     /// A merge of sorted runs: the run with the smallest key next (the
     /// earlier run first among equal keys, which keeps the sort stable).
@@ -172,10 +194,10 @@ impl Sorted {
     /// `None` after the last.
     pub fn next_into(&mut self, out: &mut Vec<u8>) -> io::Result<Option<u128>> {
         match &mut self.0 {
-            Inner::Memory { bytes, index } => Ok(index.pop().map(|(key, at, len)| {
+            Inner::Memory { bytes, index } => Ok(index.pop().map(|e| {
                 out.clear();
-                out.extend_from_slice(&bytes[at as usize..(at + len) as usize]);
-                key
+                out.extend_from_slice(&bytes[e.at as usize..(e.at + e.len) as usize]);
+                e.key()
             })),
             Inner::Runs { runs, heap } => {
                 let Some(Reverse((key, i))) = heap.pop() else {

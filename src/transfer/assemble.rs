@@ -48,8 +48,32 @@ pub struct Assembled {
     pub plan: ImportPlan,
     /// The products, in product order.
     pub products: Products,
+    /// Every review's product and whether it is reported, in id order,
+    /// when the assembly met them in that order (an Atelier export's);
+    /// else a store sorts them itself.
+    pub by_id: Option<ReviewsById>,
     /// What is brought in (rows rejected so far included).
     pub imported: Imported,
+}
+
+/// Each review's id, product and whether it is reported, in id order.
+pub struct ReviewsById(Mapped);
+
+/// Bytes of one [`ReviewsById`] entry.
+const BY_ID_ENTRY: usize = 17;
+
+impl ReviewsById {
+    /// The entries: `(id, product, reported)`.
+    pub fn iter(&self) -> impl Iterator<Item = Result<(u64, u64, bool), StoreError>> + '_ {
+        self.0.all().chunks(BY_ID_ENTRY).map(|e| {
+            if e.len() != BY_ID_ENTRY {
+                return Err(StoreError::Corrupt("import's review index".into()));
+            }
+            let id = u64::from_le_bytes(e[..8].try_into().expect("8 bytes"));
+            let product = u64::from_le_bytes(e[8..16].try_into().expect("8 bytes"));
+            Ok((id, product, e[16] == 1))
+        })
+    }
 }
 
 /// The order of each reader's part of the rejects file.
@@ -293,6 +317,8 @@ fn read_others(
     // Characteristics: by id (what ratings join) and by product (what
     // products are handed over with).
     let (mut by_id, mut by_product) = (new_sorter(), new_sorter());
+    // The lowest and highest id kept: how a table of them would span.
+    let mut ids_kept = (u64::MAX, 0);
     let mut part = rejects.part(part::CHARACTERISTICS)?;
     if let Some(mut table) = characteristics {
         let (mut ids, mut kinds) = (IdSet::default(), IdSet::default());
@@ -308,6 +334,7 @@ fn read_others(
                 }
                 Ok((id, product, kind)) => {
                     max_product = max_product.max(product);
+                    ids_kept = (ids_kept.0.min(id), ids_kept.1.max(id));
                     let mut def = [0u8; 9];
                     def[..8].copy_from_slice(&product.to_le_bytes());
                     def[8] = kind.index() as u8;
@@ -348,9 +375,20 @@ fn read_others(
     }
     part.close()?;
 
-    // Ratings: by characteristic, joined to it, then by review.
-    let mut by_characteristic = new_sorter();
+    // Ratings: joined to the characteristic they rate, then sorted by
+    // review. When the characteristics fit in memory (the sort's budget),
+    // each rating is joined as it is read; otherwise ratings are sorted by
+    // characteristic first and merged with them. Either way, ratings of a
+    // characteristic that is not there are listed after the rows that
+    // could not be read, by characteristic and line.
+    let (mut by_review, mut buf) = (new_sorter(), Vec::new());
     let mut part = rejects.part(part::RATINGS)?;
+    let count = by_id.len();
+    let mut defs = Peeked::new(by_id.finish().map_err(io)?).map_err(io)?;
+    let known = Known::load(&mut defs, count, ids_kept, options.sort_budget).map_err(io)?;
+    // Ratings to merge with the characteristics (all of them), or those
+    // of characteristics not known (when they are all in memory).
+    let mut by_characteristic = new_sorter();
     if let Some(mut table) = ratings {
         while table.next(&mut row)? {
             let line = row.line;
@@ -358,6 +396,21 @@ fn read_others(
                 Err(why) => part.reject(table.name, line, &why, &row.text())?,
                 Ok((characteristic, review, value)) => {
                     let row_id = atelier::id(table.field(&row, 0), "id").unwrap_or(0);
+                    if let Some((product, kind)) =
+                        known.as_ref().and_then(|k| k.get(characteristic))
+                    {
+                        let rated = Rated {
+                            characteristic,
+                            product,
+                            kind,
+                            value,
+                            row_id,
+                        };
+                        let key = u128::from(review) << 64 | u128::from(line);
+                        rated.write(&mut buf);
+                        by_review.push(key, &buf).map_err(io)?;
+                        continue;
+                    }
                     let mut payload = [0u8; 17];
                     payload[..8].copy_from_slice(&review.to_le_bytes());
                     payload[8] = value;
@@ -368,9 +421,8 @@ fn read_others(
             }
         }
     }
-    let mut defs = Peeked::new(by_id.finish().map_err(io)?).map_err(io)?;
+    drop(known);
     let mut ratings = Peeked::new(by_characteristic.finish().map_err(io)?).map_err(io)?;
-    let mut by_review = new_sorter();
     while let Some(key) = ratings.key() {
         let (characteristic, line) = ((key >> 64) as u64, key as u64);
         let r = ratings.record();
@@ -384,14 +436,16 @@ fn read_others(
         }
         if defs.key() == Some(u128::from(characteristic)) {
             let def = defs.record();
-            let mut joined = [0u8; 26];
-            joined[..8].copy_from_slice(&characteristic.to_le_bytes());
-            joined[8..16].copy_from_slice(&def[..8]); // the characteristic's product
-            joined[16] = def[8]; // its kind
-            joined[17] = value;
-            joined[18..].copy_from_slice(&row_id.to_le_bytes());
+            let rated = Rated {
+                characteristic,
+                product: u64::from_le_bytes(def[..8].try_into().expect("8 bytes")),
+                kind: def[8],
+                value,
+                row_id,
+            };
             let key = u128::from(review) << 64 | u128::from(line);
-            by_review.push(key, &joined).map_err(io)?;
+            rated.write(&mut buf);
+            by_review.push(key, &buf).map_err(io)?;
         } else {
             let row = rating_row(row_id, characteristic, review, value);
             let why = format!(
@@ -409,6 +463,136 @@ fn read_others(
         characteristics: by_product.finish().map_err(io)?,
         max_product,
     })
+}
+
+/// The characteristics, in memory, by id: a table from the lowest id when
+/// the ids are dense (as an Atelier export's are), else sorted, for a
+/// binary search; either within the sort budget.
+enum Known {
+    /// The product and kind of id `first + i` at `i`; kind `u8::MAX`
+    /// where there is no such id.
+    Dense {
+        first: u64,
+        products: Vec<u64>,
+        kinds: Vec<u8>,
+    },
+    /// `(id, product, kind)` by id.
+    Sorted(Vec<(u64, u64, u8)>),
+}
+
+impl Known {
+    /// The `count` characteristics of `defs` (sorted by id, ids from
+    /// `ids.0` to `ids.1`), read into memory if they fit in `budget`;
+    /// else `None` and `defs` left as it was.
+    fn load(
+        defs: &mut Peeked,
+        count: u64,
+        ids: (u64, u64),
+        budget: usize,
+    ) -> std::io::Result<Option<Known>> {
+        let read = |defs: &mut Peeked, put: &mut dyn FnMut(u64, u64, u8)| {
+            while let Some(id) = defs.key() {
+                let def = defs.record();
+                let product = u64::from_le_bytes(def[..8].try_into().expect("8 bytes"));
+                put(id as u64, product, def[8]);
+                defs.advance()?;
+            }
+            Ok::<_, std::io::Error>(())
+        };
+        let budget = budget as u64;
+        let span = ids.1.saturating_sub(ids.0).saturating_add(1);
+        if count > 0 && span <= 2 * count && span.saturating_mul(9) <= budget {
+            let (first, mut products, mut kinds) =
+                (ids.0, vec![0; span as usize], vec![u8::MAX; span as usize]);
+            read(defs, &mut |id, product, kind| {
+                products[(id - first) as usize] = product;
+                kinds[(id - first) as usize] = kind;
+            })?;
+            return Ok(Some(Known::Dense {
+                first,
+                products,
+                kinds,
+            }));
+        }
+        if count.saturating_mul(24) <= budget {
+            let mut all = Vec::with_capacity(count as usize);
+            read(defs, &mut |id, product, kind| all.push((id, product, kind)))?;
+            return Ok(Some(Known::Sorted(all)));
+        }
+        Ok(None)
+    }
+
+    /// The product and kind of characteristic `id`.
+    fn get(&self, id: u64) -> Option<(u64, u8)> {
+        match self {
+            Known::Dense {
+                first,
+                products,
+                kinds,
+            } => {
+                let at = usize::try_from(id.checked_sub(*first)?).ok()?;
+                let kind = *kinds.get(at).filter(|&&k| k != u8::MAX)?;
+                Some((products[at], kind))
+            }
+            Known::Sorted(all) => all
+                .binary_search_by_key(&id, |d| d.0)
+                .ok()
+                .map(|i| (all[i].1, all[i].2)),
+        }
+    }
+}
+
+/// A rating joined to the characteristic it rates, as sorted by review.
+struct Rated {
+    characteristic: u64,
+    /// The characteristic's product.
+    product: u64,
+    /// Its kind's index.
+    kind: u8,
+    value: u8,
+    /// The rating row's own id, for the rejects file.
+    row_id: u64,
+}
+
+impl Rated {
+    /// Its bytes as sorted: kind and value in one byte, then the numbers
+    /// as LEB128 varints (a few bytes each where a u64 takes 8: tens of
+    /// millions of these are sorted).
+    fn write(&self, out: &mut Vec<u8>) {
+        out.clear();
+        out.push(self.kind << 4 | self.value & 0x0F);
+        for n in [self.product, self.characteristic, self.row_id] {
+            let mut n = n;
+            while n >= 0x80 {
+                out.push(n as u8 | 0x80);
+                n >>= 7;
+            }
+            out.push(n as u8);
+        }
+    }
+
+    /// Reads what [`Rated::write`] wrote.
+    fn read(b: &[u8]) -> Rated {
+        let (mut numbers, mut at) = ([0u64; 3], 1);
+        for n in &mut numbers {
+            let mut shift = 0;
+            while let Some(&byte) = b.get(at) {
+                at += 1;
+                *n |= u64::from(byte & 0x7F) << shift;
+                shift += 7;
+                if byte < 0x80 || shift >= 64 {
+                    break;
+                }
+            }
+        }
+        Rated {
+            kind: b[0] >> 4,
+            value: b[0] & 0x0F,
+            product: numbers[0],
+            characteristic: numbers[1],
+            row_id: numbers[2],
+        }
+    }
 }
 
 /// A rating's row as the rejects file shows it.
@@ -435,6 +619,7 @@ fn join(
     let mut part = rejects.part(part::JOIN)?;
     let mut by_product = Sorter::new(options.sort_budget, &options.temp_dir);
     let mut extras_spool = Spool::new(&options.temp_dir)?;
+    let mut by_id = Spool::new(&options.temp_dir)?;
     let mut entries = Peeked::new(reviews.by_id).map_err(io)?;
     let mut photos = Peeked::new(others.photos).map_err(io)?;
     let mut ratings = Peeked::new(others.ratings).map_err(io)?;
@@ -465,14 +650,12 @@ fn join(
             .filter(|&k| next.is_none_or(|n| ((k >> 64) as u64) < n))
         {
             let (review, line) = ((key >> 64) as u64, key as u64);
-            let r = ratings.record();
-            let characteristic = u64::from_le_bytes(r[..8].try_into().expect("8 bytes"));
-            let row_id = u64::from_le_bytes(r[18..26].try_into().expect("8 bytes"));
+            let r = Rated::read(ratings.record());
             let why = format!(
                 "no review {review} in {} (or it was rejected)",
                 atelier::REVIEWS
             );
-            let row = rating_row(row_id, characteristic, review, r[17]);
+            let row = rating_row(r.row_id, r.characteristic, review, r.value);
             part.reject(atelier::RATINGS, line, &why, &row)?;
             ratings.advance().map_err(io)?;
         }
@@ -497,14 +680,14 @@ fn join(
         let mut rated = CharacteristicRatings::default();
         while let Some(key) = ratings.key().filter(|&k| (k >> 64) as u64 == id) {
             let line = key as u64;
-            let r = ratings.record();
-            let characteristic = u64::from_le_bytes(r[..8].try_into().expect("8 bytes"));
-            let product = u64::from_le_bytes(r[8..16].try_into().expect("8 bytes"));
-            let kind = Characteristic::ALL[usize::from(r[16]) % Characteristic::COUNT];
-            let (value, row_id) = (
-                r[17],
-                u64::from_le_bytes(r[18..26].try_into().expect("8 bytes")),
-            );
+            let Rated {
+                characteristic,
+                product,
+                kind,
+                value,
+                row_id,
+            } = Rated::read(ratings.record());
+            let kind = Characteristic::ALL[usize::from(kind) % Characteristic::COUNT];
             let why = if product != place.product {
                 Some(format!(
                     "characteristic {characteristic} is product {product}'s, not product {}'s \
@@ -544,6 +727,17 @@ fn join(
         imported.photos += kept_photos.len() as u64;
         imported.ratings += rated.iter().count() as u64;
         max_review = max_review.max(id);
+        let head = reviews
+            .spool
+            .get(place.at, place.len)
+            .ok()
+            .and_then(codec::head)
+            .ok_or_else(|| io(std::io::Error::other("import's spool: a record unreadable")))?;
+        let mut entry = [0u8; BY_ID_ENTRY];
+        entry[..8].copy_from_slice(&id.to_le_bytes());
+        entry[8..16].copy_from_slice(&place.product.to_le_bytes());
+        entry[16] = u8::from(head.reported);
+        by_id.append(&entry)?;
         let key = u128::from(place.product) << 64 | u128::from(id);
         by_product
             .push(key, &[place.bytes(), joined.bytes()].concat())
@@ -571,6 +765,7 @@ fn join(
             extras_spool.finish()?,
         )
         .map_err(io)?,
+        by_id: Some(ReviewsById(by_id.finish()?)),
         imported,
     })
 }
@@ -682,6 +877,7 @@ pub fn jsonl(
             no_extras,
         )
         .map_err(io)?,
+        by_id: None,
         imported,
     })
 }
@@ -764,6 +960,63 @@ impl Products {
             self.reviews.advance()?;
         }
         Ok(Some(imported))
+    }
+}
+
+impl Products {
+    /// The products made on a thread of their own, up to `depth` ahead of
+    /// the reader: a store writes one while the next is read from the
+    /// spools and composed.
+    pub fn read_ahead(self, depth: usize) -> ReadAhead {
+        let (tx, rx) = std::sync::mpsc::sync_channel(depth);
+        let thread = std::thread::Builder::new()
+            .name("import-products".into())
+            .spawn(move || {
+                for product in self {
+                    if tx.send(product).is_err() {
+                        break; // the reader stopped
+                    }
+                }
+            })
+            .expect("a thread starts");
+        ReadAhead {
+            rx: Some(rx),
+            thread: Some(thread),
+        }
+    }
+}
+
+/// [`Products::read_ahead`]: the products in order; dropped early, the
+/// thread making them stops.
+pub struct ReadAhead {
+    rx: Option<std::sync::mpsc::Receiver<Result<ImportedProduct, StoreError>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Iterator for ReadAhead {
+    type Item = Result<ImportedProduct, StoreError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let next = self.rx.as_ref()?.recv().ok();
+        if next.is_none() {
+            // The thread is done: its panic, if any, is this one's.
+            self.rx = None;
+            if let Some(thread) = self.thread.take()
+                && let Err(panic) = thread.join()
+            {
+                std::panic::resume_unwind(panic);
+            }
+        }
+        next
+    }
+}
+
+impl Drop for ReadAhead {
+    fn drop(&mut self) {
+        self.rx = None; // its next send fails: it stops
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 
@@ -897,6 +1150,131 @@ mod tests {
         assert_eq!(rows.len(), expected.len(), "{rows:?}");
         for (row, (file, line, reason, text)) in rows.iter().zip(expected) {
             assert_eq!(row, &[file, line, reason, text], "{rows:?}");
+        }
+    }
+
+    /// Characteristics in memory (joined as ratings are read) or past the
+    /// sort budget (ratings sorted and merged with them): the same
+    /// products, the same rejects in the same order.
+    #[test]
+    fn ratings_join_alike_whether_characteristics_fit_in_memory_or_not() {
+        let run = |budget: usize, stride: u64| {
+            let dir = tempfile::tempdir().unwrap();
+            let d = dir.path();
+            let mut reviews = String::from(
+                "id,product_id,rating,date,summary,body,recommend,reported,reviewer_name,\
+                 reviewer_email,response,helpfulness\n",
+            );
+            let (mut chars, mut ratings) = (
+                String::from("id,product_id,name\n"),
+                String::from("id,characteristic_id,review_id,value\n"),
+            );
+            for product in 1..=1_500u64 {
+                reviews.push_str(&format!(
+                    "{product},{product},4,2020-01-01,s,b,true,false,n,e@x.io,,0\n"
+                ));
+                for (k, name) in ["Fit", "Length"].iter().enumerate() {
+                    chars.push_str(&format!(
+                        "{},{product},{name}\n",
+                        product * stride + k as u64
+                    ));
+                }
+                // One rating of its own characteristic, and every seventh
+                // review one of a characteristic that is not there.
+                ratings.push_str(&format!(
+                    "{},{},{product},3\n",
+                    product * 3,
+                    product * stride
+                ));
+                if product % 7 == 0 {
+                    ratings.push_str(&format!(
+                        "{},{},{product},2\n",
+                        product * 3 + 1,
+                        100_000_000 - product
+                    ));
+                }
+            }
+            ratings.push_str("9999999,x,1,3\n");
+            write(d, "reviews.csv", &reviews);
+            write(d, "characteristics.csv", &chars);
+            write(d, "characteristic_reviews.csv", &ratings);
+            let options = ImportOptions {
+                max_rejects: 1_000,
+                temp_dir: d.to_path_buf(),
+                sort_budget: budget,
+                ..ImportOptions::new(d.join("rejects.csv"))
+            };
+            let rejects = Rejects::new(&options.rejects, options.max_rejects, d);
+            let opened = Opened::atelier(&Files::find(d).unwrap()).unwrap();
+            let assembled =
+                atelier(opened, &options, &rejects, &mut crate::seeding::Silent).unwrap();
+            let products: Vec<_> = assembled
+                .products
+                .read_ahead(4)
+                .map(|p| {
+                    let p = p.unwrap();
+                    (
+                        p.product_id,
+                        p.characteristics.clone(),
+                        p.reviews().unwrap(),
+                    )
+                })
+                .collect();
+            rejects.finish().unwrap();
+            (
+                products,
+                std::fs::read_to_string(d.join("rejects.csv")).unwrap(),
+            )
+        };
+        // Ids one after another (a table) and far apart (a binary search).
+        let (in_memory, in_memory_rejects) = run(64 << 20, 2);
+        let (sparse, sparse_rejects) = run(64 << 20, 1_000);
+        let (spilled, spilled_rejects) = run(1 << 16, 2);
+        assert_eq!(in_memory.len(), 1_500);
+        assert_eq!(
+            in_memory[6].2[0].characteristics.get(Characteristic::Fit),
+            Some(3)
+        );
+        assert_eq!(in_memory, spilled);
+        assert_eq!(in_memory.len(), sparse.len());
+        for (a, b) in in_memory.iter().zip(&sparse) {
+            assert_eq!((a.0, &a.2), (b.0, &b.2), "the same ratings");
+        }
+        assert_eq!(in_memory_rejects.lines().count(), 1 + 1 + 1_500 / 7);
+        assert!(in_memory_rejects.contains("no characteristic 99999993 in characteristics.csv"));
+        assert_eq!(in_memory_rejects, spilled_rejects);
+        assert_eq!(in_memory_rejects, sparse_rejects);
+    }
+
+    #[test]
+    fn a_rating_reads_back_as_written() {
+        let mut buf = Vec::new();
+        for (characteristic, product, row_id) in [
+            (1, 1, 1),
+            (135_228, 40_344, 5_774_952),
+            (u64::MAX, 0, 1 << 63),
+        ] {
+            for (kind, value) in [(0, 1), (5, 5)] {
+                let rated = Rated {
+                    characteristic,
+                    product,
+                    kind,
+                    value,
+                    row_id,
+                };
+                rated.write(&mut buf);
+                let back = Rated::read(&buf);
+                assert_eq!(
+                    (
+                        back.characteristic,
+                        back.product,
+                        back.kind,
+                        back.value,
+                        back.row_id
+                    ),
+                    (characteristic, product, kind, value, row_id)
+                );
+            }
         }
     }
 }

@@ -85,6 +85,13 @@ impl Mapped {
         })
     }
 
+    /// Every byte appended.
+    pub fn all(&self) -> &[u8] {
+        // SAFETY: the whole mapping, which lives as long as self (a
+        // dangling pointer with length 0 when empty is a valid slice).
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
+
     /// The bytes at `at..at + len`; an error past the end.
     pub fn get(&self, at: u64, len: u32) -> io::Result<&[u8]> {
         let (at, len) = (at as usize, len as usize);

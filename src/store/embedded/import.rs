@@ -22,6 +22,18 @@ use crate::sort::Sorter;
 use crate::store::StoreError;
 use crate::store::load::{Exported, ImportPlan, ImportedProduct, LoadOptions, LoadOutcome, Source};
 
+/// Where [`EmbeddedStore::load_import`] finds each review's product and
+/// whether it is reported, by id.
+pub enum ById<'a> {
+    /// Given, in id order, `count` of them.
+    Given {
+        entries: &'a mut dyn Iterator<Item = Result<(u64, u64, bool), StoreError>>,
+        count: u64,
+    },
+    /// Sorted from the products as they are written, in runs in `temp`.
+    Sort { temp: &'a std::path::Path },
+}
+
 impl EmbeddedStore {
     /// Readies the store for an import from `source`: `AlreadyLoaded` when
     /// it holds that import complete; otherwise records the source (a
@@ -44,15 +56,15 @@ impl EmbeddedStore {
 
     /// Loads an import begun with [`EmbeddedStore::begin_import`]: every
     /// product of `products` (in product order) after the first
-    /// `resumed_from`, then the maps by review id, then the data set and
-    /// next id of `plan`; the store is complete after.
+    /// `resumed_from`, then the maps by review id (from `by_id`), then the
+    /// data set and next id of `plan`; the store is complete after.
     pub fn load_import(
         &self,
         plan: ImportPlan,
         products: &mut dyn Iterator<Item = Result<ImportedProduct, StoreError>>,
         resumed_from: u64,
         options: LoadOptions,
-        temp: &std::path::Path,
+        by_id: ById<'_>,
         progress: &mut dyn Progress,
     ) -> Result<(), StoreError> {
         {
@@ -68,7 +80,7 @@ impl EmbeddedStore {
                 .set_flags(EnvFlags::NO_SYNC, heed::FlagSetMode::Enable)?
         };
         let loaded = self
-            .write_imported(plan, products, resumed_from, options, temp, progress)
+            .write_imported(plan, products, resumed_from, options, by_id, progress)
             .and_then(|()| Ok(self.env.force_sync()?));
         unsafe {
             self.env
@@ -83,13 +95,17 @@ impl EmbeddedStore {
         products: &mut dyn Iterator<Item = Result<ImportedProduct, StoreError>>,
         resumed_from: u64,
         options: LoadOptions,
-        temp: &std::path::Path,
+        by_id: ById<'_>,
         progress: &mut dyn Progress,
     ) -> Result<(), StoreError> {
         let io =
             |e: std::io::Error| StoreError::Unavailable(format!("import's temporary runs: {e}"));
         progress.phase("write", plan.data_set.records, 0);
-        let mut by_id = Sorter::new(64 << 20, temp);
+        // Sorted here unless given in order.
+        let (mut sorter, given) = match by_id {
+            ById::Given { entries, count } => (None, Some((entries, count))),
+            ById::Sort { temp } => (Some(Sorter::new(64 << 20, temp)), None),
+        };
         let mut txn = self.env.write_txn()?;
         let (mut done, mut in_txn) = (0u64, 0u64);
         let mut facets = Vec::new();
@@ -99,10 +115,12 @@ impl EmbeddedStore {
             let mut heads = Vec::with_capacity(product.len());
             for (id, raw) in product.records() {
                 let head = codec::head(raw).ok_or_else(|| StoreError::Corrupt("record".into()))?;
-                let mut entry = [0u8; 9];
-                entry[..8].copy_from_slice(&p.to_le_bytes());
-                entry[8] = u8::from(head.reported);
-                by_id.push(u128::from(id), &entry).map_err(io)?;
+                if let Some(sorter) = &mut sorter {
+                    let mut entry = [0u8; 9];
+                    entry[..8].copy_from_slice(&p.to_le_bytes());
+                    entry[8] = u8::from(head.reported);
+                    sorter.push(u128::from(id), &entry).map_err(io)?;
+                }
                 heads.push(head);
             }
             done += 1;
@@ -148,18 +166,40 @@ impl EmbeddedStore {
         self.info.put(&mut txn, KEY_LOADED, &done.to_be_bytes())?;
         txn.commit()?;
 
-        progress.phase("index", by_id.len(), 0);
+        let mut from_sorter;
+        let (entries, count): (&mut dyn Iterator<Item = _>, u64) = match (sorter, given) {
+            (Some(sorter), _) => {
+                let count = sorter.len();
+                let mut sorted = sorter.finish().map_err(io)?;
+                let mut entry = Vec::new();
+                from_sorter = std::iter::from_fn(move || match sorted.next_into(&mut entry) {
+                    Ok(Some(id)) => {
+                        let product = u64::from_le_bytes(entry[..8].try_into().expect("8 bytes"));
+                        Some(Ok((id as u64, product, entry[8] == 1)))
+                    }
+                    Ok(None) => None,
+                    Err(e) => Some(Err(io(e))),
+                });
+                (&mut from_sorter, count)
+            }
+            (None, Some((entries, count))) => (entries, count),
+            (None, None) => unreachable!("one or the other"),
+        };
+        progress.phase("index", count, 0);
         let mut txn = self.env.write_txn()?;
         self.review_product.clear(&mut txn)?;
         self.reported.clear(&mut txn)?;
-        let mut sorted = by_id.finish().map_err(io)?;
-        let mut entry = Vec::new();
         let mut n = 0u64;
-        while let Some(id) = sorted.next_into(&mut entry).map_err(io)? {
-            let id = (id as u64).to_be_bytes();
-            self.review_product
-                .put_with_flags(&mut txn, PutFlags::APPEND, &id, &entry[..8])?;
-            if entry[8] == 1 {
+        for entry in entries {
+            let (id, product, reported) = entry?;
+            let id = id.to_be_bytes();
+            self.review_product.put_with_flags(
+                &mut txn,
+                PutFlags::APPEND,
+                &id,
+                &product.to_le_bytes(),
+            )?;
+            if reported {
                 self.reported
                     .put_with_flags(&mut txn, PutFlags::APPEND, &id, &[])?;
             }

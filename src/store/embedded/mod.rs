@@ -57,6 +57,7 @@
 pub mod codec;
 mod expiring;
 mod import;
+pub use import::ById;
 mod keys;
 mod load;
 mod migrate;
