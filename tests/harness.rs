@@ -87,7 +87,10 @@ fn another_program_writing_into_home_meanwhile_does_not_fail_the_run() {
     // The other program's writes are named, with their times, as a warning.
     assert!(log.contains("warning"), "{log}");
     assert!(log.contains(".siege/siege.conf"), "{log}");
-    assert!(log.contains(".config/chromium/Default/Preferences"), "{log}");
+    assert!(
+        log.contains(".config/chromium/Default/Preferences"),
+        "{log}"
+    );
     // The suite ran in a home and temp directory of its own, gone now; the
     // user's siege.conf is the other program's, not the suite's.
     let seen = std::fs::read_to_string(&seen).unwrap();
