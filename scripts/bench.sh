@@ -10,6 +10,10 @@
 # Redis GET per request on a multiplexed connection; store and filtered
 # reads: the same plus one LMDB read of a stored body keyed by product.
 #   L1 hit            random products among 100 hot ones, L1 on, no Redis
+#   meta, L1          their meta (`/reviews/N/meta`), from the same L1
+#   Atelier list, L1  their first pages in the Atelier dialect
+#                     (`/reviews?product_id=N`), from the same L1: cached as
+#                     its own body, it must hold >= 0.95 of the L1 hit row
 #   Redis hit         random products among 1,000, --l1-capacity-mb 0, Redis on
 #                     (many keys: single flight cannot coalesce them, so this
 #                     measures Redis round trips, not coalescing)
@@ -40,9 +44,13 @@
 #
 # BASELINE: another build of `reviews` (an older commit's, say), started in
 # the same setups on ports of its own and measured in the same rounds right
-# after this one (closed loop only; not in the idle row), so before and
-# after come from one run: each row then shows its req/s and this build's
-# ratio to it.
+# after this one (closed loop only; not in the idle row nor the Atelier
+# row, a route older builds lack), so before and after come from one run:
+# each row then shows its req/s and this build's ratio to it. The baseline
+# serves a data set of its own, seeded by its own `seed` (BASELINE_SEED,
+# default the `seed` beside it) into BASE_DATA_DIR (default DATA_DIR plus
+# `-baseline`): an older build may not read this one's layout, and the same
+# records give it the same products and reviews in its own.
 #
 # Env: RECORDS, DURATION (s per wrk run), ROUNDS, THREADS, CONNECTIONS (wrk
 # and oha), WORKERS (reviews --workers), OPEN_DURATION (s per oha run),
@@ -67,6 +75,8 @@ L1_SPAN=${L1_SPAN:-100}
 REDIS_SPAN=${REDIS_SPAN:-1000}
 FILTERED_SPAN=${FILTERED_SPAN:-100}
 BASELINE=${BASELINE:-}
+BASELINE_SEED=${BASELINE_SEED:-$(dirname "${BASELINE:-.}")/seed}
+BASE_DATA_DIR=${BASE_DATA_DIR:-$DATA_DIR-baseline}
 BASE_OFFSET=20
 kit=scripts/benchkit.py
 
@@ -76,11 +86,17 @@ done
 OHA=${OHA:-$(command -v oha || echo "$HOME/.cargo/bin/oha")}
 [ -x "$OHA" ] || { echo "bench: oha is not installed (cargo install oha --locked)" >&2; exit 1; }
 [ -z "$BASELINE" ] || [ -x "$BASELINE" ] || { echo "bench: BASELINE=$BASELINE is not an executable" >&2; exit 1; }
+[ -z "$BASELINE" ] || [ -x "$BASELINE_SEED" ] ||
+  { echo "bench: the baseline's seed ($BASELINE_SEED) is not an executable: set BASELINE_SEED" >&2; exit 1; }
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 cargo build --release --quiet --bins --example bare_hyper
 
 echo "== seeding $RECORDS records into $DATA_DIR"
 ./target/release/seed --records "$RECORDS" --data-dir "$DATA_DIR" 2>&1 | tail -n 1
+if [ -n "$BASELINE" ]; then
+  echo "== seeding $RECORDS records into $BASE_DATA_DIR with the baseline's seed"
+  "$BASELINE_SEED" --records "$RECORDS" --data-dir "$BASE_DATA_DIR" 2>&1 | tail -n 1
+fi
 
 work=$(mktemp -d)
 pids=()
@@ -105,7 +121,7 @@ start_reviews() {
   pids+=($!)
   wait_up "$port" /healthz
   if [ -n "$BASELINE" ]; then
-    RUST_LOG=warn "$BASELINE" --listen "127.0.0.1:$((port + BASE_OFFSET))" --data-dir "$DATA_DIR" \
+    RUST_LOG=warn "$BASELINE" --listen "127.0.0.1:$((port + BASE_OFFSET))" --data-dir "$BASE_DATA_DIR" \
       --demo-records 0 --workers "$WORKERS" "$@" &
     pids+=($!)
     wait_up $((port + BASE_OFFSET)) /healthz
@@ -245,15 +261,20 @@ python3 "$kit" paths product "$REDIS_SPAN" 20000 2 >"$work/redis.paths"
 python3 "$kit" paths product "$PRODUCTS" 200000 3 >"$work/store.paths"
 python3 "$kit" paths mix "$PRODUCTS" 200000 4 >"$work/mix.paths"
 python3 "$kit" paths filtered "$FILTERED_SPAN" 20000 5 >"$work/filtered.paths"
+python3 "$kit" paths meta "$L1_SPAN" 20000 6 >"$work/meta.paths"
+python3 "$kit" paths atelier "$L1_SPAN" 20000 7 >"$work/atelier.paths"
 sizes=()
-for set in l1 redis store mix filtered; do sizes+=("$(python3 "$kit" size "$P_STORE" "$work/$set.paths" 400)"); done
-echo "== mean bodies (B): L1 ${sizes[0]}, Redis ${sizes[1]}, store ${sizes[2]}, mix ${sizes[3]}, filtered ${sizes[4]}"
-P_BARE=$((PORT + 4))
+for set in l1 redis store mix filtered meta atelier; do sizes+=("$(python3 "$kit" size "$P_STORE" "$work/$set.paths" 400)"); done
+echo "== mean bodies (B): L1 ${sizes[0]}, Redis ${sizes[1]}, store ${sizes[2]}, mix ${sizes[3]}, filtered ${sizes[4]}, meta ${sizes[5]}, Atelier ${sizes[6]}"
+P_BARE=$((PORT + 4)) P_BARE2=$((PORT + 15))
 for i in 0 1 2 3 4; do start_bare $((P_BARE + i)) "${sizes[$i]}"; done
+for i in 0 1; do start_bare $((P_BARE2 + i)) "${sizes[$((5 + i))]}"; done
 for offset in 0 ${BASELINE:+$BASE_OFFSET}; do
   warm $((P_L1 + offset)) "$work/l1.paths"
+  warm $((P_L1 + offset)) "$work/meta.paths"
   warm $((P_L2 + offset)) "$work/redis.paths"
 done
+warm "$P_L1" "$work/atelier.paths"
 
 # The floors, each with the head its path's service answers with.
 capture_head "$P_L1" "$work/l1.paths" "$work/l1.head"
@@ -261,6 +282,8 @@ capture_head "$P_L2" "$work/redis.paths" "$work/redis.head"
 capture_head "$P_STORE" "$work/store.paths" "$work/store.head"
 capture_head "$P_STORE" "$work/filtered.paths" "$work/filtered.head"
 capture_head "$P_MIX" "$work/mix.paths" "$work/mix.head"
+capture_head "$P_L1" "$work/meta.paths" "$work/meta.head"
+capture_head "$P_L1" "$work/atelier.paths" "$work/atelier.head"
 # The products the mix posts reviews to, with their characteristic ids, read
 # from the mix's service (and the baseline's) before it is measured.
 python3 artillery/characteristics.py wrk "http://127.0.0.1:$P_MIX" "$PRODUCTS" mix >"$work/mix.rated"
@@ -273,10 +296,19 @@ start_bare $((P_FLOOR + 1)) "${sizes[1]}" --head "$work/redis.head" --redis "$re
 start_bare $((P_FLOOR + 2)) "${sizes[2]}" --head "$work/store.head" --lmdb "$work/floor-store" "$PRODUCTS"
 start_bare $((P_FLOOR + 3)) "${sizes[4]}" --head "$work/filtered.head" --lmdb "$work/floor-filtered" "$FILTERED_SPAN"
 start_bare $((P_FLOOR + 4)) "${sizes[3]}" --head "$work/mix.head"
+start_bare $((PORT + 17)) "${sizes[5]}" --head "$work/meta.head"
+start_bare $((PORT + 18)) "${sizes[6]}" --head "$work/atelier.head"
 
 product_lua=artillery/wrk/random_product.lua
 echo "== L1 hit"
 measure "L1 hit, $L1_SPAN products" "$P_L1" "$P_FLOOR" "$P_BARE" "$work/l1.paths" "$product_lua" "$L1_SPAN"
+echo "== meta, L1"
+measure "meta, L1, $L1_SPAN products" "$P_L1" $((PORT + 17)) "$P_BARE2" "$work/meta.paths" "$product_lua" "$L1_SPAN" /meta
+echo "== Atelier list, L1"
+with_base=0
+measure "Atelier list, L1, $L1_SPAN products" "$P_L1" $((PORT + 18)) $((P_BARE2 + 1)) "$work/atelier.paths" \
+  "$product_lua" "$L1_SPAN" "" "/reviews?product_id="
+with_base=1
 echo "== Redis hit"
 measure "Redis hit, $REDIS_SPAN products" "$P_L2" $((P_FLOOR + 1)) $((P_BARE + 1)) "$work/redis.paths" "$product_lua" "$REDIS_SPAN"
 echo "== store read"
@@ -326,7 +358,8 @@ mkdir -p "$(dirname "$OUT")"
   echo "Half of peak: \`oha -q <rate> -c$CONNECTIONS -z ${OPEN_DURATION}s --latency-correction\` at half the"
   echo "app's peak, the same rate for the floor and the service (the mix's open-loop run sends its"
   echo "reads only), oha pinned to core 0 and the server (and Redis) to the others for the run."
-  echo "Mean bodies: L1 set ${sizes[0]} B, Redis set ${sizes[1]} B, store ${sizes[2]} B, mix ${sizes[3]} B, filtered ${sizes[4]} B."
+  echo "Mean bodies: L1 set ${sizes[0]} B, Redis set ${sizes[1]} B, store ${sizes[2]} B, mix ${sizes[3]} B, filtered ${sizes[4]} B,"
+  echo "meta ${sizes[5]} B, Atelier list ${sizes[6]} B."
   echo "Heads: L1 $(wc -c <"$work/l1.head") B, Redis $(wc -c <"$work/redis.head") B, store $(wc -c <"$work/store.head") B (status line and CRLFs included)."
   echo "Memory: the largest worker's peaks during the row, sampled every 0.2 s: its own memory"
   echo "(RssAnon: heap, L1, buffers, connections) and the store's pages mapped into it (RssFile: the"
@@ -358,6 +391,12 @@ mkdir -p "$(dirname "$OUT")"
     p99_ratio=$(awk -v a="$ao_p99" -v b="$fo_p99" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
     echo "| $name | $a_rps | $f_rps | **$ratio** ($ratios) | $b_rps | $bare_ratio |$base_cells $a_p50 / $a_p99 | $f_p50 / $f_p99 | $rate | $ao_p99 | $fo_p99 | $p99_ratio | $((a_err + ao_err)) | $anon / $file |"
   done
+  echo
+  # The Atelier list against the native L1 hit, both rows' median rounds.
+  l1_rps=$(printf '%s\n' "${rows[@]}" | awk -F'|' '/^L1 hit, / {split($2, m, " "); print m[3]}')
+  atelier_rps=$(printf '%s\n' "${rows[@]}" | awk -F'|' '/^Atelier list, / {split($2, m, " "); print m[3]}')
+  echo "Atelier list from L1 against the native L1 hit, in this run: $atelier_rps / $l1_rps req/s =" \
+    "**$(awk -v a="$atelier_rps" -v n="$l1_rps" 'BEGIN {printf "%.3f", a / n}')** (target >= 0.95)."
   echo
   echo "Idle connections: $idle_end (each asked once more every 20 s: the service closes"
   echo "a connection idle for 60 s). The floor holds as many idle connections during its runs of that row."

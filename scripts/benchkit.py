@@ -14,7 +14,8 @@ open, the resident memory of a server's processes, and oha's JSON summary.
   benchkit.py oha FILE                   "rps p50_ms p99_ms errors" of a run
 
 KIND: "product" (a page of a random product in 1..SPAN, as
-artillery/wrk/random_product.lua asks), "filtered" (the same with a random
+artillery/wrk/random_product.lua asks), "meta" (its meta), "atelier" (its
+page in the Atelier dialect, `/reviews?product_id=N`), "filtered" (the same with a random
 star, `?rating=1..5`, as artillery/wrk/filtered.lua asks) or "mix" (the reads of the
 storefront mix of artillery/wrk/storefront.lua over SPAN products: 80% on
 the hottest 1%, the rest in the last 10% of ids; 70% pages, 28% meta).
@@ -37,6 +38,12 @@ def paths(kind, span, n, seed):
     for _ in range(n):
         if kind == "product":
             out.append(f"/reviews/{rng.randint(1, span)}")
+            continue
+        if kind == "meta":
+            out.append(f"/reviews/{rng.randint(1, span)}/meta")
+            continue
+        if kind == "atelier":
+            out.append(f"/reviews?product_id={rng.randint(1, span)}")
             continue
         if kind == "filtered":
             out.append(f"/reviews/{rng.randint(1, span)}?rating={rng.randint(1, 5)}")
