@@ -344,7 +344,7 @@ fn guard_ttl_indexes(
 }
 
 /// Inserts unordered; duplicate keys (a resumed load re-inserting) are fine.
-async fn insert_ignoring_duplicates(
+pub(super) async fn insert_ignoring_duplicates(
     coll: &Collection<Document>,
     docs: Vec<Document>,
     timeout: Duration,
