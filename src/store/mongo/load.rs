@@ -19,6 +19,8 @@ use crate::seeding::{self, Progress};
 use crate::store::StoreError;
 use crate::store::load::{LoadOptions, LoadOutcome};
 
+/// Meta documents built and inserted at a time.
+const META_CHUNK: usize = 10_000;
 /// Index names of the first layout, dropped by an upgrade.
 const OLD_INDEXES: [&str; 2] = ["product_date", "product_helpful"];
 
@@ -67,21 +69,25 @@ impl MongoStore {
             self.backfill().await?;
         }
 
-        progress.phase("index", set.records, 0);
-        self.build_indexes().await?;
+        self.build_indexes(progress).await?;
+        progress.phase("meta", set.products, 0);
         let metas = seeding::metas(set, options.threads);
         self.bound(self.meta.delete_many(doc! {})).await?;
-        let docs: Vec<Document> = metas
-            .iter()
-            .enumerate()
-            .filter(|(_, m)| m.total() > 0)
-            .map(|(i, m)| meta_doc(i as u64 + 1, m))
-            .collect();
-        for chunk in docs.chunks(10_000) {
-            self.bound(self.meta.insert_many(chunk.to_vec()).ordered(false))
-                .await?;
+        // The documents of a chunk at a time: a million products'
+        // documents at once held about 2 GB at 10M records.
+        for (n, chunk) in metas.chunks(META_CHUNK).enumerate() {
+            let docs: Vec<Document> = chunk
+                .iter()
+                .enumerate()
+                .filter(|(_, m)| m.total() > 0)
+                .map(|(i, m)| meta_doc((n * META_CHUNK + i) as u64 + 1, m))
+                .collect();
+            if !docs.is_empty() {
+                self.bound(self.meta.insert_many(docs).ordered(false))
+                    .await?;
+            }
+            progress.advance(chunk.len() as u64);
         }
-        progress.advance(set.records);
         let counters = doc! {
             "$set": { "next_review_id": set.records as i64 + 1 },
             "$unset": { "change_seq": "" },
@@ -187,7 +193,7 @@ impl MongoStore {
                 Err(e) => return Err(e),
             }
         }
-        self.build_indexes().await?;
+        self.build_indexes(progress).await?;
         self.bound(
             self.changes
                 .delete_many(doc! { "at": { "$exists": false } }),
@@ -233,9 +239,10 @@ impl MongoStore {
         Ok(names.iter().any(|n| n == name))
     }
 
-    /// The page indexes (partial: visible reviews only) and the change
-    /// log's TTL index.
-    async fn build_indexes(&self) -> Result<(), StoreError> {
+    /// The page indexes (partial: visible reviews only), then the others:
+    /// the change log's TTL index, reported reviews', the guards' TTL
+    /// indexes — one at a time, as a phase of `progress` (see `indexing`).
+    async fn build_indexes(&self, progress: &mut dyn Progress) -> Result<(), StoreError> {
         let visible = |name: &str, keys: Document| {
             let options = IndexOptions::builder()
                 .name(name.to_string())
@@ -253,8 +260,10 @@ impl MongoStore {
             })
             .collect();
         models.push(visible(FACETS, facet_keys()));
-        self.slow(self.reviews.create_indexes(models), "building indexes")
-            .await?;
+        let mut builds: Vec<_> = models
+            .into_iter()
+            .map(|model| (self.reviews.clone(), model))
+            .collect();
         let ttl = IndexModel::builder()
             .keys(doc! { "at": 1 })
             .options(
@@ -264,16 +273,10 @@ impl MongoStore {
                     .build(),
             )
             .build();
-        self.bound(self.changes.create_index(ttl)).await?;
-        self.slow(
-            self.reviews.create_index(reported_index()),
-            "building indexes",
-        )
-        .await?;
-        for (collection, model) in guard_ttl_indexes(&self.idempotency, &self.votes) {
-            self.bound(collection.create_index(model)).await?;
-        }
-        Ok(())
+        builds.push((self.changes.clone(), ttl));
+        builds.push((self.reviews.clone(), reported_index()));
+        builds.extend(guard_ttl_indexes(&self.idempotency, &self.votes));
+        self.build_in_turn(builds, progress).await
     }
 
     /// Makes sure, in the background, that the indexes of write safety
@@ -297,7 +300,7 @@ impl MongoStore {
     }
 
     /// Runs a long server-side operation: bounded, but far past one timeout.
-    async fn slow<T>(
+    pub(super) async fn slow<T>(
         &self,
         op: impl IntoFuture<Output = mongodb::error::Result<T>>,
         what: &str,

@@ -11,6 +11,8 @@
 //! - `write`: new reviews, helpful votes and reports — transactions,
 //!   retries, the per-request deadline, idempotency;
 //! - `load`: the bulk load `seed` runs, and the index build after it;
+//! - `indexing`: index builds one at a time, each named, with the
+//!   deployment's own progress where it reports one;
 //! - `products`: the data set products are rendered from.
 //!
 //! # Collections
@@ -118,6 +120,7 @@
 
 pub mod changes;
 mod docs;
+mod indexing;
 mod load;
 mod products;
 mod read;
