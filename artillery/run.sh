@@ -84,6 +84,15 @@ curl -sf "$URL/readyz" >/dev/null || { echo "run.sh: the service did not start; 
 
 raw="$OUT/raw"
 mkdir -p "$raw"
+# What the tool's new reviews rate: each product's characteristics, read
+# from its meta before the first scrape, so these reads are not counted as
+# the mix's (artillery's shoppers read the meta in their scenario).
+case $TOOL in
+  wrk) python3 artillery/characteristics.py wrk "$URL" "$PRODUCTS" mix > "$raw/characteristics.txt" ;;
+  siege)
+    artillery/siege-urls.sh "$URL" "$PRODUCTS" "$RECORDS" > "$raw/urls.txt"
+    artillery/siege-urls.sh --votes "$URL" "$PRODUCTS" "$RECORDS" > "$raw/votes.txt" ;;
+esac
 load_before=$(cut -d' ' -f1 /proc/loadavg)
 python3 artillery/report.py scrape "$URL" "$raw/metrics-before.json"
 echo "== $TOOL for ${DURATION}s against $URL"
@@ -94,13 +103,11 @@ case $TOOL in
     # histogram, which report.py merges into the whole run's percentiles.
     for second in $(seq "$DURATION"); do
       wrk -t2 -c"$CONNECTIONS" -d1s -s artillery/wrk/storefront.lua "$URL" -- "$PRODUCTS" "$RECORDS" \
-        > "$raw/wrk-$second.txt"
+        "$raw/characteristics.txt" > "$raw/wrk-$second.txt"
     done ;;
   siege)
     # Reads and posts in one-second runs; votes beside them in one paced run
     # on connections closed after each answer (see artillery/siegerc-votes).
-    artillery/siege-urls.sh "$URL" "$PRODUCTS" "$RECORDS" > "$raw/urls.txt"
-    artillery/siege-urls.sh --votes "$URL" "$PRODUCTS" "$RECORDS" > "$raw/votes.txt"
     # siege -v prints one line per request: "HTTP/1.1 200 0.00 secs: ...".
     count_statuses() { awk '/HTTP\/1/ {n[$2]++} END {for (s in n) print s, n[s]}'; }
     # siege_run SECONDS OUT ARGS...: one timed siege run, its figures in

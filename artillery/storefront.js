@@ -36,6 +36,17 @@ function maybeWrite(context, events, done) {
   return done();
 }
 
+// A new review rates each characteristic of its product (1 to 5 at
+// random), by id: the scenario captured them from the product's meta.
+function rateCharacteristics(requestParams, context, events, done) {
+  let captured = context.vars.characteristics || {};
+  if (typeof captured === 'string') captured = JSON.parse(captured);
+  requestParams.json.characteristics = Object.fromEntries(
+    Object.values(captured).map((c) => [String(c.id), uniform(1, 5)]),
+  );
+  return done();
+}
+
 // What the mix expects: reads 200, posts 201, votes 204 (or 404 for the ~2%
 // of reviews that are reported, hence hidden). Every response adds to the
 // counter storefront.unexpected_status (0 or 1, so the counter exists even
@@ -53,4 +64,4 @@ function checkStatus(req, res, context, events, done) {
   return done();
 }
 
-module.exports = { pickProduct, pickPage, maybeWrite, checkStatus };
+module.exports = { pickProduct, pickPage, maybeWrite, rateCharacteristics, checkStatus };

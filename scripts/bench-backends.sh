@@ -5,7 +5,9 @@
 #   store reads/s     wrk random_product.lua over every product: each
 #                     request one store read (the product's meta, then its
 #                     page, in one session), no cache in front
-#   store writes/s    wrk storefront.lua's `posts` mode: each request one new review, a
+#   store writes/s    wrk storefront.lua's `posts` mode: each request one new review
+#                     (rating its product's characteristics, read from the
+#                     service's meta beforehand by artillery/characteristics.py), a
 #                     transaction of the review, its product's meta and a
 #                     change-log entry (majority write concern)
 #   change-log polls  the follower's polls a second (its own counter), and
@@ -83,8 +85,9 @@ wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" -s artillery/wrk/random_product.lua \
 reads=$(rate "$work/reads.txt")
 
 echo "== store writes ($DURATION s)"
+python3 artillery/characteristics.py wrk "http://127.0.0.1:$PORT" "$PRODUCTS" posts >"$work/rated.txt"
 wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" -s artillery/wrk/storefront.lua \
-  "http://127.0.0.1:$PORT" -- "$PRODUCTS" "$RECORDS" posts >"$work/writes.txt"
+  "http://127.0.0.1:$PORT" -- "$PRODUCTS" "$RECORDS" "$work/rated.txt" posts >"$work/writes.txt"
 writes=$(rate "$work/writes.txt")
 written=$(sed -n 's/^wrk-run //p' "$work/writes.txt" | python3 -c 'import json, sys; print(json.load(sys.stdin)["statuses"])')
 window_writes=$(awk '/Requests\/sec/ {printf "%.0f", $2 * 10}' "$work/writes.txt")
@@ -118,7 +121,7 @@ mkdir -p "$(dirname "$OUT")"
   echo "| figure | value | measured with |"
   echo "|---|---|---|"
   echo "| store reads/s | $reads | wrk -s artillery/wrk/random_product.lua, $PRODUCTS products |"
-  echo "| store writes/s | $writes | wrk -s artillery/wrk/storefront.lua -- $PRODUCTS $RECORDS posts (statuses $written) |"
+  echo "| store writes/s | $writes | wrk -s artillery/wrk/storefront.lua -- $PRODUCTS $RECORDS <rated> posts (statuses $written) |"
   echo "| change-log entries per poll after the writes | $window_writes | writes/s × the 10 s window MongoDB re-reads |"
   echo "| change-log polls/s | $poll_rate | reviews_store_background_reads_total over 5 s |"
   echo "| Redis GET/s | $redis_get | redis-benchmark -t get -d $BODY -c 50 -n 200000 |"

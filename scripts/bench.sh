@@ -21,7 +21,9 @@
 #   storefront mix    artillery/wrk/storefront.lua: 80% of reads on the
 #                     hottest 1% of products, the rest cold, 2% writes; L1
 #                     and Redis on, rate limits off (one address stands in
-#                     for many shoppers)
+#                     for many shoppers); its new reviews rate their
+#                     products' characteristics, read from the service's meta
+#                     beforehand (artillery/characteristics.py)
 #   5,000 idle        the L1-hit load again with 5,000 idle keep-alive
 #                     connections held open beside it
 # Per path: after an unmeasured warm-up run of the app (half a round),
@@ -197,14 +199,16 @@ measure() {
   watch_memory "$app"
   # Unmeasured, half a round: a fresh process first maps the store's pages
   # in and fills its caches; a long-running one has done both.
-  for warm_port in $app $base; do
-    DURATION=$(( (DURATION + 1) / 2 )) wrk_once "http://127.0.0.1:$warm_port" "$script" "$@" >/dev/null
-  done
+  DURATION=$(( (DURATION + 1) / 2 )) wrk_once "http://127.0.0.1:$app" "$script" "$@" >/dev/null
+  [ -z "$base" ] || DURATION=$(( (DURATION + 1) / 2 )) wrk_once "http://127.0.0.1:$base" "$script" \
+    "${@/%mix.rated/mix-baseline.rated}" >/dev/null
   for round in $(seq "$ROUNDS"); do
     b=$(wrk_once "http://127.0.0.1:$bare" "$script" "$@")
     f=$(wrk_once "http://127.0.0.1:$floor" "$script" "$@")
     a=$(wrk_once "http://127.0.0.1:$app" "$script" "$@")
-    [ -z "$base" ] || o=$(wrk_once "http://127.0.0.1:$base" "$script" "$@")
+    # The baseline rates the characteristics its own meta names (an older
+    # build's none): its file of them in place of the service's.
+    [ -z "$base" ] || o=$(wrk_once "http://127.0.0.1:$base" "$script" "${@/%mix.rated/mix-baseline.rated}")
     results+=("$(awk -v a="${a%% *}" -v f="${f%% *}" -v b="${b%% *}" 'BEGIN {printf "%.3f %.3f", a / f, a / b}') $a $f ${b%% *} ${o%% *}")
     echo "   $name round $round: app ${a%% *} req/s, floor ${f%% *} req/s, bare ${b%% *} req/s${base:+, baseline ${o%% *} req/s}" >&2
   done
@@ -257,6 +261,11 @@ capture_head "$P_L2" "$work/redis.paths" "$work/redis.head"
 capture_head "$P_STORE" "$work/store.paths" "$work/store.head"
 capture_head "$P_STORE" "$work/filtered.paths" "$work/filtered.head"
 capture_head "$P_MIX" "$work/mix.paths" "$work/mix.head"
+# The products the mix posts reviews to, with their characteristic ids, read
+# from the mix's service (and the baseline's) before it is measured.
+python3 artillery/characteristics.py wrk "http://127.0.0.1:$P_MIX" "$PRODUCTS" mix >"$work/mix.rated"
+[ -z "$BASELINE" ] ||
+  python3 artillery/characteristics.py wrk "http://127.0.0.1:$((P_MIX + BASE_OFFSET))" "$PRODUCTS" mix >"$work/mix-baseline.rated"
 P_FLOOR=$((PORT + 10))
 echo "== floors (the LMDB ones store a body for every product first)"
 start_bare "$P_FLOOR" "${sizes[0]}" --head "$work/l1.head"
@@ -275,7 +284,7 @@ measure "store read, random of $PRODUCTS" "$P_STORE" $((P_FLOOR + 2)) $((P_BARE 
 echo "== filtered read"
 measure "filtered read (random star), $FILTERED_SPAN largest products" "$P_STORE" $((P_FLOOR + 3)) $((P_BARE + 4)) "$work/filtered.paths" artillery/wrk/filtered.lua "$FILTERED_SPAN"
 echo "== storefront mix"
-measure "storefront mix (2% writes)" "$P_MIX" $((P_FLOOR + 4)) $((P_BARE + 3)) "$work/mix.paths" artillery/wrk/storefront.lua "$PRODUCTS" "$RECORDS"
+measure "storefront mix (2% writes)" "$P_MIX" $((P_FLOOR + 4)) $((P_BARE + 3)) "$work/mix.paths" artillery/wrk/storefront.lua "$PRODUCTS" "$RECORDS" "$work/mix.rated"
 
 echo "== $IDLE idle keep-alive connections beside the L1-hit load (held on the floor too)"
 hold_for=$((ROUNDS * DURATION * 3 + OPEN_DURATION * 2 + 60))

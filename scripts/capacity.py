@@ -241,11 +241,17 @@ def plan(rate, a):
     # copies rendered since, and each hot view is rendered once (fill locks
     # make that once across hosts) in the first second. Redis lost whole (a
     # master with no replica fails the cluster): every Redis hit goes to
-    # the store.
+    # the store. One master of several lost, its replica not yet promoted
+    # (2-4 s), with `cluster-require-full-coverage no`: its share of the
+    # Redis hits goes to the store, the other masters' are still served.
     o["cold_start"] = cold + hot_views
     o["redis_lost"] = store_reads + redis_hits
     o["redis_lost_members"] = max(
         2, math.ceil(o["redis_lost"] / shards / (a.store_reads * u))
+    )
+    o["master_lost"] = store_reads + redis_hits / o["masters"]
+    o["master_lost_members"] = max(
+        2, math.ceil(o["master_lost"] / shards / (a.store_reads * u))
     )
     return o
 
@@ -335,6 +341,7 @@ def main(argv):
     row("network out: MongoDB → service", lambda o: human(o["mongo_out"] * 8, "bit/s"))
     row("cold start: store reads in the first second of a restart of every host", lambda o: f"{human(o['cold_start'], '/s')}")
     row("Redis lost: store reads / members per shard needed", lambda o: f"{human(o['redis_lost'], '/s')} / {1 + o['redis_lost_members']}")
+    row("one Redis master lost, until its replica serves: store reads / members per shard needed", lambda o: f"{human(o['master_lost'], '/s')} / {1 + o['master_lost_members']}")
     print("\n".join(out))
 
 

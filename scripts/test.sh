@@ -83,9 +83,10 @@ fi
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
-echo "== cargo clippy"
+# The long quiet steps say so first, so a first run does not look hung.
+echo "== cargo clippy (on a first run it checks every crate: about 2 minutes, quiet)"
 cargo clippy --all-targets --quiet -- -D warnings
-echo "== cargo clippy --no-default-features (the build without MongoDB)"
+echo "== cargo clippy --no-default-features (the build without MongoDB; about a minute on a first run, quiet)"
 cargo clippy --no-default-features --lib --bins --quiet -- -D warnings
 
 echo "== deploy checks"
@@ -117,80 +118,16 @@ PY
 if [ -z "${MONGODB_URI:-}" ]; then
   echo "test.sh: MONGODB_URI is not set: the MongoDB store suite will be skipped (the embedded store suite runs)"
 fi
-# Processes started from this checkout (working directory or binary under
-# it) that are not this script's own descendants: none may outlive the tests.
-checkout=$(pwd -P)
-ours() {
-  local p pid cwd exe up
-  for p in /proc/[0-9]*; do
-    pid=${p#/proc/}
-    cwd=$(readlink "$p/cwd" 2>/dev/null) || continue
-    exe=$(readlink "$p/exe" 2>/dev/null) || exe=
-    case "$cwd/ $exe" in *"$checkout/"*) ;; *) continue ;; esac
-    up=$pid
-    while [ "$up" -gt 1 ] && [ "$up" != "$$" ]; do
-      up=$(awk '{print $4}' "/proc/$up/stat" 2>/dev/null) || break
-      [ -n "$up" ] || break
-    done
-    [ "$up" = "$$" ] && continue
-    echo "$pid $(tr '\0\n' '  ' <"$p/cmdline" 2>/dev/null | cut -c1-160)"
-  done | sort
-}
-# Files the tests write outside the checkout and the temp directory: the
-# places a stray log or config would land (caches of the build tools and
-# the package manager's own records are theirs to keep).
-# In the home directory, its files and dot-folders (where a tool keeps its
-# state), not the user's own folders of other work.
-written_outside() {
-  {
-    find /etc /usr /opt /srv /var -xdev -newer "$marker" -type f \
-      -not -path '/var/tmp/*' -not -path '/var/lib/apt/*' -not -path '/var/cache/*' \
-      -not -path '/var/lib/dpkg/*' -not -path '/var/log/journal/*' 2>/dev/null
-    find "$HOME" -xdev \( -path "$HOME/[!.]*" -o -path "$HOME/.cargo" -o -path "$HOME/.rustup" \
-      -o -path "$HOME/.npm" -o -path "$HOME/.pyenv" \) -prune -o -newer "$marker" -type f -print \
-      2>/dev/null
-  } | grep -v "^$checkout/" | sort || true
-}
-left_before=$(ours)
-marker=$(mktemp)
-
-echo "== cargo test"
+echo "== cargo test (a first run builds and links about 30 test binaries: 5-10 minutes, quiet while it links)"
 log=$(mktemp)
-trap 'rm -f "$log" "$log.mongo" "$marker"' EXIT
+trap 'rm -f "$log" "$log.mongo" "$log.harness"' EXIT
 # Every test binary runs even when one fails; the closing line comes anyway,
-# and the script's status is the first failure's.
+# and the script's status is the first failure's. The tests run under
+# scripts/harness.sh: in a home and temp directory of their own, and
+# checked for processes and files they leave behind.
 status=0
-cargo test --all-targets --no-fail-fast 2>&1 | tee "$log" || status=${PIPESTATUS[0]}
-# The MongoDB cases (the store suite's, the products', the change log's, the
-# multi-host test on a shared MongoDB) are #[ignore]d; with a deployment to run them on, run
-# them too (tests that ran here count as run, not as skipped).
-if [ -n "${MONGODB_URI:-}" ]; then
-  echo "== cargo test --test store_suite --test products --test cache_versions --test change_log --test multihost -- --ignored (MongoDB at MONGODB_URI)"
-  mongo_status=0
-  # (Not the fleet run of deploy/capacity.md: a measurement, run by hand.)
-  cargo test --test store_suite --test products --test cache_versions --test change_log --test multihost -- --ignored \
-    --skip fleet_background_reads 2>&1 | tee "$log.mongo" \
-    || mongo_status=${PIPESTATUS[0]}
-  [ "$status" != 0 ] || status=$mongo_status
-fi
-# The harness's own two checks count as tests: nothing left running,
-# nothing written outside the checkout and the temp directory.
-harness_failed=0
-sleep 1  # a process a test stopped at its very end has exited by now
-left=$(comm -13 <(echo "$left_before") <(ours))
-if [ -n "$left" ]; then
-  echo "test.sh: the tests left processes running (now stopped):"
-  echo "$left"
-  echo "$left" | awk '{print $1}' | xargs -r kill -9 2>/dev/null || true
-  harness_failed=$((harness_failed + 1))
-fi
-outside=$(written_outside)
-if [ -n "$outside" ]; then
-  echo "test.sh: the tests wrote outside the checkout and the temp directory:"
-  echo "$outside"
-  harness_failed=$((harness_failed + 1))
-fi
-[ "$harness_failed" = 0 ] || [ "$status" != 0 ] || status=1
+scripts/harness.sh --report "$log.harness" scripts/cargo-tests.sh "$log" || status=$?
+harness_failed=$(cat "$log.harness" 2>/dev/null || echo 2)
 # One closing line over every test binary (cargo prints one per binary) and
 # the harness's two checks. A test that returns early for want of a tool or
 # service prints "SKIPPED <name>: why"; it is counted as skipped, not

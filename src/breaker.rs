@@ -68,26 +68,52 @@ impl Breaker {
         )
     }
 
-    /// The call succeeded: close.
-    pub fn success(&self) {
-        let mut state = self.state.lock().expect("breaker lock");
-        if !matches!(*state, State::Closed { failures: 0 }) {
-            *state = State::Closed { failures: 0 };
-        }
+    /// The call succeeded: close. True when this closed a breaker that was
+    /// open or probing (the backend is back).
+    pub fn success(&self) -> bool {
+        close(&mut self.state.lock().expect("breaker lock"))
     }
 
-    /// The call failed or timed out: count it, open at the threshold.
-    pub fn failure(&self) {
+    /// A call let through earlier succeeded: as [`Breaker::success`], except
+    /// that an open breaker stays open — a call that began before it opened
+    /// says little about the backend now (an overloaded one answers late);
+    /// only calls let through since, the probe's first, close it. True when
+    /// this closed it.
+    pub fn answered(&self) -> bool {
+        let mut state = self.state.lock().expect("breaker lock");
+        !matches!(*state, State::Open { .. }) && close(&mut state)
+    }
+
+    /// The call failed or timed out: count it, open at the threshold. True
+    /// when this opened a closed breaker (the backend is lost).
+    pub fn failure(&self) -> bool {
         let mut state = self.state.lock().expect("breaker lock");
         let open = State::Open {
             until: Instant::now() + self.cooldown,
         };
-        *state = match *state {
-            State::Closed { failures } if failures + 1 < self.threshold => State::Closed {
-                failures: failures + 1,
-            },
-            _ => open,
+        let (next, opened) = match *state {
+            State::Closed { failures } if failures + 1 < self.threshold => (
+                State::Closed {
+                    failures: failures + 1,
+                },
+                false,
+            ),
+            State::Closed { .. } => (open, true),
+            _ => (open, false),
         };
+        *state = next;
+        opened
+    }
+
+    /// Opens now, whatever the count (someone else saw the backend fail).
+    /// True when the breaker was closed.
+    pub fn trip(&self) -> bool {
+        let mut state = self.state.lock().expect("breaker lock");
+        let opened = matches!(*state, State::Closed { .. });
+        *state = State::Open {
+            until: Instant::now() + self.cooldown,
+        };
+        opened
     }
 
     /// The current state, for metrics and tests.
@@ -100,6 +126,15 @@ impl Breaker {
     }
 }
 
+/// Closes `state`; true when it was not closed.
+fn close(state: &mut State) -> bool {
+    let was_closed = matches!(*state, State::Closed { .. });
+    if !matches!(*state, State::Closed { failures: 0 }) {
+        *state = State::Closed { failures: 0 };
+    }
+    !was_closed
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,24 +142,47 @@ mod tests {
     #[test]
     fn opens_after_the_threshold_and_recovers_through_one_probe() {
         let b = Breaker::new(3, Duration::from_millis(30));
-        b.failure();
-        b.failure();
+        assert!(!b.failure());
+        assert!(!b.failure());
         assert!(b.allow(), "still closed below the threshold");
-        b.success();
-        b.failure();
-        b.failure();
-        b.failure();
+        assert!(!b.success(), "closed already: nothing came back");
+        assert!(!b.failure());
+        assert!(!b.failure());
+        assert!(b.failure(), "the third failure in a row opens it");
         assert_eq!(b.state(), BreakerState::Open);
         assert!(!b.allow());
         std::thread::sleep(Duration::from_millis(40));
         assert!(b.allow(), "the first call after the cooldown probes");
         assert!(!b.allow(), "only one probe at a time");
-        b.failure();
-        assert_eq!(b.state(), BreakerState::Open, "a failed probe reopens");
+        assert!(!b.failure(), "a failed probe reopens, without opening anew");
+        assert_eq!(b.state(), BreakerState::Open);
         std::thread::sleep(Duration::from_millis(40));
         assert!(b.allow());
-        b.success();
+        assert!(b.success(), "the probe's success closes it");
         assert_eq!(b.state(), BreakerState::Closed);
         assert!(b.allow() && b.allow());
+    }
+
+    #[test]
+    fn a_late_answer_does_not_close_an_open_breaker() {
+        let b = Breaker::new(1, Duration::from_millis(30));
+        assert!(b.failure());
+        assert!(!b.answered(), "a call from before it opened");
+        assert_eq!(b.state(), BreakerState::Open);
+        std::thread::sleep(Duration::from_millis(40));
+        assert!(b.allow(), "the probe");
+        assert!(b.answered(), "the probe's answer closes it");
+        assert_eq!(b.state(), BreakerState::Closed);
+        assert!(!b.answered(), "closed already");
+    }
+
+    #[test]
+    fn a_trip_opens_at_once() {
+        let b = Breaker::new(3, Duration::from_millis(30));
+        assert!(b.trip());
+        assert!(!b.allow());
+        assert!(!b.trip(), "open already");
+        std::thread::sleep(Duration::from_millis(40));
+        assert!(b.allow(), "then probes like any open breaker");
     }
 }

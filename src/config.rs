@@ -9,12 +9,27 @@ use clap::Parser;
 use crate::cache::CacheConfig;
 use crate::http::admin::TOKEN_MIN;
 use crate::http::client::Cidr;
-use crate::http::cors::parse_origin;
+use crate::http::cors::{parse_origin, parse_public_origin};
 use crate::limits::Rate;
 use crate::server::Limits;
 use crate::service::products::PhotoBase;
 #[cfg(feature = "mongodb")]
 use crate::store::mongo::MongoConfig;
+
+/// Forgets every variable `command`'s flags read that is set but empty: an
+/// empty `MONGODB_URI=` means "not set" (as a Compose file empties one to
+/// switch a service back to the embedded store), not an empty value. Call
+/// it first thing in `main`, before any thread starts.
+pub fn forget_empty_env(command: &clap::Command) {
+    for arg in command.get_arguments() {
+        let Some(name) = arg.get_env() else { continue };
+        if std::env::var_os(name).is_some_and(|v| v.is_empty()) {
+            // SAFETY: called before the process starts any thread, so
+            // nothing reads the environment meanwhile.
+            unsafe { std::env::remove_var(name) };
+        }
+    }
+}
 
 /// How one `reviews` process is configured.
 #[derive(Debug, Clone, Parser)]
@@ -112,6 +127,14 @@ pub struct Config {
     /// Seconds to let in-flight requests finish after SIGTERM or Ctrl-C.
     #[arg(long, env = "REVIEWS_SHUTDOWN_TIMEOUT", default_value_t = 10)]
     pub shutdown_timeout: u64,
+
+    /// The service's own origins: http(s)://host[:port], comma-separated,
+    /// as shoppers' browsers name the pages it serves (behind a proxy, the
+    /// proxy's public origin, e.g. https://shop.example.com). Their pages
+    /// may write. Unset: http:// the listen address and
+    /// http://localhost on its port. Never taken from the request's Host.
+    #[arg(long, env = "REVIEWS_PUBLIC_ORIGINS", value_delimiter = ',', value_parser = parse_public_origin)]
+    pub public_origins: Vec<String>,
 
     /// Origins (http(s)://host[:port], comma-separated) whose web pages may
     /// write (POST, PUT) besides the service's own; `*` = any page. Reads

@@ -28,9 +28,12 @@
 //! - [`breaker`], [`clock`], [`hash`], [`redis_conn`] (one Redis server or
 //!   a Redis Cluster): small pieces several layers use;
 //! - [`text`]: whole-word search of review text (`q=`);
+//! - [`sort`]: external sorting in bounded memory, for imports;
 //! - [`generate`]: the deterministic review generator behind `seed`, the
 //!   demo data set and the tests' expectations;
 //! - [`seeding`]: progress reporting and per-record scalars for loads;
+//! - [`transfer`]: reviews in and out of a store as files — the Atelier
+//!   CSV export and JSON Lines (`seed --from-atelier`, `--to-jsonl`, …);
 //! - [`startup`]: [`startup::Application`] builds the service from its
 //!   [`config`] and runs it; [`telemetry`]: logging.
 
@@ -48,8 +51,10 @@ pub mod redis_conn;
 pub mod seeding;
 pub mod server;
 pub mod service;
+pub mod sort;
 pub mod startup;
 pub mod store;
 pub mod supervisor;
 pub mod telemetry;
 pub mod text;
+pub mod transfer;

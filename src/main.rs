@@ -20,9 +20,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use reviews::store::mongo::MongoStore;
 use reviews::supervisor::{self, Supervisor};
 use reviews::telemetry;
-use tracing::Instrument;
 
 fn main() -> ExitCode {
+    reviews::config::forget_empty_env(&<Config as clap::CommandFactory>::command());
     let config = match Config::try_parse() {
         Ok(config) => config,
         Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
@@ -58,11 +58,12 @@ fn serve(config: &Config) -> anyhow::Result<()> {
     if let Some(listener) = supervisor::inherited_listener() {
         // A worker of a supervisor: the socket (and a seeded embedded store)
         // are ready. One process per core, so one thread per worker: no work
-        // stealing across cores, no cross-thread wakeups.
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
+        // stealing across cores, no cross-thread wakeups. Every line it
+        // writes carries its span, spawned tasks' too.
         let id = supervisor::worker_id().unwrap_or_default();
+        let span = tracing::info_span!("worker", id);
+        let _in_worker = span.enter();
+        let runtime = telemetry::runtime_in(&span)?;
         let serving = async {
             #[cfg(feature = "mongodb")]
             if let Some(mongo) = config.mongo() {
@@ -71,7 +72,22 @@ fn serve(config: &Config) -> anyhow::Result<()> {
             }
             work(Application::for_worker(config, listener)?).await
         };
-        return runtime.block_on(serving.instrument(tracing::info_span!("worker", id)));
+        return runtime.block_on(serving);
+    }
+    #[cfg(feature = "mongodb")]
+    if let Some(mongo) = config.mongo() {
+        // Refused before any worker starts: an import that did not finish
+        // is never served (its message says how to finish it).
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(async {
+                let store = MongoStore::connect(&mongo).await?;
+                match store.status().await?.unfinished_import() {
+                    Some(unfinished) => anyhow::bail!("{unfinished}"),
+                    None => Ok(()),
+                }
+            })?;
     }
     if config.workers > 1 {
         let port = supervisor::Port::bind(&config.listen, config.workers as usize)?;
@@ -147,12 +163,19 @@ async fn work<S: Store>(app: Application<S>) -> anyhow::Result<()> {
     app.run_until(shutdown_signal()).await
 }
 
-/// Resolves on SIGTERM or Ctrl-C.
+/// Resolves on SIGTERM or SIGINT (Ctrl-C), saying which. A worker is sent
+/// SIGTERM by its supervisor, whatever the supervisor itself received (it
+/// logs that), and says so.
 async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler installs");
+    let from = if supervisor::worker_id().is_some() {
+        " from the supervisor"
+    } else {
+        ""
+    };
     tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
-        _ = tokio::signal::ctrl_c() => tracing::info!("Ctrl-C: shutting down"),
+        _ = term.recv() => tracing::info!("SIGTERM{from} received: draining"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT (Ctrl-C) received: draining"),
     }
 }

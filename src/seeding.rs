@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::generate::{DataSet, Generator};
-use crate::model::Meta;
+use crate::model::{CharacteristicRatings, Meta, Review};
 
 /// Receives a load's progress.
 pub trait Progress {
@@ -109,9 +109,9 @@ impl Lines {
     fn line(&mut self) {
         self.shown = Some(self.done);
         let secs = self.started.elapsed().as_secs_f64().max(1e-3);
-        let rate = (self.done - self.start_done) as f64 / secs;
+        let rate = self.done.saturating_sub(self.start_done) as f64 / secs;
         let eta = if rate > 0.0 {
-            (self.total - self.done) as f64 / rate
+            self.total.saturating_sub(self.done) as f64 / rate
         } else {
             0.0
         };
@@ -213,11 +213,37 @@ pub fn rows(set: DataSet, threads: usize) -> Vec<Row> {
     rows
 }
 
-/// Every product's meta (index p holds product p + 1) over the data set.
+/// Every product's meta (index p holds product p + 1) over the data set,
+/// its characteristics and their sums included. A review's ratings of the
+/// characteristics agree with its text, so every record is generated
+/// whole, on `threads` threads (about as long as generating the records
+/// to store them).
 pub fn metas(set: DataSet, threads: usize) -> Vec<Meta> {
-    let mut metas = vec![Meta::default(); set.products as usize];
-    for row in rows(set, threads).iter().filter(|r| r.visible) {
-        metas[row.product as usize - 1].add(row.rating, row.recommend);
+    let generator = Generator::new(set);
+    let mut metas: Vec<Meta> = (1..=set.products)
+        .map(|p| Meta {
+            characteristics: generator.characteristics(p),
+            ..Meta::default()
+        })
+        .collect();
+    let rows = rows(set, threads);
+    let mut rated = vec![[0u8; 3]; rows.len()];
+    let per_thread = rows.len().div_ceil(threads.max(1)).max(1);
+    std::thread::scope(|scope| {
+        for (part, slice) in rated.chunks_mut(per_thread).enumerate() {
+            scope.spawn(move || {
+                let first = (part * per_thread) as u64 + 1;
+                let mut review = Review::default();
+                for (offset, packed) in slice.iter_mut().enumerate() {
+                    generator.fill(first + offset as u64, &mut review);
+                    *packed = review.characteristics.pack();
+                }
+            });
+        }
+    });
+    for (row, packed) in rows.iter().zip(rated).filter(|(r, _)| r.visible) {
+        let ratings = CharacteristicRatings::unpack(packed);
+        metas[row.product as usize - 1].add(row.rating, row.recommend, &ratings);
     }
     metas
 }

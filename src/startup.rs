@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::generate::DataSet;
 use crate::http::admin::Admin;
 use crate::http::client::TrustedProxies;
-use crate::http::cors::Cors;
+use crate::http::cors::{Cors, default_public_origins};
 use crate::http::{Edge, WriteSafety};
 use crate::limits::Limiter;
 use crate::limits::redis::RedisLimits;
@@ -99,7 +99,7 @@ impl<S: Store> Application<S> {
             .with_products(products);
         let service = Arc::new(service);
         let limits = config.limits();
-        let safety = write_safety(config, &service)?;
+        let safety = write_safety(config, &service, listener.local_addr()?)?;
         let edge = Edge::new(
             service,
             config.max_in_flight as usize,
@@ -154,24 +154,29 @@ impl<S: Store> Application<S> {
 
 /// What guards writes, as `config` says: the rate limits count in the
 /// port's shared buckets (the service's counters region) and, with Redis,
-/// across hosts.
-fn write_safety<S: Store>(config: &Config, service: &Service<S>) -> anyhow::Result<WriteSafety> {
-    let redis = match &config.redis_url {
-        Some(url) => Some(RedisLimits::new(
-            url,
-            Duration::from_millis(config.redis_timeout_ms),
-        )?),
-        None => None,
-    };
+/// across hosts; the service's own origins are `--public-origins`, or
+/// those of the address it is `listening` on.
+fn write_safety<S: Store>(
+    config: &Config,
+    service: &Service<S>,
+    listening: SocketAddr,
+) -> anyhow::Result<WriteSafety> {
+    // The cache's Redis: one handle, so one breaker per server and process.
+    let redis = service.cache().redis().map(RedisLimits::new);
     let limiter = Limiter::new(
         config.post_rate(),
         config.vote_rate(),
         service.metrics().limit_buckets(),
         redis,
     );
+    let own = match &config.public_origins {
+        named if !named.is_empty() => named.clone(),
+        _ => default_public_origins(listening),
+    };
+    tracing::debug!("public origins (their pages may write): {}", own.join(", "));
     Ok(WriteSafety {
         trusted_proxies: TrustedProxies::new(config.trusted_proxies.clone()),
-        cors: Cors::new(&config.cors_origins),
+        cors: Cors::new(&config.cors_origins, &own),
         admin: Admin::new(config.admin_token.as_deref()),
         limiter,
         idempotency_ttl: Duration::from_secs(config.idempotency_ttl),
@@ -192,6 +197,11 @@ fn seed_demo(store: &EmbeddedStore, records: u64) -> anyhow::Result<()> {
     let status = store.status()?;
     if status.complete {
         return Ok(());
+    }
+    // An import is the user's own reviews: only `seed` with the same files
+    // can finish it, and until then nothing is served from it.
+    if let Some(unfinished) = status.unfinished_import() {
+        anyhow::bail!("{unfinished}");
     }
     if records == 0 {
         if status.data_set.is_none() {

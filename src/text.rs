@@ -16,7 +16,8 @@ use unicode_normalization::char::{decompose_canonical, is_combining_mark};
 
 /// Most words a search may hold.
 pub const MAX_WORDS: usize = 8;
-/// Fewest and most characters of a searched word, after normalizing.
+/// Fewest and most letters and digits of a searched word, as written
+/// (marks and apostrophes not counted: `ß` is one, `don't` four).
 pub const WORD_CHARS: std::ops::RangeInclusive<usize> = 2..=32;
 /// Most characters of a whole search, as sent.
 pub const MAX_CHARS: usize = 200;
@@ -32,10 +33,13 @@ pub struct Words(Arc<[Box<str>]>);
 pub struct BadSearch(String);
 
 impl Words {
-    /// The words of a client's search: `Ok(None)` when it holds none
-    /// (blank), an error when it is longer than [`MAX_CHARS`] or holds a
-    /// control character, a word is too short or too long, or there are
-    /// more than [`MAX_WORDS`].
+    /// The words of a client's search, by one rule: at most [`MAX_CHARS`]
+    /// characters and no control character; then its words are what
+    /// [`each_word`] cuts, and a search with none (empty, spaces of any
+    /// kind, invisible characters, punctuation, symbols, emoji) is no
+    /// search (`Ok(None)`); otherwise each word must have
+    /// [`WORD_CHARS`] letters and digits as written, and there may be at
+    /// most [`MAX_WORDS`] different ones.
     pub fn parse(raw: &str) -> Result<Option<Words>, BadSearch> {
         let chars = raw.chars().count();
         if chars > MAX_CHARS {
@@ -46,15 +50,11 @@ impl Words {
         if raw.chars().any(char::is_control) {
             return Err(BadSearch("q must not contain control characters".into()));
         }
-        if raw.trim().is_empty() {
-            return Ok(None);
-        }
         let mut words = Vec::new();
         let mut refused = None;
-        each_word(raw, |word| {
-            let chars = word.chars().count();
-            if !WORD_CHARS.contains(&chars) && refused.is_none() {
-                refused = Some((word.to_string(), chars));
+        each_word(raw, |word, written| {
+            if !WORD_CHARS.contains(&written.chars) && refused.is_none() {
+                refused = Some((written.text, written.chars));
             }
             words.push(Box::<str>::from(word));
             true
@@ -68,9 +68,7 @@ impl Words {
             )));
         }
         if words.is_empty() {
-            return Err(BadSearch(
-                "q must hold at least one word of letters or digits".into(),
-            ));
+            return Ok(None);
         }
         words.sort_unstable();
         words.dedup();
@@ -113,7 +111,7 @@ impl Words {
         let all = (1u16 << self.0.len()) - 1;
         let mut found = 0u16;
         for text in texts {
-            each_word(text, |word| {
+            each_word(text, |word, _| {
                 if let Ok(at) = self.0.binary_search_by(|w| (**w).cmp(word)) {
                     found |= 1 << at;
                 }
@@ -172,11 +170,21 @@ fn has_whole(hay: &str, word: &str) -> bool {
     false
 }
 
-/// Calls `visit` with each normalized word of `text`, in order, until it
-/// answers false.
-fn each_word(text: &str, mut visit: impl FnMut(&str) -> bool) {
+/// A word as the text writes it.
+#[derive(Debug, Clone, Copy)]
+struct Written<'t> {
+    /// Its characters in the text, marks and apostrophes included.
+    text: &'t str,
+    /// How many of them are letters or digits (not marks, not apostrophes).
+    chars: usize,
+}
+
+/// Calls `visit` with each normalized word of `text`, in order, and the
+/// word as written, until it answers false.
+fn each_word<'t>(text: &'t str, mut visit: impl FnMut(&str, Written<'t>) -> bool) {
     let mut word = String::with_capacity(32);
-    for c in text.chars() {
+    let (mut start, mut chars) = (0, 0);
+    for (at, c) in text.char_indices() {
         let in_word = if c.is_ascii() {
             push(c, &mut word)
         } else if is_apostrophe(c) {
@@ -190,15 +198,31 @@ fn each_word(text: &str, mut visit: impl FnMut(&str) -> bool) {
             });
             kept
         };
-        if !in_word && !word.is_empty() {
-            if !visit(&word) {
-                return;
+        if in_word && !is_apostrophe(c) && !is_combining_mark(c) {
+            chars += 1;
+        }
+        if !in_word {
+            if !word.is_empty() {
+                let written = Written {
+                    text: &text[start..at],
+                    chars,
+                };
+                if !visit(&word, written) {
+                    return;
+                }
+                word.clear();
             }
-            word.clear();
+            (start, chars) = (at + c.len_utf8(), 0);
         }
     }
     if !word.is_empty() {
-        visit(&word);
+        visit(
+            &word,
+            Written {
+                text: &text[start..],
+                chars,
+            },
+        );
     }
 }
 
@@ -242,7 +266,7 @@ mod tests {
 
     fn words(raw: &str) -> Vec<String> {
         let mut out = Vec::new();
-        each_word(raw, |w| {
+        each_word(raw, |w, _| {
             out.push(w.to_string());
             true
         });
@@ -324,7 +348,25 @@ mod tests {
         assert!(Words::parse("a good").unwrap_err().0.contains("\"a\""));
         assert!(Words::parse(&"x".repeat(33)).is_err());
         assert!(Words::parse(&"x".repeat(32)).is_ok());
-        assert!(Words::parse("!!! ...").is_err());
+        // One rule: a search without words is no search, whatever it holds.
+        for wordless in [
+            "!!! ...",
+            "\u{00A0}",
+            "\u{200B}",
+            "\u{1F600}\u{1F44D}",
+            "-",
+            "\u{0301}",
+        ] {
+            assert_eq!(Words::parse(wordless).unwrap(), None, "{wordless:?}");
+        }
+        // Letters as written: ß is one (folded, ss), so too short alone;
+        // 32 of them is the most, however they fold.
+        assert!(Words::parse("ß").unwrap_err().0.contains("(1)"));
+        assert!(Words::parse(&"ß".repeat(32)).is_ok());
+        assert!(Words::parse(&"ß".repeat(33)).is_err());
+        assert_eq!(search("don't").to_string(), "dont");
+        assert!(Words::parse("e\u{0301}").unwrap_err().0.contains("(1)"));
+        assert!(Words::parse("e\u{0301}t\u{0301}").is_ok());
         assert!(Words::parse("tab\there").unwrap_err().0.contains("control"));
         assert!(
             Words::parse(&"ab ".repeat(67))

@@ -8,6 +8,9 @@
 // `?product=N` opens product N. A shopper narrows a product's reviews with
 // the API's filters (a star bar, "With photos", a search within the
 // reviews) and its sorts; searched words are marked in what is shown.
+// Under the histogram, the product breakdown shows each of the product's
+// characteristics (Size, Comfort, …: GET /reviews/:id/meta) on its labelled
+// 1–5 scale, and the form asks the shopper to rate each of them.
 (() => {
   'use strict';
 
@@ -117,6 +120,35 @@
     if (res.status === 503) return 'Reviews are busy right now. Please try again in a moment.';
     if (res.status === 429) return "You're doing that a lot. Please wait a little and try again.";
     return (res.body && res.body.error) || `Something went wrong (${res.status}).`;
+  }
+
+  /**
+   * What each point of a characteristic's 1–5 scale means, as the service
+   * names them (src/model/characteristics.rs; tests/widget.rs checks that
+   * the page shows the same).
+   */
+  const SCALES = {
+    Size: ['A size too small', '½ a size too small', 'Perfect', '½ a size too big', 'A size too wide'],
+    Width: ['Too narrow', 'Slightly narrow', 'Perfect', 'Slightly wide', 'Too wide'],
+    Comfort: ['Uncomfortable', 'Slightly uncomfortable', 'Ok', 'Comfortable', 'Perfect'],
+    Quality: ['Poor', 'Below average', 'What I expected', 'Pretty great', 'Perfect'],
+    Length: ['Runs short', 'Runs slightly short', 'Perfect', 'Runs slightly long', 'Runs long'],
+    Fit: ['Runs tight', 'Runs slightly tight', 'Perfect', 'Runs slightly long', 'Runs long'],
+  };
+  /** The five labels of `name`'s scale; the bare points for a name this page does not know. */
+  const scaleLabels = (name) => SCALES[name] || ['1', '2', '3', '4', '5'];
+
+  /** An average to one decimal, as the breakdown shows it (the number and its words agree). */
+  const tenths = (average) => Math.round(average * 10) / 10;
+
+  /** A characteristic's average in words: "Size: 3.2 of 5, between Perfect and ½ a size too big". */
+  function scaleText(name, average) {
+    if (average == null) return `${name}: no ratings yet`;
+    const labels = scaleLabels(name);
+    const shown = tenths(average);
+    const low = Math.floor(shown);
+    const where = low === shown ? labels[low - 1] : `between ${labels[low - 1]} and ${labels[low]}`;
+    return `${name}: ${shown.toFixed(1)} of 5, ${where}`;
   }
 
   function starsText(value) {
@@ -294,7 +326,69 @@
         el('span', { class: 'count' }, String(count)))));
     }
     showFilterControls();
+    renderBreakdown(meta.characteristics || {});
     $('summary').hidden = false;
+  }
+
+  /**
+   * The product breakdown: each characteristic's average as a marker on its
+   * 1–5 scale between the labels of its two ends. The scale is an image
+   * whose text alternative says the average and where it lies in words.
+   */
+  function renderBreakdown(characteristics) {
+    const rows = Object.entries(characteristics).map(([name, c]) => {
+      const labels = scaleLabels(name);
+      const scale = el('div', { class: 'scale', role: 'img', 'aria-label': scaleText(name, c.average) },
+        el('span', { class: 'track' }, el('span'), el('span'), el('span'), el('span')));
+      if (c.average != null) {
+        const marker = el('span', { class: 'marker' });
+        marker.style.left = `${((c.average - 1) / 4) * 100}%`;
+        scale.append(marker);
+      }
+      return el('li', {
+        class: 'characteristic', 'data-name': name, 'data-id': String(c.id),
+        'data-average': c.average == null ? '' : String(c.average), 'data-count': String(c.count),
+      },
+      el('div', { class: 'characteristic-head', 'aria-hidden': 'true' },
+        el('span', { class: 'characteristic-name' }, name),
+        el('span', { class: 'characteristic-average' }, c.average == null ? 'No ratings yet' : tenths(c.average).toFixed(1))),
+      scale,
+      el('div', { class: 'scale-ends', 'aria-hidden': 'true' }, el('span', {}, labels[0]), el('span', {}, labels[4])));
+    });
+    $('characteristics').replaceChildren(...rows);
+    $('breakdown').hidden = rows.length === 0;
+  }
+
+  /**
+   * The form's questions about the product's characteristics: one group of
+   * five labelled radio buttons each, none chosen, all required. A rating
+   * the API refuses is explained in the group's own error line.
+   */
+  function renderChoices(characteristics) {
+    const groups = Object.entries(characteristics).map(([name, c]) => {
+      const id = `ch-${c.id}`;
+      const choices = scaleLabels(name).map((label, i) => el('label', { class: 'choice' },
+        el('input', { type: 'radio', name: id, value: String(i + 1), required: true }),
+        el('span', { class: 'choice-point' }, String(i + 1)),
+        el('span', { class: 'choice-label' }, label)));
+      return el('fieldset', {
+        class: 'characteristic-choice', role: 'radiogroup', 'aria-required': 'true',
+        'aria-labelledby': `${id}-legend`, 'aria-describedby': `${id}-error`,
+        'data-id': String(c.id), 'data-name': name,
+      },
+      el('legend', { id: `${id}-legend` }, name, el('span', { class: 'required' }, ' (required)')),
+      el('div', { class: 'choices' }, ...choices),
+      el('p', { id: `${id}-error`, class: 'error field-error' }));
+    });
+    $('f-characteristics').replaceChildren(...groups);
+  }
+
+  /** The form's characteristic groups without their errors. */
+  function clearChoiceErrors() {
+    for (const group of document.querySelectorAll('#f-characteristics fieldset')) {
+      group.removeAttribute('aria-invalid');
+      group.querySelector('.field-error').textContent = '';
+    }
   }
 
   function thumbnail(photo, alt, lazy) {
@@ -353,10 +447,13 @@
       el('div', { class: 'meta-line' },
         el('span', { class: 'stars', role: 'img', 'aria-label': `${r.rating} out of 5 stars` }, starsText(r.rating)),
         ` ${r.reviewer_name} · ${r.date.slice(0, 10)}${r.recommend ? ' · Recommends' : ''}`),
-      el('h4', {}, ...marked(r.summary, terms)),
+      // A review may have no headline (the Atelier routes take an empty summary).
+      r.summary ? el('h4', {}, ...marked(r.summary, terms)) : null,
       el('p', { class: 'body' }, ...marked(r.body, terms)),
-      r.response ? el('div', { class: 'response' }, el('strong', {}, 'Response from the seller: '), r.response) : null,
       r.photos.length ? el('div', { class: 'photos' }, ...r.photos.map((p, i) => thumbnail(p, `Photo ${i + 1} from ${r.reviewer_name}`, true))) : null,
+      r.response ? el('div', { class: 'response' },
+        el('strong', { class: 'response-title' }, 'Response from the seller'),
+        el('p', { class: 'response-text' }, r.response)) : null,
       el('div', { class: 'actions' }, 'Helpful? ', helpful, report));
     helpful.addEventListener('click', async () => {
       const res = await send('PUT', `/reviews/${r.review_id}/helpful`);
@@ -519,6 +616,7 @@
       renderProduct(info.body);
       $('widget').hidden = false;
       renderMeta(meta.body);
+      renderChoices(meta.body.characteristics || {});
       const [res] = await Promise.all([loadPage(false), loadGallery(product)]);
       if (res && res.status === 200) {
         $('write').hidden = false;
@@ -573,11 +671,24 @@
     reload(false);
   });
   for (const id of ['f-summary', 'f-body']) $(id).addEventListener('input', (e) => updateCounter(e.target));
+  // A group the API refused is fixed once the shopper chooses in it.
+  $('f-characteristics').addEventListener('change', (e) => {
+    const group = e.target.closest('fieldset');
+    group.removeAttribute('aria-invalid');
+    group.querySelector('.field-error').textContent = '';
+  });
 
   $('review-form').addEventListener('submit', async (e) => {
     e.preventDefault();
     const form = e.target;
     for (const input of form.querySelectorAll('[aria-invalid]')) input.removeAttribute('aria-invalid');
+    clearChoiceErrors();
+    // Each characteristic the shopper rated, by id; one left out gets the API's 422.
+    const characteristics = {};
+    for (const group of form.querySelectorAll('#f-characteristics fieldset')) {
+      const chosen = group.querySelector('input:checked');
+      if (chosen) characteristics[group.dataset.id] = Number(chosen.value);
+    }
     const payload = {
       rating: Number(form.querySelector('input[name=rating]:checked').value),
       summary: $('f-summary').value,
@@ -586,6 +697,7 @@
       name: $('f-name').value,
       email: $('f-email').value,
       photos: $('f-photos').value.split('\n').map((s) => s.trim()).filter(Boolean),
+      characteristics,
     };
     let res;
     try {
@@ -596,6 +708,16 @@
     }
     if (res.status !== 201) {
       const message = problem(res, `product ${state.product}`);
+      // "characteristics: missing a rating of 5 (Size); …": next to that group.
+      const rated = /^characteristics: (?:missing a rating of |the rating of )?(\d+)\b/.exec(message);
+      const group = rated && form.querySelector(`#f-characteristics fieldset[data-id="${rated[1]}"]`);
+      if (group) {
+        group.setAttribute('aria-invalid', 'true');
+        group.querySelector('.field-error').textContent = message;
+        $('form-error').textContent = `Please check your rating of ${group.dataset.name} above.`;
+        (group.querySelector('input:checked') || group.querySelector('input')).focus();
+        return;
+      }
       $('form-error').textContent = message;
       // The API names the field first ("summary must be …", "missing field `email`").
       const field = (message.match(/^(?:missing field `)?(rating|summary|body|recommend|name|email|photos)/) || [])[1];
@@ -608,6 +730,7 @@
     }
     $('form-error').textContent = '';
     form.reset();
+    clearChoiceErrors();
     for (const counter of document.querySelectorAll('.counter')) updateCounter($(counter.dataset.for));
     // Show the shopper their review: no filters, newest first, fresh counts.
     resetFilters();

@@ -1,12 +1,13 @@
 //! The read-through cache against a real redis-server started by the test:
-//! hits per tier, single-flight, Redis dying and coming back, the store
-//! failing, and conditional requests.
+//! hits per tier, single-flight, Redis dying and coming back (and the one
+//! line each worker writes about it), the store failing, and conditional
+//! requests.
 
 mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Options, RedisServer, TestApp};
+use common::{Options, Proc, RedisServer, TestApp, request};
 use reviews::breaker::BreakerState;
 
 fn x_cache(resp: &common::Resp) -> &str {
@@ -69,7 +70,7 @@ async fn with_l1_off_redis_serves_byte_identical_bodies() {
         assert_eq!(hit.header("etag"), fresh.header("etag"));
     }
     // One key per view, each with its own TTL.
-    for key in ["reviews:v6:2:p1.25.helpful", "reviews:v6:2:meta"] {
+    for key in ["reviews:v7:2:p1.25.helpful", "reviews:v7:2:meta"] {
         let ttl = redis.command(&["PTTL", key]).unwrap();
         let ms: i64 = ttl.trim_start_matches(':').parse().unwrap();
         assert!((1..=330_000).contains(&ms), "{key}: TTL {ms} ms");
@@ -88,15 +89,15 @@ fn redis_key(path: &str) -> String {
                     .unwrap_or_else(|| default.to_string())
             };
             format!(
-                "reviews:v6:{product}:p{}.{}.{}",
+                "reviews:v7:{product}:p{}.{}.{}",
                 param("page", "1"),
                 param("count", "5"),
                 param("sort", "relevant")
             )
         }
         None => match rest.split_once('/') {
-            Some((product, "meta")) => format!("reviews:v6:{product}:meta"),
-            _ => format!("reviews:v6:{rest}:p1.5.relevant"),
+            Some((product, "meta")) => format!("reviews:v7:{product}:meta"),
+            _ => format!("reviews:v7:{rest}:p1.5.relevant"),
         },
     }
 }
@@ -120,7 +121,7 @@ async fn unknown_products_are_cached_briefly() {
     .await;
     let unknown = app.set.products + 7;
     let first = app.get(&format!("/reviews/{unknown}")).await;
-    let key = format!("reviews:v6:{unknown}:p1.5.relevant");
+    let key = format!("reviews:v7:{unknown}:p1.5.relevant");
     wait_for_fill(&redis, &key);
     let second = app.get(&format!("/reviews/{unknown}")).await;
     assert_eq!((first.status, x_cache(&first)), (404, "MISS"));
@@ -203,6 +204,75 @@ async fn redis_dying_never_fails_a_read_and_the_breaker_recovers() {
     assert_eq!(
         app.service.cache().breaker_state(),
         Some(BreakerState::Closed)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_redis_is_one_warning_per_worker_and_its_return_one_line() {
+    let mut redis = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let url = redis.url();
+    let (proc, addr) = Proc::serve_on_redis(dir.path(), 2, &url);
+    let read = |i: u64| async move {
+        let resp = request(
+            addr,
+            "GET",
+            &format!("/reviews/{}/meta", 1 + i % 20),
+            &[],
+            b"",
+        )
+        .await;
+        assert_eq!(resp.status, 200);
+        resp
+    };
+    for i in 0..40 {
+        read(i).await;
+    }
+    redis.kill();
+    for i in 0..200 {
+        read(i).await;
+    }
+    redis.restart();
+    // Back when every worker reads from Redis again (each has its breaker).
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut back = std::collections::HashSet::new();
+    let mut i = 0;
+    while back.len() < 2 {
+        let resp = read(i).await;
+        if x_cache(&resp) == "HIT-REDIS" {
+            back.insert(resp.answering_pid());
+        }
+        i += 1;
+        assert!(Instant::now() < deadline, "Redis hits never came back");
+    }
+    let log = proc.stderr();
+    let addr = format!("127.0.0.1:{}", redis.port);
+    let lost: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains(&format!("redis {addr} unreachable")))
+        .collect();
+    let returned: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains(&format!("redis {addr} is back")))
+        .collect();
+    for worker in ["0", "1"] {
+        let mine = |lines: &[&str]| {
+            lines
+                .iter()
+                .filter(|l| l.contains(&format!("worker{{id=\"{worker}\"}}")))
+                .count()
+        };
+        assert!(mine(&lost) <= 1 && mine(&returned) == mine(&lost), "{log}");
+    }
+    assert!(
+        !lost.is_empty() && lost.iter().all(|l| l.contains("WARN")),
+        "{log}"
+    );
+    assert!(returned.iter().all(|l| l.contains("INFO")), "{log}");
+    assert!(
+        log.lines()
+            .all(|l| !l.contains("redis") || l.contains("worker{id=")),
+        "{log}"
     );
 }
 

@@ -14,11 +14,12 @@ use std::time::{Duration, Instant};
 use common::{KeepAlive, Options, Proc, RedisServer, TestApp, request};
 use serde_json::json;
 
-fn review(n: u64) -> Vec<u8> {
+fn review(product: u64, n: u64) -> Vec<u8> {
     json!({
         "rating": 4, "summary": format!("Version check {n}"),
         "body": "Arrived on time and works as described; the case feels sturdy enough.",
-        "recommend": true, "name": "Ines", "email": "ines@example.com"
+        "recommend": true, "name": "Ines", "email": "ines@example.com",
+        "characteristics": common::characteristics(product, 4)
     })
     .to_string()
     .into_bytes()
@@ -30,7 +31,7 @@ async fn post(addr: std::net::SocketAddr, product: u64, n: u64) -> u64 {
         "POST",
         &format!("/reviews/{product}"),
         &[("Content-Type", "application/json")],
-        &review(n),
+        &review(product, n),
     )
     .await;
     assert_eq!(
@@ -47,17 +48,7 @@ async fn a_redis_restored_from_a_snapshot_serves_no_pre_write_page() {
     let mut redis = RedisServer::start();
     let dir = tempfile::tempdir().unwrap();
     let url = redis.url();
-    let (_proc, addr) = Proc::serve(
-        dir.path(),
-        &[
-            "--workers",
-            "2",
-            "--redis-url",
-            &url,
-            "--l1-capacity-mb",
-            "0",
-        ],
-    );
+    let (_proc, addr) = Proc::serve_on_redis(dir.path(), 2, &url);
     let page = "/reviews/3?sort=newest&count=3";
     // Warm Redis from both workers, then snapshot it.
     let mut before = None;
@@ -73,7 +64,7 @@ async fn a_redis_restored_from_a_snapshot_serves_no_pre_write_page() {
     redis.kill();
     redis.restart();
     assert!(
-        redis.count_keys("reviews:v6:3:*") > 0,
+        redis.count_keys("reviews:v7:3:*") > 0,
         "the snapshot held copies"
     );
     let mut seen_redis_hit = false;
@@ -260,7 +251,7 @@ async fn a_crawled_product_keeps_a_bounded_redis_footprint() {
         assert_eq!(resp.status, 200);
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let keys = redis.count_keys("reviews:v6:2:*");
+    let keys = redis.count_keys("reviews:v7:2:*");
     assert!(
         (1..=20).contains(&keys),
         "{keys} Redis keys for one crawled product"
@@ -299,7 +290,7 @@ async fn a_write_is_read_through_another_server_at_once(a: SocketAddr, b: Socket
                 "POST",
                 &format!("/reviews/{product}"),
                 &[("Content-Type", "application/json")],
-                &review(100 + n),
+                &review(product, 100 + n),
             )
             .await
             .unwrap();
@@ -450,4 +441,153 @@ async fn made_up_versions_cost_a_few_store_reads_not_one_each() {
         ))
         .await;
     assert_eq!(shown.json()["results"][0]["review_id"], id);
+}
+
+/// What a flood of made-up versions did: reads answered, in how long, and
+/// the store reads `/metrics` counted meanwhile (all, and looks).
+struct Flood {
+    answered: u64,
+    seconds: f64,
+    queries: u64,
+    looks: u64,
+}
+
+impl Flood {
+    /// Looks begin at least 50 ms apart: at most this many in the flood.
+    fn bound(&self) -> u64 {
+        (self.seconds * 20.0).ceil() as u64 + 1
+    }
+}
+
+/// `reviews_store_queries_total` and `reviews_store_unheard_reads_total`.
+async fn store_reads(addr: SocketAddr) -> (u64, u64) {
+    let text = request(addr, "GET", "/metrics", &[], b"").await.body;
+    let text = String::from_utf8_lossy(&text);
+    let series = |name: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+            .unwrap_or_else(|| panic!("{name} in /metrics"))
+            .parse()
+            .unwrap()
+    };
+    (
+        series("reviews_store_queries_total"),
+        series("reviews_store_unheard_reads_total"),
+    )
+}
+
+/// Floods `product` of the server at `addr` for 2 s from 16 kept-alive
+/// clients, each read a new made-up version, pages and meta in turn; every
+/// answer must be the newest copy the store has (what the server answers
+/// without a version), and a shopper's reads without one meanwhile are L1
+/// hits.
+async fn flood_made_up_versions(addr: SocketAddr, product: u64) -> Flood {
+    let meta = format!("/reviews/{product}/meta");
+    let page = format!("/reviews/{product}?sort=newest&count=2");
+    let expected_meta = request(addr, "GET", &meta, &[], b"").await.json();
+    let expected_page = request(addr, "GET", &page, &[], b"").await.json();
+    let (queries_before, looks_before) = store_reads(addr).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let answered = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let mut flood = tokio::task::JoinSet::new();
+    for client in 0..16u64 {
+        let (stop, answered) = (Arc::clone(&stop), Arc::clone(&answered));
+        let (meta, page) = (meta.clone(), page.clone());
+        let (expected_meta, expected_page) = (expected_meta.clone(), expected_page.clone());
+        flood.spawn(async move {
+            let mut conn = KeepAlive::new(addr);
+            let mut n = client * 1_000_000;
+            while !stop.load(Ordering::Relaxed) {
+                n += 1;
+                let version = 1_000_000_000 + n;
+                let (path, expected) = if n % 2 == 0 {
+                    (
+                        format!("{meta}?min_version={product}:{version}"),
+                        &expected_meta,
+                    )
+                } else {
+                    (format!("{page}&min_version={version}"), &expected_page)
+                };
+                let resp = conn.get(&path).await.unwrap();
+                assert_eq!(resp.status, 200, "{}", String::from_utf8_lossy(&resp.body));
+                assert_eq!(&resp.json(), expected, "the newest copy the store has");
+                answered.fetch_add(1, Ordering::Relaxed);
+            }
+            assert_eq!(conn.connects, 1, "one kept-alive connection");
+        });
+    }
+    let mut shopper = KeepAlive::new(addr);
+    while started.elapsed() < Duration::from_secs(2) {
+        let resp = shopper.get(&meta).await.unwrap();
+        assert_eq!(resp.header("x-cache"), Some("HIT-L1"), "a shopper's read");
+    }
+    stop.store(true, Ordering::Relaxed);
+    flood.join_all().await;
+    let seconds = started.elapsed().as_secs_f64();
+    let (queries_after, looks_after) = store_reads(addr).await;
+    let flood = Flood {
+        answered: answered.load(Ordering::Relaxed),
+        seconds,
+        queries: queries_after - queries_before,
+        looks: looks_after - looks_before,
+    };
+    println!(
+        "{} made-up reads in {seconds:.2} s: {} store reads, {} looks",
+        flood.answered, flood.queries, flood.looks
+    );
+    assert!(
+        flood.answered >= 200,
+        "the flood ran: {} reads",
+        flood.answered
+    );
+    assert!(
+        flood.looks <= flood.bound(),
+        "{} looks in {seconds:.2} s (at most {})",
+        flood.looks,
+        flood.bound()
+    );
+    // Each look reads one view; the other view is answered from the copy
+    // the look's version allows: one more read per version the store has.
+    assert!(
+        flood.queries <= flood.bound() + 2,
+        "{} store reads in {seconds:.2} s",
+        flood.queries
+    );
+    flood
+}
+
+/// A flood of reads asking for versions no one wrote, from many kept-alive
+/// clients at once, each a new number, over pages and meta of one product:
+/// the store is read at most 20 times a second for them (one look per
+/// 50 ms), counted by the store itself and by `/metrics`, while every
+/// answer is the newest copy the store has. Reads without a version go on
+/// being served from L1 meanwhile (how fast: `scripts/bench-versions.sh`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_made_up_versions_costs_at_most_20_store_reads_a_second() {
+    let app = TestApp::spawn().await;
+    let store = app.service.store();
+    app.get("/reviews/8/meta").await;
+    let before = store.calls();
+    let flood = flood_made_up_versions(app.addr, 8).await;
+    let reads = store.calls() - before;
+    // The store's own count: the two expected answers read before, and the
+    // flood's reads.
+    assert!(reads <= flood.queries + 2, "{reads} store calls");
+}
+
+/// The same flood on MongoDB: the bound is the cache's, whatever the store.
+#[cfg(feature = "mongodb")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs MONGODB_URI (a MongoDB replica set, standalone or mongos)"]
+async fn on_mongodb_a_flood_of_made_up_versions_costs_at_most_20_store_reads_a_second() {
+    let uri = common::mongo::fresh_database_uri("flood");
+    let seeded = std::process::Command::new(env!("CARGO_BIN_EXE_seed"))
+        .args(["--mongodb-uri", &uri, "--records", "3000", "--drop"])
+        .status()
+        .expect("seed runs");
+    assert!(seeded.success(), "seed into {uri}");
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, addr) = Proc::serve(dir.path(), &["--workers", "1", "--mongodb-uri", &uri]);
+    flood_made_up_versions(addr, 8).await;
 }

@@ -77,13 +77,16 @@ async fn background(addr: SocketAddr) -> (u64, u64) {
     )
 }
 
-/// Drops the test's database.
-async fn drop_database(uri: &str) {
-    let client = mongodb::Client::with_uri_str(uri).await.unwrap();
-    client.default_database().unwrap().drop().await.unwrap();
+/// A new review of `product`, rating each of its characteristics.
+fn review(product: u64) -> String {
+    serde_json::json!({
+        "rating": 4, "summary": "Steady",
+        "body": "Held up through a whole season of daily use; the zipper never caught once.",
+        "recommend": true, "name": "Ana", "email": "ana@example.com",
+        "characteristics": common::characteristics(product, 4)
+    })
+    .to_string()
 }
-
-const REVIEW: &str = r#"{"rating":4,"summary":"Steady","body":"Held up through a whole season of daily use; the zipper never caught once.","recommend":true,"name":"Ana","email":"ana@example.com"}"#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs MONGODB_URI (a MongoDB replica set, standalone or mongos)"]
@@ -108,10 +111,12 @@ async fn steady_writes_cost_the_follower_about_one_document_each() {
             while started.elapsed() < WARM + MEASURE + Duration::from_secs(1) {
                 ticks.tick().await;
                 let (written, failed) = (Arc::clone(&written), Arc::clone(&failed));
-                let path = format!("/reviews/{}", 1 + fastrand::u64(0..products));
+                let product = 1 + fastrand::u64(0..products);
                 tasks.push(tokio::spawn(async move {
                     let headers = [("content-type", "application/json")];
-                    let posted = request(addr, "POST", &path, &headers, REVIEW.as_bytes()).await;
+                    let path = format!("/reviews/{product}");
+                    let body = review(product);
+                    let posted = request(addr, "POST", &path, &headers, body.as_bytes()).await;
                     let counter = if posted.status == 201 {
                         written
                     } else {
@@ -158,7 +163,7 @@ async fn steady_writes_cost_the_follower_about_one_document_each() {
         fetched as f64 >= 0.8 * writes as f64,
         "{fetched} change-log documents fetched for {writes} writes"
     );
-    drop_database(&uri).await;
+    common::mongo::drop_database(&uri).await;
 }
 
 /// Does to `product` what a write does to its meta and to the change log —
@@ -293,5 +298,5 @@ async fn a_write_committed_late_reaches_every_worker_within_a_second() {
         .unwrap();
     let what = "an entry without a position";
     seen_everywhere(&mut clients, product, before + 1, Instant::now(), what).await;
-    drop_database(&uri).await;
+    common::mongo::drop_database(&uri).await;
 }

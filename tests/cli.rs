@@ -286,3 +286,106 @@ async fn seed_refuses_a_store_a_running_server_has_open() {
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("seeded 500 reviews"), "{err}");
 }
+
+/// A variable set but empty is not set: `MONGODB_URI=` (what a Compose
+/// file leaves when it switches a service back to the embedded store)
+/// serves the embedded store, `REDIS_URL=` runs without Redis, and `seed`
+/// reads them the same way.
+#[test]
+fn empty_variables_count_as_unset() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let log = dir.path().join("stderr.log");
+    let mut command = std::process::Command::new(REVIEWS);
+    common::process::without_service_env(&mut command);
+    let mut child = command
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--demo-records",
+            "500",
+            "--workers",
+            "1",
+        ])
+        .env("MONGODB_URI", "")
+        .env("REDIS_URL", "")
+        .env("REVIEWS_CORS_ORIGINS", "")
+        .env("REVIEWS_DATA_DIR", data.to_str().unwrap())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let text = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.contains("listening on http://") {
+            break text;
+        }
+        assert!(child.try_wait().unwrap().is_none(), "exited: {text}");
+        assert!(Instant::now() < deadline, "not listening: {text}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!text.contains("connection string"), "{text}");
+    assert_eq!(status_of(&data).data_set, Some(DataSet::new(42, 500, None)));
+
+    let mut seed = std::process::Command::new(SEED);
+    common::process::without_service_env(&mut seed);
+    let out = seed
+        .args(["--records", "300", "--drop", "--data-dir"])
+        .arg(dir.path().join("seeded"))
+        .env("MONGODB_URI", "")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("seeded 300 reviews"), "{err}");
+}
+
+#[test]
+fn a_data_dir_it_may_not_write_names_the_user_it_runs_as_and_the_chown() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    // As the image meets it: a folder that root owns mounted over /data,
+    // the service running as uid 10001. Under the build folder, which any
+    // user may traverse (the temp directory may not be).
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    // SAFETY: getuid cannot fail.
+    let root = unsafe { libc::getuid() } == 0;
+    let (uid, gid) = if root {
+        (10001, 10001)
+    } else {
+        // Not root: a folder this user may read but not write.
+        std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o555)).unwrap();
+        // SAFETY: as above.
+        unsafe { (libc::getuid(), libc::getgid()) }
+    };
+    for (bin, args) in [
+        (REVIEWS, vec!["--listen", "127.0.0.1:0"]),
+        (SEED, vec!["--records", "100"]),
+    ] {
+        let mut command = std::process::Command::new(bin);
+        common::process::without_service_env(&mut command)
+            .args(&args)
+            .arg("--data-dir")
+            .arg(&data)
+            .current_dir(dir.path())
+            .stdin(std::process::Stdio::null());
+        if root {
+            command.uid(uid).gid(gid);
+        }
+        let out = command.output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{bin}: {err}");
+        assert!(
+            err.contains("Permission denied")
+                && err.contains(&format!("runs as uid {uid} (gid {gid})"))
+                && err.contains(&format!("`chown {uid}:{gid} DIR`")),
+            "{bin}: {err}"
+        );
+        assert_eq!(err.trim().lines().count(), 1, "{bin}: one line: {err}");
+    }
+}

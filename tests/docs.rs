@@ -2,7 +2,8 @@
 //! binaries and the API themselves: every flag `reviews --help` and `seed
 //! --help` list is in `docs/operations.md` with the same variable and
 //! default; every path and method of `/openapi.json` is in `docs/api.md`;
-//! every route label `/metrics` can emit is documented.
+//! every route label `/metrics` can emit is documented; every file under
+//! `tests/` has its row in the README's tests table.
 
 mod common;
 
@@ -224,4 +225,43 @@ fn every_route_label_of_the_metrics_is_documented() {
         missing.is_empty(),
         "route labels not documented: {missing:?}"
     );
+}
+
+#[test]
+fn every_test_file_has_its_row_in_the_readme() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let section = readme
+        .split("\n## Tests\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("the README's Tests section");
+    let rows: Vec<&str> = section
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `tests/"))
+        .filter_map(|l| l.split('`').next())
+        .collect();
+    let mut missing = Vec::new();
+    let mut files = 0;
+    for entry in std::fs::read_dir(root.join("tests")).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        if name.ends_with(".rs") {
+            files += 1;
+            if !rows.contains(&name.as_str()) {
+                missing.push(name);
+            }
+        }
+    }
+    assert!(files >= 20, "{files} test files found");
+    assert!(
+        missing.is_empty(),
+        "test files without a row in the README's tests table: {missing:?}"
+    );
+    // And no row names a file that is gone.
+    for row in rows {
+        assert!(
+            root.join("tests").join(row).exists(),
+            "the README's tests table names tests/{row}, which does not exist"
+        );
+    }
 }

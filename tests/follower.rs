@@ -86,7 +86,7 @@ async fn write_review(client: &mut KeepAlive, product: u64) {
             "POST",
             &format!("/reviews/{product}"),
             &[("content-type", "application/json")],
-            REVIEW.as_bytes(),
+            review(product).as_bytes(),
         )
         .await
         .unwrap();
@@ -112,7 +112,16 @@ async fn wait_total(client: &mut KeepAlive, pid: u32, product: u64, before: u64)
     }
 }
 
-const REVIEW: &str = r#"{"rating":5,"summary":"Still great","body":"Held up through a whole season of daily use, and the zipper never caught once.","recommend":true,"name":"Ana","email":"ana@example.com"}"#;
+/// A new review of `product`.
+fn review(product: u64) -> String {
+    serde_json::json!({
+        "rating": 5, "summary": "Still great",
+        "body": "Held up through a whole season of daily use, and the zipper never caught once.",
+        "recommend": true, "name": "Ana", "email": "ana@example.com",
+        "characteristics": common::characteristics(product, 3)
+    })
+    .to_string()
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_workers_read_the_change_log_once_and_a_killed_follower_is_replaced() {

@@ -2,8 +2,9 @@
 //! with the storefront mix (artillery/) for a few seconds, exactly as
 //! `artillery/run.sh` runs it, and the server's own `/metrics` say what it
 //! answered. A tool that sends a malformed write (siege posting form data:
-//! 415) or hangs on one (siege waiting for the body of a 204) fails here,
-//! whatever the tool itself reports.
+//! 415; a review that does not rate its product's characteristics: 422) or
+//! hangs on one (siege waiting for the body of a 204) fails here, whatever
+//! the tool itself reports.
 //!
 //! A tool that is not installed is skipped with a `SKIPPED` line;
 //! `scripts/test.sh` installs all three.
@@ -140,11 +141,10 @@ fn have(test: &str, program: &Path, install: &str) -> bool {
 }
 
 /// `program`, killed if it runs `limit` seconds (`timeout -s KILL`): a hung
-/// tool cannot hang the suite.
-fn tool(program: impl AsRef<std::ffi::OsStr>, limit: u64) -> Command {
-    // Tools keep files in their home (siege its ~/.siege): one under the
-    // temp directory, not the user's.
-    let home = std::env::temp_dir().join(format!("reviews-tools-home-{}", std::process::id()));
+/// tool cannot hang the suite. Tools keep files in their home (siege its
+/// ~/.siege): theirs is `home` in the test's own directory, removed with it.
+fn tool(program: impl AsRef<std::ffi::OsStr>, limit: u64, dir: &Path) -> Command {
+    let home = dir.join("home");
     std::fs::create_dir_all(&home).unwrap();
     let mut command = Command::new("timeout");
     command.env("HOME", &home);
@@ -200,13 +200,22 @@ fn wrk_sends_the_mix_and_every_write_is_valid() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let (_server, addr) = serve(dir.path());
+    // The products the mix posts to and their characteristics, from the
+    // service's meta, as run.sh writes them before the run.
+    let rated = dir.path().join("characteristics.txt");
+    let written = run(Command::new("python3")
+        .arg("artillery/characteristics.py")
+        .args(["wrk", &format!("http://{addr}"), PRODUCTS, "mix"]));
+    assert!(written.status.success(), "{}", text(&written));
+    std::fs::write(&rated, &written.stdout).unwrap();
     let mut out = None;
     let answered = answered_during(addr, || {
-        out = Some(run(tool("wrk", 60)
+        out = Some(run(tool("wrk", 60, dir.path())
             .args(["-t2", "-c8", &format!("-d{SECONDS}s")])
             .args(["-s", "artillery/wrk/storefront.lua"])
             .arg(format!("http://{addr}"))
-            .args(["--", PRODUCTS, RECORDS])));
+            .args(["--", PRODUCTS, RECORDS])
+            .arg(&rated)));
     });
     let out = out.unwrap();
     let log = text(&out);
@@ -255,7 +264,7 @@ fn siege_sends_the_mix_and_every_write_is_valid() {
     let answered = answered_during(addr, || {
         // As run.sh runs them: reads and posts on kept-alive connections,
         // votes beside them on connections closed after each answer.
-        let voting = tool("siege", SECONDS + 10)
+        let voting = tool("siege", SECONDS + 10, dir.path())
             .args(["-R", "artillery/siegerc-votes", "-c", "2", "-d", "0.01"])
             .args(["-t", &time, "-f"])
             .arg(&votes)
@@ -265,7 +274,7 @@ fn siege_sends_the_mix_and_every_write_is_valid() {
             .stderr(Stdio::piped())
             .spawn()
             .expect("siege starts");
-        let browsing = run(tool("siege", SECONDS + 10)
+        let browsing = run(tool("siege", SECONDS + 10, dir.path())
             .args([
                 "-R",
                 "artillery/siegerc",
@@ -299,7 +308,7 @@ fn artillery_sends_the_mix_and_checks_its_thresholds() {
     let (_server, addr) = serve(dir.path());
     let mut out = None;
     let answered = answered_during(addr, || {
-        out = Some(run(tool(&bin, 60)
+        out = Some(run(tool(&bin, 60, dir.path())
             .args(["run", "--output"])
             .arg(dir.path().join("artillery.json"))
             .arg("artillery/storefront.yml")

@@ -197,7 +197,8 @@ fn post(product: u64, tag: &str) -> Vec<u8> {
     let body = serde_json::json!({
         "rating": 5, "summary": "Across hosts", "recommend": true,
         "body": "Ordered twice, both arrived quickly and exactly as described on the page.",
-        "name": tag, "email": "multi@example.com"
+        "name": tag, "email": "multi@example.com",
+        "characteristics": common::characteristics(product, 4)
     })
     .to_string();
     format!(

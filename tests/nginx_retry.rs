@@ -221,7 +221,8 @@ async fn a_write_that_times_out_behind_nginx_is_written_once_and_its_retry_gets_
     let body = json!({
         "rating": 5, "summary": "Arrived a day early",
         "body": "Packed well, works as described, and the battery lasts the whole weekend.",
-        "recommend": true, "name": "Theo", "email": "theo@example.com"
+        "recommend": true, "name": "Theo", "email": "theo@example.com",
+        "characteristics": common::characteristics(product, 5)
     })
     .to_string();
     let key = ("Idempotency-Key", "nginx-post-7f3c");

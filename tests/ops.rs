@@ -169,12 +169,25 @@ fn validate(spec: &Value, schema: &Value, value: &Value, at: &str) -> Result<(),
             }
         }
         for (key, v) in obj {
-            match props.and_then(|p| p.get(key)) {
-                Some(sub) => validate(spec, sub, v, &format!("{at}.{key}"))?,
-                None if schema.get("additionalProperties") == Some(&Value::Bool(false)) => {
+            if let Some(names) = schema["propertyNames"]
+                .get("enum")
+                .and_then(Value::as_array)
+                && !names.contains(&Value::from(key.as_str()))
+            {
+                return Err(format!("{at}: field name {key} not in {names:?}"));
+            }
+            match (
+                props.and_then(|p| p.get(key)),
+                schema.get("additionalProperties"),
+            ) {
+                (Some(sub), _) => validate(spec, sub, v, &format!("{at}.{key}"))?,
+                (None, Some(Value::Bool(false))) => {
                     return Err(format!("{at}: undocumented field {key}"));
                 }
-                None => {}
+                (None, Some(sub @ Value::Object(_))) => {
+                    validate(spec, sub, v, &format!("{at}.{key}"))?
+                }
+                (None, _) => {}
             }
         }
     }
@@ -197,7 +210,13 @@ async fn openapi_describes_real_responses() {
     let spec = doc.json();
     assert!(spec["openapi"].as_str().unwrap().starts_with("3."));
     let review = json!({"rating": 5, "summary": "Great", "body": "b".repeat(60), "recommend": true,
-        "name": "Ava", "email": "ava@example.com", "photos": ["https://img.example/1.jpg"]});
+        "name": "Ava", "email": "ava@example.com", "photos": ["https://img.example/1.jpg"],
+        "characteristics": common::characteristics(2, 5)});
+    let atelier = json!({"product_id": "2", "rating": "5", "summary": null, "body": "b".repeat(60),
+        "recommend": true, "name": "Ava", "email": "ava@example.com",
+        "characteristics": common::characteristics(2, 4)});
+    let bearer = format!("Bearer {}", common::ADMIN_TOKEN);
+    let admin = ("Authorization", bearer.as_str());
     let unknown = app.set.products + 1;
     let cases: Vec<Call> = vec![
         (
@@ -290,6 +309,70 @@ async fn openapi_describes_real_responses() {
             "/reviews/99999999/report".into(),
             vec![],
             vec![],
+        ),
+        (
+            "/reviews",
+            "get",
+            "/reviews/?product_id=2&count=20&sort=relevance".into(),
+            vec![],
+            vec![],
+        ),
+        (
+            "/reviews",
+            "get",
+            "/reviews?product_id=2&page=999".into(),
+            vec![],
+            vec![],
+        ),
+        ("/reviews", "get", "/reviews?page=2".into(), vec![], vec![]),
+        (
+            "/reviews",
+            "get",
+            format!("/reviews?product_id={unknown}"),
+            vec![],
+            vec![],
+        ),
+        (
+            "/reviews",
+            "post",
+            "/reviews".into(),
+            vec![("Content-Type", "application/json")],
+            atelier.to_string().into_bytes(),
+        ),
+        (
+            "/reviews",
+            "post",
+            "/reviews/".into(),
+            vec![("Content-Type", "application/json")],
+            b"{\"rating\": 9}".to_vec(),
+        ),
+        (
+            "/reviews/meta",
+            "get",
+            "/reviews/meta?product_id=2".into(),
+            vec![],
+            vec![],
+        ),
+        (
+            "/reviews/meta",
+            "get",
+            format!("/reviews/meta/?product_id={unknown}"),
+            vec![],
+            vec![],
+        ),
+        (
+            "/admin/reviews/{review_id}/response",
+            "put",
+            "/admin/reviews/3/response".into(),
+            vec![("Content-Type", "application/json"), admin],
+            b"{\"response\": \"Thank you!\"}".to_vec(),
+        ),
+        (
+            "/admin/reviews/{review_id}/response",
+            "put",
+            "/admin/reviews/3/response".into(),
+            vec![("Content-Type", "application/json"), admin],
+            b"{\"response\": \" \"}".to_vec(),
         ),
         ("/healthz", "get", "/healthz".into(), vec![], vec![]),
         ("/readyz", "get", "/readyz".into(), vec![], vec![]),

@@ -331,7 +331,8 @@ async fn a_photo_base_moves_generated_photos_but_not_shoppers_photos() {
 
     let mine = "https://img.example/photos/mine.jpg";
     let new = json!({"rating": 4, "summary": "Nice", "body": "b".repeat(60), "recommend": true,
-        "name": "Ava", "email": "ava@example.com", "photos": [mine]});
+        "name": "Ava", "email": "ava@example.com", "photos": [mine],
+        "characteristics": common::characteristics(2, 4)});
     let posted = app
         .request(
             "POST",

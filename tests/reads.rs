@@ -94,6 +94,16 @@ async fn a_review_reads_exactly_as_generated() {
         .iter()
         .map(|p| serde_json::json!({"id": p.id, "url": p.url}))
         .collect();
+    let rated: serde_json::Map<String, Value> = record
+        .characteristics
+        .iter()
+        .map(|(kind, value)| (kind.name().to_string(), Value::from(value)))
+        .collect();
+    assert_eq!(
+        rated.len(),
+        g_characteristics(&app, record.product_id),
+        "a generated review rates each of its product's characteristics"
+    );
     let want = serde_json::json!({
         "review_id": record.review_id,
         "rating": record.rating,
@@ -105,6 +115,7 @@ async fn a_review_reads_exactly_as_generated() {
         "reviewer_name": record.reviewer_name,
         "helpfulness": record.helpfulness,
         "photos": photos,
+        "characteristics": rated,
     });
     assert_eq!(got, &want);
     let raw = String::from_utf8(
@@ -255,11 +266,19 @@ async fn a_product_without_reviews_is_empty_not_missing() {
         (0.into(), serde_json::json!([]))
     );
     let meta = app.get(&format!("/reviews/{empty}/meta")).await.json();
+    let scales: serde_json::Map<String, Value> = g
+        .characteristics(empty)
+        .iter()
+        .map(|s| {
+            let scale = serde_json::json!({"id": s.id, "average": null, "count": 0});
+            (s.kind.name().to_string(), scale)
+        })
+        .collect();
     assert_eq!(
         meta,
         serde_json::json!({"product_id": empty, "total": 0, "average": null,
             "ratings": {"1": 0, "2": 0, "3": 0, "4": 0, "5": 0},
-            "recommended": {"true": 0, "false": 0}})
+            "recommended": {"true": 0, "false": 0}, "characteristics": scales})
     );
     // Outside the store: 404 on both routes.
     let unknown = products + 1;
@@ -357,4 +376,9 @@ async fn head_options_health_and_request_ids() {
         "assigned ids are unique"
     );
     app.stop().await;
+}
+
+/// How many characteristics the generator gives `product`.
+fn g_characteristics(app: &TestApp, product: u64) -> usize {
+    app.generator().characteristics(product).len()
 }

@@ -49,7 +49,10 @@ fn expected_ids(g: &Generator, product: u64, sort: Sort) -> Vec<u64> {
     visible.iter().map(|s| s.review_id).collect()
 }
 
-fn new_review(n: u64) -> NewReview {
+/// New review number `n` of `product`, rating each of its
+/// characteristics (the generator's).
+fn new_review(product: u64, n: u64) -> NewReview {
+    let scales = Generator::new(SET).characteristics(product);
     NewReview {
         rating: (n % 5) as u8 + 1,
         summary: format!("Review number {n}"),
@@ -58,7 +61,30 @@ fn new_review(n: u64) -> NewReview {
         name: "Søren".into(),
         email: "soren@example.com".into(),
         photos: vec![format!("https://img.example/{n}.jpg")],
+        characteristics: (0..)
+            .zip(scales.iter())
+            .map(|(k, s)| (s.id, ((n + k) % 5) as u8 + 1))
+            .collect(),
     }
+}
+
+/// An empty meta of `product`: no reviews, its characteristics as the
+/// generator gives them (the oracle's own, not read from the store).
+fn empty_meta(product: u64) -> Meta {
+    Meta {
+        characteristics: Generator::new(SET).characteristics(product),
+        ..Meta::default()
+    }
+}
+
+/// `meta` with a new review of `product` counted in: its stars, its
+/// recommendation, its ratings of the characteristics.
+fn count_new(meta: &mut Meta, product: u64, new: &NewReview) {
+    let rated = empty_meta(product)
+        .characteristics
+        .resolve(&new.characteristics)
+        .expect("the new review rates the product's characteristics");
+    meta.add(new.rating, new.recommend, &rated);
 }
 
 fn query(product_id: u64, page: u32, count: u32, sort: Sort) -> PageQuery {
@@ -252,9 +278,9 @@ async fn filtered_agree<S: Store>(store: &S, product: u64, visible: &[Review]) {
 /// other, each sorted as its order says; the reviews, newest first.
 async fn consistent<S: Store>(store: &S, product: u64) -> Vec<Review> {
     let newest = all_pages(store, product, Sort::Newest).await;
-    let mut meta = Meta::default();
+    let mut meta = empty_meta(product);
     for r in &newest {
-        meta.add(r.rating, r.recommend);
+        meta.add(r.rating, r.recommend, &r.characteristics);
     }
     assert_eq!(
         store.meta(product).await.unwrap(),
@@ -312,9 +338,11 @@ async fn suite<S: Store>(store: Arc<S>, other: Arc<S>) {
             }
             assert_eq!(seen, expected, "product {product} sorted {sort}");
         }
-        let mut meta = Meta::default();
+        let mut meta = empty_meta(product);
         for s in common::visible_reviews(&g, product) {
-            meta.add(s.rating, s.recommend);
+            let rated = g.record(s.review_id).characteristics;
+            assert!(!rated.is_empty(), "generated reviews rate characteristics");
+            meta.add(s.rating, s.recommend, &rated);
         }
         assert_eq!(
             store.meta(product).await.unwrap(),
@@ -328,13 +356,19 @@ async fn suite<S: Store>(store: Arc<S>, other: Arc<S>) {
     assert!(start.complete && start.products.is_empty());
     let product = 7;
     let before = store.meta(product).await.unwrap().unwrap();
-    let new = new_review(3);
+    let new = new_review(product, 3);
     assert_eq!(
         store
             .add_review(SET.products + 1, new.clone())
             .await
             .unwrap(),
         None
+    );
+    characteristics_are_checked(&*store, product, &new).await;
+    assert_eq!(
+        store.meta(product).await.unwrap(),
+        Some(before),
+        "nothing written"
     );
     let id = store
         .add_review(product, new.clone())
@@ -356,9 +390,17 @@ async fn suite<S: Store>(store: Arc<S>, other: Arc<S>) {
     );
     assert_eq!(added.photos[0].url, "https://img.example/3.jpg");
     assert_eq!(added.response, None);
+    assert_eq!(
+        added.characteristics,
+        empty_meta(product)
+            .characteristics
+            .resolve(&new.characteristics)
+            .unwrap()
+    );
     let mut after = before;
-    after.add(new.rating, new.recommend);
+    count_new(&mut after, product, &new);
     assert_eq!(store.meta(product).await.unwrap(), Some(after));
+    seller_responses(&*store, &*other, product, id).await;
 
     assert_eq!(store.vote_helpful(id).await.unwrap(), Some(product));
     assert_eq!(store.vote_helpful(id).await.unwrap(), Some(product));
@@ -424,7 +466,7 @@ async fn versions_order_writes<S: Store>(store: &S, other: &S, g: &Generator) {
     let meta_before = store.meta_versioned(product).await.unwrap();
     let total_before = meta_before.value.expect("known product").total();
     let written = store
-        .add_review_versioned(product, new_review(900))
+        .add_review_versioned(product, new_review(product, 900))
         .await
         .unwrap()
         .expect("added");
@@ -491,6 +533,83 @@ async fn versions_order_writes<S: Store>(store: &S, other: &S, g: &Generator) {
     );
 }
 
+/// A new review must rate each of its product's characteristics once and
+/// nothing else: every other set is refused, naming the id, and writes
+/// nothing (the caller checks the meta).
+async fn characteristics_are_checked<S: Store>(store: &S, product: u64, good: &NewReview) {
+    let other_product = Generator::new(SET).characteristics(product + 1);
+    let foreign = other_product.iter().next().unwrap().id;
+    let mut missing = good.clone();
+    let dropped = missing.characteristics.pop().unwrap().0;
+    let mut extra = good.clone();
+    extra.characteristics.push((foreign, 3));
+    let mut none = good.clone();
+    none.characteristics.clear();
+    for (review, named) in [
+        (missing, dropped),
+        (extra, foreign),
+        (none, good.characteristics[0].0),
+    ] {
+        let write = Write::AddReview {
+            product_id: product,
+            review,
+        };
+        let outcome = store
+            .write_guarded(write, WriteGuard::default())
+            .await
+            .unwrap();
+        let Outcome::Refused(why) = &outcome else {
+            panic!("{outcome:?}")
+        };
+        assert!(why.contains(&named.to_string()), "{why} names {named}");
+    }
+}
+
+/// The seller's response to a review: set through one handle, shown by
+/// both, replaced, cleared; unknown reviews are not found (a reported
+/// review takes one too: see `guarded_writes`). Each is a write with a version, listed in the change log.
+async fn seller_responses<S: Store>(store: &S, other: &S, product: u64, id: u64) {
+    let respond = |text: Option<&str>| Write::Respond {
+        review_id: id,
+        response: text.map(str::to_string),
+    };
+    let newest = query(product, 1, 1, Sort::Newest);
+    let before = store.page_versioned(newest.clone()).await.unwrap();
+    let start = other.changes_since(None).await.unwrap();
+    for text in [
+        Some("Thanks! We have sent a longer strap."),
+        Some("Updated."),
+        None,
+    ] {
+        let outcome = store
+            .write_guarded(respond(text), WriteGuard::default())
+            .await
+            .unwrap();
+        let Outcome::Written(w) = outcome else {
+            panic!("{outcome:?}")
+        };
+        assert_eq!(w.value, product);
+        assert!(w.version > before.version);
+        other.newer_elsewhere(product);
+        for handle in [store, other] {
+            let page = handle.page(newest.clone()).await.unwrap().unwrap();
+            assert_eq!(page.reviews[0].review_id, id);
+            assert_eq!(page.reviews[0].response.as_deref(), text);
+        }
+    }
+    let polled = other.changes_since(Some(start.cursor)).await.unwrap();
+    assert!(ids(&polled).contains(&product), "{:?}", polled.products);
+    let unknown = Write::Respond {
+        review_id: SET.records + 100_000,
+        response: Some("Hello".into()),
+    };
+    let outcome = store
+        .write_guarded(unknown, WriteGuard::default())
+        .await
+        .unwrap();
+    assert_eq!(outcome, Outcome::NotFound);
+}
+
 /// The products a change-log poll lists.
 fn ids(changes: &Changes) -> Vec<u64> {
     changes.products.iter().map(|c| c.product_id).collect()
@@ -507,7 +626,10 @@ fn first_empty_product(g: &Generator) -> u64 {
 /// and then a second, and reads right all along (in every order).
 async fn first_review_of_an_empty_product<S: Store>(store: &S, g: &Generator) {
     let product = first_empty_product(g);
-    assert_eq!(store.meta(product).await.unwrap(), Some(Meta::default()));
+    assert_eq!(
+        store.meta(product).await.unwrap(),
+        Some(empty_meta(product))
+    );
     for sort in ORDERS {
         let page = store.page(query(product, 1, 5, sort)).await.unwrap();
         assert_eq!(
@@ -518,13 +640,13 @@ async fn first_review_of_an_empty_product<S: Store>(store: &S, g: &Generator) {
             })
         );
     }
-    let mut meta = Meta::default();
+    let mut meta = empty_meta(product);
     let mut ids = Vec::new();
     for n in [11, 12] {
-        let new = new_review(n);
+        let new = new_review(product, n);
         let id = store.add_review(product, new.clone()).await.unwrap();
         ids.push(id.expect("a product with no reviews takes one"));
-        meta.add(new.rating, new.recommend);
+        count_new(&mut meta, product, &new);
         assert_eq!(store.meta(product).await.unwrap(), Some(meta));
         let shown = consistent(store, product).await;
         let shown: BTreeSet<u64> = shown.iter().map(|r| r.review_id).collect();
@@ -559,7 +681,9 @@ async fn concurrent_writes<S: Store>(
         let handle = Arc::clone(if (n / 8) % 2 == 0 { store } else { other });
         let product = products[(n % 8) as usize];
         tasks.spawn(async move {
-            let id = handle.add_review(product, new_review(100 + n)).await;
+            let id = handle
+                .add_review(product, new_review(product, 100 + n))
+                .await;
             (Some(n), id.map_err(|e| e.to_string()))
         });
     }
@@ -589,8 +713,8 @@ async fn concurrent_writes<S: Store>(
     for ((n, &product), before) in products.iter().enumerate().zip(metas) {
         let mut expected = before;
         for k in (n as u64..32).step_by(8) {
-            let new = new_review(100 + k);
-            expected.add(new.rating, new.recommend);
+            let new = new_review(product, 100 + k);
+            count_new(&mut expected, product, &new);
         }
         for handle in [store, other] {
             assert_eq!(
@@ -625,7 +749,8 @@ async fn reported_reviews_leave_pages_and_counts<S: Store>(store: &S, g: &Genera
     assert_eq!(after.len(), before.len() - 1);
     assert!(after.iter().all(|r| r.review_id != victim.review_id));
     let mut expected = meta;
-    expected.remove(victim.rating, victim.recommend);
+    let rated = g.record(victim.review_id).characteristics;
+    expected.remove(victim.rating, victim.recommend, &rated);
     assert_eq!(store.meta(product).await.unwrap(), Some(expected));
     assert_eq!(store.vote_helpful(victim.review_id).await.unwrap(), None);
     assert_eq!(store.report(victim.review_id).await.unwrap(), None);
@@ -679,7 +804,7 @@ async fn guarded_writes<S: Store>(store: &Arc<S>, other: &Arc<S>, g: &Generator)
     let key = format!("suite-{now}");
     let add = || Write::AddReview {
         product_id: product,
-        review: new_review(21),
+        review: new_review(product, 21),
     };
 
     // The first request writes; its retry, through the other handle, is
@@ -706,8 +831,8 @@ async fn guarded_writes<S: Store>(store: &Arc<S>, other: &Arc<S>, g: &Generator)
         .unwrap();
     assert_eq!(reused, Outcome::KeyReused);
     let mut expected = before;
-    let new = new_review(21);
-    expected.add(new.rating, new.recommend);
+    let new = new_review(product, 21);
+    count_new(&mut expected, product, &new);
     assert_eq!(
         store.meta(product).await.unwrap(),
         Some(expected),
@@ -723,7 +848,7 @@ async fn guarded_writes<S: Store>(store: &Arc<S>, other: &Arc<S>, g: &Generator)
         matches!(again, Outcome::Written(w) if w.value != written.value),
         "{again:?}"
     );
-    expected.add(new.rating, new.recommend);
+    count_new(&mut expected, product, &new);
     assert_eq!(store.meta(product).await.unwrap(), Some(expected));
 
     // Many copies of one keyed review at once, through both handles: one
@@ -744,7 +869,7 @@ async fn guarded_writes<S: Store>(store: &Arc<S>, other: &Arc<S>, g: &Generator)
         ),
         "the others replay its review id: {outcomes:?}"
     );
-    expected.add(new.rating, new.recommend);
+    count_new(&mut expected, product, &new);
     assert_eq!(
         store.meta(product).await.unwrap(),
         Some(expected),
@@ -882,7 +1007,7 @@ async fn guarded_writes<S: Store>(store: &Arc<S>, other: &Arc<S>, g: &Generator)
     assert_eq!(store.restore(SET.records + 10_000).await.unwrap(), None);
     let mut expected = meta;
     let hidden = g.record(victims[1]);
-    expected.remove(hidden.rating, hidden.recommend);
+    expected.remove(hidden.rating, hidden.recommend, &hidden.characteristics);
     assert_eq!(store.meta(product).await.unwrap(), Some(expected));
     let back = consistent(&**store, product).await;
     assert_eq!(back.len(), shown.len() - 1);
@@ -890,6 +1015,24 @@ async fn guarded_writes<S: Store>(store: &Arc<S>, other: &Arc<S>, g: &Generator)
     let listed = store.reported(None, 1000).await.unwrap();
     assert!(!listed.iter().any(|r| r.review_id == victims[0]));
     assert!(listed.iter().any(|r| r.review_id == victims[1]));
+
+    // A reported (hidden) review takes a seller's response too, and a
+    // moderator sees it.
+    let write = Write::Respond {
+        review_id: victims[1],
+        response: Some("We are looking into it.".into()),
+    };
+    let outcome = other
+        .write_guarded(write, WriteGuard::default())
+        .await
+        .unwrap();
+    assert!(matches!(outcome, Outcome::Written(_)), "{outcome:?}");
+    let listed = store.reported(Some(victims[1] + 1), 1).await.unwrap();
+    assert_eq!(listed[0].review_id, victims[1]);
+    assert_eq!(
+        listed[0].response.as_deref(),
+        Some("We are looking into it.")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -938,9 +1081,11 @@ async fn mongodb_store_passes_the_suite() {
 }
 
 /// A data set loaded by the version before filters (document layout 2: no
-/// `has_photos`, no facet index) is refused with a clear error until
-/// `seed` (the same `load`) upgrades it in place; then filters answer as
-/// on a fresh load.
+/// `has_photos`, no facet index, no characteristics) is refused with a
+/// clear error until `seed` (the same `load`) upgrades it in place; then
+/// filters answer as on a fresh load, every product has its
+/// characteristics (one without a meta document too), the stored reviews
+/// rate none and count in no average, and a new review counts in.
 #[cfg(feature = "mongodb")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs MONGODB_URI (a MongoDB replica set, standalone or mongos)"]
@@ -964,7 +1109,21 @@ async fn mongodb_data_set_of_the_layout_before_filters_is_upgraded_by_seed() {
     let db = client.default_database().unwrap();
     let reviews = db.collection::<Document>("reviews");
     reviews
-        .update_many(doc! {}, doc! { "$unset": { "has_photos": "" } })
+        .update_many(
+            doc! {},
+            doc! { "$unset": { "has_photos": "", "characteristics": "" } },
+        )
+        .await
+        .unwrap();
+    let metas = db.collection::<Document>("meta");
+    metas
+        .update_many(doc! {}, doc! { "$unset": { "characteristics": "" } })
+        .await
+        .unwrap();
+    let g = Generator::new(SET);
+    let empty = first_empty_product(&g);
+    metas
+        .delete_one(doc! { "_id": empty as i64 })
         .await
         .unwrap();
     reviews.drop_index("visible_facets").await.unwrap();
@@ -984,14 +1143,34 @@ async fn mongodb_data_set_of_the_layout_before_filters_is_upgraded_by_seed() {
     );
     older.load(SET, options, &mut Silent).await.unwrap();
     let upgraded = MongoStore::connect(&config).await.unwrap();
-    let g = Generator::new(SET);
     for product in [1, 17] {
         let visible: Vec<Review> = common::visible_reviews(&g, product)
             .iter()
-            .map(|s| g.record(s.review_id))
+            .map(|s| Review {
+                characteristics: Default::default(),
+                ..g.record(s.review_id)
+            })
             .collect();
         filtered_agree(&upgraded, product, &visible).await;
     }
+    for product in [1, 17, empty] {
+        let meta = upgraded.meta(product).await.unwrap().unwrap();
+        assert_eq!(
+            meta.characteristics,
+            g.characteristics(product),
+            "{product}"
+        );
+    }
+    let new = new_review(17, 5);
+    let before = upgraded.meta(17).await.unwrap().unwrap();
+    upgraded.add_review(17, new.clone()).await.unwrap().unwrap();
+    let mut expected = before;
+    count_new(&mut expected, 17, &new);
+    assert_eq!(upgraded.meta(17).await.unwrap(), Some(expected));
+    assert!(
+        expected.characteristics.iter().all(|s| s.count == 1),
+        "only the new review counts: {expected:?}"
+    );
     let names = reviews.list_index_names().await.unwrap();
     assert!(names.iter().any(|n| n == "visible_facets"), "{names:?}");
     upgraded.drop_all().await.unwrap();

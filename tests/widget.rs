@@ -1,21 +1,27 @@
 //! The storefront page in a real browser: headless Chromium (Debian's
 //! package) driven by playwright-core against the real server. The script
 //! leaves screenshots at target/e2e/storefront.png (desktop width),
-//! target/e2e/storefront-phone.png and target/e2e/storefront-filtered.png
-//! (the reviews filtered by a star and a searched word, words marked).
+//! target/e2e/storefront-phone.png, target/e2e/storefront-filtered.png
+//! (the reviews filtered by a star and a searched word, words marked) and
+//! target/e2e/storefront-characteristics.png (the product breakdown, a
+//! seller's response, and the form's characteristic questions with the
+//! API's refusal of one). It ends with an Atelier front end's calls made
+//! from the page (list, meta, post, helpful, report on the Atelier routes).
 //!
 //! The review form reads its limits from the OpenAPI document the server
 //! serves; the document's limits are checked here against the ones the API
-//! enforces, so the two cannot drift apart.
+//! enforces, so the two cannot drift apart. The page's labels of each
+//! characteristic's scale are checked in the browser against the service's
+//! own ([`Characteristic::labels`]), passed to the script from here.
 
 mod common;
 
 use std::path::Path;
 use std::process::Command;
 
-use common::{Options, TestApp};
+use common::{ADMIN_TOKEN, Options, TestApp};
 use reviews::http::ops::OPENAPI;
-use reviews::model::limits;
+use reviews::model::{Characteristic, limits};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shopper_finds_a_product_browses_votes_and_writes_in_chromium() {
@@ -43,11 +49,18 @@ async fn a_shopper_finds_a_product_browses_votes_and_writes_in_chromium() {
     let screenshot = out.join("storefront.png");
     let phone = out.join("storefront-phone.png");
     let filtered = out.join("storefront-filtered.png");
-    for old in [&screenshot, &phone, &filtered] {
+    let characteristics = out.join("storefront-characteristics.png");
+    for old in [&screenshot, &phone, &filtered, &characteristics] {
         let _ = std::fs::remove_file(old);
     }
     let base = format!("http://{}", app.addr);
     let down_base = format!("http://{}", down.addr);
+    // Each characteristic's five labels, as the service defines them.
+    let scales: serde_json::Map<String, serde_json::Value> = Characteristic::ALL
+        .iter()
+        .map(|c| (c.name().to_string(), serde_json::json!(c.labels())))
+        .collect();
+    let scales = serde_json::Value::Object(scales).to_string();
     // Chromium keeps crash reports and settings in its home: a temp one.
     let home = tempfile::tempdir().unwrap();
     let output = tokio::task::spawn_blocking({
@@ -61,6 +74,8 @@ async fn a_shopper_finds_a_product_browses_votes_and_writes_in_chromium() {
                 .arg(&down_base)
                 .arg(&screenshot)
                 .arg(&other_base)
+                .arg(ADMIN_TOKEN)
+                .arg(&scales)
                 .output()
                 .expect("node runs")
         }
@@ -78,7 +93,6 @@ async fn a_shopper_finds_a_product_browses_votes_and_writes_in_chromium() {
         "e2e: the heading shows the product name",
         "e2e: photos load (natural width > 0)",
         "e2e: the form takes its limits from the OpenAPI document",
-        "e2e: a valid review appears",
         "e2e: a crafted api link is refused",
         "e2e: the 1-star bar shows only 1-star reviews, as many as /meta counts",
         "e2e: clear filters restores every review in one click",
@@ -91,10 +105,20 @@ async fn a_shopper_finds_a_product_browses_votes_and_writes_in_chromium() {
         "e2e: filters combine",
         "e2e: screenshot of the filtered widget",
         "e2e: a star filter after a write reads at least that version (min_version)",
+        "e2e: the product breakdown matches /meta",
+        "e2e: the form asks for each characteristic",
+        "e2e: the seller's response shows under its review",
+        "e2e: keyboard: Tab from the star rating reaches the first characteristic",
+        "e2e: a review without a rating of",
+        "e2e: a response the seller clears is gone from the page",
+        "e2e: a valid review appears, its photo at the URL the shopper gave; the breakdown counts its ratings",
+        "e2e: an Atelier front end in the browser",
+        "e2e: a review posted with an empty summary shows without a headline",
+        "e2e: helpful and report with small JSON bodies",
     ] {
         assert!(log.contains(step), "{step} missing from:\n{log}");
     }
-    for shot in [&screenshot, &phone, &filtered] {
+    for shot in [&screenshot, &phone, &filtered, &characteristics] {
         let png = std::fs::read(shot).expect("a screenshot");
         assert!(png.starts_with(b"\x89PNG"), "{}", shot.display());
     }

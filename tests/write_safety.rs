@@ -18,7 +18,8 @@ use serde_json::{Value, json};
 
 const JSON: (&str, &str) = ("Content-Type", "application/json");
 
-fn review(summary: &str) -> Value {
+/// A valid new review of `product`.
+fn review(product: u64, summary: &str) -> Value {
     json!({
         "rating": 4,
         "summary": summary,
@@ -26,6 +27,7 @@ fn review(summary: &str) -> Value {
         "recommend": true,
         "name": "Ines",
         "email": "ines@example.com",
+        "characteristics": common::characteristics(product, 4),
     })
 }
 
@@ -94,7 +96,7 @@ async fn a_retry_gets_the_first_answer_on_any_worker_and_after_a_restart() {
     let product = 5;
     let before = total(addr, product, None).await;
     let key = ("Idempotency-Key", "5b0c1d9e-post-1");
-    let body = review("Kept me dry on the hill");
+    let body = review(product, "Kept me dry on the hill");
 
     let first = post(addr, product, &[key], &body).await;
     assert_eq!(first.status, 201, "{first:?}");
@@ -115,14 +117,25 @@ async fn a_retry_gets_the_first_answer_on_any_worker_and_after_a_restart() {
     }
     assert_eq!(workers.len(), 2, "retries reached both workers");
     // The same body with its keys in another order is the same request.
-    let reordered = r#"{"summary":"Kept me dry on the hill","rating":4,"recommend":true,
+    let mut rated: Vec<(String, Value)> = body["characteristics"]
+        .as_object()
+        .unwrap()
+        .clone()
+        .into_iter()
+        .collect();
+    rated.reverse();
+    let rated: serde_json::Map<String, Value> = rated.into_iter().collect();
+    let reordered = format!(
+        r#"{{"characteristics":{},"summary":"Kept me dry on the hill","rating":4,"recommend":true,
         "body":"Warm, well stitched and the hood stays up in the wind. Runs a little small.",
-        "email":"ines@example.com","name":"Ines"}"#;
+        "email":"ines@example.com","name":"Ines"}}"#,
+        Value::Object(rated)
+    );
     let path = format!("/reviews/{product}");
     let same = request(addr, "POST", &path, &[JSON, key], reordered.as_bytes()).await;
     assert_eq!(same.json()["review_id"], id);
     // The key with another body, or on another route, is refused.
-    let other = post(addr, product, &[key], &review("Another review")).await;
+    let other = post(addr, product, &[key], &review(product, "Another review")).await;
     assert_eq!(other.status, 422);
     assert!(
         other
@@ -246,7 +259,7 @@ async fn rate_limits_hold_for_the_whole_port_not_per_worker() {
 
     let mut posts = HashMap::new();
     for n in 0..8 {
-        let resp = post(addr, 7, &[], &review(&format!("Post {n}"))).await;
+        let resp = post(addr, 7, &[], &review(7, &format!("Post {n}"))).await;
         *posts.entry(resp.status).or_insert(0) += 1;
         if resp.status == 429 {
             assert!(
@@ -451,7 +464,7 @@ async fn only_listed_origins_may_write_from_a_browser() {
     }
     // The writes themselves.
     let before = total(app.addr, 2, None).await;
-    let body = review("From a page").to_string();
+    let body = review(2, "From a page").to_string();
     let refused = app
         .request("POST", "/reviews/2", &[JSON, evil], body.as_bytes())
         .await;
@@ -514,7 +527,7 @@ async fn text_must_be_clean_keys_unique_and_ids_canonical() {
     let app = TestApp::spawn().await;
     let before = app.service.store().fingerprint();
     let with = |field: &str, value: &str| {
-        let mut body = review("Fine");
+        let mut body = review(2, "Fine");
         body[field] = json!(value);
         body.to_string()
     };

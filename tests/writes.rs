@@ -14,7 +14,8 @@ use serde_json::{Value, json};
 
 const JSON: (&str, &str) = ("Content-Type", "application/json");
 
-fn new_review() -> Value {
+/// A valid new review of `product`, rating each of its characteristics.
+fn new_review(product: u64) -> Value {
     json!({
         "rating": 2,
         "summary": "Zipper broke on day two",
@@ -22,7 +23,8 @@ fn new_review() -> Value {
         "recommend": false,
         "name": "Łukasz W.",
         "email": "lukasz@example.com",
-        "photos": ["https://img.example/a.jpg", "http://img.example/b.png"]
+        "photos": ["https://img.example/a.jpg", "http://img.example/b.png"],
+        "characteristics": common::characteristics(product, 2)
     })
 }
 
@@ -48,15 +50,40 @@ async fn bad_writes_get_their_error_and_change_nothing() {
     let unknown_product = app.set.products + 1;
     let unknown_review = app.set.records + 100;
     let big = format!("{{\"body\": \"{}\"}}", "x".repeat(70_000));
-    let mut bad_rating = new_review();
+    let mut bad_rating = new_review(2);
     bad_rating["rating"] = json!(6);
-    let mut long_summary = new_review();
+    let mut long_summary = new_review(2);
     long_summary["summary"] = json!("s".repeat(61));
-    let mut extra = new_review();
+    let mut extra = new_review(2);
     extra["stars"] = json!(5);
-    let mut missing = new_review();
+    let mut missing = new_review(2);
     missing.as_object_mut().unwrap().remove("body");
-    let valid = new_review().to_string();
+    let valid = new_review(2).to_string();
+    // Characteristics: each of the product's rated once from 1 to 5, and
+    // nothing else (the ids are product 2's: 5, 6, 7 and maybe 8).
+    let ids: Vec<String> = new_review(2)["characteristics"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    let mut unrated = new_review(2);
+    unrated["characteristics"]
+        .as_object_mut()
+        .unwrap()
+        .remove(&ids[1]);
+    let mut foreign = new_review(2);
+    foreign["characteristics"]["1"] = json!(3);
+    let mut out_of_range = new_review(2);
+    out_of_range["characteristics"][&ids[0]] = json!(6);
+    let mut as_string = new_review(2);
+    as_string["characteristics"][&ids[0]] = json!("3");
+    let mut not_an_id = new_review(2);
+    not_an_id["characteristics"]["Fit"] = json!(3);
+    let mut none = new_review(2);
+    none.as_object_mut().unwrap().remove("characteristics");
+    let unrated_message = format!("missing a rating of {}", ids[1]);
+    let out_of_range_message = format!("the rating of {} must be an integer from 1 to 5", ids[0]);
     let cases: Vec<BadWrite> = vec![
         (
             "POST",
@@ -137,6 +164,54 @@ async fn bad_writes_get_their_error_and_change_nothing() {
             long_summary.to_string(),
             422,
             "summary must be a string of 1 to 60 characters, got 61",
+        ),
+        (
+            "POST",
+            "/reviews/2".into(),
+            vec![JSON],
+            unrated.to_string(),
+            422,
+            &unrated_message,
+        ),
+        (
+            "POST",
+            "/reviews/2".into(),
+            vec![JSON],
+            foreign.to_string(),
+            422,
+            "characteristics: 1 is not a characteristic of this product",
+        ),
+        (
+            "POST",
+            "/reviews/2".into(),
+            vec![JSON],
+            out_of_range.to_string(),
+            422,
+            &out_of_range_message,
+        ),
+        (
+            "POST",
+            "/reviews/2".into(),
+            vec![JSON],
+            as_string.to_string(),
+            422,
+            &out_of_range_message,
+        ),
+        (
+            "POST",
+            "/reviews/2".into(),
+            vec![JSON],
+            not_an_id.to_string(),
+            422,
+            "characteristics: `Fit` is not a characteristic id",
+        ),
+        (
+            "POST",
+            "/reviews/2".into(),
+            vec![JSON],
+            none.to_string(),
+            422,
+            "characteristics: missing a rating of",
         ),
         (
             "POST",
@@ -240,7 +315,7 @@ async fn a_write_is_read_back_at_once_through_the_caches() {
             "POST",
             &format!("/reviews/{product}"),
             &[("Content-Type", "application/json; charset=utf-8")],
-            new_review().to_string().as_bytes(),
+            new_review(product).to_string().as_bytes(),
         )
         .await;
     assert_eq!(resp.status, 201, "{}", String::from_utf8_lossy(&resp.body));
@@ -286,6 +361,25 @@ async fn a_write_is_read_back_at_once_through_the_caches() {
         meta["recommended"]["false"],
         old_meta["recommended"]["false"].as_u64().unwrap() + 1
     );
+    // Each characteristic: rated 2 by the review, by name on the page; its
+    // count one more and its average moved toward 2 in the meta.
+    let scales = app.generator().characteristics(product);
+    assert!(scales.len() >= 3);
+    for scale in scales.iter() {
+        let name = scale.kind.name();
+        assert_eq!(newest["characteristics"][name], 2, "{name}");
+        let (old, new) = (
+            &old_meta["characteristics"][name],
+            &meta["characteristics"][name],
+        );
+        assert_eq!(new["id"], scale.id);
+        assert_eq!(new["count"], old["count"].as_u64().unwrap() + 1);
+        let (was, now) = (
+            old["average"].as_f64().unwrap(),
+            new["average"].as_f64().unwrap(),
+        );
+        assert!(now < was || was <= 2.0, "{name}: {was} -> {now}");
+    }
 }
 
 #[tokio::test]
@@ -360,7 +454,7 @@ async fn concurrent_writes_lose_no_update() {
     let posts: Vec<_> = (0..50)
         .map(|_| {
             let addr = app.addr;
-            let body = new_review().to_string();
+            let body = new_review(product).to_string();
             tokio::spawn(async move {
                 common::request(
                     addr,
@@ -423,7 +517,7 @@ async fn every_worker_shows_a_write_within_a_second() {
         "POST",
         "/reviews/5",
         &[JSON],
-        new_review().to_string().as_bytes(),
+        new_review(5).to_string().as_bytes(),
     )
     .await;
     assert_eq!(posted.status, 201);
@@ -450,7 +544,12 @@ async fn a_write_while_redis_hangs_succeeds_and_leaves_no_stale_copy() {
     let app = TestApp::start(Options::redis_only(redis.url())).await;
     let path = "/reviews/6?sort=newest&count=5";
     let old = app.get(path).await;
-    assert_eq!(app.get(path).await.header("x-cache"), Some("HIT-REDIS"));
+    // The fill reaches Redis in the background, off the response's path.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while app.get(path).await.header("x-cache") != Some("HIT-REDIS") {
+        assert!(Instant::now() < deadline, "the page never reached Redis");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 
     redis.pause();
     // Reads time out on Redis until the breaker opens; from then on the
@@ -458,7 +557,7 @@ async fn a_write_while_redis_hangs_succeeds_and_leaves_no_stale_copy() {
     while app.service.cache().breaker_state() != Some(BreakerState::Open) {
         assert_eq!(app.get("/reviews/7").await.status, 200);
     }
-    let posted = post(&app, "/reviews/6", &new_review()).await;
+    let posted = post(&app, "/reviews/6", &new_review(6)).await;
     assert_eq!(posted.status, 201, "the write does not need Redis");
     let id = posted.json()["review_id"].as_u64().unwrap();
     let during = app.get(path).await;
@@ -490,7 +589,7 @@ async fn failing_writes_do_not_open_the_store_breaker_for_reads() {
     let app = TestApp::spawn().await;
     app.service.store().set_writes_failing(true);
     for _ in 0..6 {
-        let resp = post(&app, "/reviews/3", &new_review()).await;
+        let resp = post(&app, "/reviews/3", &new_review(3)).await;
         assert_eq!(resp.status, 503, "{}", String::from_utf8_lossy(&resp.body));
     }
     assert_eq!(app.service.store_breaker(), BreakerState::Closed);
@@ -499,7 +598,7 @@ async fn failing_writes_do_not_open_the_store_breaker_for_reads() {
     assert_eq!(cold.header("x-cache"), Some("MISS"));
     assert_eq!(cold.json()["product_id"], 9);
     app.service.store().set_writes_failing(false);
-    let written = post(&app, "/reviews/3", &new_review()).await;
+    let written = post(&app, "/reviews/3", &new_review(3)).await;
     assert_eq!(written.status, 201);
     let version = written
         .header("x-reviews-version")

@@ -1,4 +1,5 @@
-//! What a cached response is of: a product and one of its views.
+//! What a cached response is of: a product, one of its views, and the
+//! wire format it is rendered in.
 
 use std::fmt::Write as _;
 
@@ -11,6 +12,10 @@ pub struct CacheKey {
     pub product_id: u64,
     /// Which of its responses.
     pub view: View,
+    /// The wire format of the body: `""` for the native API's, another
+    /// name for a dialect the edge speaks. Each format's bodies are kept
+    /// apart; a product's write makes every format's copies older alike.
+    pub format: &'static str,
 }
 
 /// One response of a product.
@@ -43,6 +48,7 @@ impl CacheKey {
         CacheKey {
             product_id: q.product_id,
             view,
+            format: "",
         }
     }
 
@@ -51,7 +57,13 @@ impl CacheKey {
         CacheKey {
             product_id,
             view: View::Meta,
+            format: "",
         }
+    }
+
+    /// The same view rendered in `format` (see [`CacheKey::format`]).
+    pub fn in_format(self, format: &'static str) -> CacheKey {
+        CacheKey { format, ..self }
     }
 
     /// Whether this is a filtered page (see [`Filter`]).
@@ -61,17 +73,17 @@ impl CacheKey {
 
     /// The Redis key holding this view. A filter's parts follow the
     /// page's: `.r<star bits>`, `.photos`, `.q<words>` (normalized, so one
-    /// search has one key).
+    /// search has one key); a dialect's name ends it: `.@<format>`.
     pub fn redis_key(&self) -> String {
-        match &self.view {
-            View::Meta => format!("reviews:v6:{}:meta", self.product_id),
+        let mut key = match &self.view {
+            View::Meta => format!("reviews:v7:{}:meta", self.product_id),
             View::Page {
                 page,
                 count,
                 sort,
                 filter,
             } => {
-                let mut key = format!("reviews:v6:{}:p{page}.{count}.{sort}", self.product_id);
+                let mut key = format!("reviews:v7:{}:p{page}.{count}.{sort}", self.product_id);
                 let stars = filter.star_bits();
                 if stars != 0 {
                     let _ = write!(key, ".r{stars}");
@@ -84,11 +96,59 @@ impl CacheKey {
                 }
                 key
             }
+        };
+        if !self.format.is_empty() {
+            let _ = write!(key, ".@{}", self.format);
         }
+        key
     }
 
-    /// The Redis key of this view's fill lock.
+    /// The Redis key of this view's fill lock, `{<view's key>}:lock`: the
+    /// view's key is its hash tag, so on a Redis Cluster the lock lives in
+    /// its view's slot (a view's key holds no braces) and a fill sets the
+    /// view and frees the lock in one pipeline to one master.
     pub fn redis_lock(&self) -> String {
-        format!("{}:lock", self.redis_key())
+        format!("{{{}}}:lock", self.redis_key())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::redis_conn::slot::key_slot;
+
+    #[test]
+    fn a_fill_lock_shares_its_views_slot() {
+        let words = crate::text::Words::parse("Zipper sizing").unwrap();
+        let filter = Filter {
+            stars: 0b1_1000,
+            with_photos: true,
+            words,
+        };
+        let keys = [
+            CacheKey::meta(2),
+            CacheKey::meta(100_001),
+            CacheKey {
+                product_id: 7,
+                view: View::Page {
+                    page: 3,
+                    count: 5,
+                    sort: Sort::Newest,
+                    filter,
+                },
+                format: "",
+            },
+            CacheKey::meta(3).in_format("atelier"),
+        ];
+        for key in keys {
+            let (view, lock) = (key.redis_key(), key.redis_lock());
+            assert!(!view.contains(['{', '}']), "{view}");
+            assert_eq!(lock, format!("{{{view}}}:lock"));
+            assert_eq!(
+                key_slot(lock.as_bytes()),
+                key_slot(view.as_bytes()),
+                "{view}"
+            );
+        }
     }
 }

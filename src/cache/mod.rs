@@ -23,6 +23,14 @@
 //! L1: when the store fails, the last known copy is served as
 //! [`Origin::Stale`] whatever its version; with none, the error goes up. A
 //! read that a known write overtook is served but cached nowhere.
+//!
+//! A read asking for a version of its product this process has not heard
+//! of (`min_version`: a write made elsewhere, or a number made up) is
+//! answered by a *look* that began after it arrived — L1, Redis, then the
+//! store — and looks at one product begin at most once per
+//! [`UNHEARD_GAP`]: at most 20 store reads a second per product, however
+//! many such requests come and whatever versions they name (see
+//! [`ReadThrough::fetch_unheard`]).
 
 pub mod entry;
 pub mod feed;
@@ -35,8 +43,9 @@ pub mod stats;
 pub mod variants;
 pub mod versions;
 
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
@@ -52,6 +61,7 @@ use self::variants::Variants;
 use self::versions::{Required, Versions};
 use crate::breaker::BreakerState;
 use crate::clock::{coarse_now_ms, now_ms};
+use crate::redis_conn::Redis;
 use crate::store::StoreError;
 
 /// Longest time an unknown product's answer is cached.
@@ -92,16 +102,68 @@ pub struct CacheConfig {
     pub redis_timeout: Duration,
 }
 
-/// Turns of the looks for versions a process has not heard of (keys share
-/// them by hash; a turn remembers the last look it made).
-const UNHEARD_TURNS: usize = 64;
+/// The least time between the starts of two looks (reads for versions
+/// this process has not heard of) at one product: at most 20 store reads a
+/// second per product.
+pub const UNHEARD_GAP: Duration = Duration::from_millis(50);
+/// Slots the last looks are kept in, by product hash.
+const UNHEARD_SLOTS: usize = 64;
+/// A slot forgets looks older than this once it holds [`LOOKS_SWEEP`]
+/// products: a request waits for a look at most a gap and the look's own
+/// store read (bounded by the read deadline), so older ones serve nobody.
+const LOOK_KEPT: Duration = Duration::from_secs(10);
+/// Products a slot holds looks of before it sweeps.
+const LOOKS_SWEEP: usize = 64;
 
-/// The last look a turn made for a version its process had not heard of.
-struct Unheard {
+/// The last look at one product: a read (L1, Redis, then the store) for a
+/// version its process had not heard of.
+struct Look {
+    /// The view it read.
     key: CacheKey,
-    /// When the look began: it serves requests that arrived before.
+    /// When it began: a store read then shows every write committed
+    /// before, so it speaks for every request that arrived before.
     began: std::time::Instant,
-    lookup: Lookup,
+    /// Its answer: a cached copy at least as new as asked, or the store's
+    /// (or, the store failing, the stale copy or the error).
+    answer: Result<Lookup, StoreError>,
+}
+
+/// How a look answers a request of its product that arrived before it
+/// began.
+enum Served {
+    /// With the look's own answer.
+    Answer,
+    /// With a copy of the request's view at least this new.
+    AtLeast(u64),
+}
+
+impl Look {
+    /// How this look answers a request for version `at_least` of `key`
+    /// that arrived before it began, if it can. A store read shows every
+    /// write committed before it began: its own view's answer is the
+    /// newest there is, and it tells the version the store had (a request
+    /// asking more asked for a version no one had written by then). A
+    /// failed one tells nothing: the request is read as any read is (the
+    /// store breaker bounds a failing store's reads). A cached copy
+    /// answers only requests asking no more than its version; those asking
+    /// more need a look of their own.
+    fn serves(&self, key: &CacheKey, at_least: u64) -> Option<Served> {
+        let (read_store, version) = match &self.answer {
+            Ok(l) => (
+                matches!(l.origin, Origin::Store | Origin::Stale),
+                l.entry.version,
+            ),
+            Err(_) => (true, 0),
+        };
+        if self.key == *key {
+            return (read_store || version >= at_least).then_some(Served::Answer);
+        }
+        match &self.answer {
+            Ok(l) if l.origin == Origin::Store => Some(Served::AtLeast(at_least.min(version))),
+            _ if read_store || version >= at_least => Some(Served::AtLeast(at_least)),
+            _ => None,
+        }
+    }
 }
 
 /// The read-through cache in front of the store.
@@ -111,8 +173,9 @@ pub struct ReadThrough {
     versions: Versions,
     variants: Variants,
     flights: SingleFlight<(CacheKey, Required), Result<Lookup, StoreError>>,
-    /// See [`ReadThrough::fetch_unheard`].
-    unheard: Box<[tokio::sync::Mutex<Option<Unheard>>]>,
+    /// The last look at each product, in slots by product hash (see
+    /// [`ReadThrough::fetch_unheard`]).
+    looks: Box<[tokio::sync::Mutex<HashMap<u64, Look>>]>,
     stats: Arc<Stats>,
     ttl: Duration,
 }
@@ -127,11 +190,13 @@ impl ReadThrough {
     pub fn with_stats(config: &CacheConfig, stats: Stats) -> anyhow::Result<ReadThrough> {
         let stats = Arc::new(stats);
         let l2 = match &config.redis_url {
-            Some(url) => Some(Arc::new(RedisTier::new(
-                url,
-                config.redis_timeout,
-                Arc::clone(&stats),
-            )?)),
+            Some(url) => {
+                let redis = Redis::open(url, config.redis_timeout)?;
+                Some(Arc::new(RedisTier::new(
+                    Arc::new(redis),
+                    Arc::clone(&stats),
+                )))
+            }
             None => None,
         };
         Ok(ReadThrough {
@@ -142,8 +207,8 @@ impl ReadThrough {
             versions: Versions::new(config.ttl.mul_f64(1.1) + Duration::from_secs(60)),
             variants: Variants::new(config.ttl),
             flights: SingleFlight::new(),
-            unheard: (0..UNHEARD_TURNS)
-                .map(|_| tokio::sync::Mutex::new(None))
+            looks: (0..UNHEARD_SLOTS)
+                .map(|_| tokio::sync::Mutex::new(HashMap::new()))
                 .collect(),
             stats,
             ttl: config.ttl,
@@ -186,9 +251,16 @@ impl ReadThrough {
         self.versions.required(product_id).version
     }
 
-    /// The Redis breaker's state; `None` without Redis.
+    /// The Redis breaker's state (on a cluster, the most open of its
+    /// masters'); `None` without Redis.
     pub fn breaker_state(&self) -> Option<BreakerState> {
-        self.l2.as_ref().map(|l2| l2.breaker().state())
+        self.l2.as_ref().map(|l2| l2.redis().state())
+    }
+
+    /// The process's Redis, for the other tiers that keep state there (the
+    /// rate limits); `None` without Redis.
+    pub fn redis(&self) -> Option<Arc<Redis>> {
+        self.l2.as_ref().map(|l2| Arc::clone(l2.redis()))
     }
 
     /// The response for `key`, from the nearest tier that has it fresh at
@@ -204,9 +276,12 @@ impl ReadThrough {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Rendered, StoreError>>,
     {
-        let mut required = self.versions.required(key.product_id);
-        let unheard = at_least > required.version;
-        required.version = required.version.max(at_least);
+        let known = self.versions.required(key.product_id);
+        let unheard = at_least > known.version;
+        let required = Required {
+            version: known.version.max(at_least),
+            ..known
+        };
         let now = coarse_now_ms();
         if let Some(entry) = self.l1.get(&key, now).filter(|e| usable(e, required, now)) {
             bump(&self.stats.l1_hits);
@@ -216,26 +291,104 @@ impl ReadThrough {
             });
         }
         if unheard {
-            return Box::pin(self.fetch_unheard(key, required, load)).await;
+            return Box::pin(self.fetch_unheard(key, known, at_least, load)).await;
         }
-        // Keyed by the version too: a request that knows of a newer write
-        // never joins a flight that started before it. Boxed: the flight's
-        // state (Redis, the store, the fill) is kilobytes, and an unboxed
-        // one would be part of, and copied with, every hit's future too.
-        let flight = (key.clone(), required);
-        Box::pin(self.flights.run(flight, || self.fetch(key, required, load))).await
+        self.flight(key, required, load).await
     }
 
-    /// A read asked for a version of its product this process has not heard
-    /// of: a write made elsewhere, or a number made up. Either way it is
-    /// served by a look (L1, Redis, the store) that began after it arrived —
-    /// the client's write was committed before its answer, so before this
-    /// request — and such looks of one key take turns: each one serves
-    /// every request that was waiting when it began (a cached copy only those
-    /// asking no more than its version). However many requests, with however
-    /// many different (or invented) versions, a key costs one store read in
-    /// flight at a time; never one each.
+    /// A read asked for version `at_least` of its product, newer than any
+    /// this process has heard of (`known`): a write made elsewhere, or a
+    /// number made up. Either way it is answered by a look that began
+    /// after it arrived — L1 and Redis, for a copy at least as new as
+    /// asked, then the store, whose read shows every write committed before
+    /// it began (the client's write was committed before its answer, so
+    /// before this request) — and looks at one product begin at most once
+    /// per [`UNHEARD_GAP`]:
+    ///
+    /// - a look at the product that began after this request arrived
+    ///   answers it as [`Look::serves`] says: of the same view, with its
+    ///   answer; of another view, by the version the store had, so the
+    ///   request needs a copy at least that new (or its own version, if
+    ///   lower) — which a cached copy or one single-flight read gives, as
+    ///   for any read;
+    /// - otherwise (none, or one that found a cached copy older than this
+    ///   request asks) the request waits for the next look, which begins
+    ///   once the gap since the last one has passed, and serves every
+    ///   request that was waiting when it began.
+    ///
+    /// So however many such requests come, and whatever versions they
+    /// name, a product costs at most one look per gap (20 store reads a
+    /// second), besides what the same requests without a version would
+    /// cost; a request waits at most the gap and one store read. A made-up
+    /// version is answered with the newest copy the store has.
     async fn fetch_unheard<F, Fut>(
+        &self,
+        key: CacheKey,
+        mut known: Required,
+        at_least: u64,
+        load: F,
+    ) -> Result<Lookup, StoreError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Rendered, StoreError>>,
+    {
+        let arrived = Instant::now();
+        let product = key.product_id;
+        let slot = &self.looks[(crate::hash::mix(product) as usize) % UNHEARD_SLOTS];
+        loop {
+            let mut looks = slot.lock().await;
+            let last = looks.get(&product);
+            if let Some(look) = last.filter(|l| l.began >= arrived) {
+                match look.serves(&key, at_least) {
+                    Some(Served::Answer) => return look.answer.clone(),
+                    Some(Served::AtLeast(version)) => {
+                        let required = Required {
+                            version: known.version.max(version),
+                            ..known
+                        };
+                        drop(looks);
+                        return self.flight(key, required, load).await;
+                    }
+                    None => {}
+                }
+            }
+            let next = last.map(|l| l.began + UNHEARD_GAP);
+            if let Some(next) = next.filter(|&next| next > Instant::now()) {
+                drop(looks);
+                tokio::time::sleep_until(next.into()).await;
+                // Writes learned meanwhile count.
+                known = self.versions.required(product);
+                continue;
+            }
+            // This request's own look, under the slot's lock: requests for
+            // the product that arrive meanwhile queue behind it. L1 and
+            // Redis first (a write made elsewhere may be cached there
+            // already), then the store.
+            let began = Instant::now();
+            let required = Required {
+                version: known.version.max(at_least),
+                ..known
+            };
+            let answer = self.fetch(key.clone(), required, load).await;
+            if !matches!(&answer, Ok(l) if matches!(l.origin, Origin::L1 | Origin::Redis)) {
+                bump(&self.stats.unheard_reads);
+            }
+            if looks.len() >= LOOKS_SWEEP {
+                looks.retain(|_, l| l.began.elapsed() < LOOK_KEPT);
+            }
+            let look = Look {
+                key,
+                began,
+                answer: answer.clone(),
+            };
+            looks.insert(product, look);
+            return answer;
+        }
+    }
+
+    /// One store read per key and required version in flight at a time:
+    /// requests that arrive meanwhile share its answer.
+    async fn flight<F, Fut>(
         &self,
         key: CacheKey,
         required: Required,
@@ -245,29 +398,12 @@ impl ReadThrough {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Rendered, StoreError>>,
     {
-        let arrived = std::time::Instant::now();
-        let turn = &self.unheard[(crate::hash::mix(key.product_id) as usize) % UNHEARD_TURNS];
-        let mut last = turn.lock().await;
-        // A store read (or the stale copy its failure left) that began after
-        // this request arrived shows every write committed before it; a
-        // cached copy, only writes up to its version.
-        let shared = last.as_ref().filter(|d| {
-            d.key == key
-                && d.began >= arrived
-                && (matches!(d.lookup.origin, Origin::Store | Origin::Stale)
-                    || d.lookup.entry.version >= required.version)
-        });
-        if let Some(done) = shared {
-            return Ok(done.lookup.clone());
-        }
-        let began = std::time::Instant::now();
-        let lookup = self.fetch(key.clone(), required, load).await?;
-        *last = Some(Unheard {
-            key,
-            began,
-            lookup: lookup.clone(),
-        });
-        Ok(lookup)
+        // Keyed by the version too: a request that knows of a newer write
+        // never joins a flight that started before it. Boxed: the flight's
+        // state (Redis, the store, the fill) is kilobytes, and an unboxed
+        // one would be part of, and copied with, every hit's future too.
+        let flight = (key.clone(), required);
+        Box::pin(self.flights.run(flight, || self.fetch(key, required, load))).await
     }
 
     /// The single flight's work: L1 again, Redis, then the store. A

@@ -38,6 +38,10 @@ pub struct Counters {
     pub stale: AtomicU64,
     /// Queries sent to the store.
     pub store_queries: AtomicU64,
+    /// Of those, looks: reads that answer a version of its product this
+    /// process had not heard of, and tell the version the store has (at
+    /// most 20 a second per product).
+    pub unheard_reads: AtomicU64,
     /// Store queries that failed.
     pub store_errors: AtomicU64,
     /// Redis calls that failed or timed out.
@@ -101,6 +105,8 @@ pub struct StatsSnapshot {
     pub stale: u64,
     /// See [`Counters::store_queries`].
     pub store_queries: u64,
+    /// See [`Counters::unheard_reads`].
+    pub unheard_reads: u64,
     /// See [`Counters::store_errors`].
     pub store_errors: u64,
     /// See [`Counters::redis_errors`].
@@ -119,6 +125,7 @@ impl Counters {
             misses: get(&self.misses),
             stale: get(&self.stale),
             store_queries: get(&self.store_queries),
+            unheard_reads: get(&self.unheard_reads),
             store_errors: get(&self.store_errors),
             redis_errors: get(&self.redis_errors),
             redis_skipped: get(&self.redis_skipped),
@@ -133,6 +140,7 @@ impl std::ops::AddAssign for StatsSnapshot {
         self.misses += other.misses;
         self.stale += other.stale;
         self.store_queries += other.store_queries;
+        self.unheard_reads += other.unheard_reads;
         self.store_errors += other.store_errors;
         self.redis_errors += other.redis_errors;
         self.redis_skipped += other.redis_skipped;

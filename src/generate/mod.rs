@@ -34,7 +34,9 @@ pub use dist::Rng;
 use dist::{normal_cdf, normal_quantile};
 use words::*;
 
-use crate::model::{Photo, Review, photo_id};
+use crate::model::{
+    Characteristic, CharacteristicRatings, Characteristics, Photo, Review, photo_id,
+};
 
 /// 2021-01-01T00:00:00Z: the first instant a generated review can have.
 pub const DATE_START: i64 = 1_609_459_200;
@@ -45,6 +47,12 @@ const PRODUCT_SIGMA: f64 = 1.18;
 
 const DOMAIN_REVIEW: u64 = 1;
 const DOMAIN_PRODUCT: u64 = 2;
+/// A review's characteristic ratings: a stream of their own, so the draws
+/// of every other field are those of the data set before characteristics.
+const DOMAIN_CHARACTERISTICS: u64 = 3;
+/// Ids a product's characteristics take: product p's k-th is
+/// `(p - 1) * CHARACTERISTIC_IDS + k + 1`.
+const CHARACTERISTIC_IDS: u64 = 4;
 
 /// Rating weights (1..5 stars, cumulative) of good, middling and poor products.
 const RATING_PROFILES: [[u32; 5]; 3] = [
@@ -212,8 +220,8 @@ impl Tone {
     }
 }
 
-/// What one sentence of a body is.
-#[derive(Clone, Copy, PartialEq, Eq)]
+/// What one sentence of a body is, from the best to the worst.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Kind {
     /// Praise of an aspect or, in a happy review, of the whole product.
     Good,
@@ -262,6 +270,17 @@ impl Generator {
             name: parts.name(),
             category: parts.category_name(),
         })
+    }
+
+    /// The characteristics of product `product_id`, with no ratings
+    /// counted: those of its category, with ids
+    /// `(product_id - 1) * 4 + k + 1` for the k-th (unique across products).
+    pub fn characteristics(&self, product_id: u64) -> Characteristics {
+        let (_, category, _) = self.product_kind(product_id);
+        let base = (product_id - 1) * CHARACTERISTIC_IDS;
+        let kinds = CATEGORIES[category].characteristics.iter();
+        Characteristics::new((base + 1..).zip(kinds).map(|(id, &(kind, _))| (kind, id)))
+            .expect("a category names each characteristic once")
     }
 
     /// The words product `product_id` is named from (any id gives parts;
@@ -320,6 +339,10 @@ impl Generator {
         out.helpfulness = s.helpfulness;
         out.date = s.date;
 
+        // Which way each centred characteristic is off, should the text
+        // complain of it (see `Text::runs`).
+        let mut rated = Rng::new(self.set.seed, DOMAIN_CHARACTERISTICS, review_id);
+        let leans = rated.next_u64();
         let (first, first_ascii) = rng.pick(FIRST);
         let (last, last_ascii) = rng.pick(LAST);
         let mut text = Text {
@@ -331,6 +354,8 @@ impl Generator {
             aspects: 0,
             words: [0; 3],
             complained: None,
+            said: [None; Characteristic::COUNT],
+            leans,
         };
         let stars = usize::from(s.rating - 1);
         let tone = Tone::of(s.rating);
@@ -341,6 +366,7 @@ impl Generator {
 
         out.body.clear();
         text.body(&mut out.body, s.rating, s.recommend, &mut rng);
+        out.characteristics = text.ratings(s.rating, &mut rated);
 
         out.reviewer_name.clear();
         let number = rng.below(1000);
@@ -456,6 +482,12 @@ struct Text<'a> {
     words: [u32; 3],
     /// The last aspect complained about, for the seller's answer.
     complained: Option<&'static str>,
+    /// What the body said of each characteristic (by kind), through the
+    /// aspects that speak of it: the worst kind of sentence.
+    said: [Option<Kind>; Characteristic::COUNT],
+    /// Bit k: the k-th kind of characteristic, if centred and complained
+    /// of, is off on the high side (too big, wide, long or loose).
+    leans: u64,
 }
 
 /// The position of the first `{` in `s`, eight bytes at a time (the
@@ -652,6 +684,7 @@ impl Text<'_> {
                 self.complained = Some(a);
             }
             self.render(out, aspect[t], Some(a), rng);
+            self.tell(out, a, kind);
             return true;
         }
         match pick_unused(bits >> 48, general.len(), general_used) {
@@ -661,6 +694,82 @@ impl Text<'_> {
             }
             None => false,
         }
+    }
+
+    /// Notes what a sentence of `kind` about aspect `a` said of the
+    /// characteristic it speaks of, if any; a sentence finding fault with a
+    /// centred one says which way it is off ("…; they run a little
+    /// small."), so the rating given agrees with the words.
+    fn tell(&mut self, out: &mut String, a: &str, kind: Kind) {
+        let Some(&(c, _)) = self
+            .category
+            .characteristics
+            .iter()
+            .find(|(_, aspects)| aspects.contains(&a))
+        else {
+            return;
+        };
+        let said = &mut self.said[c.index()];
+        *said = Some(said.map_or(kind, |k| k.max(kind)));
+        if c.centred() && kind != Kind::Good && out.ends_with('.') {
+            out.pop();
+            out.push_str("; ");
+            let high = self.leans >> c.index() & 1 == 1;
+            out.push_str(["it runs ", "they run "][usize::from(self.noun.plural)]);
+            if kind != Kind::Bad {
+                out.push_str("a little ");
+            }
+            out.push_str(runs(c, high));
+            out.push('.');
+        }
+    }
+
+    /// The review's rating of each of its product's characteristics, drawn
+    /// from `rng` to agree with its stars and with what the body said: an
+    /// aspect praised rates its characteristic well (3 on a centred
+    /// scale), one complained of badly (on the side the body named); one
+    /// not spoken of follows the stars.
+    fn ratings(&self, stars: u8, rng: &mut Rng) -> CharacteristicRatings {
+        let mut out = CharacteristicRatings::default();
+        for &(c, _) in self.category.characteristics {
+            let high = self.leans >> c.index() & 1 == 1;
+            let off = |by: u8| if high { 3 + by } else { 3 - by };
+            let value = match (c.centred(), self.said[c.index()]) {
+                (true, Some(Kind::Good)) => 3,
+                (true, Some(Kind::Mixed | Kind::Gripe)) => off(1),
+                (true, Some(Kind::Bad)) => off(2),
+                (true, None) => {
+                    let perfect = [0.35, 0.45, 0.55, 0.7, 0.8][usize::from(stars - 1)];
+                    match rng.unit() {
+                        p if p < perfect => 3,
+                        _ if stars <= 2 && rng.chance(0.3) => off(2),
+                        _ => off(1),
+                    }
+                }
+                (false, Some(Kind::Good)) => 4 + u8::from(rng.chance(0.55)),
+                (false, Some(Kind::Mixed | Kind::Gripe)) => 3 - u8::from(rng.chance(0.3)),
+                (false, Some(Kind::Bad)) => 1 + u8::from(rng.chance(0.4)),
+                (false, None) => {
+                    let step = match rng.below(10) {
+                        0..2 => -1,
+                        2..8 => 0,
+                        _ => 1,
+                    };
+                    // Never far from the stars: a happy review rates no
+                    // quality poor, an unhappy one none perfect.
+                    let (low, high) = match stars {
+                        5 => (3, 5),
+                        4 => (3, 5),
+                        3 => (2, 4),
+                        2 => (1, 3),
+                        _ => (1, 3),
+                    };
+                    (i16::from(stars) + step).clamp(low, high) as u8
+                }
+            };
+            out.set(c, value);
+        }
+        out
     }
 
     /// The one sentence on how the product held up over the review's span.
@@ -904,6 +1013,66 @@ mod tests {
             }
         }
         assert_eq!(shown, 3);
+    }
+
+    #[test]
+    fn characteristic_ratings_agree_with_the_text_and_the_stars() {
+        let g = small();
+        let (mut said, mut five_star_quality) = (0, Vec::new());
+        for id in 1..=30_000 {
+            let r = g.record(id);
+            let product = g.characteristics(r.product_id);
+            assert!((3..=4).contains(&product.len()), "product {}", r.product_id);
+            let rated: Vec<Characteristic> = r.characteristics.iter().map(|(k, _)| k).collect();
+            let expected: Vec<Characteristic> = product.iter().map(|s| s.kind).collect();
+            let mut sorted = expected.clone();
+            sorted.sort();
+            assert_eq!(
+                rated, sorted,
+                "review {id} rates its product's characteristics"
+            );
+            for s in product.iter() {
+                assert_eq!(
+                    s.id,
+                    (r.product_id - 1) * 4
+                        + product.iter().position(|t| t == s).unwrap() as u64
+                        + 1
+                );
+            }
+            for (kind, value) in r.characteristics.iter() {
+                assert!((1..=5).contains(&value));
+                if kind.centred() {
+                    let (low, high) = (runs(kind, false), runs(kind, true));
+                    for (word, side) in [(low, -1), (high, 1)] {
+                        let told = [" run ", " runs ", " run a little ", " runs a little "]
+                            .iter()
+                            .any(|verb| r.body.contains(&format!("{verb}{word}.")));
+                        if told {
+                            said += 1;
+                            let off = i16::from(value) - 3;
+                            assert_eq!(off.signum(), side, "{kind} {value}: {}", r.body);
+                        }
+                    }
+                }
+            }
+            if r.rating == 5
+                && let Some(q) = r.characteristics.get(Characteristic::Quality)
+            {
+                five_star_quality.push(q);
+            }
+        }
+        assert!(
+            said > 300,
+            "{said} reviews say which way a characteristic is off"
+        );
+        assert!(five_star_quality.iter().all(|&q| q >= 3));
+        let mean = five_star_quality.iter().map(|&q| f64::from(q)).sum::<f64>()
+            / five_star_quality.len() as f64;
+        assert!(
+            mean > 4.0,
+            "5-star reviews rate quality {mean:.2} on average"
+        );
+        assert_eq!(g.characteristics(2), g.characteristics(2));
     }
 
     #[test]

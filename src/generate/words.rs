@@ -15,6 +15,7 @@
 //! is ASCII, so its length in bytes is its length in characters.
 
 use super::photo::Shape;
+use crate::model::Characteristic;
 
 /// What a product is called in a review, and in its name.
 pub struct Noun {
@@ -49,6 +50,10 @@ pub struct Category {
     pub variants: &'static [Variant],
     /// Parts or qualities reviewers talk about, each taking "is".
     pub aspects: &'static [&'static str],
+    /// The characteristics its products are rated on, in the order their
+    /// ids are given, each with the aspects whose words speak of it (a
+    /// review's rating of it agrees with what its text says of them).
+    pub characteristics: &'static [(Characteristic, &'static [&'static str])],
     /// How its pictures are drawn.
     pub shape: Shape,
 }
@@ -126,6 +131,15 @@ pub const CATEGORIES: &[Category] = &[
             "grip",
             "comfort",
         ],
+        characteristics: &[
+            (Characteristic::Size, &["sizing"]),
+            (Characteristic::Width, &["fit"]),
+            (
+                Characteristic::Comfort,
+                &["comfort", "cushioning", "arch support"],
+            ),
+            (Characteristic::Quality, &["material", "sole", "grip"]),
+        ],
         shape: Shape::Shoe,
     },
     Category {
@@ -174,6 +188,12 @@ pub const CATEGORIES: &[Category] = &[
             "softness",
             "cut",
         ],
+        characteristics: &[
+            (Characteristic::Fit, &["fit", "cut", "sizing"]),
+            (Characteristic::Length, &["length"]),
+            (Characteristic::Comfort, &["softness"]),
+            (Characteristic::Quality, &["fabric", "stitching"]),
+        ],
         shape: Shape::Shirt,
     },
     Category {
@@ -208,6 +228,14 @@ pub const CATEGORIES: &[Category] = &[
             "volume range",
             "control layout",
             "clarity",
+        ],
+        characteristics: &[
+            (Characteristic::Fit, &[]),
+            (Characteristic::Comfort, &[]),
+            (
+                Characteristic::Quality,
+                &["build quality", "sound", "clarity"],
+            ),
         ],
         shape: Shape::Headphones,
     },
@@ -254,6 +282,14 @@ pub const CATEGORIES: &[Category] = &[
             "weight",
             "durability",
         ],
+        characteristics: &[
+            (Characteristic::Size, &["size"]),
+            (Characteristic::Comfort, &[]),
+            (
+                Characteristic::Quality,
+                &["build quality", "durability", "finish"],
+            ),
+        ],
         shape: Shape::Kettle,
     },
     Category {
@@ -287,6 +323,14 @@ pub const CATEGORIES: &[Category] = &[
             "sturdiness",
             "design",
             "material quality",
+        ],
+        characteristics: &[
+            (Characteristic::Size, &["size"]),
+            (Characteristic::Width, &[]),
+            (
+                Characteristic::Quality,
+                &["finish", "sturdiness", "material quality"],
+            ),
         ],
         shape: Shape::Lamp,
     },
@@ -322,6 +366,12 @@ pub const CATEGORIES: &[Category] = &[
             "size",
             "washability",
         ],
+        characteristics: &[
+            (Characteristic::Size, &["size"]),
+            (Characteristic::Length, &[]),
+            (Characteristic::Comfort, &["softness", "warmth"]),
+            (Characteristic::Quality, &["stitching", "washability"]),
+        ],
         shape: Shape::Pillow,
     },
     Category {
@@ -356,6 +406,15 @@ pub const CATEGORIES: &[Category] = &[
             "durability",
             "pocket layout",
             "water resistance",
+        ],
+        characteristics: &[
+            (Characteristic::Size, &["capacity"]),
+            (Characteristic::Width, &[]),
+            (Characteristic::Comfort, &["strap comfort"]),
+            (
+                Characteristic::Quality,
+                &["zipper", "durability", "water resistance"],
+            ),
         ],
         shape: Shape::Backpack,
     },
@@ -398,6 +457,12 @@ pub const CATEGORIES: &[Category] = &[
             "comfort",
             "material",
         ],
+        characteristics: &[
+            (Characteristic::Size, &["packed size"]),
+            (Characteristic::Fit, &[]),
+            (Characteristic::Comfort, &["comfort"]),
+            (Characteristic::Quality, &["durability", "material"]),
+        ],
         shape: Shape::Tent,
     },
     Category {
@@ -439,6 +504,14 @@ pub const CATEGORIES: &[Category] = &[
             "absorption",
             "finish",
         ],
+        characteristics: &[
+            (Characteristic::Size, &[]),
+            (Characteristic::Comfort, &["texture"]),
+            (
+                Characteristic::Quality,
+                &["consistency", "absorption", "finish"],
+            ),
+        ],
         shape: Shape::Tube,
     },
     Category {
@@ -479,6 +552,14 @@ pub const CATEGORIES: &[Category] = &[
             "replay value",
             "difficulty",
         ],
+        characteristics: &[
+            (Characteristic::Size, &[]),
+            (Characteristic::Length, &[]),
+            (
+                Characteristic::Quality,
+                &["piece quality", "box", "artwork"],
+            ),
+        ],
         shape: Shape::Puzzle,
     },
     Category {
@@ -505,9 +586,26 @@ pub const CATEGORIES: &[Category] = &[
             variant("Sunflower", "#e8b923"),
         ],
         aspects: &["insulation", "lid", "seal", "grip", "finish", "capacity"],
+        characteristics: &[
+            (Characteristic::Size, &["capacity"]),
+            (Characteristic::Comfort, &["grip"]),
+            (Characteristic::Quality, &["insulation", "seal", "lid"]),
+        ],
         shape: Shape::Bottle,
     },
 ];
+
+/// How a centred characteristic is off, as in "they run small": by kind,
+/// on the `high` side (too big, wide, long or loose) or the low one.
+pub fn runs(kind: Characteristic, high: bool) -> &'static str {
+    let (low_word, high_word) = match kind {
+        Characteristic::Size => ("small", "large"),
+        Characteristic::Width => ("narrow", "wide"),
+        Characteristic::Length => ("short", "long"),
+        _ => ("tight", "loose"),
+    };
+    if high { high_word } else { low_word }
+}
 
 /// Brands: the first words of product names.
 pub const BRANDS: &[&str] = &[

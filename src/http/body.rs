@@ -8,7 +8,8 @@
 //! (`Connection: close`) instead of the client's next request failing on a
 //! connection cut under it. A body a route does not take is read (at most
 //! 64 KiB, within the client timeout) and dropped, so the connection goes
-//! on.
+//! on; on a write (a vote, a report, a restore) it must be JSON, as every
+//! write's body must.
 
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -29,24 +30,6 @@ pub fn announced(headers: &HeaderMap) -> bool {
         || headers
             .get(header::CONTENT_LENGTH)
             .is_some_and(|n| n.as_bytes() != b"0")
-}
-
-/// A 501 for a transfer coding other than `chunked` (RFC 9112 §6.1): a body
-/// sent `gzip, chunked` would otherwise be read as if it were plain.
-pub fn check_codings(headers: &HeaderMap) -> Result<(), ApiError> {
-    for value in headers.get_all(header::TRANSFER_ENCODING) {
-        let text = value.to_str().unwrap_or("?");
-        for coding in text.split(',').map(str::trim) {
-            if !coding.eq_ignore_ascii_case("chunked") {
-                return Err(ApiError::not_implemented(format!(
-                    "Transfer-Encoding {} is not supported: send the body chunked or with \
-                     Content-Length",
-                    super::query::shorten(coding)
-                )));
-            }
-        }
-    }
-    Ok(())
 }
 
 /// A body that records, in a flag its caller owns, when it has been read
@@ -114,9 +97,11 @@ where
     }
 }
 
-/// Reads a body a route does not take, and drops it. A write's must be JSON
-/// like any write's (415) — its content is not used; every body must fit
-/// the limit (413) and arrive within `deadline` (408).
+/// Reads a body a route does not take, and drops it. A write's must be
+/// JSON like any write's — its content type (415) and its text (400:
+/// well-formed JSON, whatever it holds; an empty body is no body) — though
+/// its content is not used; every body must fit the limit (413) and arrive
+/// within `deadline` (408).
 pub async fn discard<B>(
     headers: &HeaderMap,
     body: B,
@@ -127,13 +112,18 @@ where
     B: Body<Data = Bytes>,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    if write {
-        // The same checks, in the same order, as a body a write does take.
-        super::reviews::read_body(headers, body, deadline).await?;
-    } else {
+    if !write {
         collect(headers, body, deadline).await?;
+        return Ok(());
     }
-    Ok(())
+    // The same checks, in the same order, as a body a write does take.
+    let bytes = super::reviews::read_body(headers, body, deadline).await?;
+    if bytes.is_empty() {
+        return Ok(());
+    }
+    serde_json::from_slice::<serde::de::IgnoredAny>(&bytes)
+        .map(drop)
+        .map_err(|e| ApiError::bad_request(format!("malformed JSON body: {e}")))
 }
 
 fn too_large() -> ApiError {

@@ -1,9 +1,14 @@
 //! CORS: who may call the API from a web page.
 //!
 //! Reads are open to any page (`Access-Control-Allow-Origin: *`). Writes
-//! (and the admin routes) are allowed from the service's own origin, from
+//! (and the admin routes) are allowed from the service's own origins, from
 //! the origins in `--cors-origins`, and from any origin only when that list
-//! says `*`. A request without `Origin` is not a browser's cross-site call
+//! says `*`. The service's own origins are configuration
+//! (`--public-origins`, by default the listen address and `localhost` on
+//! its port: [`default_public_origins`]), never the request's `Host`: a
+//! page served from any name that resolves to the service (DNS rebinding)
+//! names that name in both `Host` and `Origin`, and must not pass for the
+//! service's own. A request without `Origin` is not a browser's cross-site call
 //! and goes ahead; a write whose `Origin` is not allowed is refused (403)
 //! even if a browser sent it without asking first. A preflight for a write
 //! from an origin that is not allowed gets no `Access-Control-Allow-*`
@@ -16,6 +21,8 @@
 //! that a shared cache never hands a browser an answer stored for a caller
 //! without `Origin` (or for another origin), every answer to a GET or HEAD
 //! says `Vary: Origin` (a read's says `Vary: accept-encoding, origin`).
+
+use std::net::SocketAddr;
 
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, Response};
@@ -32,7 +39,10 @@ const EXPOSE: &str =
 #[derive(Debug, Clone, Default)]
 pub struct Cors {
     any: bool,
+    /// `--cors-origins` but `*`: other sites' pages that may write.
     origins: Vec<String>,
+    /// The service's own origins (`--public-origins`), normalised.
+    own: Vec<String>,
 }
 
 /// What a response tells the browser.
@@ -57,6 +67,34 @@ pub fn parse_origin(text: &str) -> Result<String, String> {
         .ok_or_else(|| format!("{text:?} is not an origin: expected http(s)://host[:port] or *"))
 }
 
+/// Parses an origin of `--public-origins`: `http(s)://host[:port]`, as
+/// [`parse_origin`] but never `*` (the service's own origins are names).
+pub fn parse_public_origin(text: &str) -> Result<String, String> {
+    match parse_origin(text)? {
+        any if any == "*" => Err(
+            "a public origin names the scheme, host and port shoppers' browsers use              (http(s)://host[:port]); * is for --cors-origins"
+                .to_string(),
+        ),
+        origin => Ok(origin),
+    }
+}
+
+/// The service's own origins when `--public-origins` does not name them:
+/// `http://` the address it listens on, and `http://localhost` on its port
+/// (on an unspecified address such as `0.0.0.0`, the loopback address in
+/// its place).
+pub fn default_public_origins(listening: SocketAddr) -> Vec<String> {
+    let port = listening.port();
+    let ip = match listening.ip() {
+        ip if ip.is_unspecified() && ip.is_ipv4() => std::net::Ipv4Addr::LOCALHOST.into(),
+        ip if ip.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
+        ip => ip,
+    };
+    let mut own = vec![format!("http://{}", SocketAddr::new(ip, port))];
+    own.push(format!("http://localhost:{port}"));
+    own.iter().filter_map(|o| normalize(o)).collect()
+}
+
 /// `scheme://host[:port]` in lower case, the scheme's default port
 /// dropped; `None` for anything else (a path, another scheme, `null`).
 fn normalize(origin: &str) -> Option<String> {
@@ -75,25 +113,15 @@ fn normalize(origin: &str) -> Option<String> {
     Some(format!("{scheme}://{rest}"))
 }
 
-/// The host and port an origin or a `Host` header names, the port `None`
-/// when not given.
-fn host_port(authority: &str) -> (&str, Option<&str>) {
-    if let Some(rest) = authority.strip_prefix('[') {
-        let (host, after) = rest.split_once(']').unwrap_or((rest, ""));
-        return (host, after.strip_prefix(':'));
-    }
-    match authority.rsplit_once(':') {
-        Some((host, port)) => (host, Some(port)),
-        None => (authority, None),
-    }
-}
-
 impl Cors {
-    /// The policy of `origins` (as [`parse_origin`] gives them).
-    pub fn new(origins: &[String]) -> Cors {
+    /// The policy of `origins` (as [`parse_origin`] gives them) for a
+    /// service whose own origins are `own` (as [`parse_public_origin`]
+    /// gives them).
+    pub fn new(origins: &[String], own: &[String]) -> Cors {
         Cors {
             any: origins.iter().any(|o| o == "*"),
             origins: origins.iter().filter(|o| *o != "*").cloned().collect(),
+            own: own.to_vec(),
         }
     }
 
@@ -102,8 +130,9 @@ impl Cors {
         &self.origins
     }
 
-    /// Whether a write carrying `headers` may go ahead: no `Origin`, the
-    /// service's own origin, a listed one, or any when `*` is configured.
+    /// Whether a write carrying `headers` may go ahead: no `Origin`, one of
+    /// the service's own origins, a listed one, or any when `*` is
+    /// configured. The request's `Host` plays no part.
     pub fn allows_write(&self, headers: &HeaderMap) -> bool {
         let Some(origin) = headers.get(header::ORIGIN) else {
             return true;
@@ -112,7 +141,7 @@ impl Cors {
             // `null` (a sandboxed frame, a file) or garbage.
             return self.any;
         };
-        self.any || self.origins.contains(&origin) || same_origin(&origin, headers)
+        self.any || self.origins.contains(&origin) || self.own.contains(&origin)
     }
 
     /// The grant of a response to a request with `method` and `headers`,
@@ -185,21 +214,6 @@ impl Cors {
     }
 }
 
-/// Whether `origin` (normalised) names the host the request was sent to.
-/// Only the host and port are compared: behind a proxy that ends TLS the
-/// scheme differs, and a proxy may pass `Host` without the port.
-fn same_origin(origin: &str, headers: &HeaderMap) -> bool {
-    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
-        return false;
-    };
-    let (scheme, authority) = origin.split_once("://").unwrap_or(("", origin));
-    let (origin_host, origin_port) = host_port(authority);
-    let (host, port) = host_port(host.trim());
-    let default = if scheme == "https" { "443" } else { "80" };
-    origin_host.eq_ignore_ascii_case(host)
-        && port.is_none_or(|port| port == origin_port.unwrap_or(default))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -236,8 +250,9 @@ mod tests {
     }
 
     #[test]
-    fn writes_come_from_the_own_origin_and_listed_ones() {
-        let cors = Cors::new(&["https://shop.example".into()]);
+    fn writes_come_from_the_own_origins_and_listed_ones_whatever_the_host() {
+        let own = [parse_public_origin("https://api.example").unwrap()];
+        let cors = Cors::new(&["https://shop.example".into()], &own);
         let host = "api.example";
         assert!(cors.allows_write(&request(None, host)), "not a browser");
         assert!(cors.allows_write(&request(Some("https://shop.example"), host)));
@@ -245,17 +260,50 @@ mod tests {
             cors.allows_write(&request(Some("https://api.example"), host)),
             "own origin"
         );
-        assert!(cors.allows_write(&request(Some("http://127.0.0.1:3000"), "127.0.0.1:3000")));
-        assert!(!cors.allows_write(&request(Some("http://127.0.0.1:3001"), "127.0.0.1:3000")));
+        assert!(
+            cors.allows_write(&request(Some("https://API.example:443"), "other.example")),
+            "own origin, whatever Host says"
+        );
+        // DNS rebinding: a page served from a name that resolves to the
+        // service names that name in Host and in Origin alike.
+        for (origin, host) in [
+            ("http://evil.example:3801", "evil.example:3801"),
+            ("http://api.example", "api.example"),
+            ("http://127.0.0.1:3000", "127.0.0.1:3000"),
+        ] {
+            assert!(!cors.allows_write(&request(Some(origin), host)), "{origin}");
+        }
         assert!(!cors.allows_write(&request(Some("https://evil.example"), host)));
         assert!(!cors.allows_write(&request(Some("null"), host)));
-        let any = Cors::new(&["*".into()]);
+        let any = Cors::new(&["*".into()], &own);
         assert!(any.allows_write(&request(Some("https://evil.example"), host)));
     }
 
     #[test]
+    fn public_origins_default_to_the_listen_address_and_localhost() {
+        let listening = |a: &str| default_public_origins(a.parse().unwrap());
+        assert_eq!(
+            listening("127.0.0.1:3000"),
+            ["http://127.0.0.1:3000", "http://localhost:3000"]
+        );
+        assert_eq!(
+            listening("0.0.0.0:80"),
+            ["http://127.0.0.1", "http://localhost"]
+        );
+        assert_eq!(
+            listening("[::]:3000"),
+            ["http://[::1]:3000", "http://localhost:3000"]
+        );
+        assert_eq!(
+            parse_public_origin("HTTPS://Shop.Example.com/").unwrap(),
+            "https://shop.example.com"
+        );
+        assert!(parse_public_origin("*").is_err());
+    }
+
+    #[test]
     fn grants() {
-        let cors = Cors::new(&["https://shop.example".into()]);
+        let cors = Cors::new(&["https://shop.example".into()], &[]);
         let mut preflight = request(Some("https://evil.example"), "api.example");
         preflight.insert(
             header::ACCESS_CONTROL_REQUEST_METHOD,

@@ -10,9 +10,11 @@
 //! limits ([`crate::limits`]), and the `Idempotency-Key` and voter each
 //! write carries to the store ([`idempotency`]).
 //!
-//! Order of checks: the request's framing — a `Host` header (400), no
-//! transfer coding but chunked (501) — path syntax (400), method (405); for a write, its
-//! origin (403), the admin token (401), the client's rate limit (429);
+//! Order of checks: the request's framing ([`framing`]) — a method the
+//! server recognizes (501), one valid `Host` (400), no transfer coding but
+//! chunked, once (501, 400) — path syntax (400), method (405); for a write
+//! or an admin call, its origin (403), the admin token (401), the client's
+//! rate limit (429);
 //! content type (415), size (413), body, query and `Idempotency-Key`
 //! (400/422), then existence (404). Every response gets `X-Request-Id`
 //! (echoed or assigned) and CORS headers, and is counted in `/metrics`
@@ -20,10 +22,12 @@
 
 pub mod admin;
 pub mod assets;
+pub mod atelier;
 pub mod body;
 pub mod client;
 pub mod cors;
 pub mod error;
+pub mod framing;
 pub mod idempotency;
 pub mod new_review;
 pub mod ops;
@@ -181,14 +185,16 @@ impl<S: Store> Edge<S> {
             Ok(route) if parts.method == Method::OPTIONS => Some(route.allow()),
             _ => None,
         };
-        let result = match (framing(&parts), routed.route) {
+        let result = match (framing::check(&parts), routed.route) {
             (Err(e), _) | (_, Err(e)) => Err(e),
             (Ok(()), Ok(route)) => self.answer(route, &parts, body, peer, announced).await,
         };
         let mut reply = match result {
             Ok(reply) => reply,
             Err(err) => {
-                if err.status.is_server_error() {
+                // 501 answers what a client sent (a method or coding the
+                // server does not implement), not a failure of the server.
+                if err.status.is_server_error() && err.status != StatusCode::NOT_IMPLEMENTED {
                     tracing::warn!(
                         request_id = %String::from_utf8_lossy(request_id.as_bytes()),
                         worker = %self.worker.as_deref().unwrap_or("none"),
@@ -231,30 +237,34 @@ impl<S: Store> Edge<S> {
         let service = &*self.service;
         let metrics = service.metrics();
         let safety = &self.safety;
-        if route.is_admin() {
-            if !safety.admin.enabled() {
-                return Err(routes::no_such_path(parts.uri.path()));
-            }
-            if parts.method != Method::OPTIONS {
-                safety.admin.authorize(&parts.headers)?;
-            }
+        if route.is_admin() && !safety.admin.enabled() {
+            return Err(routes::no_such_path(parts.uri.path()));
+        }
+        // The method comes before the checks below (the documented order);
+        // a bodiless read skips this: its handler's match answers the 405.
+        if (route.is_admin() || announced) && !takes(route, &parts.method) {
+            return Err(ApiError::method_not_allowed(&parts.method, route.allow()));
         }
         let writes = match (route, &parts.method) {
-            (Route::Reviews(_), &Method::POST) => Some(Some(Class::Posts)),
+            (Route::Reviews(_) | Route::AtelierReviews, &Method::POST) => Some(Some(Class::Posts)),
             (Route::Vote(..), &Method::PUT) => Some(Some(Class::Votes)),
-            (Route::AdminRestore(_), &Method::PUT) => Some(None),
+            (Route::AdminRestore(_) | Route::AdminRespond(_), &Method::PUT) => Some(None),
             _ => None,
         };
+        let admin_call = route.is_admin() && parts.method != Method::OPTIONS;
         // Reads never pay for any of this.
+        if (writes.is_some() || admin_call) && !safety.cors.allows_write(&parts.headers) {
+            return Err(ApiError::forbidden(format!(
+                "writes and admin calls are not allowed from the web page origin {}: only \
+                 from this service's own origins (--public-origins) and those in --cors-origins",
+                origin_shown(&parts.headers)
+            )));
+        }
+        if admin_call {
+            safety.admin.authorize(&parts.headers)?;
+        }
         let mut guarding = None;
         if let Some(class) = writes {
-            if !safety.cors.allows_write(&parts.headers) {
-                return Err(ApiError::forbidden(format!(
-                    "writes are not allowed from the web page origin {}: only from this \
-                     service's own origin and those in --cors-origins",
-                    origin_shown(&parts.headers)
-                )));
-            }
             let client = ClientKey::of(self.client(peer, parts));
             if let Some(class) = class
                 && let Decision::Limited(wait) = Box::pin(safety.limiter.check(class, client)).await
@@ -270,7 +280,8 @@ impl<S: Store> Edge<S> {
         }
         let guarding = guarding.as_ref();
         let body = match (route, &parts.method) {
-            (Route::Reviews(_), &Method::POST) => {
+            (Route::Reviews(_) | Route::AtelierReviews, &Method::POST)
+            | (Route::AdminRespond(_), &Method::PUT) => {
                 Some(Box::pin(reviews::read_body(&parts.headers, body, self.body_timeout)).await?)
             }
             // A body the route does not take: checked as a write's would
@@ -324,6 +335,18 @@ impl<S: Store> Edge<S> {
             (Route::Meta(product_id), Method::GET | Method::HEAD) => {
                 reviews::meta(service, product_id, headers, parts.uri.query()).await
             }
+            (Route::AtelierReviews, Method::GET | Method::HEAD) => {
+                atelier::page(service, headers, parts.uri.query()).await
+            }
+            (Route::AtelierMeta, Method::GET | Method::HEAD) => {
+                atelier::meta(service, headers, parts.uri.query()).await
+            }
+            (Route::AtelierReviews, Method::POST) => {
+                let body = body.expect("a POST's body was read above");
+                let guarding = guarding.expect("a write is guarded");
+                let query = parts.uri.query();
+                Box::pin(atelier::post(service, &body, headers, query, guarding)).await
+            }
             (Route::Products, Method::GET | Method::HEAD) => {
                 Box::pin(products::search(service, headers, parts.uri.query())).await
             }
@@ -343,6 +366,10 @@ impl<S: Store> Edge<S> {
             }
             (Route::AdminRestore(review_id), Method::PUT) => {
                 Box::pin(admin::restore(service, review_id)).await
+            }
+            (Route::AdminRespond(review_id), Method::PUT) => {
+                let body = body.expect("a response's body was read above");
+                Box::pin(admin::respond(service, review_id, &body)).await
             }
             (route, method) => Err(ApiError::method_not_allowed(&method, route.allow())),
         }
@@ -470,6 +497,11 @@ impl<S: Store> Edge<S> {
     }
 }
 
+/// Whether `route` takes `method` (its `Allow` lists it).
+fn takes(route: Route, method: &Method) -> bool {
+    route.allow().split(", ").any(|m| m == method.as_str())
+}
+
 /// A request's `Origin`, shortened for an error message.
 fn origin_shown(headers: &hyper::HeaderMap) -> String {
     let origin = headers
@@ -486,16 +518,4 @@ impl Drop for Leave<'_> {
     fn drop(&mut self) {
         self.0.leave();
     }
-}
-
-/// What HTTP/1.1 asks of every request's framing: a `Host` header (RFC
-/// 9112 §3.2: 400 without one) and no transfer coding but `chunked` (§6.1:
-/// 501).
-fn framing(parts: &Parts) -> Result<(), ApiError> {
-    if parts.version == hyper::Version::HTTP_11 && !parts.headers.contains_key(header::HOST) {
-        return Err(ApiError::bad_request(
-            "an HTTP/1.1 request must carry a Host header",
-        ));
-    }
-    body::check_codings(&parts.headers)
 }

@@ -6,7 +6,8 @@
 //! Text hygiene: `summary`, `name` and `body` refuse control characters
 //! (C0, DEL and C1: NUL, BEL, ESC, …; `body` may hold line breaks and
 //! tabs), and text made only of invisible characters — spaces, zero-width
-//! and other format characters, fillers — counts as blank.
+//! and other format characters, fillers — and combining marks with no
+//! letter to sit on (a lone U+0301 shows as nothing) counts as blank.
 
 use std::fmt;
 
@@ -14,9 +15,9 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 use serde_json::{Map, Value};
 
 use super::error::ApiError;
-use crate::model::{NewReview, limits};
+use crate::model::{Characteristic, NewReview, limits};
 
-const FIELDS: [&str; 7] = [
+const FIELDS: [&str; 8] = [
     "rating",
     "summary",
     "body",
@@ -24,10 +25,48 @@ const FIELDS: [&str; 7] = [
     "name",
     "email",
     "photos",
+    "characteristics",
 ];
 
 /// Parses and validates a request body.
 pub fn parse(body: &[u8]) -> Result<NewReview, ApiError> {
+    let fields = object(body)?;
+    if let Some(unknown) = fields.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+        return Err(ApiError::unprocessable(format!(
+            "unknown field `{}`; expected {}",
+            shorten(unknown),
+            FIELDS.join(", ")
+        )));
+    }
+    let rating = rating(required(&fields, "rating")?, false)?;
+    let recommend = recommend(&fields)?;
+    let summary = text(&fields, "summary", limits::SUMMARY, false)?;
+    let body = text(&fields, "body", limits::BODY, true)?;
+    let name = text(&fields, "name", limits::NAME, false)?;
+    let email = email(required(&fields, "email")?)?;
+    let photos = match fields.get("photos") {
+        None => Vec::new(),
+        Some(value) => photos(value)?,
+    };
+    let characteristics = match fields.get("characteristics") {
+        None => Vec::new(),
+        Some(value) => characteristics(value, false)?,
+    };
+    Ok(NewReview {
+        rating,
+        summary,
+        body,
+        recommend,
+        name,
+        email,
+        photos,
+        characteristics,
+    })
+}
+
+/// A body that must be one JSON object: malformed JSON, or an object with
+/// the same key twice, is a 400; another JSON value a 422.
+pub fn object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
     let mut json = serde_json::Deserializer::from_slice(body);
     let value = Unique
         .deserialize(&mut json)
@@ -39,56 +78,97 @@ pub fn parse(body: &[u8]) -> Result<NewReview, ApiError> {
                 ApiError::bad_request(format!("malformed JSON body: {e}"))
             }
         })?;
-    let Value::Object(fields) = value else {
-        return Err(ApiError::unprocessable("the body must be a JSON object"));
-    };
-    if let Some(unknown) = fields.keys().find(|k| !FIELDS.contains(&k.as_str())) {
-        return Err(ApiError::unprocessable(format!(
-            "unknown field `{}`; expected {}",
-            shorten(unknown),
-            FIELDS.join(", ")
-        )));
+    match value {
+        Value::Object(fields) => Ok(fields),
+        _ => Err(ApiError::unprocessable("the body must be a JSON object")),
     }
-    // A number with no fraction is an integer to JSON Schema (`4.0` is 4),
-    // so to the OpenAPI document; any other is refused.
-    let rating = required(&fields, "rating")?;
-    let whole = rating.as_u64().or_else(|| {
-        rating
-            .as_f64()
-            .filter(|f| f.fract() == 0.0)
-            .map(|f| f as u64)
-    });
-    let rating = match whole {
-        Some(n @ 1..=5) => n as u8,
-        _ => {
-            return Err(ApiError::unprocessable(
-                "rating must be an integer from 1 to 5",
-            ));
-        }
-    };
-    let recommend = required(&fields, "recommend")?
-        .as_bool()
-        .ok_or_else(|| ApiError::unprocessable("recommend must be true or false"))?;
-    let summary = text(&fields, "summary", limits::SUMMARY, false)?;
-    let body = text(&fields, "body", limits::BODY, true)?;
-    let name = text(&fields, "name", limits::NAME, false)?;
-    let email = email(required(&fields, "email")?)?;
-    let photos = match fields.get("photos") {
-        None => Vec::new(),
-        Some(value) => photos(value)?,
-    };
-    Ok(NewReview {
-        rating,
-        summary,
-        body,
-        recommend,
-        name,
-        email,
-        photos,
-    })
 }
 
-fn required<'a>(fields: &'a Map<String, Value>, name: &str) -> Result<&'a Value, ApiError> {
+/// A whole number: a JSON integer or a number with no fraction (`4.0` is
+/// 4 to JSON Schema, so to the OpenAPI document), or, where `strings` are
+/// taken, a string of decimal digits (`"4"`).
+pub fn whole(value: &Value, strings: bool) -> Option<u64> {
+    match value {
+        Value::String(s) if strings => {
+            let s = s.trim();
+            (!s.is_empty() && s.len() <= 19 && s.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| s.parse().ok())
+                .flatten()
+        }
+        _ => value.as_u64().or_else(|| {
+            value
+                .as_f64()
+                .filter(|f| f.fract() == 0.0 && *f >= 0.0)
+                .map(|f| f as u64)
+        }),
+    }
+}
+
+/// `rating`, 1..=5 (see [`whole`]).
+pub fn rating(value: &Value, strings: bool) -> Result<u8, ApiError> {
+    match whole(value, strings) {
+        Some(n @ 1..=5) => Ok(n as u8),
+        _ => Err(ApiError::unprocessable(
+            "rating must be an integer from 1 to 5",
+        )),
+    }
+}
+
+/// `recommend`, a boolean.
+pub fn recommend(fields: &Map<String, Value>) -> Result<bool, ApiError> {
+    required(fields, "recommend")?
+        .as_bool()
+        .ok_or_else(|| ApiError::unprocessable("recommend must be true or false"))
+}
+
+/// `characteristics`: an object of characteristic ids (decimal strings,
+/// as JSON keys are) to ratings 1..=5 (see [`whole`]), at most one per
+/// kind of characteristic; as `(id, rating)` pairs in id order. Whether
+/// they are the product's is the store's to say.
+pub fn characteristics(value: &Value, strings: bool) -> Result<Vec<(u64, u8)>, ApiError> {
+    let Value::Object(rated) = value else {
+        return Err(ApiError::unprocessable(
+            "characteristics must be an object of characteristic ids to ratings from 1 to 5",
+        ));
+    };
+    if rated.len() > Characteristic::COUNT {
+        return Err(ApiError::unprocessable(format!(
+            "characteristics: at most {} ratings, one of each of the product's characteristics; \
+             got {}",
+            Characteristic::COUNT,
+            rated.len()
+        )));
+    }
+    let mut out = Vec::with_capacity(rated.len());
+    for (key, value) in rated {
+        let id = whole(&Value::String(key.clone()), true).filter(|&id| id > 0);
+        let Some(id) = id else {
+            return Err(ApiError::unprocessable(format!(
+                "characteristics: `{}` is not a characteristic id (a positive integer)",
+                shorten(key)
+            )));
+        };
+        match whole(value, strings) {
+            Some(n @ 1..=5) => out.push((id, n as u8)),
+            _ => {
+                return Err(ApiError::unprocessable(format!(
+                    "characteristics: the rating of {id} must be an integer from 1 to 5"
+                )));
+            }
+        }
+    }
+    out.sort_unstable();
+    if let Some(pair) = out.windows(2).find(|p| p[0].0 == p[1].0) {
+        return Err(ApiError::unprocessable(format!(
+            "characteristics: {} is rated twice",
+            pair[0].0
+        )));
+    }
+    Ok(out)
+}
+
+/// Field `name`, or a 422 saying it is missing.
+pub fn required<'a>(fields: &'a Map<String, Value>, name: &str) -> Result<&'a Value, ApiError> {
     fields
         .get(name)
         .ok_or_else(|| ApiError::unprocessable(format!("missing field `{name}`")))
@@ -195,9 +275,16 @@ fn invisible(c: char) -> bool {
         )
 }
 
+/// Whether `text` shows nothing: only invisible characters and combining
+/// marks (which, with no visible character to sit on, show as nothing).
+fn blank(text: &str) -> bool {
+    text.chars()
+        .all(|c| invisible(c) || unicode_normalization::char::is_combining_mark(c))
+}
+
 /// A text field within `chars`, without control characters (but line
 /// breaks and tabs when `multiline`), and not blank.
-fn text(
+pub fn text(
     fields: &Map<String, Value>,
     name: &str,
     chars: std::ops::RangeInclusive<usize>,
@@ -223,13 +310,15 @@ fn text(
             u32::from(c)
         )));
     }
-    if text.chars().all(invisible) {
+    if blank(text) {
         return Err(ApiError::unprocessable(format!("{name} must not be blank")));
     }
     Ok(text.to_string())
 }
 
-fn email(value: &Value) -> Result<String, ApiError> {
+/// `email`: one `@`, a local part, a domain with a dot; at most
+/// [`limits::EMAIL_MAX`] characters.
+pub fn email(value: &Value) -> Result<String, ApiError> {
     let invalid = || {
         ApiError::unprocessable(format!(
             "email must be a valid address of at most {} characters",
@@ -253,7 +342,8 @@ fn email(value: &Value) -> Result<String, ApiError> {
     }
 }
 
-fn photos(value: &Value) -> Result<Vec<String>, ApiError> {
+/// `photos`: at most [`limits::PHOTOS_MAX`] http(s) URLs.
+pub fn photos(value: &Value) -> Result<Vec<String>, ApiError> {
     let list = value
         .as_array()
         .ok_or_else(|| ApiError::unprocessable("photos must be an array of URLs"))?;
@@ -297,7 +387,8 @@ fn photos(value: &Value) -> Result<Vec<String>, ApiError> {
         .collect()
 }
 
-fn shorten(s: &str) -> String {
+/// At most the first 40 characters of `s`, to name it in a message.
+pub fn shorten(s: &str) -> String {
     s.chars().take(40).collect()
 }
 
@@ -443,6 +534,8 @@ mod tests {
                 "\u{3164}\u{2060} \u{00A0}",
                 "name must not be blank",
             ),
+            ("summary", "\u{0301}", "summary must not be blank"),
+            ("summary", " \u{0301}\u{20DD} ", "summary must not be blank"),
         ] {
             let mut v = valid();
             v[field] = serde_json::json!(value);
@@ -460,6 +553,10 @@ mod tests {
         let mut v = valid();
         v["body"] = serde_json::json!("\u{200B}".repeat(60));
         assert_eq!(error_of(v).1, "body must not be blank");
+        // A mark on a letter is text: "é" written as e and U+0301.
+        let mut v = valid();
+        v["summary"] = serde_json::json!("Cafe\u{0301}");
+        assert!(parse(v.to_string().as_bytes()).is_ok());
         // Line breaks and tabs are fine in a body; visible text with a
         // zero-width joiner inside (an emoji sequence) is fine anywhere.
         let mut v = valid();

@@ -6,7 +6,7 @@
 use hyper::header::{self, HeaderMap, HeaderValue};
 
 use super::error::ApiError;
-use super::query::{decode, number, shorten};
+use super::query::{number, params, shorten};
 use super::reply::{Reply, cached};
 use crate::generate::catalog::{MAX_QUERY_WORDS, words};
 use crate::model::MAX_PAGE;
@@ -54,23 +54,7 @@ fn long_lived(mut reply: Reply) -> Reply {
 /// 1..=[`MAX_SEARCH_COUNT`] (default [`DEFAULT_SEARCH_COUNT`]). Unknown
 /// parameters are ignored; one given twice is an error.
 pub fn parse_search(query: Option<&str>) -> Result<ProductQuery, ApiError> {
-    let (mut text, mut page, mut count) = (None, None, None);
-    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let key = decode(key)?;
-        let slot = match &*key {
-            "query" => &mut text,
-            "page" => &mut page,
-            "count" => &mut count,
-            _ => continue,
-        };
-        if slot.is_some() {
-            return Err(ApiError::bad_request(format!(
-                "query parameter {key} is given more than once"
-            )));
-        }
-        *slot = Some(decode(value)?);
-    }
+    let [text, page, count] = params(query, ["query", "page", "count"])?;
     let text = text.map(String::from).unwrap_or_default();
     let chars = text.chars().count();
     if chars > MAX_QUERY_CHARS {

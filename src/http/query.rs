@@ -33,46 +33,55 @@ pub fn parse_id(name: &str, raw: &str) -> Result<u64, ApiError> {
     }
 }
 
-/// Parses the query of `GET /admin/reported`: `before` (an id, exclusive)
-/// and `limit` (1..=100, default 20); others are ignored.
-pub fn parse_reported_query(query: Option<&str>) -> Result<(Option<u64>, u32), ApiError> {
-    let (mut before, mut limit) = (None, 20);
+/// The values of the parameters `names` in `query`, keys and values
+/// percent-decoded alike (`p%61ge` is `page`): a name not asked for is
+/// ignored, one given twice is a 400 naming it.
+pub fn params<'q, const N: usize>(
+    query: Option<&'q str>,
+    names: [&str; N],
+) -> Result<[Option<Cow<'q, str>>; N], ApiError> {
+    let mut values = [const { None }; N];
     for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        match &*decode(key)? {
-            "before" => before = Some(parse_id("before", &decode(value)?)?),
-            "limit" => limit = number("limit", &decode(value)?, MAX_COUNT)?,
-            _ => {}
+        let key = decode(key)?;
+        let Some(slot) = names.iter().position(|n| *n == key) else {
+            continue;
+        };
+        if values[slot].is_some() {
+            return Err(ApiError::bad_request(format!(
+                "query parameter {key} is given more than once"
+            )));
         }
+        values[slot] = Some(decode(value)?);
     }
+    Ok(values)
+}
+
+/// Parses the query of `GET /admin/reported`: `before` (an id, exclusive)
+/// and `limit` (1..=100, default 20); others are ignored, one of them
+/// given twice is a 400.
+pub fn parse_reported_query(query: Option<&str>) -> Result<(Option<u64>, u32), ApiError> {
+    let [before, limit] = params(query, ["before", "limit"])?;
+    let before = before.map(|v| parse_id("before", &v)).transpose()?;
+    let limit = limit.map_or(Ok(20), |v| number("limit", &v, MAX_COUNT))?;
     Ok((before, limit))
 }
 
 /// Parses the query of `GET /reviews/:product_id`. `page` wins over its alias
 /// `index`; unknown parameters are ignored; a parameter given twice is an error.
 pub fn parse_page_query(product_id: u64, query: Option<&str>) -> Result<PageQuery, ApiError> {
-    let (mut page, mut index, mut count, mut sort) = (None, None, None, None);
-    let (mut rating, mut with_photos, mut words) = (None, None, None);
-    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let key = decode(key)?;
-        let slot = match &*key {
-            "page" => &mut page,
-            "index" => &mut index,
-            "count" => &mut count,
-            "sort" => &mut sort,
-            "rating" => &mut rating,
-            "with_photos" => &mut with_photos,
-            "q" => &mut words,
-            _ => continue,
-        };
-        if slot.is_some() {
-            return Err(ApiError::bad_request(format!(
-                "query parameter {key} is given more than once"
-            )));
-        }
-        *slot = Some(decode(value)?);
-    }
+    let [page, index, count, sort, rating, with_photos, words] = params(
+        query,
+        [
+            "page",
+            "index",
+            "count",
+            "sort",
+            "rating",
+            "with_photos",
+            "q",
+        ],
+    )?;
     let page = match (page, index) {
         (Some(v), _) => number("page", &v, MAX_PAGE)?,
         (None, Some(v)) => number("index", &v, MAX_PAGE)?,
@@ -137,22 +146,12 @@ fn stars(raw: &str) -> Result<u8, ApiError> {
 /// 0 when absent or another product's (it says nothing of this one); a 400
 /// for anything else.
 pub fn parse_min_version(product_id: u64, query: Option<&str>) -> Result<u64, ApiError> {
-    let Some(query) = query.filter(|q| q.contains("min_version")) else {
+    // Nearly every read names no min_version: its query is not parsed
+    // again (a percent sign may spell the name, so such a query is).
+    let Some(query) = query.filter(|q| q.contains("min_version") || q.contains('%')) else {
         return Ok(0);
     };
-    let mut found = None;
-    for pair in query.split('&') {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        if decode(key)? != "min_version" {
-            continue;
-        }
-        if found.is_some() {
-            return Err(ApiError::bad_request(
-                "query parameter min_version is given more than once",
-            ));
-        }
-        found = Some(decode(value)?.into_owned());
-    }
+    let [found] = params(Some(query), ["min_version"])?;
     let Some(raw) = found else { return Ok(0) };
     let bad = || {
         ApiError::bad_request(format!(
@@ -163,7 +162,7 @@ pub fn parse_min_version(product_id: u64, query: Option<&str>) -> Result<u64, Ap
     let digits = |s: &str| !s.is_empty() && s.len() <= 19 && s.bytes().all(|b| b.is_ascii_digit());
     let (product, version) = match raw.split_once(':') {
         Some((p, v)) => (Some(p), v),
-        None => (None, raw.as_str()),
+        None => (None, &*raw),
     };
     if !digits(version) || product.is_some_and(|p| !digits(p)) {
         return Err(bad());
@@ -265,6 +264,7 @@ mod tests {
         assert!(f("with_photos=true").with_photos);
         assert!(f("with_photos=false").is_none());
         assert!(f("q=+%20").is_none(), "a blank search is no search");
+        assert!(f("q=%21%21+%E2%80%8B").is_none(), "so is one without words");
         let words = f("q=Sizing+runs%20SMALL").words.unwrap();
         assert_eq!(words.to_string(), "runs sizing small");
         assert_eq!(f("q=small+runs+sizing").words.unwrap(), words);
@@ -296,7 +296,6 @@ mod tests {
             ("rating=4&rating=5", "rating is given more than once"),
             ("with_photos=1", "with_photos must be true or false"),
             ("q=a+good+fit", "q words must be 2 to 32"),
-            ("q=%21%21", "q must hold at least one word"),
             ("q=a1+b2+c3+d4+e5+f6+g7+h8+i9", "at most 8"),
             ("page=1&page=2", "page is given more than once"),
             ("sort=%zz", "percent-encoded"),
@@ -315,6 +314,11 @@ mod tests {
         assert_eq!(v("page=2&min_version=9%3A17").unwrap(), 17);
         assert_eq!(v("min_version=17").unwrap(), 17);
         assert_eq!(
+            v("count=3&min%5Fversion=9%3A4").unwrap(),
+            4,
+            "keys decode alike"
+        );
+        assert_eq!(
             v("min_version=8:17").unwrap(),
             0,
             "another product's says nothing"
@@ -327,8 +331,25 @@ mod tests {
             ("min_version=99999999999999999999", "min_version must be"),
             ("min_version=9:12345678901234567890", "min_version must be"),
             ("min_version=1&min_version=2", "more than once"),
+            ("min%5Fversion=abc", "min_version must be"),
+            ("min_version=1&min%5fversion=2", "more than once"),
         ] {
             let err = v(query).unwrap_err();
+            assert!(err.contains(needle), "{query}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_moderators_query_takes_each_parameter_once() {
+        let r = |query: &str| parse_reported_query(Some(query)).map_err(|e| e.message);
+        assert_eq!(r("").unwrap(), (None, 20));
+        assert_eq!(r("l%69mit=3&before=9").unwrap(), (Some(9), 3));
+        for (query, needle) in [
+            ("limit=1&limit=2", "limit is given more than once"),
+            ("before=1&b%65fore=2", "before is given more than once"),
+            ("limit=0", "limit must be"),
+        ] {
+            let err = r(query).unwrap_err();
             assert!(err.contains(needle), "{query}: {err}");
         }
     }

@@ -45,8 +45,9 @@ pub async fn meta<S: Store>(
 }
 
 /// Reads the body of `POST /reviews/:product_id`, in the order the API
-/// fixes: content type (415), size (413, declared or streamed), and a
-/// deadline for the whole body to arrive (408).
+/// fixes: content type (415; 400 when the request names two), size (413,
+/// declared or streamed), and a deadline for the whole body to arrive
+/// (408).
 pub async fn read_body<B>(
     headers: &HeaderMap,
     body: B,
@@ -56,7 +57,7 @@ where
     B: Body<Data = Bytes>,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    if !is_json(headers.get(header::CONTENT_TYPE)) {
+    if !is_json(super::framing::single(headers, &header::CONTENT_TYPE)?) {
         return Err(ApiError::unsupported_media_type(
             "content type must be application/json",
         ));
@@ -78,6 +79,20 @@ pub async fn post<S: Store>(
     guarding: &Guarding,
 ) -> Result<Reply, ApiError> {
     let review = new_review::parse(body)?;
+    create(service, product_id, review, headers, guarding).await
+}
+
+/// Writes a parsed new review of `product_id` (whichever route it came
+/// by): 201 with its id and the product's version, a replay's answer, or
+/// the error of a key reused (422), a product unknown (404) or
+/// characteristics not the product's (422).
+pub async fn create<S: Store>(
+    service: &Service<S>,
+    product_id: u64,
+    review: NewReview,
+    headers: &HeaderMap,
+    guarding: &Guarding,
+) -> Result<Reply, ApiError> {
     let guard = guarding.guard(headers, fingerprint(product_id, &review), false)?;
     let write = Write::AddReview { product_id, review };
     let outcome = service.write(write, guard).await.map_err(ApiError::store)?;
@@ -86,6 +101,7 @@ pub async fn post<S: Store>(
         Outcome::Replayed(w) => (w, true),
         Outcome::NotFound => return Err(ApiError::not_found(unknown_product(product_id))),
         Outcome::KeyReused => return Err(idempotency::reused(headers)),
+        Outcome::Refused(why) => return Err(ApiError::unprocessable(why)),
     };
     let created = json(StatusCode::CREATED, render::created(id.value));
     let mut created = with_version(created, product_id, id.version);
@@ -113,6 +129,12 @@ fn fingerprint(product_id: u64, r: &NewReview) -> u128 {
         r.email.as_bytes(),
     ];
     parts.extend(r.photos.iter().map(|p| p.as_bytes()));
+    let rated: Vec<u8> = r
+        .characteristics
+        .iter()
+        .flat_map(|&(id, value)| id.to_be_bytes().into_iter().chain([value]))
+        .collect();
+    parts.push(&rated);
     idempotency::fingerprint(&parts)
 }
 

@@ -43,6 +43,14 @@ pub enum Route {
     AdminReported,
     /// `/admin/reviews/:review_id/restore`.
     AdminRestore(u64),
+    /// `/admin/reviews/:review_id/response`: the seller's answer.
+    AdminRespond(u64),
+    /// `/reviews?product_id=` (also `/reviews/`): the Atelier dialect's
+    /// list and its new review (see [`super::atelier`]).
+    AtelierReviews,
+    /// `/reviews/meta?product_id=` (also `/reviews/meta/`): the Atelier
+    /// dialect's meta.
+    AtelierMeta,
 }
 
 /// A request's place in the route table.
@@ -81,6 +89,28 @@ pub fn route(path: &str, method: &Method) -> Routed {
             RouteLabel::Ops,
             parse_id("review_id", id).map(Route::AdminRestore),
         ),
+        [
+            Some("admin"),
+            Some("reviews"),
+            Some(id),
+            Some("response"),
+            None,
+        ] => (
+            RouteLabel::Ops,
+            parse_id("review_id", id).map(Route::AdminRespond),
+        ),
+        // The Atelier dialect: the product in the query (or a POST's body).
+        [Some("reviews"), None | Some(""), None, ..] => {
+            let label = if method == Method::POST {
+                RouteLabel::PostReview
+            } else {
+                RouteLabel::Reviews
+            };
+            (label, Ok(Route::AtelierReviews))
+        }
+        [Some("reviews"), Some("meta"), None | Some(""), None, _] => {
+            (RouteLabel::Meta, Ok(Route::AtelierMeta))
+        }
         [Some("reviews"), Some(id), None, ..] => {
             let label = if method == Method::POST {
                 RouteLabel::PostReview
@@ -129,21 +159,28 @@ impl Route {
             | Route::Product(_)
             | Route::Photo(..)
             | Route::Widget
-            | Route::AdminReported => "GET, HEAD, OPTIONS",
-            Route::Reviews(_) => "GET, HEAD, POST, OPTIONS",
-            Route::Vote(..) | Route::AdminRestore(_) => "PUT, OPTIONS",
+            | Route::AdminReported
+            | Route::AtelierMeta => "GET, HEAD, OPTIONS",
+            Route::Reviews(_) | Route::AtelierReviews => "GET, HEAD, POST, OPTIONS",
+            Route::Vote(..) | Route::AdminRestore(_) | Route::AdminRespond(_) => "PUT, OPTIONS",
         }
     }
 
     /// Whether the path is a moderator's (behind the admin token).
     pub fn is_admin(self) -> bool {
-        matches!(self, Route::AdminReported | Route::AdminRestore(_))
+        matches!(
+            self,
+            Route::AdminReported | Route::AdminRestore(_) | Route::AdminRespond(_)
+        )
     }
 
     /// Whether the path takes writes (or is an admin's): CORS then depends
     /// on the origin for anything but reads.
     pub fn takes_writes(self) -> bool {
-        matches!(self, Route::Reviews(_) | Route::Vote(..)) || self.is_admin()
+        matches!(
+            self,
+            Route::Reviews(_) | Route::Vote(..) | Route::AtelierReviews
+        ) || self.is_admin()
     }
 
     /// Whether the route answers even when the process sheds load.

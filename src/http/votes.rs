@@ -50,5 +50,6 @@ pub async fn put<S: Store>(
         }
         Outcome::NotFound => Err(ApiError::not_found(format!("review {review_id} not found"))),
         Outcome::KeyReused => Err(idempotency::reused(headers)),
+        Outcome::Refused(why) => Err(ApiError::unprocessable(why)),
     }
 }

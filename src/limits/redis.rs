@@ -4,16 +4,16 @@
 //! check-and-take on Redis's own clock, so hosts with skewed clocks agree;
 //! the script names its one key in `KEYS`, so on a Redis Cluster it runs on
 //! that key's master.
-//! Every call has the Redis timeout and goes through a breaker: a Redis
-//! that is down costs one timeout per cooldown, and the caller falls back
-//! to its port's own buckets.
+//! Calls go through the process's shared [`Redis`] handle: each has the
+//! Redis timeout and its server's breaker (on a cluster, the bucket's
+//! master's), so a Redis that is down costs a few timeouts per cooldown,
+//! and the caller falls back to its port's own buckets.
 
-use std::sync::Mutex;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::{Class, ClientKey, Decision, Rate};
-use crate::breaker::Breaker;
-use crate::redis_conn::{Client, Connection};
+use crate::redis_conn::{Redis, Request};
 
 /// The check: takes a token or answers the milliseconds until one is back.
 const SCRIPT: &str = r"
@@ -28,84 +28,37 @@ redis.call('SET', KEYS[1], tat + interval, 'PX', tat + interval - now)
 return 0
 ";
 
-/// Failures in a row that open the breaker.
-const BREAKER_THRESHOLD: u32 = 3;
-/// How long the breaker stays open before one call probes.
-const BREAKER_COOLDOWN: Duration = Duration::from_secs(1);
-
 /// Rate limits kept in Redis.
 pub struct RedisLimits {
-    client: Client,
-    connection: Mutex<Option<Connection>>,
-    breaker: Breaker,
-    timeout: Duration,
+    redis: Arc<Redis>,
 }
 
 impl RedisLimits {
-    /// Limits in the Redis (or Redis Cluster) at `url`; connects on first
-    /// use.
-    pub fn new(url: &str, timeout: Duration) -> anyhow::Result<RedisLimits> {
-        let client = Client::open(url, timeout)?;
-        Ok(RedisLimits {
-            client,
-            connection: Mutex::new(None),
-            breaker: Breaker::new(BREAKER_THRESHOLD, BREAKER_COOLDOWN),
-            timeout,
-        })
+    /// Limits in `redis` (one server or a cluster).
+    pub fn new(redis: Arc<Redis>) -> RedisLimits {
+        RedisLimits { redis }
     }
 
     /// Redis's decision, or `None` when Redis cannot give one now.
     pub async fn check(&self, class: Class, client: ClientKey, rate: Rate) -> Option<Decision> {
-        if !self.breaker.allow() {
-            return None;
-        }
         let key = format!("reviews:rl:{}:{:016x}", class.name(), client.id());
-        let call = async {
-            let mut conn = self.connection().await?;
-            redis::cmd("EVAL")
-                .arg(SCRIPT)
-                .arg(1)
-                .arg(key)
-                .arg(rate.interval_ms())
-                .arg(rate.tolerance_ms())
-                .query_async::<u64>(&mut conn)
-                .await
-        };
-        match tokio::time::timeout(self.timeout, call).await {
-            Ok(Ok(wait)) => {
-                self.breaker.success();
-                Some(match wait {
-                    0 => Decision::Allowed,
-                    ms => Decision::Limited(Duration::from_millis(ms)),
-                })
-            }
-            Ok(Err(e)) => self.failed(&e.to_string()),
-            Err(_) => self.failed("timed out"),
-        }
-    }
-
-    async fn connection(&self) -> redis::RedisResult<Connection> {
-        if let Some(conn) = self
-            .connection
-            .lock()
-            .expect("limits connection lock")
-            .as_ref()
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(SCRIPT)
+            .arg(1)
+            .arg(&key)
+            .arg(rate.interval_ms())
+            .arg(rate.tolerance_ms());
+        match self
+            .redis
+            .call::<u64>(key.as_bytes(), Request::Cmd(&cmd))
+            .await
         {
-            return Ok(conn.clone());
+            Ok(0) => Some(Decision::Allowed),
+            Ok(ms) => Some(Decision::Limited(Duration::from_millis(ms))),
+            Err(why) => {
+                tracing::debug!("redis rate limit check failed ({why}): this port's limits apply");
+                None
+            }
         }
-        let conn = self.client.connect().await?;
-        *self.connection.lock().expect("limits connection lock") = Some(conn.clone());
-        Ok(conn)
-    }
-
-    fn failed(&self, why: &str) -> Option<Decision> {
-        // The next call connects afresh.
-        self.connection
-            .lock()
-            .expect("limits connection lock")
-            .take();
-        self.breaker.failure();
-        tracing::debug!("redis rate limit check failed ({why}): this port's limits apply");
-        None
     }
 }

@@ -21,8 +21,8 @@
 //! with a new start time, as Prometheus expects of process series. A process
 //! alone reports them without labels. Two series describe the process that
 //! answered, not the port: `reviews_process_info` and
-//! `reviews_redis_breaker_state` (each worker has its own breaker on the
-//! same Redis).
+//! `reviews_redis_breaker_state` (each worker has its own breakers on the
+//! same Redis: one per server, the most open of them reported).
 //!
 //! The edge counts requests, the service counts store calls, the cache
 //! counts into the [`Stats`] this module hands it ([`Metrics::cache_stats`]),
@@ -222,7 +222,7 @@ impl Cell {
 /// without changing a size.
 fn layout_id() -> u64 {
     let mut words = vec![
-        3,
+        4,
         size_of::<SlotCounters>() as u64,
         size_of::<Cell>() as u64,
         size_of::<crate::cache::feed::Feed>() as u64,
@@ -515,6 +515,15 @@ impl Metrics {
             help,
             &cache.store_queries,
         );
+        let help = "Of those, looks: reads answering a min_version the process had not \
+                    heard of (at most 20 a second per product).";
+        single(
+            &mut out,
+            "reviews_store_unheard_reads_total",
+            "counter",
+            help,
+            &cache.unheard_reads,
+        );
         single(
             &mut out,
             "reviews_store_errors_total",
@@ -552,7 +561,7 @@ impl Metrics {
             Some(BreakerState::HalfOpen) => 1,
             Some(BreakerState::Open) => 2,
         };
-        let help = "The answering worker's breaker: 0 closed, 1 half-open, 2 open, -1 no Redis.";
+        let help = "The answering worker's Redis breaker (on a cluster, the most open of its masters'): 0 closed, 1 half-open, 2 open, -1 no Redis.";
         single(
             &mut out,
             "reviews_redis_breaker_state",

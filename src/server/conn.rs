@@ -3,12 +3,30 @@
 //! and whether the server is draining; and the stream wrapper that keeps
 //! that up to date and turns hyper's own bodiless error replies into the
 //! service's JSON errors.
+//!
+//! **When a head is pending.** A head is pending from the first byte of
+//! each request on the connection until hyper has parsed it. Bytes that
+//! arrive while no request is being answered start one. So do bytes that
+//! arrived with an earlier request and wait behind it in hyper's buffer (a
+//! pipelining client's next request, or the start of one: `GET /a …\r\n\r\n
+//! GET /b HTTP/1.1\r\nHo`): hyper does not say what its buffer holds, so the
+//! stream tells it from what went through it. Bytes read so far end either
+//! where a head (or a chunked body) ends — `\n\r\n` or `\n\n` — or
+//! inside something; when a request is answered and they end inside
+//! something, that something is the next request's head, unless it was
+//! the answered request's own body and the body ended exactly where the
+//! bytes read so far end (hyper hands a body's bytes out of the same buffer
+//! they were read into: [`BodyEnd`] notes where the last ones end). Then
+//! the head deadline runs from when those bytes arrived. Per read this is a
+//! look at its last three bytes and two stores; per request, three.
 
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
+use bytes::{Buf, Bytes};
+use hyper::body::{Body, Frame, SizeHint};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
@@ -36,6 +54,14 @@ pub struct Activity {
     heads_written: AtomicU64,
     /// The server is draining: the next reply carries `Connection: close`.
     draining: AtomicBool,
+    /// The bytes read so far end inside a head or a body (not where a head
+    /// or a chunked body ends).
+    open_tail: AtomicBool,
+    /// The address just past the last byte read into hyper's buffer.
+    read_end: AtomicUsize,
+    /// The address just past the last body byte the request being
+    /// answered has read (0: none).
+    body_end: AtomicUsize,
 }
 
 impl Activity {
@@ -49,6 +75,9 @@ impl Activity {
             produced: AtomicU64::new(0),
             heads_written: AtomicU64::new(0),
             draining: AtomicBool::new(false),
+            open_tail: AtomicBool::new(false),
+            read_end: AtomicUsize::new(0),
+            body_end: AtomicUsize::new(0),
         };
         activity.last_read.store(activity.now(), Ordering::Relaxed);
         activity
@@ -92,10 +121,24 @@ impl Activity {
     /// A request's head arrived and its answer starts; the guard ends it.
     pub fn start_request(self: &Arc<Self>) -> RequestGuard {
         self.head_since.store(0, Ordering::Relaxed);
+        self.body_end.store(0, Ordering::Relaxed);
         self.in_request.fetch_add(1, Ordering::Relaxed);
         RequestGuard {
             activity: Arc::clone(self),
             produced: false,
+        }
+    }
+
+    /// The last request being answered ended: if bytes read with it wait
+    /// in hyper's buffer (see the module docs), they start the next head,
+    /// and its deadline runs from when they arrived.
+    fn request_ended(&self) {
+        let open = self.open_tail.load(Ordering::Relaxed);
+        let read_end = self.read_end.load(Ordering::Relaxed);
+        let body_read_to_there = self.body_end.load(Ordering::Relaxed) == read_end;
+        if open && !body_read_to_there && self.head_since.load(Ordering::Relaxed) == 0 {
+            let since = self.last_read.load(Ordering::Relaxed);
+            self.head_since.store(since + 1, Ordering::Relaxed);
         }
     }
 }
@@ -118,7 +161,53 @@ impl Drop for RequestGuard {
         if self.produced {
             self.activity.produced.fetch_add(1, Ordering::Relaxed);
         }
-        self.activity.in_request.fetch_sub(1, Ordering::Relaxed);
+        if self.activity.in_request.fetch_sub(1, Ordering::Relaxed) == 1 {
+            self.activity.request_ended();
+        }
+    }
+}
+
+/// A request's body, noting in its connection's [`Activity`] where in
+/// hyper's buffer the last bytes it handed out end.
+pub struct BodyEnd<'a, B> {
+    inner: B,
+    activity: &'a Activity,
+}
+
+impl<'a, B> BodyEnd<'a, B> {
+    /// `body`, of a request on the connection of `activity`.
+    pub fn new(body: B, activity: &'a Activity) -> BodyEnd<'a, B> {
+        BodyEnd {
+            inner: body,
+            activity,
+        }
+    }
+}
+
+impl<B: Body<Data = Bytes> + Unpin> Body for BodyEnd<'_, B> {
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(frame))) = &polled
+            && let Some(data) = frame.data_ref().filter(|d| d.has_remaining())
+        {
+            let end = data.as_ptr() as usize + data.len();
+            self.activity.body_end.store(end, Ordering::Relaxed);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
     }
 }
 
@@ -131,6 +220,8 @@ pub struct Tracked {
     protocol_error: ProtocolError,
     /// The JSON reply being written in place of hyper's, and how far.
     replacement: Option<(Vec<u8>, usize)>,
+    /// The last three bytes read so far.
+    tail: [u8; 3],
 }
 
 impl Tracked {
@@ -141,6 +232,7 @@ impl Tracked {
             activity,
             protocol_error,
             replacement: None,
+            tail: [0; 3],
         }
     }
 
@@ -177,6 +269,23 @@ impl Tracked {
     }
 }
 
+/// The last three bytes of a stream whose last three were `tail` once
+/// `read` follows them.
+fn last_three(tail: [u8; 3], read: &[u8]) -> [u8; 3] {
+    match *read {
+        [.., a, b, c] => [a, b, c],
+        [a, b] => [tail[2], a, b],
+        [a] => [tail[1], tail[2], a],
+        [] => tail,
+    }
+}
+
+/// Whether a stream ending in `tail` ends where a head does (an empty line:
+/// CRLF, or the bare LF hyper also takes) or a chunked body does.
+fn ends_a_head(tail: [u8; 3]) -> bool {
+    tail == *b"\n\r\n" || tail[1..] == *b"\n\n"
+}
+
 /// The status of a response head starting `bytes` (`HTTP/1.x NNN `).
 fn response_status(bytes: &[u8]) -> Option<u16> {
     let rest = bytes.strip_prefix(b"HTTP/1.")?;
@@ -192,10 +301,18 @@ impl AsyncRead for Tracked {
     ) -> Poll<std::io::Result<()>> {
         let before = buf.filled().len();
         let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if buf.filled().len() > before {
+        let read = &buf.filled()[before..];
+        if !read.is_empty() {
+            let tail = last_three(self.tail, read);
+            self.tail = tail;
             let activity = &self.activity;
             let now = activity.now();
             activity.last_read.store(now, Ordering::Relaxed);
+            activity
+                .open_tail
+                .store(!ends_a_head(tail), Ordering::Relaxed);
+            let end = read.as_ptr_range().end as usize;
+            activity.read_end.store(end, Ordering::Relaxed);
             if !activity.busy() && activity.head_since.load(Ordering::Relaxed) == 0 {
                 activity.head_since.store(now + 1, Ordering::Relaxed);
             }
@@ -255,6 +372,24 @@ impl AsyncWrite for Tracked {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_bytes_read_so_far_end_a_head_or_not() {
+        let ends =
+            |reads: &[&[u8]]| ends_a_head(reads.iter().fold([0; 3], |t, r| last_three(t, r)));
+        assert!(ends(&[b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"]));
+        assert!(ends(&[b"GET / HTTP/1.1\r\nHost: a\r\n", b"\r", b"\n"]));
+        assert!(ends(&[b"GET / HTTP/1.1\nHost: a\n\n"]));
+        assert!(ends(&[b"5\r\nhello\r\n0\r\n\r\n"]), "a chunked body's end");
+        assert!(!ends(&[
+            b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHo"
+        ]));
+        assert!(!ends(&[b"GET / HTTP/1.1\r\nHost: a\r\n"]));
+        assert!(
+            !ends(&[b"{\"rating\": 5}"]),
+            "a body's end is told apart otherwise"
+        );
+    }
 
     #[test]
     fn response_heads_are_recognised() {

@@ -7,8 +7,9 @@
 //!   is closed. One watchdog per connection looks every few seconds (a
 //!   per-request timer cost ~15% of throughput on the L1-hit path).
 //! - **Slow clients**: a request head must arrive whole within the client
-//!   timeout (a client dripping bytes is closed), and a body too (the
-//!   edge answers 408). A request is not counted in flight, nor shed, while
+//!   timeout, counted from its first byte — also for a head whose first
+//!   bytes came behind an earlier request ([`conn`]) — (a client dripping
+//!   bytes is closed), and a body too (the edge answers 408). A request is not counted in flight, nor shed, while
 //!   its body is still arriving.
 //! - **Connection bound**: at most `max_connections` per process. Past it,
 //!   the connection idle the longest (no request being answered: an idle
@@ -41,7 +42,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, mpsc, watch};
 
-use self::conn::{Activity, ProtocolError, Tracked};
+use self::conn::{Activity, BodyEnd, ProtocolError, Tracked};
 use crate::http::client::Peer;
 use crate::http::{Edge, MAX_HEAD_BYTES};
 use crate::service::Store;
@@ -130,6 +131,7 @@ pub async fn run<S: Store>(
                 let (edge, activity) = (Arc::clone(&edge), Arc::clone(&activity));
                 async move {
                     let guard = activity.start_request();
+                    let req = req.map(|body| BodyEnd::new(body, &activity));
                     // Who is at the other end: the edge needs it to know
                     // the client (passed along, not as an extension: that
                     // would allocate a map per request).

@@ -28,6 +28,7 @@ use crate::breaker::{Breaker, BreakerState};
 use crate::cache::{CacheKey, ReadThrough, Rendered};
 use crate::metrics::Metrics;
 use crate::model::{NewReview, PageQuery, PageView, Review};
+use render::{Format, Native};
 
 /// Store failures in a row that open the store breaker.
 pub const STORE_BREAKER_THRESHOLD: u32 = 3;
@@ -136,11 +137,23 @@ impl<S: Store> Service<S> {
     /// write's version to read its own write wherever it lands); an
     /// unknown product's answer has `found: false`.
     pub async fn page(&self, q: PageQuery, at_least: u64) -> Result<Lookup, StoreError> {
-        self.expect(q.product_id, at_least);
+        self.page_in(&Native, q, at_least).await
+    }
+
+    /// [`Service::page`] rendered in `format`, cached apart from other
+    /// formats' bodies.
+    pub async fn page_in<F: Format>(
+        &self,
+        format: &F,
+        q: PageQuery,
+        at_least: u64,
+    ) -> Result<Lookup, StoreError> {
+        let key = CacheKey::page(&q).in_format(F::NAME);
         self.cache
-            .get(CacheKey::page(&q), at_least, || async {
+            .get(key, at_least, || async {
+                self.expect(q.product_id, at_least);
                 let photos = self.products.photo_base();
-                let render = |page: PageView<'_, '_>| render::page(&q, page, photos);
+                let render = |page: PageView<'_, '_>| format.page(&q, page, photos);
                 let page = self.read(self.store.page_rendered(q.clone(), render));
                 let page = page.await?;
                 Ok(rendered(q.product_id, page.value, page.version))
@@ -151,21 +164,35 @@ impl<S: Store> Service<S> {
     /// A product's meta, rendered, as of at least version `at_least` (as
     /// for [`Service::page`]).
     pub async fn meta(&self, product_id: u64, at_least: u64) -> Result<Lookup, StoreError> {
-        self.expect(product_id, at_least);
+        self.meta_in(&Native, product_id, at_least).await
+    }
+
+    /// [`Service::meta`] rendered in `format`, cached apart from other
+    /// formats' bodies.
+    pub async fn meta_in<F: Format>(
+        &self,
+        format: &F,
+        product_id: u64,
+        at_least: u64,
+    ) -> Result<Lookup, StoreError> {
+        let key = CacheKey::meta(product_id).in_format(F::NAME);
         self.cache
-            .get(CacheKey::meta(product_id), at_least, || async {
+            .get(key, at_least, || async {
+                self.expect(product_id, at_least);
                 let meta = self.read(self.store.meta_versioned(product_id)).await?;
-                let body = meta.value.map(|m| render::meta(product_id, &m));
+                let body = meta.value.map(|m| format.meta(product_id, &m));
                 Ok(rendered(product_id, body, meta.version))
             })
             .await
     }
 
-    /// A client asks for version `at_least` of `product_id`: when that is
-    /// newer than any write this process knows of, the write was made
-    /// elsewhere and not polled yet, so the store reads where it surely is.
-    /// The client's number is never taken as a known write (a made-up one
-    /// would hold every copy of the product back for everyone).
+    /// A store read for a client asking for version `at_least` of
+    /// `product_id`: when that is newer than any write this process knows
+    /// of, the write was made elsewhere and not polled yet, so the store
+    /// reads where it surely is. Called as the store is read, not on every
+    /// request (the cache bounds how often that is for versions no one
+    /// wrote). The client's number is never taken as a known write (a
+    /// made-up one would hold every copy of the product back for everyone).
     fn expect(&self, product_id: u64, at_least: u64) {
         if at_least > 0 && at_least > self.cache.known_version(product_id) {
             self.store.newer_elsewhere(product_id);
@@ -325,9 +352,13 @@ impl<S: Store> Service<S> {
         };
         self.metrics.store_call(started.elapsed(), result.is_ok());
         match &result {
-            Err(StoreError::Unavailable(_)) if counts => self.breaker.failure(),
+            Err(StoreError::Unavailable(_)) if counts => {
+                self.breaker.failure();
+            }
             Err(StoreError::Unavailable(_)) => {}
-            _ => self.breaker.success(),
+            _ => {
+                self.breaker.success();
+            }
         }
         result
     }

@@ -1,11 +1,48 @@
 //! JSON bodies of the API, serialized straight from store results: what
 //! the cache keeps and a hit sends as it is. `reviewer_email` and
 //! `reported` have no field here, so they can never leak.
+//!
+//! A read is rendered in a [`Format`]: the native API's own ([`Native`],
+//! this file), or a dialect the HTTP edge speaks, which brings its own
+//! rendering of the same store results; each format's bodies are cached
+//! apart.
 
 use serde::Serialize;
 
 use super::products::PhotoBase;
-use crate::model::{Meta, PageQuery, PageView, Photo, Review, ReviewView, UtcDate};
+use crate::model::{
+    CharacteristicRatings, Meta, PageQuery, PageView, Photo, Review, ReviewView, UtcDate,
+};
+
+/// How the service's reads are rendered into bodies: the native API
+/// ([`Native`]) or a dialect of the HTTP edge.
+pub trait Format: Sync {
+    /// Tells this format's cached bodies from another's: `""` for the
+    /// native API, a short name (letters) for a dialect.
+    const NAME: &'static str;
+
+    /// The body of one page of a product's reviews (see [`page`]).
+    fn page(&self, query: &PageQuery, page: PageView<'_, '_>, photos: &PhotoBase) -> Vec<u8>;
+
+    /// The body of a product's meta (see [`meta`]).
+    fn meta(&self, product_id: u64, meta: &Meta) -> Vec<u8>;
+}
+
+/// The native API's bodies: [`page`] and [`meta`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Native;
+
+impl Format for Native {
+    const NAME: &'static str = "";
+
+    fn page(&self, query: &PageQuery, view: PageView<'_, '_>, photos: &PhotoBase) -> Vec<u8> {
+        page(query, view, photos)
+    }
+
+    fn meta(&self, product_id: u64, m: &Meta) -> Vec<u8> {
+        meta(product_id, m)
+    }
+}
 
 #[derive(Serialize)]
 struct ReviewBody<'a> {
@@ -19,6 +56,16 @@ struct ReviewBody<'a> {
     reviewer_name: &'a str,
     helpfulness: u32,
     photos: &'a [Photo],
+    characteristics: RatingsBody,
+}
+
+/// A review's ratings of the characteristics, by name: `{"Fit": 4, …}`.
+struct RatingsBody(CharacteristicRatings);
+
+impl Serialize for RatingsBody {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(kind, value)| (kind.name(), value)))
+    }
 }
 
 impl<'a> From<&'a Review> for ReviewBody<'a> {
@@ -34,6 +81,7 @@ impl<'a> From<&'a Review> for ReviewBody<'a> {
             reviewer_name: &r.reviewer_name,
             helpfulness: r.helpfulness,
             photos: &r.photos,
+            characteristics: RatingsBody(r.characteristics),
         }
     }
 }
@@ -87,13 +135,13 @@ pub fn page(query: &PageQuery, page: PageView<'_, '_>, photos: &PhotoBase) -> Ve
         .sum();
     let mut out = Vec::with_capacity(96 + text + text / 16 + page.reviews.len() * 192);
     out.extend_from_slice(b"{\"product_id\":");
-    number(&mut out, query.product_id);
+    json_number(&mut out, query.product_id);
     out.extend_from_slice(b",\"page\":");
-    number(&mut out, u64::from(query.page));
+    json_number(&mut out, u64::from(query.page));
     out.extend_from_slice(b",\"count\":");
-    number(&mut out, u64::from(query.count));
+    json_number(&mut out, u64::from(query.count));
     out.extend_from_slice(b",\"total\":");
-    number(&mut out, page.total);
+    json_number(&mut out, page.total);
     out.extend_from_slice(b",\"results\":[");
     for (i, r) in page.reviews.iter().enumerate() {
         if i > 0 {
@@ -105,25 +153,27 @@ pub fn page(query: &PageQuery, page: PageView<'_, '_>, photos: &PhotoBase) -> Ve
     out
 }
 
-/// One review of a page, as [`page`] writes it.
+/// One review of a page, as [`page`] writes it: its ratings of the
+/// characteristics last, by name (`"characteristics":{"Fit":4}`; `{}` for a
+/// review that rated none).
 fn review(out: &mut Vec<u8>, r: &ReviewView<'_>, photos: &PhotoBase) {
     out.extend_from_slice(b"{\"review_id\":");
-    number(out, r.review_id);
+    json_number(out, r.review_id);
     out.extend_from_slice(b",\"rating\":");
-    number(out, u64::from(r.rating));
+    json_number(out, u64::from(r.rating));
     out.extend_from_slice(b",\"summary\":");
-    string(out, r.summary);
+    json_string(out, r.summary);
     out.extend_from_slice(if r.recommend {
         b",\"recommend\":true,\"response\":"
     } else {
         b",\"recommend\":false,\"response\":"
     });
     match r.response {
-        Some(response) => string(out, response),
+        Some(response) => json_string(out, response),
         None => out.extend_from_slice(b"null"),
     }
     out.extend_from_slice(b",\"body\":");
-    string(out, r.body);
+    json_string(out, r.body);
     out.extend_from_slice(b",\"date\":");
     match UtcDate(r.date).to_bytes() {
         Some(date) => {
@@ -131,33 +181,43 @@ fn review(out: &mut Vec<u8>, r: &ReviewView<'_>, photos: &PhotoBase) {
             out.extend_from_slice(&date);
             out.push(b'"');
         }
-        None => string(out, &UtcDate(r.date).to_string()),
+        None => json_string(out, &UtcDate(r.date).to_string()),
     }
     out.extend_from_slice(b",\"reviewer_name\":");
-    string(out, r.reviewer_name);
+    json_string(out, r.reviewer_name);
     out.extend_from_slice(b",\"helpfulness\":");
-    number(out, u64::from(r.helpfulness));
+    json_number(out, u64::from(r.helpfulness));
     out.extend_from_slice(b",\"photos\":[");
     for (i, photo) in r.photos().iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
         out.extend_from_slice(b"{\"id\":");
-        number(out, photo.id);
+        json_number(out, photo.id);
         out.extend_from_slice(b",\"url\":");
         match photos.moved(photo.url) {
-            Some(moved) => string(out, &moved),
-            None => string(out, photo.url),
+            Some(moved) => json_string(out, &moved),
+            None => json_string(out, photo.url),
         }
         out.push(b'}');
     }
-    out.extend_from_slice(b"]}");
+    out.extend_from_slice(b"],\"characteristics\":{");
+    for (i, (kind, value)) in r.characteristics.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.push(b'"');
+        out.extend_from_slice(kind.name().as_bytes());
+        out.extend_from_slice(b"\":");
+        out.push(b'0' + value);
+    }
+    out.extend_from_slice(b"}}");
 }
 
 /// Appends `s` as a JSON string, escaped exactly as `serde_json` does.
 /// Most text has nothing to escape (`serde_json` escapes only `"`, `\\` and
 /// control characters): one branch-free pass finds out, then one copy.
-fn string(out: &mut Vec<u8>, s: &str) {
+pub fn json_string(out: &mut Vec<u8>, s: &str) {
     let escapes = s.as_bytes().iter().fold(false, |any, &b| {
         any | (b < 0x20) | (b == b'"') | (b == b'\\')
     });
@@ -173,7 +233,7 @@ fn string(out: &mut Vec<u8>, s: &str) {
 }
 
 /// Appends `n` in decimal.
-fn number(out: &mut Vec<u8>, n: u64) {
+pub fn json_number(out: &mut Vec<u8>, n: u64) {
     serde::Serializer::serialize_u64(&mut serde_json::Serializer::new(out), n)
         .expect("writing to memory");
 }
@@ -185,6 +245,30 @@ struct MetaBody {
     average: Option<f64>,
     ratings: Ratings,
     recommended: Recommended,
+    characteristics: ScalesBody,
+}
+
+/// A product's characteristics, by name: `{"Fit": {"id": 5, "average":
+/// 3.18, "count": 11}, …}` (`average` null before any rating).
+struct ScalesBody(crate::model::Characteristics);
+
+impl Serialize for ScalesBody {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Scale {
+            id: u64,
+            average: Option<f64>,
+            count: u64,
+        }
+        s.collect_map(self.0.iter().map(|c| {
+            let scale = Scale {
+                id: c.id,
+                average: c.average(),
+                count: c.count,
+            };
+            (c.kind.name(), scale)
+        }))
+    }
 }
 
 #[derive(Serialize)]
@@ -227,6 +311,7 @@ pub fn meta(product_id: u64, meta: &Meta) -> Vec<u8> {
             yes: meta.recommended,
             no: meta.not_recommended,
         },
+        characteristics: ScalesBody(meta.characteristics),
     };
     serde_json::to_vec(&body).expect("meta body serializes")
 }

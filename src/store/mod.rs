@@ -290,6 +290,14 @@ pub enum Write {
         /// The review restored.
         review_id: u64,
     },
+    /// Sets or clears the seller's answer to a review, reported or not
+    /// (answers its product).
+    Respond {
+        /// The review answered.
+        review_id: u64,
+        /// The answer; `None` clears it.
+        response: Option<String>,
+    },
 }
 
 /// What guards a write against retries and repeats; the default guards
@@ -328,7 +336,7 @@ pub struct Voter {
 }
 
 /// What [`Store::write_guarded`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// Written now: its answer (a review id for a new review, the
     /// product otherwise) and the write's version.
@@ -344,14 +352,17 @@ pub enum Outcome {
     NotFound,
     /// Nothing written: the key was first used with another request.
     KeyReused,
+    /// Nothing written: the write does not fit what the store holds (a new
+    /// review's characteristics are not its product's); why, naming what.
+    Refused(String),
 }
 
 impl Outcome {
     /// The answer of a write that was, or had been, applied.
-    pub fn versioned(self) -> Option<Versioned<u64>> {
+    pub fn versioned(&self) -> Option<Versioned<u64>> {
         match self {
-            Outcome::Written(w) | Outcome::Replayed(w) | Outcome::Unchanged(w) => Some(w),
-            Outcome::NotFound | Outcome::KeyReused => None,
+            Outcome::Written(w) | Outcome::Replayed(w) | Outcome::Unchanged(w) => Some(*w),
+            Outcome::NotFound | Outcome::KeyReused | Outcome::Refused(_) => None,
         }
     }
 }

@@ -193,8 +193,14 @@ impl Supervisor {
                     }
                 }
                 _ = hup.recv() => self.replace_all(),
-                _ = term.recv() => break Ok(()),
-                _ = int.recv() => break Ok(()),
+                _ = term.recv() => {
+                    tracing::info!("SIGTERM received: draining the workers");
+                    break Ok(());
+                }
+                _ = int.recv() => {
+                    tracing::info!("SIGINT (Ctrl-C) received: draining the workers");
+                    break Ok(());
+                }
                 _ = housekeeping.tick() => self.housekeep(),
             }
         };

@@ -62,6 +62,8 @@ pub struct Options {
     pub admin_token: Option<String>,
     /// Origins allowed to write, besides the service's own.
     pub cors_origins: Vec<String>,
+    /// The service's own origins (`--public-origins`; empty: the default).
+    pub public_origins: Vec<String>,
     /// Proxies whose X-Forwarded-For is believed.
     pub trusted_proxies: Vec<String>,
     /// Seconds an Idempotency-Key is kept.
@@ -100,6 +102,7 @@ impl Default for Options {
             vote_window: 0,
             admin_token: Some(ADMIN_TOKEN.into()),
             cors_origins: Vec::new(),
+            public_origins: Vec::new(),
             trusted_proxies: Vec::new(),
             idempotency_ttl: 86_400,
         }
@@ -320,6 +323,7 @@ impl TestApp {
             read_deadline_ms: options.read_deadline_ms,
             store_fault_file: None,
             cors_origins: options.cors_origins.clone(),
+            public_origins: options.public_origins.clone(),
             trusted_proxies: options
                 .trusted_proxies
                 .iter()

@@ -25,6 +25,6 @@ pub use client::{
     helpful_votes, meta_total, one_connection_per_worker, parse_response, request, request_fails,
     send_raw,
 };
-pub use oracle::{review_ids, visible_reviews};
+pub use oracle::{characteristics, review_ids, visible_reviews};
 pub use process::Proc;
 pub use redis::{RedisCluster, RedisServer};

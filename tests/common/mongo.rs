@@ -43,3 +43,17 @@ pub fn seeded_database_uri(purpose: &str, records: &str) -> String {
     );
     uri
 }
+
+/// Drops the database `uri` names (what a test made for itself).
+#[cfg(feature = "mongodb")]
+pub async fn drop_database(uri: &str) {
+    let client = mongodb::Client::with_uri_str(uri)
+        .await
+        .expect("MongoDB reachable");
+    client
+        .default_database()
+        .expect("the URI names a database")
+        .drop()
+        .await
+        .expect("the test's database drops");
+}

@@ -58,6 +58,27 @@ impl Proc {
     /// set them, the write limits and one-vote-per-client are off: most
     /// tests write far faster than a shopper, all from one address.
     pub fn serve(dir: &Path, args: &[&str]) -> (Proc, SocketAddr) {
+        Proc::serve_with_log(dir, args, "info")
+    }
+
+    /// `reviews --workers <workers> --redis-url <url> --l1-capacity-mb 0`
+    /// (every read goes to Redis), logging as a deployment does (the
+    /// default filter: `info`, no access log), as [`Proc::serve`].
+    pub fn serve_on_redis(dir: &Path, workers: u32, url: &str) -> (Proc, SocketAddr) {
+        let workers = workers.to_string();
+        let args = [
+            "--workers",
+            &workers,
+            "--redis-url",
+            url,
+            "--l1-capacity-mb",
+            "0",
+        ];
+        Proc::serve_with_log(dir, &args, reviews::telemetry::DEFAULT_FILTER)
+    }
+
+    /// As [`Proc::serve`], with `RUST_LOG` set to `filter`.
+    pub fn serve_with_log(dir: &Path, args: &[&str], filter: &str) -> (Proc, SocketAddr) {
         let data = dir.join("data");
         let mut all = vec![
             "--listen",
@@ -74,7 +95,7 @@ impl Proc {
             }
         }
         all.extend(args);
-        let mut proc = Proc::start(env!("CARGO_BIN_EXE_reviews"), &all, dir);
+        let mut proc = Proc::start_with_log(env!("CARGO_BIN_EXE_reviews"), &all, dir, filter);
         let addr = proc.wait_listening(Duration::from_secs(60));
         (proc, addr)
     }

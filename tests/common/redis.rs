@@ -1,5 +1,6 @@
 //! A real `redis-server`, started and stopped by the test that owns it, and
-//! a real 3-master Redis Cluster made of three of them.
+//! a real Redis Cluster made of several: three masters, alone or each with
+//! a replica.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -148,7 +149,7 @@ impl Drop for RedisServer {
     }
 }
 
-/// A real Redis Cluster of three masters (no replicas): three
+/// A real Redis Cluster of three masters, alone or each with a replica:
 /// `redis-server --cluster-enabled yes` on free ports, each in its own temp
 /// dir, joined by `redis-cli --cluster create`.
 pub struct RedisCluster {
@@ -156,26 +157,59 @@ pub struct RedisCluster {
 }
 
 impl RedisCluster {
-    /// Starts the three masters, forms the cluster (16,384 slots split
-    /// three ways) and waits until every node says it is ok. A node that
-    /// stops answering is marked failed after one second.
+    /// Three masters and no replicas (16,384 slots split three ways), up
+    /// when every node says the cluster is ok. A node that stops answering
+    /// is marked failed after one second; with a master lost, the cluster
+    /// refuses every command (`cluster-require-full-coverage yes`).
     pub fn start() -> RedisCluster {
-        let nodes: Vec<RedisServer> = (0..3)
+        RedisCluster::create(3, 0, &["--cluster-node-timeout", "1000"])
+    }
+
+    /// Three masters each with a replica, as this service's deployment
+    /// advice has it (`deploy/README.md`): a master that stops answering is
+    /// marked failed after `cluster-node-timeout` 2000 ms, then its replica
+    /// takes its slots; meanwhile the other masters go on serving theirs
+    /// (`cluster-require-full-coverage no`). Up when every node says the
+    /// cluster is ok and every replica is in sync with its master.
+    pub fn start_with_replicas() -> RedisCluster {
+        let cluster = RedisCluster::create(
+            6,
+            1,
+            &[
+                "--cluster-node-timeout",
+                "2000",
+                "--cluster-require-full-coverage",
+                "no",
+            ],
+        );
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !cluster.live().all(|n| {
+            let info = n.info("replication");
+            info.contains("role:master") || info.contains("master_link_status:up")
+        }) || cluster.masters().len() != 3
+        {
+            assert!(Instant::now() < deadline, "the replicas did not sync");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        cluster
+    }
+
+    /// `count` nodes with `extra` arguments, `replicas` per master.
+    fn create(count: usize, replicas: usize, extra: &[&str]) -> RedisCluster {
+        let nodes: Vec<RedisServer> = (0..count)
             .map(|_| {
-                RedisServer::start_with(
-                    [
-                        "--cluster-enabled",
-                        "yes",
-                        "--cluster-config-file",
-                        "nodes.conf",
-                        "--cluster-node-timeout",
-                        "1000",
-                        "--cluster-port",
-                        &free_port().to_string(),
-                    ]
-                    .map(String::from)
-                    .to_vec(),
-                )
+                let mut args: Vec<String> = [
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    "nodes.conf",
+                    "--cluster-port",
+                    &free_port().to_string(),
+                ]
+                .map(String::from)
+                .to_vec();
+                args.extend(extra.iter().map(|a| a.to_string()));
+                RedisServer::start_with(args)
             })
             .collect();
         let addrs: Vec<String> = nodes
@@ -185,7 +219,7 @@ impl RedisCluster {
         let out = Command::new("redis-cli")
             .args(["--cluster", "create"])
             .args(&addrs)
-            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .args(["--cluster-replicas", &replicas.to_string(), "--cluster-yes"])
             .output()
             .expect("redis-cli must be installed for these tests (scripts/test.sh installs redis-tools)");
         assert!(
@@ -204,6 +238,22 @@ impl RedisCluster {
             std::thread::sleep(Duration::from_millis(50));
         }
         cluster
+    }
+
+    /// The live nodes that say they are masters, by index.
+    pub fn masters(&self) -> Vec<usize> {
+        (0..self.nodes.len())
+            .filter(|&i| {
+                self.nodes[i].child.is_some()
+                    && self.nodes[i].info("replication").contains("role:master")
+            })
+            .collect()
+    }
+
+    /// `CLUSTER NODES` as the first live node sees it.
+    pub fn nodes_view(&self) -> String {
+        let node = self.live().next().expect("a live node");
+        redis_cli(node.port, &["cluster", "nodes"])
     }
 
     /// What `--redis-url` is given: every node's URL, comma-separated.
@@ -247,34 +297,142 @@ impl RedisCluster {
         }
     }
 
+    /// Moves every slot of node `from` to node `to`, keys and all
+    /// (`redis-cli --cluster reshard`), as an operator rebalancing does.
+    pub fn move_slots(&self, from: usize, to: usize) {
+        let id = |i: usize| {
+            redis_cli(self.nodes[i].port, &["cluster", "myid"])
+                .trim()
+                .to_string()
+        };
+        let owned: usize = redis_cli(self.nodes[from].port, &["cluster", "nodes"])
+            .lines()
+            .find(|l| l.contains("myself"))
+            .map(|l| {
+                l.split_whitespace()
+                    .skip(8)
+                    .filter_map(|r| {
+                        let (a, b) = r.split_once('-').unwrap_or((r, r));
+                        Some(b.parse::<usize>().ok()? - a.parse::<usize>().ok()? + 1)
+                    })
+                    .sum()
+            })
+            .unwrap_or(0);
+        let out = Command::new("redis-cli")
+            .args([
+                "--cluster",
+                "reshard",
+                &format!("127.0.0.1:{}", self.nodes[from].port),
+            ])
+            .args(["--cluster-from", &id(from), "--cluster-to", &id(to)])
+            .args(["--cluster-slots", &owned.to_string(), "--cluster-yes"])
+            .output()
+            .expect("redis-cli runs");
+        assert!(
+            out.status.success(),
+            "redis-cli --cluster reshard: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// The ports of the live nodes.
+    pub fn live_ports(&self) -> Vec<u16> {
+        self.live().map(|n| n.port).collect()
+    }
+
     /// Commands processed by every live node (`INFO stats`), summed.
     pub fn commands_processed(&self) -> u64 {
         self.live().map(RedisServer::commands_processed).sum()
     }
 }
 
+/// What `redis-cli -p port args…` prints (empty when it cannot run).
+fn redis_cli(port: u16, args: &[&str]) -> String {
+    Command::new("redis-cli")
+        .args(["-p", &port.to_string()])
+        .args(args)
+        .output()
+        .map(|out| String::from_utf8_lossy(&out.stdout).into_owned())
+        .unwrap_or_default()
+}
+
 impl RedisServer {
     /// `cluster_state` from `CLUSTER INFO`.
     fn cluster_state(&self) -> Option<String> {
-        let out = Command::new("redis-cli")
-            .args(["-p", &self.port.to_string(), "cluster", "info"])
-            .output()
-            .ok()?;
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let text = redis_cli(self.port, &["cluster", "info"]);
         let line = text.lines().find(|l| l.starts_with("cluster_state:"))?;
         Some(line.trim_start_matches("cluster_state:").trim().to_string())
     }
 
+    /// A section of `INFO`, as text.
+    pub fn info(&self, section: &str) -> String {
+        redis_cli(self.port, &["info", section])
+    }
+
+    /// The keys matching `pattern` (`KEYS`), by name.
+    pub fn keys(&self, pattern: &str) -> Vec<String> {
+        redis_cli(self.port, &["keys", pattern])
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+
     /// `total_commands_processed` from `INFO stats`.
     pub fn commands_processed(&self) -> u64 {
-        let out = Command::new("redis-cli")
-            .args(["-p", &self.port.to_string(), "info", "stats"])
-            .output()
-            .expect("redis-cli runs");
-        String::from_utf8_lossy(&out.stdout)
+        self.info("stats")
             .lines()
             .find_map(|l| l.strip_prefix("total_commands_processed:"))
             .and_then(|n| n.trim().parse().ok())
             .unwrap_or(0)
+    }
+}
+
+/// When a lost master's failover happened, as the cluster told it.
+#[derive(Debug, Clone, Copy)]
+pub struct Failover {
+    /// The cluster agreed the master had failed (its `fail` flag).
+    pub failed: Instant,
+    /// Its replica took its slots.
+    pub promoted: Instant,
+}
+
+/// Watches `CLUSTER NODES` on the nodes at `ports` (polling every 20 ms)
+/// until the master at `127.0.0.1:<victim>` is flagged failed and then
+/// serves no slot any more, at most `within`.
+pub fn watch_failover(ports: &[u16], victim: u16, within: Duration) -> Failover {
+    let deadline = Instant::now() + within;
+    let name = format!("127.0.0.1:{victim}@");
+    let mut failed = None;
+    loop {
+        let view = ports
+            .iter()
+            .map(|&p| redis_cli(p, &["cluster", "nodes"]))
+            .find(|v| !v.is_empty())
+            .unwrap_or_default();
+        if let Some(line) = view.lines().find(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .is_some_and(|a| a.starts_with(&name))
+        }) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            if failed.is_none() && fields[2].split(',').any(|f| f == "fail") {
+                failed = Some(Instant::now());
+            }
+            if let Some(failed) = failed
+                && fields.len() <= 8
+            {
+                return Failover {
+                    failed,
+                    promoted: Instant::now(),
+                };
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no failover of :{victim} within {within:?}: {view}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
     }
 }

@@ -1,18 +1,42 @@
 // Drives the storefront page in headless Chromium against a real server and
 // checks what a shopper sees against the API's own answers.
-//   node tests/e2e/storefront.mjs http://127.0.0.1:PORT http://127.0.0.1:DOWN SCREENSHOT.png http://localhost:OTHER
+//   node tests/e2e/storefront.mjs http://127.0.0.1:PORT http://127.0.0.1:DOWN SCREENSHOT.png \
+//     http://localhost:OTHER ADMIN_TOKEN SCALES_JSON
 // DOWN is a server whose store fails (every read is a 503); OTHER serves the
-// same data under another origin. PORT's server lists both in --cors-origins.
-// Next to SCREENSHOT.png (a desktop-width page) it leaves SCREENSHOT-phone.png
-// and SCREENSHOT-filtered.png (the widget filtered by a star and a word).
+// same data under another origin. PORT's server lists both in --cors-origins
+// and takes ADMIN_TOKEN on its admin routes. SCALES_JSON names the five
+// labels of each characteristic's scale as the service defines them.
+// Next to SCREENSHOT.png (a desktop-width page) it leaves SCREENSHOT-phone.png,
+// SCREENSHOT-filtered.png (the widget filtered by a star and a word) and
+// SCREENSHOT-characteristics.png (the product breakdown, a seller's response,
+// and the form's characteristic questions with the API's refusal of one).
+// It ends with an Atelier front end's calls made in the browser (the Atelier
+// routes: the list, meta and its breakdown, a post, a vote, a report).
 import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
 
-const [base, down, screenshot, other] = process.argv.slice(2);
+const [base, down, screenshot, other, adminToken, scalesJson] = process.argv.slice(2);
+const scales = JSON.parse(scalesJson);
 const api = async (path, init) => {
   const res = await fetch(base + path, init);
   return { status: res.status, body: res.status === 204 ? null : await res.json() };
 };
+const json = (method, body, headers = {}) => ({
+  method, headers: { 'Content-Type': 'application/json', ...headers }, body: JSON.stringify(body),
+});
+/** What the widget says of a characteristic's average (docs: README, "Try it"): "Size: 3.2 of 5, between Perfect and ½ a size too big". */
+const scaleText = (name, average) => {
+  if (average == null) return `${name}: no ratings yet`;
+  const shown = Math.round(average * 10) / 10;
+  const low = Math.floor(shown);
+  const where = low === shown ? scales[name][low - 1] : `between ${scales[name][low - 1]} and ${scales[name][low]}`;
+  return `${name}: ${shown.toFixed(1)} of 5, ${where}`;
+};
+/** A native meta average (2 decimals) of `sum` over `count`, as the service rounds it. */
+const average2 = (sum, count) => Math.round((sum * 100) / count) / 100;
+/** Each characteristic's exact sum, from the Atelier meta's 16-decimal averages and the native counts. */
+const sums = (atelierMeta, nativeMeta) => Object.fromEntries(Object.entries(nativeMeta.characteristics)
+  .map(([name, c]) => [name, c.count ? Math.round(parseFloat(atelierMeta.characteristics[name].value) * c.count) : 0]));
 const step = (name) => console.log(`e2e: ${name}`);
 
 // Words as the API matches `q` (docs/api.md): apostrophes and accents
@@ -53,6 +77,36 @@ try {
   const shownStars = () => page.$$eval('#reviews li[data-review-id] .meta-line .stars', (els) => els.map((e) => Number(e.getAttribute('aria-label')[0])));
   const pressed = () => page.$$eval('#histogram button[data-stars]', (els) => Object.fromEntries(els.map((e) => [e.dataset.stars, e.getAttribute('aria-pressed')])));
   const nonePressed = { 1: 'false', 2: 'false', 3: 'false', 4: 'false', 5: 'false' };
+  /** The product breakdown as `p` shows it, with where each marker sits on its track (0 to 1). */
+  const breakdownOf = (p) => p.$$eval('#characteristics li', (els) => els.map((e) => {
+    const marker = e.querySelector('.marker');
+    const track = e.querySelector('.track').getBoundingClientRect();
+    const m = marker && marker.getBoundingClientRect();
+    return {
+      name: e.dataset.name, id: Number(e.dataset.id), count: Number(e.dataset.count),
+      average: e.dataset.average === '' ? null : Number(e.dataset.average),
+      shown: e.querySelector('.characteristic-average').textContent,
+      role: e.querySelector('.scale').getAttribute('role'),
+      alt: e.querySelector('.scale').getAttribute('aria-label'),
+      ends: [...e.querySelectorAll('.scale-ends span')].map((s) => s.textContent),
+      at: m ? (m.left + m.width / 2 - track.left) / track.width : null,
+      visible: track.width > 0,
+    };
+  }));
+  /** Checks a breakdown against a native meta's characteristics. */
+  const assertBreakdown = (shown, meta) => {
+    assert.deepEqual(shown.map((c) => c.name), Object.keys(meta.characteristics), 'every characteristic, in the order of /meta');
+    for (const c of shown) {
+      const want = meta.characteristics[c.name];
+      assert.deepEqual([c.id, c.average, c.count], [want.id, want.average, want.count], c.name);
+      assert.equal(c.shown, want.average == null ? 'No ratings yet' : (Math.round(want.average * 10) / 10).toFixed(1));
+      assert.equal(c.role, 'img');
+      assert.equal(c.alt, scaleText(c.name, want.average), 'the text alternative');
+      assert.deepEqual(c.ends, [scales[c.name][0], scales[c.name][4]], `${c.name}: the labels of the two ends`);
+      assert.ok(c.visible);
+      if (want.average != null) assert.ok(Math.abs(c.at - (want.average - 1) / 4) < 0.01, `${c.name}: marker at ${c.at} for ${want.average}`);
+    }
+  };
   /** Clicks "More reviews" until every review of the view shows (at most `pages` pages). */
   const pageToEnd = async (pages) => {
     for (let i = 1; i < pages && await page.isVisible('#more'); i++) {
@@ -142,6 +196,13 @@ try {
   assert.ok(product, 'a product with photos on its first page and 1-star reviews');
   const target = (await api(`/products/${product}`)).body;
 
+  // The seller answers a review of the first page that has no answer yet.
+  const answered = (await api(`/reviews/${product}?count=5&sort=relevant`)).body.results.find((r) => !r.response);
+  assert.ok(answered, 'a review without a response on the first page');
+  const answer = 'Thank you, Zoë — we’re glad it fits. Our care guide is at example.com/care.';
+  const admin = { Authorization: `Bearer ${adminToken}` };
+  assert.equal((await api(`/admin/reviews/${answered.review_id}/response`, json('PUT', { response: answer }, admin))).status, 204);
+
   step(`search a product by name (${target.name})`);
   await page.goto(`${base}/`);
   await page.waitForSelector('#reviews li[data-review-id]'); // the default product
@@ -180,6 +241,28 @@ try {
   const pct = Math.round((100 * meta.recommended.true) / meta.total);
   assert.equal(await page.textContent('#recommended'), `${pct}% recommend this product`);
 
+  step('the product breakdown matches /meta: names, averages, markers, labels and text alternatives');
+  const characteristics = Object.entries(meta.characteristics).map(([name, c]) => ({ name, ...c }));
+  assert.ok(characteristics.length >= 3 && characteristics.length <= 4, JSON.stringify(meta.characteristics));
+  assert.ok(characteristics.every((c) => c.count > 0), 'generated reviews rate every characteristic');
+  assertBreakdown(await breakdownOf(page), meta);
+  assert.equal(await page.textContent('#breakdown-title'), 'Product breakdown');
+
+  step('the form asks for each characteristic: five labelled, required radio choices');
+  const groups = await page.$$eval('#f-characteristics fieldset', (els) => els.map((g) => ({
+    id: Number(g.dataset.id), legend: g.querySelector('legend').textContent, role: g.getAttribute('role'),
+    required: g.getAttribute('aria-required'),
+    name: document.getElementById(g.getAttribute('aria-labelledby')).textContent,
+    choices: [...g.querySelectorAll('label')].map((l) => {
+      const input = l.querySelector('input[type=radio]');
+      return [input.value, l.querySelector('.choice-label').textContent, input.required, input.checked];
+    }),
+  })));
+  assert.deepEqual(groups, characteristics.map((c) => ({
+    id: c.id, legend: `${c.name} (required)`, role: 'radiogroup', required: 'true', name: `${c.name} (required)`,
+    choices: scales[c.name].map((label, i) => [String(i + 1), label, true, false]),
+  })));
+
   step('the first reviews match the API, in order, photos included');
   const relevant = (await api(`/reviews/${product}?count=5&sort=relevant`)).body;
   assert.deepEqual(await reviewIds(), relevant.results.map((r) => r.review_id));
@@ -188,6 +271,13 @@ try {
   assert.equal(await firstCard.locator('h4').textContent(), first.summary);
   assert.equal(await firstCard.locator('.body').textContent(), first.body);
   const withPhotos = relevant.results.find((r) => r.photos.length);
+
+  step('the seller\'s response shows under its review as "Response from the seller"');
+  const responses = await page.$$eval('#reviews li[data-review-id]', (els) => els.map((e) => [Number(e.dataset.reviewId),
+    e.querySelector('.response') && [e.querySelector('.response-title').textContent, e.querySelector('.response-text').textContent,
+      e.querySelector('.response').previousElementSibling.matches('.body, .photos')]]));
+  assert.deepEqual(responses, relevant.results.map((r) => [r.review_id, r.response && ['Response from the seller', r.response, true]]));
+  assert.deepEqual(responses.find(([id]) => id === answered.review_id)[1], ['Response from the seller', answer, true]);
   const shown = await images(`#reviews li[data-review-id="${withPhotos.review_id}"] .photos img`);
   assert.deepEqual(shown.map((i) => i.src), withPhotos.photos.map((p) => new URL(p.url, `${base}/`).href));
 
@@ -412,11 +502,82 @@ try {
   assert.equal(message, expected.body.error);
   assert.equal(await page.getAttribute('#f-body', 'aria-invalid'), 'true');
 
-  step('a valid review appears, its photo at the URL the shopper gave');
+  step('keyboard: Tab from the star rating reaches the first characteristic; arrows choose');
+  const checkedIn = (id) => page.evaluate((n) => document.querySelector(`input[name="ch-${n}"]:checked`)?.value ?? null, id);
+  await page.focus('#review-form input[name=rating]:checked');
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.name), `ch-${characteristics[0].id}`);
+  await page.keyboard.press('Space');
+  assert.equal(await checkedIn(characteristics[0].id), '1');
+  await page.keyboard.press('ArrowRight');
+  assert.equal(await checkedIn(characteristics[0].id), '2');
+
+  // Ratings far from the averages, so the meta visibly moves.
+  const given = characteristics.map((c, i) => [c, [1, 5, 2, 4][i]]);
+  const last = characteristics[characteristics.length - 1];
+  step(`a review without a rating of ${last.name} gets the API's 422 next to that group`);
   const body = 'Lovely fit and the fabric feels sturdy after a month of wear. Would happily buy it again.';
-  const given = pictures[pictures.length - 1].src; // an absolute URL that serves an image
   await page.fill('#f-body', body);
-  await page.fill('#f-photos', given);
+  for (const [c, v] of given.slice(0, -1)) await page.check(`input[name="ch-${c.id}"][value="${v}"]`);
+  const [refusedPost] = await Promise.all([
+    page.waitForResponse((r) => r.request().method() === 'POST'),
+    page.click('#review-form button[type=submit]'),
+  ]);
+  assert.equal(refusedPost.status(), 422);
+  assert.deepEqual(JSON.parse(refusedPost.request().postData()).characteristics,
+    Object.fromEntries(given.slice(0, -1).map(([c, v]) => [String(c.id), v])), 'posted by id');
+  const missing = await api(`/reviews/${product}`, json('POST', {
+    rating: 5, summary: 'Great', body, recommend: true, name: 'Mia', email: 'mia@example.com', photos: [],
+    characteristics: Object.fromEntries(given.slice(0, -1).map(([c, v]) => [String(c.id), v])),
+  }));
+  assert.equal(missing.status, 422);
+  assert.match(missing.body.error, new RegExp(`^characteristics: missing a rating of ${last.id} \\(${last.name}\\)`));
+  const lastGroup = `#f-characteristics fieldset[data-id="${last.id}"]`;
+  await page.waitForFunction((g) => document.querySelector(`${g} .field-error`).textContent.length > 0, lastGroup);
+  assert.equal(await page.textContent(`${lastGroup} .field-error`), missing.body.error, 'the API message, next to its group');
+  assert.equal(await page.getAttribute(lastGroup, 'aria-invalid'), 'true');
+  assert.equal(await page.getAttribute(lastGroup, 'aria-describedby'), `ch-${last.id}-error`);
+  assert.equal(await page.textContent('#form-error'), `Please check your rating of ${last.name} above.`);
+  for (const [c] of given.slice(0, -1)) {
+    assert.equal(await page.textContent(`#f-characteristics fieldset[data-id="${c.id}"] .field-error`), '');
+  }
+  assert.equal(await page.evaluate(() => document.activeElement.name), `ch-${last.id}`, 'focus moves to that group');
+  assert.equal((await api(`/reviews/${product}/meta`)).body.total, meta.total, 'nothing was written');
+
+  step('screenshot of the breakdown, a seller\'s response and the form\'s characteristics');
+  const characteristicsShot = screenshot.replace(/\.png$/, '-characteristics.png');
+  await page.setViewportSize({ width: 1280, height: 1000 });
+  await page.selectOption('#sort', 'relevant');
+  await page.waitForFunction((id) => document.querySelector(`#reviews li[data-review-id="${id}"] .response`)
+    && document.querySelector('#reviews').getAttribute('aria-busy') === 'false', answered.review_id);
+  await images('#widget img');
+  await page.locator('#widget').screenshot({ path: characteristicsShot });
+  await page.setViewportSize({ width: 390, height: 1400 });
+  step(`screenshot of the breakdown and the form: ${characteristicsShot}`);
+
+  step('a response the seller clears is gone from the page');
+  assert.equal((await api(`/admin/reviews/${answered.review_id}/response`, json('PUT', { response: null }, admin))).status, 204);
+  await page.selectOption('#sort', 'newest');
+  await page.selectOption('#sort', 'relevant');
+  await page.waitForFunction((id) => document.querySelector(`#reviews li[data-review-id="${id}"]`)
+    && !document.querySelector(`#reviews li[data-review-id="${id}"] .response`)
+    && document.querySelector('#reviews').getAttribute('aria-busy') === 'false', answered.review_id);
+  await page.selectOption('#sort', 'newest');
+  await shows([...newest.results, ...second.results].slice(0, 5).map((r) => r.review_id), 'back to newest');
+
+  // The arrow keys rate the group the API named; its error goes.
+  await page.focus(`${lastGroup} input[value="1"]`);
+  await page.keyboard.press('Space');
+  for (let i = 1; i < given[given.length - 1][1]; i++) await page.keyboard.press('ArrowRight');
+  assert.equal(await checkedIn(last.id), String(given[given.length - 1][1]));
+  assert.equal(await page.getAttribute(lastGroup, 'aria-invalid'), null);
+  assert.equal(await page.textContent(`${lastGroup} .field-error`), '');
+
+  step('a valid review appears, its photo at the URL the shopper gave; the breakdown counts its ratings');
+  const atelierBefore = (await api(`/reviews/meta?product_id=${product}`)).body;
+  const sumsBefore = sums(atelierBefore, meta);
+  const photoUrl = pictures[pictures.length - 1].src; // an absolute URL that serves an image
+  await page.fill('#f-photos', photoUrl);
   const reads = [];
   page.on('request', (r) => { if (r.method() === 'GET') reads.push(r.url()); });
   const [postAnswer] = await Promise.all([
@@ -432,6 +593,8 @@ try {
       reads.some((u) => u.includes(`/reviews/${product}?`) && u.includes(asked)),
     `the widget reads its own write back with min_version: ${reads.join(' ')}`,
   );
+  assert.deepEqual(JSON.parse(postAnswer.request().postData()).characteristics,
+    Object.fromEntries(given.map(([c, v]) => [String(c.id), v])), 'every characteristic, by id');
   const top = page.locator('#reviews li[data-review-id]').first();
   assert.equal(await top.locator('.body').textContent(), body);
   assert.match(await top.locator('.meta-line').textContent(), /Mia/);
@@ -439,10 +602,20 @@ try {
   assert.equal(await page.textContent('#form-error'), '');
   const topId = await top.getAttribute('data-review-id');
   const [posted] = await images(`#reviews li[data-review-id="${topId}"] .photos img`);
-  assert.equal(posted.src, given);
+  assert.equal(posted.src, photoUrl);
   assert.ok(posted.width > 0);
   const stored = (await api(`/reviews/${product}?count=1&sort=newest`)).body.results[0];
-  assert.deepEqual(stored.photos.map((p) => p.url), [given], 'the API keeps the URL as given');
+  assert.deepEqual(stored.photos.map((p) => p.url), [photoUrl], 'the API keeps the URL as given');
+  assert.deepEqual(stored.characteristics, Object.fromEntries(given.map(([c, v]) => [c.name, v])), 'the review keeps its ratings');
+  const metaAfter = (await api(`/reviews/${product}/meta`)).body;
+  for (const [c, v] of given) {
+    const moved = metaAfter.characteristics[c.name];
+    assert.equal(moved.count, c.count + 1, `${c.name}: one more rating`);
+    assert.equal(moved.average, average2(sumsBefore[c.name] + v, c.count + 1), `${c.name}: the average with ${v}`);
+  }
+  await page.waitForFunction((n) => document.querySelector('#characteristics li')?.dataset.count === String(n), characteristics[0].count + 1);
+  assertBreakdown(await breakdownOf(page), metaAfter);
+  assert.deepEqual(await page.$$eval('#f-characteristics input:checked', (els) => els.length), 0, 'the form is cleared');
 
   step('a star filter after a write reads at least that version (min_version) and shows the new review');
   const unfiltered = await reviewIds();
@@ -455,6 +628,107 @@ try {
   assert.equal(await page.textContent('#filter-summary'), `Showing 5-star reviews · ${meta.ratings['5'] + 1} of ${meta.total + 1}`);
   await page.click('#clear-filters');
   await shows(unfiltered, 'cleared after the write');
+
+  step('an Atelier front end in the browser: list, meta and its breakdown, a post, a vote, a report');
+  // As the surveyed front ends call the API: the whole list at once
+  // (count=100) sorted in the browser, meta's strings coerced with Number()
+  // and parseFloat(), a post by product_id and characteristic ids (numeric
+  // strings), and votes with a small JSON body.
+  const shopper = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+  shopper.on('pageerror', (e) => pageErrors.push(String(e)));
+  await shopper.goto(`${base}/?product=${product}`);
+  await shopper.waitForSelector('#reviews li[data-review-id]');
+  // Reads revalidate (`cache: 'no-cache'`): the answers carry max-age=10,
+  // so a browser would otherwise answer a read right after a write from
+  // its own cache, without asking.
+  const atelierRead = () => shopper.evaluate(async (id) => {
+    const get = async (path) => (await fetch(path, { cache: 'no-cache' })).json();
+    const list = await get(`/reviews/?product_id=${id}&count=100&sort=newest`);
+    const meta = await get(`/reviews/meta?product_id=${id}`);
+    const counts = Object.entries(meta.ratings).map(([stars, n]) => [Number(stars), Number(n)]);
+    const total = counts.reduce((sum, [, n]) => sum + n, 0);
+    const yes = Number(meta.recommended.true);
+    return {
+      list, meta, total,
+      average: counts.reduce((sum, [stars, n]) => sum + stars * n, 0) / total,
+      recommended: Math.round((100 * yes) / (yes + Number(meta.recommended.false))),
+      breakdown: Object.entries(meta.characteristics).map(([name, c]) => ({ name, id: c.id, value: parseFloat(c.value) })),
+    };
+  }, product);
+  const nativeNow = (await api(`/reviews/${product}/meta`)).body;
+  const before = await atelierRead();
+  assert.equal(before.list.product, String(product));
+  const nativeList = (await api(`/reviews/${product}?count=100&sort=newest`)).body.results;
+  assert.deepEqual(before.list.results.map((r) => r.review_id), nativeList.map((r) => r.review_id), 'the same reviews as the native list');
+  assert.equal(before.list.results.length, Math.min(100, nativeNow.total));
+  for (const r of before.list.results) {
+    assert.ok(typeof r.rating === 'number' && typeof r.helpfulness === 'number' && typeof r.recommend === 'boolean', JSON.stringify(r));
+    assert.ok([r.summary, r.body, r.reviewer_name].every((t) => typeof t === 'string'), JSON.stringify(r));
+    assert.ok(r.response === null || (typeof r.response === 'string' && r.response.length > 0), JSON.stringify(r));
+    assert.match(r.date, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z$/);
+    assert.equal(new Date(r.date).toISOString(), r.date);
+    assert.ok(r.photos.every((p) => typeof p.id === 'number' && typeof p.url === 'string'));
+  }
+  assert.equal(before.total, nativeNow.total);
+  assert.equal(Math.round(before.average * 100) / 100, nativeNow.average);
+  assert.equal(before.recommended, Math.round((100 * nativeNow.recommended.true) / nativeNow.total));
+  assert.deepEqual(before.breakdown.map((c) => [c.name, c.id, Math.round(c.value * 100) / 100]),
+    Object.entries(nativeNow.characteristics).map(([name, c]) => [name, c.id, c.average]), 'the breakdown a front end computes');
+  const widgetShows = await breakdownOf(shopper);
+  assert.deepEqual(widgetShows.map((c) => c.name), before.breakdown.map((c) => c.name));
+  for (const [i, c] of before.breakdown.entries()) {
+    // One decimal of the native two: within 0.055 of the exact average.
+    assert.ok(Math.abs(Number(widgetShows[i].shown) - c.value) <= 0.055, `${c.name}: the widget shows ${widgetShows[i].shown} for ${c.value}`);
+  }
+
+  const rated = Object.fromEntries(before.breakdown.map((c, i) => [String(c.id), String([5, 1, 4, 2][i])]));
+  const atelierBody = 'Posted the way an Atelier storefront posts it: no summary, ids and ratings as strings.';
+  const post = await shopper.evaluate(async (review) => {
+    const res = await fetch('/reviews', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(review) });
+    return { status: res.status, body: await res.json() };
+  }, {
+    product_id: String(product), rating: 3, summary: '', body: atelierBody, recommend: false,
+    name: 'atelier_shopper', email: 'atelier@example.com', photos: [], characteristics: rated,
+  });
+  assert.equal(post.status, 201, JSON.stringify(post.body));
+  const newId = post.body.review_id;
+  const afterPost = await atelierRead();
+  const mine = afterPost.list.results[0];
+  assert.deepEqual([mine.review_id, mine.rating, mine.summary, mine.body, mine.recommend, mine.helpfulness, mine.response, mine.photos],
+    [newId, 3, '', atelierBody, false, 0, null, []]);
+  assert.equal(afterPost.total, before.total + 1);
+  assert.equal(afterPost.meta.ratings['3'], String(Number(before.meta.ratings['3']) + 1), 'counts stay strings');
+  assert.equal(afterPost.meta.recommended.false, String(Number(before.meta.recommended.false) + 1));
+  const nativeSums = sums(before.meta, nativeNow);
+  for (const c of afterPost.breakdown) {
+    const n = nativeNow.characteristics[c.name].count;
+    const want = (nativeSums[c.name] + Number(rated[String(c.id)])) / (n + 1);
+    assert.ok(Math.abs(c.value - want) < 1e-12, `${c.name}: ${c.value} is ${want}`);
+  }
+
+  step('a review posted with an empty summary shows without a headline');
+  await shopper.selectOption('#sort', 'newest');
+  await shopper.waitForFunction((id) => document.querySelector('#reviews li[data-review-id]')?.dataset.reviewId === String(id)
+    && document.querySelector('#reviews').getAttribute('aria-busy') === 'false', newId);
+  const card = shopper.locator(`#reviews li[data-review-id="${newId}"]`);
+  assert.equal(await card.locator('h4').count(), 0, 'no empty headline');
+  assert.equal(await card.locator('.body').textContent(), atelierBody);
+  assert.match(await card.locator('.meta-line').textContent(), /atelier_shopper/);
+  assert.equal(await card.locator('.stars').getAttribute('aria-label'), '3 out of 5 stars');
+
+  step('helpful and report with small JSON bodies, as Atelier clients send them');
+  const put = (path, body) => shopper.evaluate(async ([p, b]) => {
+    const res = await fetch(p, { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(b) });
+    return res.status;
+  }, [path, body]);
+  assert.equal(await put(`/reviews/${newId}/helpful`, { helpfulness: mine.helpfulness + 1 }), 204);
+  const voted2 = (await atelierRead()).list.results.find((r) => r.review_id === newId);
+  assert.equal(voted2.helpfulness, 1, 'the vote counts once, the body ignored');
+  assert.equal(await put(`/reviews/${newId}/report`, { review_id: newId }), 204);
+  const afterReport = await atelierRead();
+  assert.ok(!afterReport.list.results.some((r) => r.review_id === newId), 'a reported review is gone from the list');
+  assert.deepEqual(afterReport.meta, before.meta, 'and from the meta: counts and averages as before the post');
+  await shopper.close();
 
   assert.deepEqual(pageErrors, [], 'no script errors');
   await page.evaluate(() => window.scrollTo(0, 0));

@@ -1,16 +1,21 @@
 //! The embedded store's compact binary encoding of a [`Review`].
 //!
 //! Layout (little-endian): product_id u64, date i64, helpfulness u32,
-//! rating u8, flags u8 (1 recommend, 2 reported, 4 has response), photo
-//! count u8; then u16-length-prefixed UTF-8: summary, body, reviewer_name,
-//! reviewer_email, (response); then per photo: id u64, u16-prefixed url.
-//! The review id is the key, not part of the value.
+//! rating u8, flags u8 (1 recommend, 2 reported, 4 has response, 8 rates
+//! characteristics), photo count u8; with flag 8, the characteristic
+//! ratings in 3 bytes (a nibble a kind, see
+//! [`CharacteristicRatings::pack`]); then u16-length-prefixed UTF-8:
+//! summary, body, reviewer_name, reviewer_email, (response); then per
+//! photo: id u64, u16-prefixed url. The review id is the key, not part of
+//! the value. Records written before characteristics lack flag 8 and its
+//! bytes, and read as rating none.
 
-use crate::model::{Photo, PhotoView, Review, ReviewView};
+use crate::model::{CharacteristicRatings, Photo, PhotoView, Review, ReviewView};
 
 const RECOMMEND: u8 = 1;
 const REPORTED: u8 = 2;
 const HAS_RESPONSE: u8 = 4;
+const HAS_CHARACTERISTICS: u8 = 8;
 /// Where the flags byte sits: after product_id, date, helpfulness, rating.
 const FLAGS_AT: usize = 8 + 8 + 4 + 1;
 
@@ -26,9 +31,17 @@ pub fn encode(r: &Review, out: &mut Vec<u8>) {
             HAS_RESPONSE
         } else {
             0
+        })
+        | (if r.characteristics.is_empty() {
+            0
+        } else {
+            HAS_CHARACTERISTICS
         });
     out.push(flags);
     out.push(r.photos.len() as u8);
+    if !r.characteristics.is_empty() {
+        out.extend_from_slice(&r.characteristics.pack());
+    }
     for s in [&r.summary, &r.body, &r.reviewer_name, &r.reviewer_email] {
         put_str(out, s);
     }
@@ -55,6 +68,10 @@ pub struct Head {
     pub reported: bool,
     /// Photos attached.
     pub photos: u8,
+    /// Its ratings of the product's characteristics.
+    pub characteristics: CharacteristicRatings,
+    /// Whether the reviewer recommends the product.
+    pub recommend: bool,
 }
 
 /// The [`Head`] of an encoded review, without decoding the rest; `None`
@@ -62,13 +79,81 @@ pub struct Head {
 pub fn head(bytes: &[u8]) -> Option<Head> {
     let date = bytes.get(8..16)?.try_into().ok()?;
     let helpfulness = bytes.get(16..20)?.try_into().ok()?;
+    let flags = *bytes.get(FLAGS_AT)?;
+    let characteristics = if flags & HAS_CHARACTERISTICS != 0 {
+        let packed = bytes.get(FLAGS_AT + 2..FLAGS_AT + 5)?.try_into().ok()?;
+        CharacteristicRatings::unpack(packed)
+    } else {
+        CharacteristicRatings::default()
+    };
     Some(Head {
         date: i64::from_le_bytes(date),
         helpfulness: u32::from_le_bytes(helpfulness),
         rating: *bytes.get(FLAGS_AT - 1)?,
-        reported: *bytes.get(FLAGS_AT)? & REPORTED != 0,
+        reported: flags & REPORTED != 0,
         photos: *bytes.get(FLAGS_AT + 1)?,
+        characteristics,
+        recommend: flags & RECOMMEND != 0,
     })
+}
+
+/// What an import joins to a review it stored without them: its ratings
+/// of the characteristics and its photos, as [`compose`] adds them (the
+/// ratings packed, then the photo count and each photo as a record holds
+/// it).
+pub fn extras(rated: &CharacteristicRatings, photos: &[Photo], out: &mut Vec<u8>) {
+    out.extend_from_slice(&rated.pack());
+    out.push(photos.len() as u8);
+    for p in photos {
+        out.extend_from_slice(&p.id.to_le_bytes());
+        put_str(out, &p.url);
+    }
+}
+
+/// Appends to `out` the record `base` with `extras` ([`extras`]) added, as
+/// [`encode`] would have written the whole review; `base` must have no
+/// photos and no characteristic ratings, unless `extras` is empty (then it
+/// is the whole record already).
+pub fn compose(base: &[u8], extras: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
+    if extras.is_empty() {
+        out.extend_from_slice(base);
+        return Ok(());
+    }
+    if base.len() < FLAGS_AT + 2
+        || base[FLAGS_AT + 1] != 0
+        || base[FLAGS_AT] & HAS_CHARACTERISTICS != 0
+    {
+        return Err("a record to compose has photos or ratings already".into());
+    }
+    let packed: [u8; 3] = extras
+        .get(..3)
+        .and_then(|p| p.try_into().ok())
+        .ok_or("extras truncated")?;
+    let count = *extras.get(3).ok_or("extras truncated")?;
+    let rated = packed != [0; 3];
+    out.extend_from_slice(&base[..FLAGS_AT]);
+    out.push(base[FLAGS_AT] | if rated { HAS_CHARACTERISTICS } else { 0 });
+    out.push(count);
+    if rated {
+        out.extend_from_slice(&packed);
+    }
+    out.extend_from_slice(&base[FLAGS_AT + 2..]);
+    out.extend_from_slice(&extras[4..]);
+    Ok(())
+}
+
+/// The characteristic ratings a record holds, if its flags say so.
+fn characteristics(r: &mut Reader<'_>, flags: u8) -> Result<CharacteristicRatings, String> {
+    Ok(if flags & HAS_CHARACTERISTICS != 0 {
+        CharacteristicRatings::unpack(r.array()?)
+    } else {
+        CharacteristicRatings::default()
+    })
+}
+
+/// The product of an encoded review; `None` for bytes too short.
+pub fn product_of(bytes: &[u8]) -> Option<u64> {
+    Some(u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?))
 }
 
 fn put_str(out: &mut Vec<u8>, s: &str) {
@@ -84,6 +169,7 @@ pub fn decode(review_id: u64, bytes: &[u8]) -> Result<Review, String> {
     let date = i64::from_le_bytes(r.array()?);
     let helpfulness = u32::from_le_bytes(r.array()?);
     let [rating, flags, photos] = r.array()?;
+    let characteristics = characteristics(&mut r, flags)?;
     let summary = r.string()?;
     let body = r.string()?;
     let reviewer_name = r.string()?;
@@ -119,6 +205,7 @@ pub fn decode(review_id: u64, bytes: &[u8]) -> Result<Review, String> {
         helpfulness,
         date,
         photos,
+        characteristics,
     })
 }
 
@@ -130,6 +217,7 @@ pub fn decode_view(review_id: u64, bytes: &[u8]) -> Result<ReviewView<'_>, Strin
     let date = i64::from_le_bytes(r.array()?);
     let helpfulness = u32::from_le_bytes(r.array()?);
     let [rating, flags, photos] = r.array()?;
+    let characteristics = characteristics(&mut r, flags)?;
     let summary = r.str()?;
     let body = r.str()?;
     let reviewer_name = r.str()?;
@@ -150,6 +238,7 @@ pub fn decode_view(review_id: u64, bytes: &[u8]) -> Result<ReviewView<'_>, Strin
         response,
         helpfulness,
         date,
+        characteristics,
         ..ReviewView::default()
     };
     if usize::from(photos) > view.photo_slots.len() {
@@ -217,7 +306,74 @@ mod tests {
                 (head.rating, usize::from(head.photos)),
                 (r.rating, r.photos.len())
             );
+            assert_eq!(head.characteristics, r.characteristics);
+            assert!(!r.characteristics.is_empty());
         }
+    }
+
+    #[test]
+    fn a_record_composed_from_its_base_and_extras_is_the_whole_review() {
+        let g = Generator::new(DataSet::new(7, 5_000, None));
+        let (mut whole, mut base, mut extra, mut composed) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for id in 1..=2_000 {
+            let r = g.record(id);
+            for r in [
+                r.clone(),
+                Review {
+                    photos: Vec::new(),
+                    ..r.clone()
+                },
+                Review {
+                    characteristics: Default::default(),
+                    ..r
+                },
+            ] {
+                whole.clear();
+                encode(&r, &mut whole);
+                let bare = Review {
+                    photos: Vec::new(),
+                    characteristics: Default::default(),
+                    ..r.clone()
+                };
+                base.clear();
+                encode(&bare, &mut base);
+                extra.clear();
+                if !r.photos.is_empty() || !r.characteristics.is_empty() {
+                    extras(&r.characteristics, &r.photos, &mut extra);
+                }
+                composed.clear();
+                compose(&base, &extra, &mut composed).unwrap();
+                assert_eq!(composed, whole, "review {id}");
+            }
+        }
+        let with_photos = (1..)
+            .map(|id| g.record(id))
+            .find(|r| !r.photos.is_empty())
+            .unwrap();
+        whole.clear();
+        encode(&with_photos, &mut whole);
+        extra.clear();
+        extras(
+            &with_photos.characteristics,
+            &with_photos.photos,
+            &mut extra,
+        );
+        assert!(
+            compose(&whole, &extra, &mut composed).is_err(),
+            "photos there already"
+        );
+    }
+
+    #[test]
+    fn records_written_before_characteristics_rate_none() {
+        let mut r = Generator::new(DataSet::new(7, 100, None)).record(3);
+        r.characteristics = Default::default();
+        let mut buf = Vec::new();
+        encode(&r, &mut buf);
+        assert_eq!(buf[FLAGS_AT] & HAS_CHARACTERISTICS, 0, "the older layout");
+        assert_eq!(decode(3, &buf).unwrap(), r);
+        assert!(head(&buf).unwrap().characteristics.is_empty());
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Key and value layouts of the record, index, meta and change databases.
 
-use crate::model::Meta;
+use crate::model::{Characteristic, Characteristics, Meta};
 use crate::store::StoreError;
 
 /// The key of a review in `records` and in `by_product`: product_id (u64
@@ -72,29 +72,58 @@ pub(super) fn decode_index(key: &[u8], value: &[u8]) -> Result<(u64, u8, i64, u3
     ))
 }
 
-pub(super) fn encode_meta(meta: &Meta) -> [u8; 28] {
-    let mut out = [0; 28];
+/// Bytes of one characteristic in a meta value: kind, id, sum, count.
+const SCALE_BYTES: usize = 1 + 8 + 8 + 8;
+
+/// A `meta` value: the seven counters (u32 LE: ratings 1..5, recommended,
+/// not), then each characteristic: kind (u8, its index), id, sum of
+/// ratings and count of ratings (u64 LE each). Values written before
+/// characteristics hold the counters alone.
+pub(super) fn encode_meta(meta: &Meta) -> Vec<u8> {
+    let scales = meta.characteristics.len();
+    let mut out = Vec::with_capacity(28 + scales * SCALE_BYTES);
     let fields = meta
         .ratings
         .iter()
         .chain([&meta.recommended, &meta.not_recommended]);
-    for (slot, value) in out.chunks_exact_mut(4).zip(fields) {
-        slot.copy_from_slice(&value.to_le_bytes());
+    for value in fields {
+        out.extend_from_slice(&value.to_le_bytes());
+    }
+    for s in meta.characteristics.iter() {
+        out.push(s.kind.index() as u8);
+        for n in [s.id, s.sum, s.count] {
+            out.extend_from_slice(&n.to_le_bytes());
+        }
     }
     out
 }
 
 pub(super) fn decode_meta(raw: &[u8]) -> Result<Meta, StoreError> {
-    if raw.len() != 28 {
-        return Err(StoreError::Corrupt("meta entry".into()));
+    let bad = || StoreError::Corrupt("meta entry".into());
+    if raw.len() < 28 || !(raw.len() - 28).is_multiple_of(SCALE_BYTES) {
+        return Err(bad());
     }
-    let mut fields = raw
+    let (counters, scales) = raw.split_at(28);
+    let mut fields = counters
         .chunks_exact(4)
         .map(|c| u32::from_le_bytes(c.try_into().unwrap()));
     let mut next = || fields.next().unwrap_or(0);
-    Ok(Meta {
+    let mut meta = Meta {
         ratings: [next(), next(), next(), next(), next()],
         recommended: next(),
         not_recommended: next(),
-    })
+        characteristics: Characteristics::default(),
+    };
+    for scale in scales.chunks_exact(SCALE_BYTES) {
+        let kind = Characteristic::ALL
+            .get(usize::from(scale[0]))
+            .copied()
+            .ok_or_else(bad)?;
+        let n = |at: usize| u64::from_le_bytes(scale[at..at + 8].try_into().unwrap());
+        meta.characteristics
+            .define(kind, n(1))
+            .map_err(|e| StoreError::Corrupt(format!("meta entry: {e}")))?;
+        meta.characteristics.set_sums(kind, n(9), n(17));
+    }
+    Ok(meta)
 }

@@ -9,12 +9,12 @@ use heed::{EnvFlags, PutFlags};
 
 use super::keys::{encode_meta, facet_key, index_value, review_key};
 use super::{
-    CHUNK, EmbeddedStore, INDEX_BATCH, KEY_COMPLETE, KEY_DATA_SET, KEY_FACET_INDEX, KEY_LOADED,
-    KEY_NEXT_ID, KEY_PRODUCTS, KEY_REPORTED_INDEX, codec,
+    CHUNK, EmbeddedStore, INDEX_BATCH, KEY_CHARACTERISTICS, KEY_COMPLETE, KEY_DATA_SET,
+    KEY_FACET_INDEX, KEY_LOADED, KEY_NEXT_ID, KEY_PRODUCTS, KEY_REPORTED_INDEX, codec,
 };
 use crate::generate::{DataSet, Generator};
 use crate::hash::mix;
-use crate::model::{Meta, Review};
+use crate::model::{CharacteristicRatings, Meta, Review};
 use crate::seeding::{self, Progress, Row};
 use crate::store::StoreError;
 use crate::store::load::{LoadOptions, LoadOutcome};
@@ -154,8 +154,23 @@ impl EmbeddedStore {
         })
     }
 
-    /// Builds `by_facet`, `meta`, `review_product` and `reported`, then
-    /// marks the load complete.
+    /// Every stored record's characteristic ratings, in key order (the
+    /// [`ByProduct`] order): read back from the records' heads, since they
+    /// follow each review's text, which only the records pass generates.
+    fn stored_ratings(&self) -> Result<Vec<[u8; 3]>, StoreError> {
+        let txn = self.env.read_txn()?;
+        let mut out = Vec::with_capacity(self.records.len(&txn)? as usize);
+        for item in self.records.iter(&txn)? {
+            let (_, raw) = item?;
+            let head = codec::head(raw).ok_or_else(|| StoreError::Corrupt("record".into()))?;
+            out.push(head.characteristics.pack());
+        }
+        Ok(out)
+    }
+
+    /// Builds `by_facet`, `meta` (every product's, with its
+    /// characteristics), `review_product` and `reported`, then marks the
+    /// load complete.
     fn build_index(
         &self,
         set: DataSet,
@@ -164,21 +179,35 @@ impl EmbeddedStore {
         progress: &mut dyn Progress,
     ) -> Result<(), StoreError> {
         progress.phase("index", set.records, 0);
+        let rated = self.stored_ratings()?;
+        if rated.len() != order.ids.len() {
+            return Err(StoreError::Corrupt(format!(
+                "{} records stored of {}",
+                rated.len(),
+                order.ids.len()
+            )));
+        }
+        let generator = Generator::new(set);
         let mut txn = self.env.write_txn()?;
         self.by_facet.clear(&mut txn)?;
         self.meta.clear(&mut txn)?;
         let mut in_txn = 0;
         let mut entries = Vec::new();
         for product in 1..=set.products as usize {
-            let mut meta = Meta::default();
+            let mut meta = Meta {
+                characteristics: generator.characteristics(product as u64),
+                ..Meta::default()
+            };
             let ids = order.of(product);
+            let first = order.starts[product] as usize;
             entries.clear();
-            for &id in ids {
+            for (&id, &packed) in ids.iter().zip(&rated[first..]) {
                 let row = rows[id as usize - 1];
                 if !row.visible {
                     continue;
                 }
-                meta.add(row.rating, row.recommend);
+                let ratings = CharacteristicRatings::unpack(packed);
+                meta.add(row.rating, row.recommend, &ratings);
                 let key = facet_key(product as u64, row.rating, row.photos, u64::from(id));
                 entries.push((key, index_value(i64::from(row.date), row.helpfulness)));
             }
@@ -187,11 +216,9 @@ impl EmbeddedStore {
                 self.by_facet
                     .put_with_flags(&mut txn, PutFlags::APPEND, key, value)?;
             }
-            if meta != Meta::default() {
-                let key = (product as u64).to_be_bytes();
-                self.meta
-                    .put_with_flags(&mut txn, PutFlags::APPEND, &key, &encode_meta(&meta))?;
-            }
+            let key = (product as u64).to_be_bytes();
+            self.meta
+                .put_with_flags(&mut txn, PutFlags::APPEND, &key, &encode_meta(&meta))?;
             in_txn += ids.len();
             progress.advance(ids.len() as u64);
             if in_txn >= INDEX_BATCH {
@@ -224,6 +251,8 @@ impl EmbeddedStore {
             .put(&mut txn, KEY_PRODUCTS, &set.products.to_be_bytes())?;
         self.info
             .put(&mut txn, KEY_FACET_INDEX, &1u64.to_be_bytes())?;
+        self.info
+            .put(&mut txn, KEY_CHARACTERISTICS, &1u64.to_be_bytes())?;
         self.info.put(&mut txn, KEY_COMPLETE, &1u64.to_be_bytes())?;
         txn.commit()?;
         Ok(())

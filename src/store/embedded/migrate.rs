@@ -14,6 +14,8 @@ use heed::PutFlags;
 
 use super::keys::review_key;
 use super::{Db, EmbeddedStore, KEY_COMPLETE, KEY_LOADED, KEY_MIGRATED, MIGRATE_BATCH};
+#[cfg(test)]
+use super::{codec, keys};
 use crate::store::StoreError;
 
 /// The older version's record database.
@@ -266,6 +268,98 @@ mod tests {
             .unwrap()
             .unwrap();
         assert!(older.is_empty(&txn).unwrap(), "the older index is emptied");
+    }
+
+    /// A store loaded before characteristics: records that rate none (no
+    /// flag 8), meta of the seven counters alone. On open each product is
+    /// given its characteristics, with nothing counted; the reviews read
+    /// as rating none, and a new review counts in.
+    #[test]
+    fn a_store_from_before_characteristics_has_them_defined_once_on_open() {
+        use crate::model::{CharacteristicRatings, NewReview};
+        use crate::store::{Outcome, Write, WriteGuard};
+        let (dir, store) = loaded();
+        let mut txn = store.env.write_txn().unwrap();
+        let records: Vec<_> = store
+            .records
+            .iter(&txn)
+            .unwrap()
+            .map(|item| item.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap())
+            .collect();
+        for (key, value) in records {
+            let mut review = codec::decode(keys::review_of(&key).unwrap(), &value).unwrap();
+            review.characteristics = CharacteristicRatings::default();
+            let mut older = Vec::new();
+            codec::encode(&review, &mut older);
+            store.records.put(&mut txn, &key, &older).unwrap();
+        }
+        let metas: Vec<_> = store
+            .meta
+            .iter(&txn)
+            .unwrap()
+            .map(|item| item.map(|(k, v)| (k.to_vec(), v[..28].to_vec())).unwrap())
+            .collect();
+        for (key, value) in metas {
+            store.meta.put(&mut txn, &key, &value).unwrap();
+        }
+        store
+            .info
+            .delete(&mut txn, super::super::KEY_CHARACTERISTICS)
+            .unwrap();
+        txn.commit().unwrap();
+        let product = 3;
+        let counted: Vec<_> = (1..=SET.products)
+            .map(|p| store.read_meta(p).unwrap().value.unwrap())
+            .collect();
+        assert!(
+            counted.iter().all(|m| m.characteristics.is_empty()),
+            "the older layout"
+        );
+        let before = counted[product as usize - 1];
+        drop(store);
+
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        let g = crate::generate::Generator::new(SET);
+        for (p, older) in (1..=SET.products).zip(&counted) {
+            let meta = store.read_meta(p).unwrap().value.unwrap();
+            assert_eq!(meta.characteristics, g.characteristics(p), "product {p}");
+            let counters = |m: &crate::model::Meta| (m.ratings, m.recommended, m.not_recommended);
+            assert_eq!(counters(&meta), counters(older), "product {p}'s counts");
+        }
+        let txn = store.env.read_txn().unwrap();
+        let review = store.find_review(&txn, 4_321).unwrap().unwrap();
+        assert!(
+            review.characteristics.is_empty(),
+            "stored reviews rate none"
+        );
+        drop(txn);
+        let scales = g.characteristics(product);
+        let new = NewReview {
+            rating: 4,
+            summary: "Good".into(),
+            body: "b".repeat(60),
+            recommend: true,
+            name: "Ana".into(),
+            email: "ana@example.com".into(),
+            photos: Vec::new(),
+            characteristics: scales.iter().map(|s| (s.id, 2)).collect(),
+        };
+        let write = Write::AddReview {
+            product_id: product,
+            review: new,
+        };
+        let outcome = store.write_once(write, &WriteGuard::default()).unwrap();
+        assert!(matches!(outcome, Outcome::Written(_)), "{outcome:?}");
+        let after = store.read_meta(product).unwrap().value.unwrap();
+        assert_eq!(after.total(), before.total() + 1);
+        for s in after.characteristics.iter() {
+            assert_eq!(
+                (s.sum, s.count),
+                (2, 1),
+                "only the new review counts in {}",
+                s.kind
+            );
+        }
     }
 
     #[test]

@@ -14,19 +14,23 @@
 //!   per kept rating and photo flag when filtered, so `rating=1` reads only
 //!   the product's 1-star entries), a partial sort, and a point read per
 //!   result;
-//! - `meta`: product_id (u64 BE) → the [`Meta`] counters (7 × u32 LE);
+//! - `meta`: product_id (u64 BE) → the [`Meta`] counters (7 × u32 LE) and
+//!   the product's characteristics with their sums (see `keys`);
 //! - `changes`: write sequence (u64 BE) → product_id (u64 BE), the last
 //!   `CHANGES_KEPT` writes, which every process polls to drop cached copies;
 //! - `reported`: review_id (u64 BE) → nothing, every reported review: what
 //!   a moderator lists (`GET /admin/reported`);
 //! - `expiring` and `expiry`: idempotency keys and helpful votes, each kept
 //!   until it expires (`expiring`);
-//! - `info`: what data set is loaded and how far (see [`LoadStatus`]), the
-//!   next review id, the last change sequence, whether `reported` is built.
+//! - `info`: what data set is loaded and how far (see [`LoadStatus`]; for
+//!   an import, the files it came from), the next review id, the last
+//!   change sequence, whether `reported`, `by_facet` and the products'
+//!   characteristics are there.
 //!
 //! Files: `read` (pages, meta, the change log, reported reviews), `write`
 //! (one transaction per write), `expiring` (records that guard writes),
-//! `load` (bulk load, index build), `keys` (key and value layouts),
+//! `load` (bulk load, index build), `import` (loading an import of reviews
+//! from files, and exporting), `keys` (key and value layouts),
 //! [`codec`] (a review's bytes), `products` (the data set products are
 //! rendered from).
 //!
@@ -52,6 +56,7 @@
 
 pub mod codec;
 mod expiring;
+mod import;
 mod keys;
 mod load;
 mod migrate;
@@ -84,6 +89,8 @@ const INDEX_BATCH: usize = 1 << 20;
 const MIGRATE_BATCH: usize = 100_000;
 
 const KEY_DATA_SET: &str = "data_set";
+/// Where an imported data set came from (see [`crate::store::load::Source`]).
+const KEY_SOURCE: &str = "source";
 const KEY_LOADED: &str = "loaded";
 const KEY_COMPLETE: &str = "complete";
 const KEY_NEXT_ID: &str = "next_review_id";
@@ -99,6 +106,9 @@ const KEY_REPORTED_INDEX: &str = "reported_index";
 /// Set once `by_facet` indexes every visible review (a store loaded by an
 /// older version has it built on open).
 const KEY_FACET_INDEX: &str = "facet_index";
+/// Set once every product's meta names its characteristics (a store loaded
+/// by an older version has them defined on open).
+const KEY_CHARACTERISTICS: &str = "characteristics";
 /// The index of older versions, keyed by product and review alone; emptied
 /// once `by_facet` is built.
 const OLDER_INDEX: &str = "by_product";
@@ -136,6 +146,27 @@ pub struct EmbeddedStore {
     _serving: Option<serving::Serving>,
 }
 
+/// The error for a data directory this process cannot open; refused
+/// permission names the user it runs as and the `chown` that fixes it (in
+/// the image, uid 10001 and a folder mounted over /data that root owns).
+pub(crate) fn data_dir_error(dir: &Path, e: &std::io::Error) -> StoreError {
+    cannot_open(dir, e, e.kind() == std::io::ErrorKind::PermissionDenied)
+}
+
+fn cannot_open(dir: &Path, e: &dyn std::fmt::Display, refused: bool) -> StoreError {
+    let mut message = format!("cannot open data dir {}: {e}", dir.display());
+    if refused {
+        // SAFETY: getuid and getgid cannot fail and touch no memory.
+        let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+        message.push_str(&format!(
+            "; this process runs as uid {uid} (gid {gid}) and must be able to write there: \
+             give it the directory (`chown {uid}:{gid} DIR`, on the host for a bind mount) \
+             or choose another with --data-dir"
+        ));
+    }
+    StoreError::Unavailable(message)
+}
+
 impl EmbeddedStore {
     /// Opens the store in `dir` to serve it: as [`EmbeddedStore::open`],
     /// holding the directory's serving lock while any clone of the store
@@ -150,10 +181,8 @@ impl EmbeddedStore {
 
     /// Opens (creating if needed) the store in `dir`.
     pub fn open(dir: &Path) -> Result<EmbeddedStore, StoreError> {
-        let fail = |e: &dyn std::fmt::Display| {
-            StoreError::Unavailable(format!("cannot open data dir {}: {e}", dir.display()))
-        };
-        std::fs::create_dir_all(dir).map_err(|e| fail(&e))?;
+        let fail = |e: &dyn std::fmt::Display| cannot_open(dir, e, false);
+        std::fs::create_dir_all(dir).map_err(|e| data_dir_error(dir, &e))?;
         // SAFETY: the environment is opened once per process (heed refuses a
         // second open of the same path) and its files are only ever changed
         // through LMDB.
@@ -164,7 +193,10 @@ impl EmbeddedStore {
                 .max_readers(1024)
                 .open(dir)
         }
-        .map_err(|e| fail(&e))?;
+        .map_err(|e| match &e {
+            heed::Error::Io(io) => data_dir_error(dir, io),
+            _ => fail(&e),
+        })?;
         let mut txn = env.write_txn().map_err(|e| fail(&e))?;
         let mut create = |name| env.create_database::<Bytes, Bytes>(&mut txn, Some(name));
         let (records, review_product) = (create("records"), create("review_product"));
@@ -196,6 +228,7 @@ impl EmbeddedStore {
         }
         store.build_reported_index()?;
         store.build_facet_index()?;
+        store.define_characteristics()?;
         match store.clear_stale_readers() {
             Ok(0) => {}
             Ok(n) => tracing::info!("cleared {n} stale LMDB reader slots"),
@@ -315,6 +348,57 @@ impl EmbeddedStore {
         Ok(())
     }
 
+    /// Gives every product its characteristics, once, for a complete data
+    /// set loaded before there were any: those the generator gives it, in
+    /// its meta, with nothing counted — the reviews already stored rate
+    /// none, so they count in no average; reviews written from now on rate
+    /// them all. In transactions of [`INDEX_BATCH`] products; one
+    /// interrupted goes on where it stopped (a product already given its
+    /// characteristics is left as it is).
+    fn define_characteristics(&self) -> Result<(), StoreError> {
+        let Some(set) = self.status()?.data_set else {
+            return Ok(());
+        };
+        let products = {
+            let txn = self.env.read_txn()?;
+            let complete = self.info_u64(&txn, KEY_COMPLETE)? == Some(1);
+            if !complete || self.info_u64(&txn, KEY_CHARACTERISTICS)?.is_some() {
+                return Ok(());
+            }
+            self.info_u64(&txn, KEY_PRODUCTS)?.unwrap_or(0)
+        };
+        tracing::info!(
+            "giving products their characteristics (once, for a store loaded by an older version)"
+        );
+        let generator = crate::generate::Generator::new(set);
+        let mut product = 1;
+        while product <= products {
+            let mut txn = self.env.write_txn()?;
+            if self.info_u64(&txn, KEY_CHARACTERISTICS)?.is_some() {
+                return Ok(()); // another process did it while this one waited
+            }
+            let last = (product + INDEX_BATCH as u64 - 1).min(products);
+            for p in product..=last {
+                let key = p.to_be_bytes();
+                let mut meta = match self.meta.get(&txn, &key)? {
+                    Some(raw) => keys::decode_meta(raw)?,
+                    None => Meta::default(),
+                };
+                if meta.characteristics.is_empty() {
+                    meta.characteristics = generator.characteristics(p);
+                    self.meta.put(&mut txn, &key, &keys::encode_meta(&meta))?;
+                }
+            }
+            if last == products {
+                self.info
+                    .put(&mut txn, KEY_CHARACTERISTICS, &1u64.to_be_bytes())?;
+            }
+            txn.commit()?;
+            product = last + 1;
+        }
+        Ok(())
+    }
+
     /// Deletes the store's files in `dir` (what `seed --drop` does). No
     /// process may have the store open.
     pub fn destroy(dir: &Path) -> std::io::Result<()> {
@@ -336,10 +420,17 @@ impl EmbeddedStore {
             }
             None => None,
         };
+        let source = match self.info.get(&txn, KEY_SOURCE)? {
+            Some(raw) => {
+                Some(serde_json::from_slice(raw).map_err(|e| StoreError::Corrupt(e.to_string()))?)
+            }
+            None => None,
+        };
         Ok(LoadStatus {
             data_set,
             loaded: self.info_u64(&txn, KEY_LOADED)?.unwrap_or(0),
             complete: self.info_u64(&txn, KEY_COMPLETE)? == Some(1),
+            source,
         })
     }
 

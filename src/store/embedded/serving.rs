@@ -62,9 +62,7 @@ fn open(dir: &Path) -> Result<File, StoreError> {
                 .write(true)
                 .open(dir.join(LOCK_FILE))
         })
-        .map_err(|e| {
-            StoreError::Unavailable(format!("cannot open data dir {}: {e}", dir.display()))
-        })
+        .map_err(|e| super::data_dir_error(dir, &e))
 }
 
 fn lock(file: &File, how: libc::c_int) -> std::io::Result<()> {

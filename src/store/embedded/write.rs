@@ -20,6 +20,8 @@ enum Applied {
     Unchanged { product: u64 },
     /// No such product or review in the state the write needs.
     NotFound,
+    /// The write does not fit what the store holds: why.
+    Refused(String),
 }
 
 impl EmbeddedStore {
@@ -50,10 +52,15 @@ impl EmbeddedStore {
             Write::Helpful { review_id } => self.vote(&mut txn, review_id, guard.voter, now)?,
             Write::Report { review_id } => self.set_reported(&mut txn, review_id, true)?,
             Write::Restore { review_id } => self.set_reported(&mut txn, review_id, false)?,
+            Write::Respond {
+                review_id,
+                response,
+            } => self.respond(&mut txn, review_id, response)?,
         };
         let (answer, product) = match applied {
             Applied::Done { answer, product } => (answer, product),
             Applied::NotFound => return Ok(Outcome::NotFound),
+            Applied::Refused(why) => return Ok(Outcome::Refused(why)),
             Applied::Unchanged { product } => {
                 let version = committed(&txn);
                 return Ok(Outcome::Unchanged(Versioned {
@@ -88,8 +95,14 @@ impl EmbeddedStore {
         if !(1..=products).contains(&product_id) {
             return Ok(Applied::NotFound);
         }
+        let meta = self.meta.get(txn, &product_id.to_be_bytes())?;
+        let meta = meta.map(decode_meta).transpose()?.unwrap_or_default();
+        let rated = match meta.characteristics.resolve(&new.characteristics) {
+            Ok(rated) => rated,
+            Err(why) => return Ok(Applied::Refused(why.0)),
+        };
         let id = self.info_u64(txn, KEY_NEXT_ID)?.unwrap_or(1);
-        let review = Review::submitted(id, product_id, unix_seconds(), new);
+        let review = Review::submitted(id, product_id, unix_seconds(), new, rated);
         let mut bytes = Vec::with_capacity(512);
         codec::encode(&review, &mut bytes);
         self.records.put(txn, &review_key(product_id, id), &bytes)?;
@@ -98,7 +111,9 @@ impl EmbeddedStore {
         let facet = facet_key(product_id, review.rating, !review.photos.is_empty(), id);
         self.by_facet
             .put(txn, &facet, &index_value(review.date, 0))?;
-        self.update_meta(txn, product_id, |m| m.add(review.rating, review.recommend))?;
+        self.update_meta(txn, product_id, |m| {
+            m.add(review.rating, review.recommend, &review.characteristics)
+        })?;
         self.info.put(txn, KEY_NEXT_ID, &(id + 1).to_be_bytes())?;
         Ok(Applied::Done {
             answer: id,
@@ -157,6 +172,26 @@ impl EmbeddedStore {
         })
     }
 
+    /// Sets (or, with `None`, clears) the seller's answer to a review,
+    /// reported or not.
+    fn respond(
+        &self,
+        txn: &mut RwTxn,
+        review_id: u64,
+        response: Option<String>,
+    ) -> Result<Applied, StoreError> {
+        let Some(before) = self.find_review(txn, review_id)? else {
+            return Ok(Applied::NotFound);
+        };
+        let mut after = before.clone();
+        after.response = response;
+        self.rewrite(txn, &before, &after)?;
+        Ok(Applied::Done {
+            answer: before.product_id,
+            product: before.product_id,
+        })
+    }
+
     /// Stores `after` in place of `before`, moving it in or out of the
     /// product index, the meta and the reported index as its flag changes.
     fn rewrite(&self, txn: &mut RwTxn, before: &Review, after: &Review) -> Result<(), StoreError> {
@@ -165,12 +200,14 @@ impl EmbeddedStore {
         codec::encode(after, &mut bytes);
         let key = review_key(after.product_id, id);
         self.records.put(txn, &key, &bytes)?;
-        let (rating, recommend) = (after.rating, after.recommend);
+        let (rating, recommend, rated) = (after.rating, after.recommend, after.characteristics);
         let facet = facet_key(after.product_id, rating, !after.photos.is_empty(), id);
         if after.reported {
             if !before.reported {
                 self.by_facet.delete(txn, &facet)?;
-                self.update_meta(txn, after.product_id, |m| m.remove(rating, recommend))?;
+                self.update_meta(txn, after.product_id, |m| {
+                    m.remove(rating, recommend, &rated)
+                })?;
             }
             self.reported.put(txn, &id.to_be_bytes(), &[])?;
             return Ok(());
@@ -178,7 +215,7 @@ impl EmbeddedStore {
         self.by_facet
             .put(txn, &facet, &index_value(after.date, after.helpfulness))?;
         if before.reported {
-            self.update_meta(txn, after.product_id, |m| m.add(rating, recommend))?;
+            self.update_meta(txn, after.product_id, |m| m.add(rating, recommend, &rated))?;
             self.reported.delete(txn, &id.to_be_bytes())?;
         }
         Ok(())

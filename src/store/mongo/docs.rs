@@ -5,7 +5,7 @@
 
 use mongodb::bson::{Bson, Document, doc};
 
-use crate::model::{Meta, Photo, Review};
+use crate::model::{Characteristic, CharacteristicRatings, Characteristics, Meta, Photo, Review};
 use crate::store::StoreError;
 
 /// The meta counter fields, in [`Meta`] order: ratings 1..5, then recommended
@@ -15,7 +15,8 @@ pub(super) const META_FIELDS: [&str; 7] = ["r1", "r2", "r3", "r4", "r5", "rec_tr
 /// A review as a document: every field, plus `relevance`, the `relevant`
 /// sort key kept beside the fields it is computed from so that order can
 /// be read from an index (votes add a year's worth to it), and
-/// `has_photos`, so the photo filter can be read from one.
+/// `has_photos`, so the photo filter can be read from one. Its ratings of
+/// the characteristics are `characteristics: {"Fit": 4, …}`, by name.
 pub(super) fn review_doc(r: &Review) -> Document {
     let photos: Vec<Bson> = r
         .photos
@@ -38,27 +39,76 @@ pub(super) fn review_doc(r: &Review) -> Document {
         "relevance": Review::relevance(r.helpfulness, r.date),
         "has_photos": !r.photos.is_empty(),
         "photos": photos,
+        "characteristics": ratings_doc(&r.characteristics),
     }
 }
 
-/// The meta document of a product, all seven counters set.
+/// A review's ratings of the characteristics, by name.
+fn ratings_doc(rated: &CharacteristicRatings) -> Document {
+    rated
+        .iter()
+        .map(|(kind, value)| (kind.name().to_string(), Bson::Int32(i32::from(value))))
+        .collect()
+}
+
+/// A review's ratings of the characteristics from its (projected)
+/// document; none when it has no `characteristics` (written before them).
+pub(super) fn ratings_from(d: &Document) -> Result<CharacteristicRatings, StoreError> {
+    let mut rated = CharacteristicRatings::default();
+    if let Ok(by_name) = d.get_document("characteristics") {
+        for (name, _) in by_name {
+            let kind = Characteristic::parse(name)
+                .ok_or_else(|| StoreError::Corrupt(format!("characteristic {name}")))?;
+            let value = int(by_name, name)?;
+            if !(1..=5).contains(&value) {
+                return Err(StoreError::Corrupt(format!("{name} rated {value}")));
+            }
+            rated.set(kind, value as u8);
+        }
+    }
+    Ok(rated)
+}
+
+/// The meta document of a product, all seven counters set, and its
+/// characteristics: `characteristics: {"Fit": {"id": 5, "sum": 35,
+/// "count": 11}, …}`, by name (a product has at most one of each).
 pub(super) fn meta_doc(product_id: u64, m: &Meta) -> Document {
     let mut d = doc! { "_id": product_id as i64 };
     for (field, n) in META_FIELDS.iter().zip(meta_counts(m)) {
         d.insert(*field, i64::from(n));
     }
+    let scales: Document = m
+        .characteristics
+        .iter()
+        .map(|s| {
+            let scale = doc! { "id": s.id as i64, "sum": s.sum as i64, "count": s.count as i64 };
+            (s.kind.name().to_string(), Bson::Document(scale))
+        })
+        .collect();
+    d.insert("characteristics", scales);
     d
 }
 
-/// The `$inc` that counts one review with `rating` and `recommend` in
+/// The `$inc` that counts one review with `rating`, `recommend` and its
+/// ratings of the characteristics (`rated`, each one the product has) in
 /// (`by` = 1) or out (-1). It names all seven counters, zeros for the
 /// untouched ones, so an upsert creates a complete document.
-pub(super) fn meta_inc(rating: u8, recommend: bool, by: i64) -> Document {
+pub(super) fn meta_inc(
+    rating: u8,
+    recommend: bool,
+    rated: &CharacteristicRatings,
+    by: i64,
+) -> Document {
     let mut one = Meta::default();
-    one.add(rating, recommend);
+    one.add(rating, recommend, &CharacteristicRatings::default());
     let mut inc = Document::new();
     for (field, n) in META_FIELDS.iter().zip(meta_counts(&one)) {
         inc.insert(*field, by * i64::from(n));
+    }
+    for (kind, value) in rated.iter() {
+        let at = format!("characteristics.{}", kind.name());
+        inc.insert(format!("{at}.sum"), by * i64::from(value));
+        inc.insert(format!("{at}.count"), by);
     }
     doc! { "$inc": inc }
 }
@@ -74,10 +124,30 @@ pub(super) fn meta_from(d: &Document) -> Result<Meta, StoreError> {
         }
     }
     let [r1, r2, r3, r4, r5, recommended, not_recommended] = counts;
+    let mut characteristics = Characteristics::default();
+    if let Ok(scales) = d.get_document("characteristics") {
+        for (name, scale) in scales {
+            let bad = |why: &str| StoreError::Corrupt(format!("characteristic {name}: {why}"));
+            let kind = Characteristic::parse(name).ok_or_else(|| bad("unknown"))?;
+            let scale = scale.as_document().ok_or_else(|| bad("not a document"))?;
+            let count = |k: &str| -> Result<u64, StoreError> {
+                Ok(if scale.contains_key(k) {
+                    int(scale, k)?.max(0) as u64
+                } else {
+                    0
+                })
+            };
+            characteristics
+                .define(kind, int(scale, "id")? as u64)
+                .map_err(|e| bad(&e.0))?;
+            characteristics.set_sums(kind, count("sum")?, count("count")?);
+        }
+    }
     Ok(Meta {
         ratings: [r1, r2, r3, r4, r5],
         recommended,
         not_recommended,
+        characteristics,
     })
 }
 
@@ -137,6 +207,7 @@ pub(super) fn review_from(d: &Document) -> Result<Review, StoreError> {
         helpfulness: int(d, "helpfulness")?.clamp(0, i64::from(u32::MAX)) as u32,
         date: int(d, "date")?,
         photos,
+        characteristics: ratings_from(d)?,
     })
 }
 
@@ -171,7 +242,7 @@ mod tests {
 
     #[test]
     fn meta_upserts_name_every_counter_and_missing_ones_read_as_zero() {
-        let inc = meta_inc(2, false, 1);
+        let inc = meta_inc(2, false, &CharacteristicRatings::default(), 1);
         let inc = inc.get_document("$inc").unwrap();
         assert_eq!(inc.len(), 7);
         assert_eq!(int(inc, "r2").unwrap(), 1);
@@ -181,7 +252,7 @@ mod tests {
         // What an older version's first write left behind.
         let partial = doc! { "_id": 19820_i64, "r2": 1_i64, "rec_false": 1_i64 };
         let mut expected = Meta::default();
-        expected.add(2, false);
+        expected.add(2, false, &CharacteristicRatings::default());
         assert_eq!(meta_from(&partial).unwrap(), expected);
         assert_eq!(meta_from(&meta_doc(19820, &expected)).unwrap(), expected);
         assert_eq!(meta_from(&doc! {}).unwrap(), Meta::default());

@@ -10,17 +10,20 @@ use mongodb::options::IndexOptions;
 use mongodb::{Collection, IndexModel};
 
 use super::docs::{int, meta_doc, review_doc};
+use super::write::retry::is_duplicate;
 use super::{
     CHANGES_KEPT_FOR, DUPLICATE_KEY, FACETS, LAYOUT, MongoStore, facet_keys, mongo, order,
 };
 use crate::generate::{DataSet, Generator};
-use crate::model::{RELEVANCE_YEAR_SECS, Review, Sort};
+use crate::model::{Meta, RELEVANCE_YEAR_SECS, Review, Sort};
 use crate::seeding::{self, Progress};
 use crate::store::StoreError;
 use crate::store::load::{LoadOptions, LoadOutcome};
 
 /// Meta documents built and inserted at a time.
 const META_CHUNK: usize = 10_000;
+/// Meta documents an upgrade updates at once.
+const UPGRADE_IN_FLIGHT: usize = 32;
 /// Index names of the first layout, dropped by an upgrade.
 const OLD_INDEXES: [&str; 2] = ["product_date", "product_helpful"];
 
@@ -42,7 +45,7 @@ impl MongoStore {
             if layout >= LAYOUT {
                 return Ok(LoadOutcome::AlreadyLoaded);
             }
-            self.upgrade(progress).await?;
+            self.upgrade(set, progress).await?;
             return Ok(LoadOutcome::Loaded {
                 resumed_from: set.records,
             });
@@ -73,19 +76,17 @@ impl MongoStore {
         progress.phase("meta", set.products, 0);
         let metas = seeding::metas(set, options.threads);
         self.bound(self.meta.delete_many(doc! {})).await?;
+        // Every product's, reviews or none: its characteristics are there.
         // The documents of a chunk at a time: a million products'
         // documents at once held about 2 GB at 10M records.
         for (n, chunk) in metas.chunks(META_CHUNK).enumerate() {
             let docs: Vec<Document> = chunk
                 .iter()
                 .enumerate()
-                .filter(|(_, m)| m.total() > 0)
                 .map(|(i, m)| meta_doc((n * META_CHUNK + i) as u64 + 1, m))
                 .collect();
-            if !docs.is_empty() {
-                self.bound(self.meta.insert_many(docs).ordered(false))
-                    .await?;
-            }
+            self.bound(self.meta.insert_many(docs).ordered(false))
+                .await?;
             progress.advance(chunk.len() as u64);
         }
         let counters = doc! {
@@ -178,10 +179,12 @@ impl MongoStore {
     /// Brings a complete data set of an older layout to this one:
     /// `relevance` and `has_photos` on every review, the partial indexes in
     /// place of the old ones, the facet index, a change log keyed by token,
-    /// and no change sequence. Safe to run again.
-    async fn upgrade(&self, progress: &mut dyn Progress) -> Result<(), StoreError> {
-        progress.phase("upgrade", 1, 0);
+    /// no change sequence, and every product's characteristics. Safe to
+    /// run again.
+    async fn upgrade(&self, set: DataSet, progress: &mut dyn Progress) -> Result<(), StoreError> {
+        progress.phase("upgrade", set.products, 0);
         self.backfill().await?;
+        self.define_characteristics(set, progress).await?;
         for name in OLD_INDEXES {
             match self
                 .slow(self.reviews.drop_index(name), "dropping an index")
@@ -205,8 +208,61 @@ impl MongoStore {
         let layout = doc! { "$set": { "layout": LAYOUT } };
         self.bound(self.info.update_one(doc! { "_id": "data_set" }, layout))
             .await?;
-        progress.advance(1);
         progress.finish();
+        Ok(())
+    }
+
+    /// Gives every product of `set` whose meta document names no
+    /// characteristics those the generator gives it, with nothing counted:
+    /// the reviews already stored rate none, so they count in no average;
+    /// reviews written from now on rate them all. A product without a meta
+    /// document gets one. [`UPGRADE_IN_FLIGHT`] updates at a time.
+    async fn define_characteristics(
+        &self,
+        set: DataSet,
+        progress: &mut dyn Progress,
+    ) -> Result<(), StoreError> {
+        let generator = Generator::new(set);
+        let mut products = 1..=set.products;
+        let mut in_flight = tokio::task::JoinSet::new();
+        loop {
+            while in_flight.len() < UPGRADE_IN_FLIGHT {
+                let Some(product) = products.next() else {
+                    break;
+                };
+                let defined = meta_doc(
+                    product,
+                    &Meta {
+                        characteristics: generator.characteristics(product),
+                        ..Meta::default()
+                    },
+                );
+                let characteristics = defined.get("characteristics").cloned();
+                let meta = self.meta.clone();
+                let timeout = self.timeout;
+                in_flight.spawn(async move {
+                    let filter = doc! {
+                        "_id": product as i64, "characteristics": { "$exists": false },
+                    };
+                    let update = doc! { "$set": { "characteristics": characteristics } };
+                    let upsert = meta.update_one(filter, update).upsert(true);
+                    match tokio::time::timeout(timeout, upsert.into_future()).await {
+                        Ok(Ok(_)) => Ok(()),
+                        // Defined already: the upsert's insert met the document.
+                        Ok(Err(e)) if is_duplicate(&e) => Ok(()),
+                        Ok(Err(e)) => Err(mongo(e)),
+                        Err(_) => Err(StoreError::Unavailable(
+                            "MongoDB did not answer in time".into(),
+                        )),
+                    }
+                });
+            }
+            let Some(done) = in_flight.join_next().await else {
+                break;
+            };
+            done.map_err(|e| StoreError::Unavailable(format!("upgrade task failed: {e}")))??;
+            progress.advance(1);
+        }
         Ok(())
     }
 
@@ -242,7 +298,10 @@ impl MongoStore {
     /// The page indexes (partial: visible reviews only), then the others:
     /// the change log's TTL index, reported reviews', the guards' TTL
     /// indexes — one at a time, as a phase of `progress` (see `indexing`).
-    async fn build_indexes(&self, progress: &mut dyn Progress) -> Result<(), StoreError> {
+    pub(super) async fn build_indexes(
+        &self,
+        progress: &mut dyn Progress,
+    ) -> Result<(), StoreError> {
         let visible = |name: &str, keys: Document| {
             let options = IndexOptions::builder()
                 .name(name.to_string())

@@ -13,6 +13,7 @@
 //! - `load`: the bulk load `seed` runs, and the index build after it;
 //! - `indexing`: index builds one at a time, each named, with the
 //!   deployment's own progress where it reports one;
+//! - `import`: loading an import of reviews from files, and exporting;
 //! - `products`: the data set products are rendered from.
 //!
 //! # Collections
@@ -21,16 +22,20 @@
 //! - `reviews`: one document per review, `_id` = review_id; `date` is Int64
 //!   unix seconds; `relevance` = helpfulness × 31,536,000 + date, the
 //!   `relevant` sort key, kept up to date by votes (a vote adds a year);
-//!   `has_photos`: whether `photos` is non-empty, for the photo filter.
+//!   `has_photos`: whether `photos` is non-empty, for the photo filter;
+//!   `characteristics`: its ratings of its product's, by name.
 //! - `meta`: `_id` = product_id, counters `r1`..`r5`, `rec_true`,
-//!   `rec_false`, and `v`, the product's version: every write to the
-//!   product adds one to it in its transaction (see `write`). A product
-//!   with no visible review may have no document; it reads as zeros and
-//!   version 0, as does a missing counter. Every write names all seven
-//!   counters, so an upsert creates a whole document.
+//!   `rec_false`, `characteristics` (`{"Fit": {id, sum, count}, …}`, by
+//!   name), and `v`, the product's version: every write to the product
+//!   adds one to it in its transaction (see `write`). A product with
+//!   neither reviews nor characteristics may have no document; it reads
+//!   as zeros and version 0, as does a missing counter. Every write names
+//!   all seven counters, so an upsert creates a whole document; a review's
+//!   write `$inc`s the sums of the characteristics it rates.
 //! - `info`: `{_id: "data_set", seed, records, products, loaded, complete,
-//!   layout}` (what is loaded, how far, and in which document layout) and
-//!   `{_id: "counters", next_review_id}`.
+//!   layout, source}` (what is loaded, how far, in which document layout,
+//!   and for an import the files it came from) and `{_id: "counters",
+//!   next_review_id}`.
 //! - `changes`: one entry per write, `{_id: token, at, product_id, v,
 //!   pos}` (`v`: the write's version; `pos`: its position, a number of
 //!   its product's bucket), which one process per port polls (the cache's
@@ -120,6 +125,7 @@
 
 pub mod changes;
 mod docs;
+mod import;
 mod indexing;
 mod load;
 mod products;
@@ -140,7 +146,7 @@ use mongodb::options::{
 use mongodb::{Client, Collection, Database};
 use tokio::time::Instant;
 
-use super::load::LoadStatus;
+use super::load::{LoadStatus, Source};
 use super::{Changes, Outcome, Store, StoreError, Versioned, Write, WriteGuard};
 use crate::generate::DataSet;
 use crate::model::{Meta, NewReview, Page, PageQuery, Review, Sort};
@@ -159,9 +165,10 @@ const PRODUCTS_REFRESH: Duration = Duration::from_secs(1);
 /// is only reached when no process of the port follows.
 const PRODUCTS_TOLD_FOR: Duration = Duration::from_secs(3);
 /// The document layout this code reads and writes: 2 added `relevance` and
-/// the partial indexes, 3 `has_photos` and the facet index. `seed`
+/// the partial indexes, 3 `has_photos` and the facet index, 4 the
+/// characteristics (every product's meta document names them). `seed`
 /// upgrades an older complete data set.
-const LAYOUT: i64 = 3;
+const LAYOUT: i64 = 4;
 /// Server error code of a duplicate key.
 const DUPLICATE_KEY: i32 = 11000;
 
@@ -317,15 +324,34 @@ impl MongoStore {
                 data_set: None,
                 loaded: 0,
                 complete: false,
+                source: None,
             },
             Some(d) => LoadStatus {
-                data_set: Some(DataSet {
-                    seed: int(&d, "seed")? as u64,
-                    records: int(&d, "records")? as u64,
-                    products: int(&d, "products")? as u64,
-                }),
-                loaded: int(&d, "loaded")? as u64,
+                // An import names its data set only once it loads.
+                data_set: match d.contains_key("seed") {
+                    true => Some(DataSet {
+                        seed: int(&d, "seed")? as u64,
+                        records: int(&d, "records")? as u64,
+                        products: int(&d, "products")? as u64,
+                    }),
+                    false => None,
+                },
+                loaded: if d.contains_key("loaded") {
+                    int(&d, "loaded")? as u64
+                } else {
+                    0
+                },
                 complete: d.get_bool("complete").unwrap_or(false),
+                source: match d.get_document("source") {
+                    Ok(source) => Some(Source {
+                        format: source.get_str("format").unwrap_or_default().to_string(),
+                        fingerprint: source
+                            .get_str("fingerprint")
+                            .unwrap_or_default()
+                            .to_string(),
+                    }),
+                    Err(_) => None,
+                },
             },
         })
     }
@@ -369,11 +395,21 @@ impl MongoStore {
         let info = self
             .bound(
                 self.info
-                    .find_one(doc! { "_id": "data_set", "complete": true })
+                    .find_one(doc! { "_id": "data_set" })
                     .selection_criteria(primary()),
             )
             .await?;
         let Some(d) = info else { return Ok(0) };
+        if !d.get_bool("complete").unwrap_or(false) {
+            if d.contains_key("source") {
+                return Err(StoreError::Mismatch(
+                    "the MongoDB database holds an import that did not finish: run the same \
+                     `seed` command again to finish it (or `seed --drop` to start over)"
+                        .into(),
+                ));
+            }
+            return Ok(0);
+        }
         let layout = if d.contains_key("layout") {
             int(&d, "layout")?
         } else {

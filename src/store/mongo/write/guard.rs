@@ -24,7 +24,7 @@ use mongodb::bson::{DateTime, Document, doc};
 use tokio::time::Instant;
 
 use super::retry::{Failure, is_duplicate, within};
-use super::{Op, Vote};
+use super::{Change, Op};
 use crate::store::mongo::docs::int;
 use crate::store::mongo::{MongoStore, primary};
 use crate::store::{Outcome, StoreError, Versioned, WriteGuard};
@@ -60,7 +60,7 @@ fn record(claim: Claim, op: Op<'_>, guard: &WriteGuard) -> Option<Document> {
                 "expires": DateTime::from_millis(millis(key.expires_ms)),
             }
         }),
-        (Claim::Vote, Op::Update(review_id, Vote::Helpful)) => guard.voter.map(|voter| {
+        (Claim::Vote, Op::Update(review_id, Change::Helpful)) => guard.voter.map(|voter| {
             doc! {
                 "_id": vote_id(review_id, voter.id),
                 "until": DateTime::from_millis(millis(voter.until_ms)),

@@ -1,4 +1,5 @@
-//! Writes: a new review, a helpful vote, a report, a restore.
+//! Writes: a new review, a helpful vote, a report, a restore, a seller's
+//! response.
 //!
 //! Each request runs in [`MongoStore::run`]: one deadline (the configured
 //! timeout) for the whole request — queueing, id reservation, every
@@ -39,7 +40,7 @@
 
 mod guard;
 mod ids;
-mod retry;
+pub(super) mod retry;
 mod steps;
 
 use std::sync::atomic::Ordering;
@@ -53,10 +54,10 @@ use tokio::time::Instant;
 
 pub(super) use self::ids::IdBlock;
 use self::retry::{Failure, Next, backoff, retry_until, within};
-use super::docs::{int, version_from};
+use super::docs::{int, meta_from, version_from};
 use super::{MongoStore, changes, primary};
 use crate::hash::mix;
-use crate::model::Review;
+use crate::model::{Characteristics, Review};
 use crate::store::{Outcome, StoreError, Versioned, Write, WriteGuard};
 
 /// In-process write queues; writes to ids in the same one take turns.
@@ -70,10 +71,12 @@ const REAPERS_MAX: usize = 256;
 
 /// The updates of an existing review.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Vote {
+pub(super) enum Change<'a> {
     Helpful,
     Report,
     Restore,
+    /// Sets (or clears) the seller's response.
+    Respond(Option<&'a str>),
 }
 
 /// What an attempt's steps came to.
@@ -102,7 +105,7 @@ impl Turns {
 #[derive(Clone, Copy)]
 enum Op<'a> {
     Add(&'a Review),
-    Update(u64, Vote),
+    Update(u64, Change<'a>),
 }
 
 impl Op<'_> {
@@ -123,15 +126,26 @@ impl MongoStore {
         guard: &WriteGuard,
     ) -> Result<Outcome, StoreError> {
         let deadline = Instant::now() + self.timeout;
-        let (review_id, vote) = match write {
+        let (review_id, change) = match &write {
             Write::AddReview { product_id, review } => {
+                let product_id = *product_id;
                 if !self.product_exists(product_id).await? {
                     return Ok(Outcome::NotFound);
                 }
+                // A product's characteristics never change once loaded, so
+                // checking them before the transaction is as good as in it.
+                let rated = match self
+                    .characteristics(product_id, deadline)
+                    .await?
+                    .resolve(&review.characteristics)
+                {
+                    Ok(rated) => rated,
+                    Err(why) => return Ok(Outcome::Refused(why.0)),
+                };
                 let _turn = self.take_turn(product_id, deadline).await?;
                 let review_id = self.next_review_id(deadline).await?;
                 let now = crate::clock::unix_seconds();
-                let review = Review::submitted(review_id, product_id, now, review);
+                let review = Review::submitted(review_id, product_id, now, review.clone(), rated);
                 let outcome = self.run(Op::Add(&review), guard, deadline).await;
                 // Failed too: it may have committed.
                 if !matches!(outcome, Ok(Outcome::NotFound | Outcome::KeyReused)) {
@@ -139,19 +153,42 @@ impl MongoStore {
                 }
                 return outcome;
             }
-            Write::Helpful { review_id } => (review_id, Vote::Helpful),
-            Write::Report { review_id } => (review_id, Vote::Report),
-            Write::Restore { review_id } => (review_id, Vote::Restore),
+            Write::Helpful { review_id } => (*review_id, Change::Helpful),
+            Write::Report { review_id } => (*review_id, Change::Report),
+            Write::Restore { review_id } => (*review_id, Change::Restore),
+            Write::Respond {
+                review_id,
+                response,
+            } => (*review_id, Change::Respond(response.as_deref())),
         };
         // Keyed apart from products, which share the stripes.
         let _turn = self.take_turn(!review_id, deadline).await?;
         let outcome = self
-            .run(Op::Update(review_id, vote), guard, deadline)
+            .run(Op::Update(review_id, change), guard, deadline)
             .await?;
         if let Outcome::Written(w) = outcome {
             self.note_write(w.value);
         }
         Ok(outcome)
+    }
+
+    /// The characteristics product `product_id` has, as its meta document
+    /// on the primary names them (none without one).
+    async fn characteristics(
+        &self,
+        product_id: u64,
+        deadline: Instant,
+    ) -> Result<Characteristics, StoreError> {
+        let find = self
+            .meta
+            .find_one(doc! { "_id": product_id as i64 })
+            .projection(doc! { "characteristics": 1 })
+            .selection_criteria(primary());
+        let found = super::until(deadline, find).await?;
+        Ok(match found {
+            Some(meta) => meta_from(&meta)?.characteristics,
+            None => Characteristics::default(),
+        })
     }
 
     /// Waits for this process's earlier writes to the same stripe.

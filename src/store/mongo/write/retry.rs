@@ -102,7 +102,7 @@ impl From<StoreError> for Failure {
 }
 
 /// Whether `e` is a duplicate key: an insert on a unique key that stands.
-pub(super) fn is_duplicate(e: &mongodb::error::Error) -> bool {
+pub(in crate::store::mongo) fn is_duplicate(e: &mongodb::error::Error) -> bool {
     match e.kind.as_ref() {
         ErrorKind::Write(WriteFailure::WriteError(w)) => w.code == DUPLICATE_KEY,
         ErrorKind::Command(c) => c.code == DUPLICATE_KEY,

@@ -20,9 +20,9 @@ use mongodb::options::ReturnDocument;
 use tokio::time::Instant;
 
 use super::retry::{Failure, Next, within};
-use super::{Applied, Op, Vote};
+use super::{Applied, Change, Op};
 use crate::model::RELEVANCE_YEAR_SECS;
-use crate::store::mongo::docs::{int, meta_inc, review_doc, version_from};
+use crate::store::mongo::docs::{int, meta_inc, ratings_from, review_doc, version_from};
 use crate::store::mongo::{MongoStore, changes};
 use crate::store::{StoreError, Versioned, WriteGuard};
 
@@ -46,12 +46,12 @@ impl MongoStore {
             Op::Add(review) => {
                 let insert = self.reviews.insert_one(review_doc(review));
                 within(deadline, insert.session(&mut *session)).await?;
-                let counted = meta_inc(review.rating, review.recommend, 1);
+                let counted = meta_inc(review.rating, review.recommend, &review.characteristics, 1);
                 (review.product_id, counted)
             }
-            Op::Update(review_id, vote) => {
+            Op::Update(review_id, change) => {
                 let Some(found) = self
-                    .update_review(session, review_id, vote, deadline)
+                    .update_review(session, review_id, change, deadline)
                     .await?
                 else {
                     return Ok(Applied::NotFound);
@@ -82,45 +82,57 @@ impl MongoStore {
     }
 
     /// Votes on, reports or restores a visible (to restore, a reported)
-    /// review: its product and what its meta counts change by, or `None`
-    /// when no review is in that state.
+    /// review, or sets its seller's response (reported or not): its
+    /// product and what its meta counts change by, or `None` when no
+    /// review is in that state.
     async fn update_review(
         &self,
         session: &mut ClientSession,
         review_id: u64,
-        vote: Vote,
+        change: Change<'_>,
         deadline: Instant,
     ) -> Result<Option<(u64, Document)>, Failure> {
-        let (reported, update) = match vote {
-            Vote::Helpful => (
-                false,
+        let (filter, update) = match change {
+            Change::Helpful => (
+                doc! { "_id": review_id as i64, "reported": false },
                 doc! { "$inc": { "helpfulness": 1_i64, "relevance": RELEVANCE_YEAR_SECS } },
             ),
-            Vote::Report => (false, doc! { "$set": { "reported": true } }),
-            Vote::Restore => (true, doc! { "$set": { "reported": false } }),
+            Change::Report => (
+                doc! { "_id": review_id as i64, "reported": false },
+                doc! { "$set": { "reported": true } },
+            ),
+            Change::Restore => (
+                doc! { "_id": review_id as i64, "reported": true },
+                doc! { "$set": { "reported": false } },
+            ),
+            Change::Respond(response) => (
+                doc! { "_id": review_id as i64 },
+                doc! { "$set": { "response": response } },
+            ),
         };
         let find = self
             .reviews
-            .find_one_and_update(
-                doc! { "_id": review_id as i64, "reported": reported },
-                update,
-            )
-            .projection(doc! { "product_id": 1, "rating": 1, "recommend": 1 })
+            .find_one_and_update(filter, update)
+            .projection(doc! {
+                "product_id": 1, "rating": 1, "recommend": 1, "characteristics": 1,
+            })
             .session(&mut *session);
         let Some(doc) = within(deadline, find).await? else {
             return Ok(None);
         };
         let product = int(&doc, "product_id")? as u64;
-        let counted = match vote {
-            // A vote counts nothing in meta; it only moves the version.
-            Vote::Helpful => doc! { "$inc": {} },
-            Vote::Report | Vote::Restore => {
+        let counted = match change {
+            // A vote or a response counts nothing in meta; it only moves
+            // the version.
+            Change::Helpful | Change::Respond(_) => doc! { "$inc": {} },
+            Change::Report | Change::Restore => {
                 let rating = int(&doc, "rating")? as u8;
                 let recommend = doc
                     .get_bool("recommend")
                     .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                let by = if vote == Vote::Report { -1 } else { 1 };
-                meta_inc(rating, recommend, by)
+                let rated = ratings_from(&doc)?;
+                let by = if change == Change::Report { -1 } else { 1 };
+                meta_inc(rating, recommend, &rated, by)
             }
         };
         Ok(Some((product, counted)))

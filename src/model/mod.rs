@@ -1,8 +1,14 @@
-//! The data model of docs/api.md: a review, its photos, a product's meta, and the
-//! typed read queries the HTTP edge parses requests into.
+//! The data model of docs/api.md: a review, its photos, a product's meta
+//! and its [`characteristics`], and the typed read queries the HTTP edge
+//! parses requests into.
+
+pub mod characteristics;
 
 use std::fmt;
 
+pub use self::characteristics::{
+    Characteristic, CharacteristicRatings, Characteristics, Refused, Scale,
+};
 pub use crate::text::Words;
 
 /// Highest page number a client may ask for (docs/api.md).
@@ -52,6 +58,8 @@ pub struct Review {
     pub date: i64,
     /// 0..=5 photos.
     pub photos: Vec<Photo>,
+    /// Its rating of each characteristic of its product.
+    pub characteristics: CharacteristicRatings,
 }
 
 /// The id of the k-th photo (0-based, k < 5) of a review: unique across reviews.
@@ -61,8 +69,16 @@ pub fn photo_id(review_id: u64, k: u64) -> u64 {
 
 impl Review {
     /// The stored form of a submitted review: visible, no votes, no
-    /// response, dated `date`; its photos numbered by [`photo_id`].
-    pub fn submitted(review_id: u64, product_id: u64, date: i64, new: NewReview) -> Review {
+    /// response, dated `date`, rating its product's characteristics as
+    /// `characteristics` (the resolved form of `new`'s); its photos
+    /// numbered by [`photo_id`].
+    pub fn submitted(
+        review_id: u64,
+        product_id: u64,
+        date: i64,
+        new: NewReview,
+        characteristics: CharacteristicRatings,
+    ) -> Review {
         let photos = new.photos.into_iter().enumerate();
         Review {
             review_id,
@@ -83,6 +99,7 @@ impl Review {
                     url,
                 })
                 .collect(),
+            characteristics,
         }
     }
 
@@ -102,6 +119,9 @@ pub struct Meta {
     pub recommended: u32,
     /// Visible reviews that do not.
     pub not_recommended: u32,
+    /// The product's characteristics, with the sums of the visible
+    /// reviews' ratings of each.
+    pub characteristics: Characteristics,
 }
 
 impl Meta {
@@ -123,8 +143,10 @@ impl Meta {
         Some((sum as f64 * 100.0 / total as f64).round() / 100.0)
     }
 
-    /// Counts one visible review out (it was reported).
-    pub fn remove(&mut self, rating: u8, recommend: bool) {
+    /// Counts one visible review out (it was reported): its stars, its
+    /// recommendation and its ratings of the characteristics.
+    pub fn remove(&mut self, rating: u8, recommend: bool, rated: &CharacteristicRatings) {
+        self.characteristics.count(rated, -1);
         let slot = &mut self.ratings[usize::from(rating.clamp(1, 5) - 1)];
         *slot = slot.saturating_sub(1);
         let side = if recommend {
@@ -135,8 +157,9 @@ impl Meta {
         *side = side.saturating_sub(1);
     }
 
-    /// Counts one visible review in.
-    pub fn add(&mut self, rating: u8, recommend: bool) {
+    /// Counts one visible review in (as [`Meta::remove`] counts it out).
+    pub fn add(&mut self, rating: u8, recommend: bool, rated: &CharacteristicRatings) {
+        self.characteristics.count(rated, 1);
         self.ratings[usize::from(rating.clamp(1, 5) - 1)] += 1;
         if recommend {
             self.recommended += 1;
@@ -236,7 +259,8 @@ pub mod limits {
 pub struct NewReview {
     /// 1..=5.
     pub rating: u8,
-    /// Within [`limits::SUMMARY`].
+    /// Within [`limits::SUMMARY`] (the Atelier dialect also takes an empty
+    /// one).
     pub summary: String,
     /// Within [`limits::BODY`].
     pub body: String,
@@ -248,6 +272,10 @@ pub struct NewReview {
     pub email: String,
     /// http(s) URLs, at most [`limits::PHOTOS_MAX`].
     pub photos: Vec<String>,
+    /// Its rating of each of the product's characteristics, as `(id,
+    /// value)` with values 1..=5, in id order; the store checks that they
+    /// are exactly the product's ([`Characteristics::resolve`]).
+    pub characteristics: Vec<(u64, u8)>,
 }
 
 /// A validated request for one page of a product's visible reviews.
@@ -362,6 +390,8 @@ pub struct ReviewView<'a> {
     pub photo_slots: [PhotoView<'a>; limits::PHOTOS_MAX],
     /// How many photos the review has, at most [`limits::PHOTOS_MAX`].
     pub photo_count: u8,
+    /// See [`Review::characteristics`].
+    pub characteristics: CharacteristicRatings,
 }
 
 impl<'a> ReviewView<'a> {
@@ -383,6 +413,7 @@ impl<'a> From<&'a Review> for ReviewView<'a> {
             response: r.response.as_deref(),
             helpfulness: r.helpfulness,
             date: r.date,
+            characteristics: r.characteristics,
             ..ReviewView::default()
         };
         for (slot, photo) in view.photo_slots.iter_mut().zip(&r.photos) {
@@ -456,6 +487,108 @@ impl serde::Serialize for UtcDate {
     }
 }
 
+impl UtcDate {
+    /// Reads an ISO 8601 date-time: `YYYY-MM-DD`, then optionally `T` (or a
+    /// space) and `HH:MM`, `:SS` and a fraction, then optionally `Z` or an
+    /// offset (`+02:00`, `-0500`, `+02`); no offset is UTC. The fraction is
+    /// dropped (whole seconds, as the service keeps dates). `None` for
+    /// anything else, or a date or time out of range.
+    pub fn parse(text: &str) -> Option<UtcDate> {
+        let b = text.trim().as_bytes();
+        let num = |r: std::ops::Range<usize>| -> Option<i64> {
+            let digits = b.get(r)?;
+            digits
+                .iter()
+                .all(u8::is_ascii_digit)
+                .then(|| digits.iter().fold(0, |n, d| n * 10 + i64::from(d - b'0')))
+        };
+        let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+        if b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') {
+            return None;
+        }
+        let days_in = [
+            31,
+            28 + i64::from(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)),
+            31,
+            30,
+            31,
+            30,
+            31,
+            31,
+            30,
+            31,
+            30,
+            31,
+        ];
+        if !(1..=12).contains(&m) || d < 1 || d > days_in[(m - 1) as usize] {
+            return None;
+        }
+        let mut at = 10;
+        let mut secs = 0;
+        if matches!(b.get(at), Some(b'T' | b't' | b' ')) {
+            let (hh, mm) = (num(at + 1..at + 3)?, num(at + 4..at + 6)?);
+            if b.get(at + 3) != Some(&b':') || hh > 23 || mm > 59 {
+                return None;
+            }
+            secs = hh * 3600 + mm * 60;
+            at += 6;
+            if b.get(at) == Some(&b':') {
+                let ss = num(at + 1..at + 3)?;
+                if ss > 60 {
+                    return None;
+                }
+                secs += ss.min(59);
+                at += 3;
+                if matches!(b.get(at), Some(b'.' | b',')) {
+                    at += 1;
+                    let start = at;
+                    while b.get(at).is_some_and(u8::is_ascii_digit) {
+                        at += 1;
+                    }
+                    if at == start {
+                        return None;
+                    }
+                }
+            }
+        }
+        let offset = match b.get(at) {
+            None => 0,
+            Some(b'Z' | b'z') if at + 1 == b.len() => 0,
+            Some(&sign @ (b'+' | b'-')) => {
+                let hh = num(at + 1..at + 3)?;
+                let rest = &b[at + 3..];
+                let mm = match rest {
+                    [] => 0,
+                    [b':', _, _] => num(at + 4..at + 6)?,
+                    [_, _] => num(at + 3..at + 5)?,
+                    _ => return None,
+                };
+                if hh > 23 || mm > 59 {
+                    return None;
+                }
+                let offset = hh * 3600 + mm * 60;
+                if sign == b'+' { offset } else { -offset }
+            }
+            _ => return None,
+        };
+        Some(UtcDate(
+            days_from_civil(y, m as u32, d as u32) * 86_400 + secs - offset,
+        ))
+    }
+}
+
+/// A proleptic Gregorian (year, month, day) to days since 1970-01-01;
+/// Howard Hinnant's `days_from_civil`, the inverse of `civil_from_days`.
+pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = i64::from((m + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// Days since 1970-01-01 to a proleptic Gregorian (year, month, day);
 /// Howard Hinnant's `civil_from_days`.
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
@@ -498,11 +631,41 @@ mod tests {
     }
 
     #[test]
+    fn iso_dates_parse_in_every_spelling_the_exports_use() {
+        let secs = |s: &str| UtcDate::parse(s).map(|d| d.0);
+        for secs_at in [0, 951_782_400, 1_732_000_000, 1_767_225_599, -86_400] {
+            let shown = UtcDate(secs_at).to_string();
+            assert_eq!(secs(&shown), Some(secs_at), "{shown}");
+        }
+        assert_eq!(secs("2019-04-14T00:00:00.000Z"), Some(1_555_200_000));
+        assert_eq!(secs("2019-04-14"), Some(1_555_200_000));
+        assert_eq!(secs("2019-04-14 02:00:00+02:00"), Some(1_555_200_000));
+        assert_eq!(secs("2019-04-13T19:00-0500"), Some(1_555_200_000));
+        assert_eq!(secs("2019-04-14T00:00:00.999999Z"), Some(1_555_200_000));
+        assert_eq!(secs(" 2020-02-29T12:00:00Z "), Some(1_582_977_600));
+        for bad in [
+            "",
+            "2019-4-14",
+            "2019-02-30",
+            "2019-13-01",
+            "2019-04-14T24:00",
+            "2019-04-14T10:61",
+            "2019-04-14T10:00:00.",
+            "2019-04-14Z1",
+            "2019-04-14T10:00:00+25:00",
+            "yesterday",
+            "2019-04-14T10:00:00 Z",
+        ] {
+            assert_eq!(secs(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
     fn meta_average_rounds_to_two_decimals() {
         let mut m = Meta::default();
         assert_eq!(m.average(), None);
         for (r, rec) in [(5, true), (4, true), (4, false)] {
-            m.add(r, rec);
+            m.add(r, rec, &CharacteristicRatings::default());
         }
         assert_eq!(m.total(), 3);
         assert_eq!(m.average(), Some(4.33));
