@@ -13,7 +13,8 @@ Inputs, each a table a command of this project writes:
   --bench     scripts/bench.sh               per-core req/s by path, mean bodies
   --backends  scripts/bench-backends.sh      store reads/s and writes/s, Redis GET/SET/s
   --fleet     cargo test --test multihost fleet -- --ignored
-                                             background reads/s per host
+                                             background reads/s per host, change-log
+                                             documents fetched per write per host
 Stated (flags): the target rates, the write share, the data set, the cache
 TTL, cores per host, the utilization kept for latency, a NIC's bandwidth.
 Prints Markdown: the inputs with where each came from, then one column per
@@ -41,9 +42,10 @@ VIEWS = 10
 # lock's SET NX, the fill's SET and the lock's DEL; a rate-limited write is
 # one EVAL.
 REDIS_PER_HIT, REDIS_PER_MISS, REDIS_PER_WRITE = 1, 4, 1
-# The change log re-read by each poll on MongoDB (store/mongo/read.rs,
-# window(): at least 10 s) and the bytes of one entry as read.
-LOG_WINDOW_S, LOG_ENTRY_BYTES = 10, 40
+# The bytes of one change-log entry as a poll reads it (store/mongo/changes.rs),
+# and how many documents a store read fetches (a page of five reviews and its
+# meta): a change-log document costs the primary a sixth of a store read.
+LOG_ENTRY_BYTES, DOCS_PER_STORE_READ = 40, 6
 # How long after a write a product's reads go to the primary
 # (store/mongo PRIMARY_AFTER_WRITE).
 PRIMARY_AFTER_WRITE_S = 10
@@ -117,17 +119,28 @@ def read_backends(path):
 
 
 def read_fleet(path):
-    """Background store reads/s per host, by host count (workers = 1), and
-    the same for the row with more workers per host."""
+    """Per host, by (hosts, workers): background reads/s (change-log polls,
+    product counts) and change-log documents fetched per write."""
+    rows = table_rows(path)
+    header = rows[0]
+
+    def column(name):
+        if name not in header:
+            raise ValueError(f"{path}: no column {name!r}")
+        return header.index(name)
+
+    polls, counts = column("change-log polls/s"), column("product-count reads/s")
+    per_write = column("per write")
     per_host = {}
-    for r in table_rows(path):
+    for r in rows[1:]:
         m = re.match(r"(\d+) × (\d+)", r[0])
         if not m:
             continue
         hosts, workers = int(m.group(1)), int(m.group(2))
         per_host[(hosts, workers)] = {
-            "polls": number(r[3]) / hosts,
-            "counts": number(r[4]) / hosts,
+            "polls": number(r[polls]) / hosts,
+            "counts": number(r[counts]) / hosts,
+            "docs_per_write": number(r[per_write]),
         }
     if not per_host:
         raise ValueError(f"{path}: no fleet rows")
@@ -200,13 +213,14 @@ def plan(rate, a):
 
     # MongoDB: reads to secondaries but those of products written in the
     # last PRIMARY_AFTER_WRITE_S (the re-reads after writes), the follower's
-    # polls and counts; writes to the primary (of each shard).
+    # polls and counts and the change-log documents they fetch; writes to
+    # the primary (of each shard). Each host's follower fetches each write's
+    # entry about once (docs_per_write): hosts x writes, whatever the window.
     per_host_bg = a.polls_per_host + a.counts_per_host
     background = hosts * per_host_bg
-    entries_per_poll = writes * LOG_WINDOW_S
     o["background"] = background
-    o["log_entries"] = hosts * a.polls_per_host * entries_per_poll
-    primary_reads = rereads + background
+    o["log_documents"] = hosts * writes * a.docs_per_write
+    primary_reads = rereads + background + o["log_documents"] / DOCS_PER_STORE_READ
     secondary_reads = store_reads - rereads
     o["primary_reads"] = primary_reads
     o["secondary_reads"] = secondary_reads
@@ -219,7 +233,7 @@ def plan(rate, a):
     secondaries = max(2, math.ceil(secondary_reads / shards / (a.store_reads * u)))
     o["secondaries"] = secondaries
     o["members"] = shards * (1 + secondaries)
-    o["mongo_out"] = store_reads * a.body_store + o["log_entries"] * LOG_ENTRY_BYTES
+    o["mongo_out"] = store_reads * a.body_store + o["log_documents"] * LOG_ENTRY_BYTES
     o["service_out"] = rate * (a.body_mix + a.head_bytes)
 
     # Where it breaks: every host restarting at once trusts no copy rendered
@@ -276,6 +290,7 @@ def main(argv):
     ones = [v for (h, w), v in sorted(fleet.items()) if w == 1]
     a.polls_per_host = max(v["polls"] for v in ones)
     a.counts_per_host = max(v["counts"] for v in ones)
+    a.docs_per_write = max(v["docs_per_write"] for v in ones)
     a.nic_bytes = a.nic_gbit * 1e9 / 8
     rates = [float(r) for r in a.rates.split(",")]
 
@@ -295,6 +310,7 @@ def main(argv):
     w(f"| response head | {a.head_bytes:.0f} B | same |")
     w(f"| follower polls per host | {a.polls_per_host:.1f}/s | `cargo test --test multihost fleet -- --ignored` ({shown(a.fleet)}) |")
     w(f"| product-count reads per host | {a.counts_per_host:.1f}/s | same |")
+    w(f"| change-log documents fetched per write, per host | {a.docs_per_write:.2f} | same |")
     w(f"| stated: writes | {a.write_share:.2%} of requests | `--write-share` |")
     w(f"| stated: products, TTL | {a.products:,}, {a.ttl:.0f} s | `--products`, `--ttl` |")
     w(f"| stated: cores per host, utilization, NIC | {a.cores_per_host}, {a.utilization:.0%}, {a.nic_gbit:g} Gbit/s | flags |")
@@ -319,7 +335,7 @@ def main(argv):
     row("MongoDB reads: secondaries / primary", lambda o: f"{human(o['secondary_reads'], '/s')} / {human(o['primary_reads'], '/s')}")
     row("MongoDB shards × members", lambda o: f"{o['shards']} × {1 + o['secondaries']}")
     row("background store reads (follower polls + counts)", lambda o: f"{human(o['background'], '/s')}")
-    row("change-log entries re-read by the polls", lambda o: f"{human(o['log_entries'], '/s')}")
+    row("change-log documents fetched by the followers", lambda o: f"{human(o['log_documents'], '/s')}")
     row("network out: service → clients", lambda o: human(o["service_out"] * 8, "bit/s"))
     row("network out: Redis → service", lambda o: human(o["redis_out"] * 8, "bit/s"))
     row("network out: MongoDB → service", lambda o: human(o["mongo_out"] * 8, "bit/s"))

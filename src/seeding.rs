@@ -17,6 +17,11 @@ pub trait Progress {
     fn phase(&mut self, name: &'static str, total: u64, done: u64);
     /// `n` more units are done.
     fn advance(&mut self, n: u64);
+    /// What the phase is doing now, for a step that has no units of its
+    /// own to count (an index being built); nothing by default.
+    fn note(&mut self, what: &str) {
+        let _ = what;
+    }
     /// The load is over.
     fn finish(&mut self);
 }
@@ -41,7 +46,7 @@ impl Progress for Bar {
             .with_prefix(name);
         bar.set_style(
             ProgressStyle::with_template(
-                "{prefix:>8} [{bar:40}] {human_pos}/{human_len} {per_sec} eta {eta}",
+                "{prefix:>8} [{bar:40}] {human_pos}/{human_len} {per_sec} eta {eta} {msg}",
             )
             .expect("valid template")
             .progress_chars("=> "),
@@ -53,6 +58,12 @@ impl Progress for Bar {
     fn advance(&mut self, n: u64) {
         if let Some(bar) = &self.0 {
             bar.inc(n);
+        }
+    }
+
+    fn note(&mut self, what: &str) {
+        if let Some(bar) = &self.0 {
+            bar.set_message(what.to_string());
         }
     }
 
@@ -133,6 +144,10 @@ impl Progress for Lines {
             self.last = Instant::now();
             self.line();
         }
+    }
+
+    fn note(&mut self, what: &str) {
+        (self.log)(&format!("{}: {what}", self.phase));
     }
 
     fn finish(&mut self) {
@@ -248,5 +263,18 @@ mod tests {
         let logged = LOGGED.lock().unwrap().clone();
         assert_eq!(logged.len(), 1, "{logged:?}");
         assert!(logged[0].starts_with("index: 10/10 (100.0%)"), "{logged:?}");
+    }
+
+    #[test]
+    fn a_note_is_a_line_of_its_phase() {
+        static NOTED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+        let mut lines = Lines::new(|l| NOTED.lock().unwrap().push(l.into()), Duration::ZERO);
+        lines.phase("index", 5, 0);
+        lines.note("building visible_newest on reviews (1 of 5): 0m 10s");
+        let noted = NOTED.lock().unwrap().clone();
+        assert_eq!(
+            noted,
+            vec!["index: building visible_newest on reviews (1 of 5): 0m 10s"]
+        );
     }
 }

@@ -8,11 +8,11 @@
 
 mod common;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use common::{KeepAlive, Proc, request};
+use common::{KeepAlive, Proc, meta_total as total, one_connection_per_worker, request};
 
 /// Background reads by (read, worker slot), from `/metrics`.
 async fn background_reads(addr: SocketAddr) -> BTreeMap<(String, String), u64> {
@@ -77,32 +77,6 @@ async fn wait_polls(addr: SocketAddr, at_least: u64) -> BTreeMap<(String, String
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-/// One keep-alive connection to each of `n` workers, by pid.
-async fn one_connection_per_worker(addr: SocketAddr, n: usize) -> HashMap<u32, KeepAlive> {
-    let mut clients = HashMap::new();
-    for _ in 0..400 {
-        if clients.len() == n {
-            return clients;
-        }
-        let mut client = KeepAlive::new(addr);
-        let pid = client.get("/healthz").await.unwrap().answering_pid();
-        clients.entry(pid).or_insert(client);
-    }
-    panic!("reached {} of {n} workers", clients.len());
-}
-
-/// The `total` of `product`'s meta as `client`'s worker serves it, and
-/// where the answer came from.
-async fn total(client: &mut KeepAlive, product: u64) -> (u64, String) {
-    let resp = client
-        .get(&format!("/reviews/{product}/meta"))
-        .await
-        .unwrap();
-    assert_eq!(resp.status, 200);
-    let cache = resp.header("x-cache").unwrap_or_default().to_string();
-    (resp.json()["total"].as_u64().unwrap(), cache)
 }
 
 /// Posts a review of `product` through `client`'s worker.
@@ -301,18 +275,8 @@ async fn on_mongodb_one_worker_reads_the_change_log_and_the_product_count() {
         println!("skipped: MONGODB_URI is not set");
         return;
     }
-    let uri = common::mongo::fresh_database_uri("follower");
+    let uri = common::mongo::seeded_database_uri("follower", "2000");
     let dir = tempfile::tempdir().unwrap();
-    let seeded = std::process::Command::new(env!("CARGO_BIN_EXE_seed"))
-        .args(["--mongodb-uri", &uri, "--records", "2000"])
-        .env_remove("MONGODB_URI")
-        .output()
-        .unwrap();
-    assert!(
-        seeded.status.success(),
-        "{}",
-        String::from_utf8_lossy(&seeded.stderr)
-    );
     let (_proc, addr) = Proc::serve(dir.path(), &["--workers", "4", "--mongodb-uri", &uri]);
     // Requests on every worker: none of them reads the count itself.
     let mut clients = one_connection_per_worker(addr, 4).await;

@@ -723,6 +723,8 @@ async fn check(name: &str, outcomes: &[Outcome], stores: &Stores) -> Vec<String>
 
 /// Requests a second of the fleet run, whatever its size.
 const FLEET_RATE: u64 = 300;
+/// The share of them that are new reviews.
+const FLEET_WRITE_SHARE: f64 = 0.1;
 /// How long each row of the fleet run is measured, after its warm-up.
 const FLEET_MEASURE: Duration = Duration::from_secs(10);
 const FLEET_WARM: Duration = Duration::from_secs(3);
@@ -730,10 +732,13 @@ const FLEET_WARM: Duration = Duration::from_secs(3);
 /// The adding-up across hosts: 1, 2 and 4 hosts of `--workers 1`, then one
 /// host of `--workers 4`, sharing one Redis and one store, each row under
 /// the same open-loop storefront mix (`FLEET_RATE` requests a second
-/// spread round-robin over the hosts, as a balancer would: 80% on the hot
-/// 1% of products, 19% uniform over all of them, 1% new reviews). Per row:
-/// the store's background reads a second (the hosts' own counters,
-/// `reviews_store_background_reads_total`) and Redis commands a second
+/// spread round-robin over the hosts, as a balancer would: 71% on the hot
+/// 1% of products, 19% uniform over all of them, `FLEET_WRITE_SHARE` (10%)
+/// new reviews, so that the change log has writes to follow). Per row:
+/// the store's background reads a second and the change-log documents they
+/// fetched (the hosts' own counters, `reviews_store_background_reads_total`
+/// and `reviews_store_background_documents_total`), beside the writes
+/// committed a second, and Redis commands a second
 /// (`INFO commandstats`). On the MongoDB at `MONGODB_URI` when set (where
 /// the product count is read too), else on embedded stores (one per host).
 /// The table goes to stderr and `target/fleet-report.md`;
@@ -749,8 +754,8 @@ async fn fleet_background_reads_grow_with_hosts_not_workers() {
     let report_path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/fleet-report.md");
     let _ = std::fs::create_dir_all(report_path.parent().unwrap());
     let mut table = vec![
-        "| hosts × workers | req/s sent | failed | change-log polls/s | product-count reads/s | background reads/s per host | Redis commands/s | of them GET / SET / DEL |".to_string(),
-        "|---|---|---|---|---|---|---|---|".to_string(),
+        "| hosts × workers | req/s sent | failed | writes/s | change-log polls/s | product-count reads/s | background reads/s per host | change-log documents/s per host | per write | Redis commands/s | of them GET / SET / DEL |".to_string(),
+        "|---|---|---|---|---|---|---|---|---|---|---|".to_string(),
     ];
     let on_mongodb = cfg!(feature = "mongodb") && std::env::var("MONGODB_URI").is_ok();
     for (hosts, workers) in [(1, 1), (2, 1), (4, 1), (1, 4)] {
@@ -765,9 +770,12 @@ async fn fleet_background_reads_grow_with_hosts_not_workers() {
     };
     table.push(String::new());
     table.push(format!(
-        "{FLEET_RATE} req/s for {} s per row after {} s of warm-up; {store}; one Redis.",
+        "{FLEET_RATE} req/s for {} s per row after {} s of warm-up, {:.0}% of them new reviews \
+         ({:.0} writes/s asked); {store}; one Redis.",
         FLEET_MEASURE.as_secs(),
-        FLEET_WARM.as_secs()
+        FLEET_WARM.as_secs(),
+        FLEET_WRITE_SHARE * 100.0,
+        FLEET_RATE as f64 * FLEET_WRITE_SHARE,
     ));
     std::fs::write(&report_path, table.join("\n") + "\n").unwrap();
 }
@@ -835,7 +843,7 @@ async fn fleet_row(hosts: usize, workers: usize, on_mongodb: bool) -> String {
     tokio::time::sleep(FLEET_MEASURE).await;
     let (reads_after, redis_after) = (fleet_reads(&addrs).await, redis_calls(&r1));
     let secs = began.elapsed().as_secs_f64();
-    let (sent, failed) = load.await.unwrap();
+    let (sent, failed, written) = load.await.unwrap();
     // Reads by one worker of each host only, however many it has.
     for (host, reads) in addrs.iter().zip(&reads_after) {
         let polling = reads
@@ -854,6 +862,8 @@ async fn fleet_row(hosts: usize, workers: usize, on_mongodb: bool) -> String {
     };
     let rate = |kind: &str| (sum(&reads_after, kind) - sum(&reads_before, kind)) as f64 / secs;
     let (polls, counts) = (rate("change_log"), rate("product_count"));
+    let documents = rate("documents_change_log") / hosts as f64;
+    let writes = written as f64 / (FLEET_WARM + FLEET_MEASURE).as_secs_f64();
     let redis = |cmd: &str| {
         let get = |m: &HashMap<String, u64>| m.get(cmd).copied().unwrap_or(0);
         (get(&redis_after) - get(&redis_before)) as f64 / secs
@@ -864,9 +874,10 @@ async fn fleet_row(hosts: usize, workers: usize, on_mongodb: bool) -> String {
         let _ = store.drop_all().await;
     }
     format!(
-        "| {hosts} × {workers} | {:.0} | {failed} of {sent} | {polls:.1} | {counts:.1} | {:.1} | {:.0} | {:.0} / {:.0} / {:.0} |",
+        "| {hosts} × {workers} | {:.0} | {failed} of {sent} | {writes:.1} | {polls:.1} | {counts:.1} | {:.1} | {documents:.1} | {:.2} | {:.0} | {:.0} / {:.0} / {:.0} |",
         sent as f64 / (FLEET_WARM + FLEET_MEASURE).as_secs_f64(),
         (polls + counts) / hosts as f64,
+        documents / writes.max(f64::MIN_POSITIVE),
         all as f64 / secs,
         redis("get"),
         redis("set"),
@@ -875,10 +886,12 @@ async fn fleet_row(hosts: usize, workers: usize, on_mongodb: bool) -> String {
 }
 
 /// The open-loop storefront mix for `run`, round-robin over `hosts`: how
-/// many requests were sent and how many failed (no answer, or not 2xx).
-async fn fleet_load(hosts: Vec<SocketAddr>, products: u64, run: Duration) -> (u64, u64) {
+/// many requests were sent, how many failed (no answer, or not 2xx), and
+/// how many of them were writes that succeeded.
+async fn fleet_load(hosts: Vec<SocketAddr>, products: u64, run: Duration) -> (u64, u64, u64) {
     let started = Instant::now();
     let failed = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let written = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let mut ticks = tokio::time::interval(Duration::from_micros(1_000_000 / FLEET_RATE));
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let hot = (products / 100).max(1);
@@ -888,27 +901,34 @@ async fn fleet_load(hosts: Vec<SocketAddr>, products: u64, run: Duration) -> (u6
         ticks.tick().await;
         n += 1;
         let host = hosts[n as usize % hosts.len()];
+        let writes = (FLEET_WRITE_SHARE * 100.0) as u64;
+        let is_write = n % 100 < writes;
         let raw = match n % 100 {
-            0 => post(1 + fastrand::u64(0..products), &format!("fleet-{n}")),
-            1..=19 => get(&format!("/reviews/{}", 1 + fastrand::u64(0..products))),
+            _ if is_write => post(1 + fastrand::u64(0..products), &format!("fleet-{n}")),
+            k if k < writes + 19 => get(&format!("/reviews/{}", 1 + fastrand::u64(0..products))),
             k if k % 2 == 0 => get(&format!("/reviews/{}", 1 + fastrand::u64(0..hot))),
             _ => get(&format!("/reviews/{}/meta", 1 + fastrand::u64(0..hot))),
         };
-        let failed = Arc::clone(&failed);
+        let (failed, written) = (Arc::clone(&failed), Arc::clone(&written));
         tasks.push(tokio::spawn(async move {
             let (status, _) = send(host, raw).await;
-            if !(200..300).contains(&status) {
-                failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            }
+            let counter = match status {
+                200..300 if is_write => written,
+                200..300 => return,
+                _ => failed,
+            };
+            counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }));
     }
     for task in tasks {
         task.await.unwrap();
     }
-    (n, failed.load(std::sync::atomic::Ordering::Relaxed))
+    let count = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+    (n, count(&failed), count(&written))
 }
 
-/// Each host's background reads by (read, worker), from its `/metrics`.
+/// Each host's background reads by (read, worker), from its `/metrics`,
+/// and the documents they fetched, by (`documents_` read, worker).
 async fn fleet_reads(hosts: &[SocketAddr]) -> Vec<BTreeMap<(String, String), u64>> {
     let mut all = Vec::new();
     for &host in hosts {
@@ -925,7 +945,10 @@ async fn fleet_reads(hosts: &[SocketAddr]) -> Vec<BTreeMap<(String, String), u64
         .expect("metrics in time")
         .expect("metrics");
         let text = String::from_utf8(common::parse_response(&raw).body).unwrap();
-        let reads = common::background_reads(&text);
+        let mut reads = common::background_reads(&text);
+        for ((read, worker), n) in common::background_documents(&text) {
+            reads.insert((format!("documents_{read}"), worker), n);
+        }
         all.push(reads);
     }
     all

@@ -13,7 +13,10 @@
 //! elsewhere is known everywhere within [`POLL_EVERY`], one poll's duration
 //! and [`TAIL_EVERY`]: well under 1 s. Nothing is deleted: older copies in
 //! L1 or Redis just stop being served. The log lives in the store, so this
-//! needs no Redis and no change streams.
+//! needs no Redis and no change streams; what a poll reads is the store's
+//! business (on MongoDB only the entries it has not seen, about one
+//! document per write: `store::mongo::changes`), and the follower counts
+//! both the polls and the documents they fetched ([`Store::change_log_documents`]).
 //!
 //! The follower also re-reads the store's product count every
 //! [`COUNT_EVERY`], for a store that keeps one ([`Store::product_count`]),
@@ -89,6 +92,8 @@ struct Tail {
     products_at: u64,
     /// The store's own background reads counted so far.
     own_reads: u64,
+    /// The change-log documents the store had fetched when last counted.
+    own_documents: u64,
 }
 
 impl<'a, S: Store> Follower<'a, S> {
@@ -118,6 +123,7 @@ impl<'a, S: Store> Follower<'a, S> {
                 heard: feed.answered_ms(),
                 products_at: 0,
                 own_reads: store.background_reads(),
+                own_documents: store.change_log_documents(),
             },
         };
         let deadline = tokio::time::Instant::now() + START_WAIT;
@@ -212,10 +218,17 @@ impl<'a, S: Store> Follower<'a, S> {
             store.products_known(products);
             t.products_at = at;
         }
+        // A product count reads one document.
         let reads = store.background_reads();
         self.metrics
             .background_reads(Background::ProductCount, reads - t.own_reads);
+        self.metrics
+            .background_documents(Background::ProductCount, reads - t.own_reads);
         t.own_reads = reads;
+        let documents = store.change_log_documents();
+        self.metrics
+            .background_documents(Background::ChangeLog, documents - t.own_documents);
+        t.own_documents = documents;
     }
 
     /// Takes the lease if it is free or its holder is gone; true if this

@@ -181,6 +181,8 @@ pub struct SlotCounters {
     cache: Counters,
     /// Reads the slot's workers made for the whole port, by [`Background`].
     background: [AtomicU64; BACKGROUND.len()],
+    /// Documents those reads fetched, by [`Background`].
+    background_documents: [AtomicU64; BACKGROUND.len()],
     /// The pid of the slot's current worker (0: none), for the process
     /// series; set by the supervisor.
     pid: AtomicU64,
@@ -348,6 +350,12 @@ impl Metrics {
     /// Counts `n` background reads of `kind` made by this process.
     pub fn background_reads(&self, kind: Background, n: u64) {
         self.mine().background[kind as usize].fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Counts `n` documents fetched by background reads of `kind` made by
+    /// this process.
+    pub fn background_documents(&self, kind: Background, n: u64) {
+        self.mine().background_documents[kind as usize].fetch_add(n, Ordering::Relaxed);
     }
 
     fn mine(&self) -> &SlotCounters {
@@ -578,29 +586,40 @@ impl Metrics {
         out
     }
 
-    /// The store reads made for the whole port, by the worker slot that
-    /// made them (or by this process alone), and which process follows the
-    /// change log now.
+    /// The store reads made for the whole port and the documents they
+    /// fetched, by the worker slot that made them (or by this process
+    /// alone), and which process follows the change log now.
     fn render_background(&self, out: &mut String) {
         let alone = self.region.supervisor().is_none();
-        let help =
-            "Store reads made for the whole port (change-log polls, product counts), by worker.";
-        let _ = writeln!(
-            out,
-            "# HELP reviews_store_background_reads_total {help}\n# TYPE reviews_store_background_reads_total counter"
-        );
-        for (i, block) in self.region.slots().iter().enumerate() {
-            let worker = if alone {
-                String::new()
-            } else {
-                format!(",worker=\"{i}\"")
-            };
-            for (read, n) in BACKGROUND.iter().zip(&block.background) {
-                let n = n.load(Ordering::Relaxed);
-                let _ = writeln!(
-                    out,
-                    "reviews_store_background_reads_total{{read=\"{read}\"{worker}}} {n}"
-                );
+        let families = [
+            (
+                "reviews_store_background_reads_total",
+                "Store reads made for the whole port (change-log polls, product counts), by worker.",
+                false,
+            ),
+            (
+                "reviews_store_background_documents_total",
+                "Documents those background reads fetched (change-log entries, the product count's), by worker.",
+                true,
+            ),
+        ];
+        for (name, help, documents) in families {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+            for (i, block) in self.region.slots().iter().enumerate() {
+                let worker = if alone {
+                    String::new()
+                } else {
+                    format!(",worker=\"{i}\"")
+                };
+                let counts = if documents {
+                    &block.background_documents
+                } else {
+                    &block.background
+                };
+                for (read, n) in BACKGROUND.iter().zip(counts) {
+                    let n = n.load(Ordering::Relaxed);
+                    let _ = writeln!(out, "{name}{{read=\"{read}\"{worker}}} {n}");
+                }
             }
         }
         let help = "The process that follows the change log for the port.";

@@ -193,6 +193,13 @@ pub trait Store: Send + Sync + 'static {
         0
     }
 
+    /// Change-log entries (documents, on MongoDB) this store's reads of its
+    /// change log have fetched so far (for `/metrics`): what following the
+    /// log costs the store, beside how often it is polled.
+    fn change_log_documents(&self) -> u64 {
+        0
+    }
+
     /// [`Store::page_versioned`] without the version.
     fn page(
         &self,

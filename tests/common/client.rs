@@ -100,10 +100,21 @@ pub async fn assert_each_host_limits_alone(
 /// `reviews_store_background_reads_total{read="change_log",worker="2"} 9`
 /// is `("change_log", "2") → 9` (worker `""` for a process alone).
 pub fn background_reads(metrics: &str) -> std::collections::BTreeMap<(String, String), u64> {
+    background("reviews_store_background_reads_total", metrics)
+}
+
+/// The documents those background reads fetched, by (read, worker), from
+/// `reviews_store_background_documents_total`.
+pub fn background_documents(metrics: &str) -> std::collections::BTreeMap<(String, String), u64> {
+    background("reviews_store_background_documents_total", metrics)
+}
+
+/// The series of `family` in a `/metrics` text, by (read, worker).
+fn background(family: &str, metrics: &str) -> std::collections::BTreeMap<(String, String), u64> {
     metrics
         .lines()
         .filter_map(|line| {
-            let rest = line.strip_prefix("reviews_store_background_reads_total{")?;
+            let rest = line.strip_prefix(family)?.strip_prefix('{')?;
             let (labels, value) = rest.split_once("} ")?;
             let label = |name: &str| {
                 labels
@@ -299,4 +310,33 @@ impl KeepAlive {
         self.buf.drain(..head_end + length);
         Ok(Resp { body, ..head })
     }
+}
+
+/// One keep-alive connection to each of `n` workers of the port at `addr`, by pid.
+pub async fn one_connection_per_worker(
+    addr: SocketAddr,
+    n: usize,
+) -> std::collections::HashMap<u32, KeepAlive> {
+    let mut clients = std::collections::HashMap::new();
+    for _ in 0..400 {
+        if clients.len() == n {
+            return clients;
+        }
+        let mut client = KeepAlive::new(addr);
+        let pid = client.get("/healthz").await.unwrap().answering_pid();
+        clients.entry(pid).or_insert(client);
+    }
+    panic!("reached {} of {n} workers", clients.len());
+}
+
+/// The `total` of `product`'s meta as `client`'s worker serves it, and
+/// where the answer came from.
+pub async fn meta_total(client: &mut KeepAlive, product: u64) -> (u64, String) {
+    let resp = client
+        .get(&format!("/reviews/{product}/meta"))
+        .await
+        .unwrap();
+    assert_eq!(resp.status, 200);
+    let cache = resp.header("x-cache").unwrap_or_default().to_string();
+    (resp.json()["total"].as_u64().unwrap(), cache)
 }

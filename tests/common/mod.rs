@@ -21,8 +21,9 @@ pub mod redis;
 
 pub use app::{ADMIN_TOKEN, Faulty, Options, RECORDS, TestApp};
 pub use client::{
-    KeepAlive, Resp, assert_each_host_limits_alone, background_reads, helpful_votes,
-    parse_response, request, request_fails, send_raw,
+    KeepAlive, Resp, assert_each_host_limits_alone, background_documents, background_reads,
+    helpful_votes, meta_total, one_connection_per_worker, parse_response, request, request_fails,
+    send_raw,
 };
 pub use oracle::{characteristics, review_ids, visible_reviews};
 pub use process::Proc;

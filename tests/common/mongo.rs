@@ -27,6 +27,23 @@ pub fn with_database(uri: &str, database: &str) -> String {
     format!("{scheme}://{hosts}/{database}{query}")
 }
 
+/// A fresh database of `purpose` (see [`fresh_database_uri`]) that the
+/// `seed` binary has loaded with `records` records: its URI.
+pub fn seeded_database_uri(purpose: &str, records: &str) -> String {
+    let uri = fresh_database_uri(purpose);
+    let seeded = std::process::Command::new(env!("CARGO_BIN_EXE_seed"))
+        .args(["--mongodb-uri", &uri, "--records", records])
+        .env_remove("MONGODB_URI")
+        .output()
+        .unwrap();
+    assert!(
+        seeded.status.success(),
+        "{}",
+        String::from_utf8_lossy(&seeded.stderr)
+    );
+    uri
+}
+
 /// Drops the database `uri` names (what a test made for itself).
 #[cfg(feature = "mongodb")]
 pub async fn drop_database(uri: &str) {

@@ -138,6 +138,8 @@ pub struct EmbeddedStore {
     /// by another process (e.g. `seed`) is seen.
     products: Arc<AtomicU64>,
     changes: Db,
+    /// Change-log entries this store's reads of the log have read.
+    change_log_entries: Arc<AtomicU64>,
     reported: Db,
     expiring: Db,
     expiry: Db,
@@ -214,6 +216,7 @@ impl EmbeddedStore {
             info: info.map_err(|e| fail(&e))?,
             env: env.clone(),
             products: Arc::new(AtomicU64::new(0)),
+            change_log_entries: Arc::new(AtomicU64::new(0)),
             changes: changes.map_err(|e| fail(&e))?,
             reported: reported.map_err(|e| fail(&e))?,
             expiring: expiring.map_err(|e| fail(&e))?,
@@ -533,6 +536,10 @@ impl Store for EmbeddedStore {
 
     async fn data_set(&self) -> Result<Option<DataSet>, StoreError> {
         self.read_data_set()
+    }
+
+    fn change_log_documents(&self) -> u64 {
+        self.change_log_entries.load(Ordering::Relaxed)
     }
 }
 

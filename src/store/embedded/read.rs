@@ -1,6 +1,7 @@
 //! Reads: one read transaction each, zero-copy until a record is decoded.
 
 use std::ops::Bound;
+use std::sync::atomic::Ordering;
 
 use heed::RoTxn;
 
@@ -278,6 +279,8 @@ impl EmbeddedStore {
                 .map_err(|_| StoreError::Corrupt("change entry".into()))?;
             products.push(u64::from_be_bytes(product));
         }
+        self.change_log_entries
+            .fetch_add(products.len() as u64, Ordering::Relaxed);
         products.sort_unstable();
         products.dedup();
         // Transaction ids order every product at once: the read's is at or

@@ -169,8 +169,7 @@ impl MongoStore {
             .await
             .map_err(|e| StoreError::Unavailable(format!("import reader failed: {e}")))?;
 
-        progress.phase("index", 1, 0);
-        self.build_indexes().await?;
+        self.build_indexes(progress).await?;
         let counters = doc! {
             "$set": { "next_review_id": plan.next_review_id as i64 },
             "$unset": { "change_seq": "" },
@@ -186,7 +185,6 @@ impl MongoStore {
         };
         self.bound(self.info.update_one(doc! { "_id": "data_set" }, complete))
             .await?;
-        progress.advance(1);
         progress.finish();
         Ok(())
     }

@@ -20,6 +20,8 @@ use crate::seeding::{self, Progress};
 use crate::store::StoreError;
 use crate::store::load::{LoadOptions, LoadOutcome};
 
+/// Meta documents built and inserted at a time.
+const META_CHUNK: usize = 10_000;
 /// Meta documents an upgrade updates at once.
 const UPGRADE_IN_FLIGHT: usize = 32;
 /// Index names of the first layout, dropped by an upgrade.
@@ -70,21 +72,23 @@ impl MongoStore {
             self.backfill().await?;
         }
 
-        progress.phase("index", set.records, 0);
-        self.build_indexes().await?;
+        self.build_indexes(progress).await?;
+        progress.phase("meta", set.products, 0);
         let metas = seeding::metas(set, options.threads);
         self.bound(self.meta.delete_many(doc! {})).await?;
         // Every product's, reviews or none: its characteristics are there.
-        let docs: Vec<Document> = metas
-            .iter()
-            .enumerate()
-            .map(|(i, m)| meta_doc(i as u64 + 1, m))
-            .collect();
-        for chunk in docs.chunks(10_000) {
-            self.bound(self.meta.insert_many(chunk.to_vec()).ordered(false))
+        // The documents of a chunk at a time: a million products'
+        // documents at once held about 2 GB at 10M records.
+        for (n, chunk) in metas.chunks(META_CHUNK).enumerate() {
+            let docs: Vec<Document> = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, m)| meta_doc((n * META_CHUNK + i) as u64 + 1, m))
+                .collect();
+            self.bound(self.meta.insert_many(docs).ordered(false))
                 .await?;
+            progress.advance(chunk.len() as u64);
         }
-        progress.advance(set.records);
         let counters = doc! {
             "$set": { "next_review_id": set.records as i64 + 1 },
             "$unset": { "change_seq": "" },
@@ -178,7 +182,7 @@ impl MongoStore {
     /// no change sequence, and every product's characteristics. Safe to
     /// run again.
     async fn upgrade(&self, set: DataSet, progress: &mut dyn Progress) -> Result<(), StoreError> {
-        progress.phase("upgrade", set.products + 1, 0);
+        progress.phase("upgrade", set.products, 0);
         self.backfill().await?;
         self.define_characteristics(set, progress).await?;
         for name in OLD_INDEXES {
@@ -192,7 +196,7 @@ impl MongoStore {
                 Err(e) => return Err(e),
             }
         }
-        self.build_indexes().await?;
+        self.build_indexes(progress).await?;
         self.bound(
             self.changes
                 .delete_many(doc! { "at": { "$exists": false } }),
@@ -204,7 +208,6 @@ impl MongoStore {
         let layout = doc! { "$set": { "layout": LAYOUT } };
         self.bound(self.info.update_one(doc! { "_id": "data_set" }, layout))
             .await?;
-        progress.advance(1);
         progress.finish();
         Ok(())
     }
@@ -292,9 +295,13 @@ impl MongoStore {
         Ok(names.iter().any(|n| n == name))
     }
 
-    /// The page indexes (partial: visible reviews only) and the change
-    /// log's TTL index.
-    pub(super) async fn build_indexes(&self) -> Result<(), StoreError> {
+    /// The page indexes (partial: visible reviews only), then the others:
+    /// the change log's TTL index, reported reviews', the guards' TTL
+    /// indexes — one at a time, as a phase of `progress` (see `indexing`).
+    pub(super) async fn build_indexes(
+        &self,
+        progress: &mut dyn Progress,
+    ) -> Result<(), StoreError> {
         let visible = |name: &str, keys: Document| {
             let options = IndexOptions::builder()
                 .name(name.to_string())
@@ -312,8 +319,10 @@ impl MongoStore {
             })
             .collect();
         models.push(visible(FACETS, facet_keys()));
-        self.slow(self.reviews.create_indexes(models), "building indexes")
-            .await?;
+        let mut builds: Vec<_> = models
+            .into_iter()
+            .map(|model| (self.reviews.clone(), model))
+            .collect();
         let ttl = IndexModel::builder()
             .keys(doc! { "at": 1 })
             .options(
@@ -323,16 +332,10 @@ impl MongoStore {
                     .build(),
             )
             .build();
-        self.bound(self.changes.create_index(ttl)).await?;
-        self.slow(
-            self.reviews.create_index(reported_index()),
-            "building indexes",
-        )
-        .await?;
-        for (collection, model) in guard_ttl_indexes(&self.idempotency, &self.votes) {
-            self.bound(collection.create_index(model)).await?;
-        }
-        Ok(())
+        builds.push((self.changes.clone(), ttl));
+        builds.push((self.reviews.clone(), reported_index()));
+        builds.extend(guard_ttl_indexes(&self.idempotency, &self.votes));
+        self.build_in_turn(builds, progress).await
     }
 
     /// Makes sure, in the background, that the indexes of write safety
@@ -356,7 +359,7 @@ impl MongoStore {
     }
 
     /// Runs a long server-side operation: bounded, but far past one timeout.
-    async fn slow<T>(
+    pub(super) async fn slow<T>(
         &self,
         op: impl IntoFuture<Output = mongodb::error::Result<T>>,
         what: &str,

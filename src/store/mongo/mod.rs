@@ -5,10 +5,14 @@
 //! # Layout
 //!
 //! - `docs`: how a review and a product's meta look as documents;
-//! - `read`: pages, meta, and the change log as followers poll it;
+//! - `read`: pages, meta, and reported reviews;
+//! - `changes`: the change log — each write's position in it, and what
+//!   the port's follower reads back;
 //! - `write`: new reviews, helpful votes and reports — transactions,
 //!   retries, the per-request deadline, idempotency;
 //! - `load`: the bulk load `seed` runs, and the index build after it;
+//! - `indexing`: index builds one at a time, each named, with the
+//!   deployment's own progress where it reports one;
 //! - `import`: loading an import of reviews from files, and exporting;
 //! - `products`: the data set products are rendered from.
 //!
@@ -32,10 +36,13 @@
 //!   layout, source}` (what is loaded, how far, in which document layout,
 //!   and for an import the files it came from) and `{_id: "counters",
 //!   next_review_id}`.
-//! - `changes`: one entry per write, `{_id: token, at, product_id, v}`
-//!   (`v`: the write's version), which one process per port polls (the
-//!   cache's change-log follower, `cache::follower`); kept for
+//! - `changes`: one entry per write, `{_id: token, at, product_id, v,
+//!   pos}` (`v`: the write's version; `pos`: its position, a number of
+//!   its product's bucket), which one process per port polls (the cache's
+//!   change-log follower, `cache::follower`); kept for
 //!   [`CHANGES_KEPT_FOR`] by a TTL index on `at`.
+//! - `change_buckets`: `{_id: bucket, n}`, the [`changes::BUCKETS`]
+//!   counters that number the change log (see `changes`).
 //! - `idempotency`: `{_id: Idempotency-Key, request, answer, expires,
 //!   token}`, claimed by an insert in the transaction of the write it
 //!   guards; `votes`: `{_id: "review_id:voter", until, token}`, one per
@@ -70,7 +77,9 @@
 //!
 //! Reported reviews leave the indexes when reported (and come back when
 //! restored); `reported` (`{reported: 1, _id: -1}`, partial: reported only)
-//! lists them for moderators. `changes` has a TTL index on `at`. `deploy/README.md` shows the plans.
+//! lists them for moderators. `changes` has a TTL index on `at` and one
+//! on `{pos: 1, at: 1}` (`pos_at`) that polls read by. `deploy/README.md`
+//! shows the plans.
 //!
 //! # Writes
 //!
@@ -80,10 +89,11 @@
 //!   reserves with one `$inc` on `counters`, outside any transaction; so
 //!   ids stay unique but are not dense across processes, and ids left in a
 //!   block when a process stops are never used (gaps);
-//! - the change log has no sequence counter: an entry's position is the
-//!   writer's clock (`at`), and readers re-read a window below their cursor
-//!   (see `read`), so an entry that commits after a later one is still
-//!   seen.
+//! - the change log has no single sequence counter: an entry's position
+//!   is the next number of one of [`changes::BUCKETS`] counters (its
+//!   product's), taken last in the write's transaction, so a bucket's
+//!   numbers commit in order and a poll reads only what is new (see
+//!   `changes`).
 //!
 //! On a replica set or `mongos` each write is one multi-document
 //! transaction (majority write concern unless the URI sets `w=`), retried
@@ -113,8 +123,10 @@
 //! writer before its answer. Versions of different products are not
 //! comparable, and the cache never compares them.
 
+pub mod changes;
 mod docs;
 mod import;
+mod indexing;
 mod load;
 mod products;
 mod read;
@@ -182,6 +194,8 @@ pub struct MongoStore {
     meta: Collection<Document>,
     info: Collection<Document>,
     changes: Collection<Document>,
+    /// The counters that number the change log (see `changes`).
+    buckets: Collection<Document>,
     /// `Idempotency-Key` records, `{_id: key, request, answer, expires}`.
     idempotency: Collection<Document>,
     /// Helpful votes, `{_id: "review_id:voter", until}`.
@@ -199,7 +213,9 @@ pub struct MongoStore {
     /// Sessions being aborted in the background, so their count stays bounded.
     reapers: Arc<AtomicUsize>,
     /// What the change-log cursors this store handed out had already seen.
-    feed: Mutex<read::Feed>,
+    cursors: Mutex<changes::Cursors>,
+    /// Change-log documents this store's polls have fetched.
+    change_log_documents: AtomicU64,
 }
 
 impl MongoStore {
@@ -272,6 +288,7 @@ impl MongoStore {
             meta: db.collection("meta"),
             info: db.collection("info"),
             changes: db.collection("changes"),
+            buckets: db.collection("change_buckets"),
             idempotency: db.collection("idempotency"),
             votes: db.collection("votes"),
             client,
@@ -284,9 +301,11 @@ impl MongoStore {
             ids: tokio::sync::Mutex::new(write::IdBlock::default()),
             turns: write::Turns::new(),
             reapers: Arc::new(AtomicUsize::new(0)),
-            feed: Mutex::new(read::Feed::default()),
+            cursors: Mutex::new(changes::Cursors::new()),
+            change_log_documents: AtomicU64::new(0),
         };
         store.ensure_guard_indexes();
+        store.ensure_change_log();
         Ok(store)
     }
 
@@ -498,6 +517,10 @@ impl Store for MongoStore {
 
     fn background_reads(&self) -> u64 {
         self.products.reads.load(Ordering::Relaxed)
+    }
+
+    fn change_log_documents(&self) -> u64 {
+        self.change_log_documents.load(Ordering::Relaxed)
     }
 }
 

@@ -1,90 +1,22 @@
-//! Reads: a page of a product's visible reviews, its meta, and the change
-//! log that followers poll.
-//!
-//! # The change log
-//!
-//! Writers log `{_id: token, at, product_id}` in their write's transaction,
-//! `at` from the writer's clock: there is no sequence counter for every
-//! writer to contend on. Positions therefore do not follow commit order: a
-//! transaction may commit after another that took a later `at`. A cursor
-//! holds a position (this process's clock at the poll that issued it) and
-//! a poll reads every entry with `at` above the cursor's position minus
-//! [`window`]: so an entry is seen as long as it commits within the window
-//! of the `at` it took, i.e. as long as commit latency plus clock skew
-//! between hosts stays under the window. A write's whole request is bounded
-//! by the timeout, and the window is at least three timeouts and never under
-//! [`MIN_WINDOW`]; a write abandoned with its commit outcome unknown logs a
-//! fresh entry once the database answers again (see [`super::write`]).
-//!
-//! The window is re-read on every poll (an index range of small entries:
-//! the window times the write rate, e.g. 1,000 entries of ~40 bytes at 100
-//! writes/s), so each issued cursor remembers the entries it had already
-//! seen in its window ([`Feed`]), and a poll reports only the others: each
-//! write once. A cursor the store does not remember (another process's, or
-//! one from long ago) re-reads its window and may report a product twice,
-//! never miss one. A cursor older than
-//! [`super::CHANGES_KEPT_FOR`] (minus the window) may have lost entries to
-//! the TTL index: the poll says the log is incomplete.
+//! Reads: a page of a product's visible reviews, its meta, and reported
+//! reviews for moderators. The change log that followers poll is
+//! `changes`.
 
-use std::collections::{HashSet, VecDeque};
-use std::time::Duration;
-
-use mongodb::bson::oid::ObjectId;
-use mongodb::bson::{Bson, DateTime, Document, doc};
+use mongodb::bson::{Document, doc};
 use mongodb::options::Hint;
 use tokio::time::Instant;
 
 use mongodb::{ClientSession, SessionCursor};
 
 use super::docs::{int, meta_from, review_from, version_from};
-use super::{CHANGES_KEPT_FOR, FACETS, MongoStore, order, primary, unix_ms, until};
+use super::{FACETS, MongoStore, order, primary, until};
 use crate::model::{Meta, Page, PageQuery, Review};
 use crate::store::page::{SortEntry, select_page};
-use crate::store::{Changed, Changes, StoreError, Versioned};
+use crate::store::{StoreError, Versioned};
 
-/// The least re-read window of the change log.
-pub const MIN_WINDOW: Duration = Duration::from_secs(10);
-/// Cursors whose seen entries are remembered.
-const REMEMBERED: usize = 16;
-/// Low bits of a cursor that tell cursors issued at the same millisecond
-/// apart; the position in milliseconds is above them.
-const ISSUE_BITS: u32 = 20;
 /// Keys per batch of a facet read: a large product's in one or two round
 /// trips (each key projects to ~50 bytes).
 const FACET_BATCH: u32 = 10_000;
-
-/// How far below its cursor a poll re-reads, for a store whose writes are
-/// bounded by `timeout`.
-pub fn window(timeout: Duration) -> Duration {
-    (timeout * 3).max(MIN_WINDOW)
-}
-
-/// What the cursors this store issued had seen (see the module docs).
-#[derive(Default)]
-pub(super) struct Feed {
-    issued: VecDeque<(u64, HashSet<ObjectId>)>,
-    count: u64,
-}
-
-impl Feed {
-    fn seen(&self, cursor: u64) -> Option<&HashSet<ObjectId>> {
-        self.issued
-            .iter()
-            .find(|(c, _)| *c == cursor)
-            .map(|(_, seen)| seen)
-    }
-
-    fn issue(&mut self, position: i64, seen: HashSet<ObjectId>) -> u64 {
-        self.count += 1;
-        let cursor =
-            ((position.max(0) as u64) << ISSUE_BITS) | (self.count & ((1 << ISSUE_BITS) - 1));
-        if self.issued.len() == REMEMBERED {
-            self.issued.pop_front();
-        }
-        self.issued.push_back((cursor, seen));
-        cursor
-    }
-}
 
 impl MongoStore {
     /// One page, hinted to the index of its order; `total` and the version
@@ -296,90 +228,4 @@ async fn reviews_of(
         reviews.push(review_from(&doc)?);
     }
     Ok(reviews)
-}
-
-impl MongoStore {
-    /// The products written since `cursor` (see the module docs).
-    pub(super) async fn read_changes(&self, cursor: Option<u64>) -> Result<Changes, StoreError> {
-        let deadline = Instant::now() + self.timeout;
-        let now = unix_ms();
-        let window = window(self.timeout).as_millis() as i64;
-        let from = cursor.map_or(now, |c| (c >> ISSUE_BITS) as i64);
-        let since = DateTime::from_millis(from - window);
-        let mut session = until(deadline, self.client.start_session()).await?;
-        let find = self
-            .changes
-            .find(doc! { "at": { "$gt": since } })
-            .projection(doc! { "product_id": 1, "v": 1 })
-            .selection_criteria(primary())
-            .session(&mut session)
-            .into_future();
-        let mut found = until(deadline, Box::pin(find)).await?;
-        let mut entries = Vec::new();
-        while until(deadline, found.advance(&mut session)).await? {
-            let doc = found
-                .deserialize_current()
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            if let Some(Bson::ObjectId(token)) = doc.get("_id") {
-                let changed = Changed {
-                    product_id: int(&doc, "product_id")? as u64,
-                    version: version_from(&doc)?,
-                };
-                entries.push((*token, changed));
-            }
-        }
-
-        let mut feed = self.feed.lock().expect("change feed lock");
-        // A first look lists its whole window: writes just before a process
-        // started, which copies read then may predate.
-        let seen = cursor.and_then(|c| feed.seen(c));
-        let mut products: Vec<Changed> = entries
-            .iter()
-            .filter(|(token, _)| !seen.is_some_and(|s| s.contains(token)))
-            .map(|&(_, changed)| changed)
-            .collect();
-        // Each product once, at its highest version listed.
-        products.sort_unstable_by(|a, b| (a.product_id, b.version).cmp(&(b.product_id, a.version)));
-        products.dedup_by_key(|c| c.product_id);
-        let next = feed.issue(from.max(now), entries.iter().map(|&(t, _)| t).collect());
-        drop(feed);
-        for changed in &products {
-            self.note_write(changed.product_id);
-        }
-        let kept = CHANGES_KEPT_FOR.as_millis() as i64 - window;
-        Ok(Changes {
-            cursor: next,
-            products,
-            complete: now - from <= kept,
-        })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cursors_keep_their_position_and_are_told_apart() {
-        let mut feed = Feed::default();
-        let a = feed.issue(1_767_225_600_000, HashSet::new());
-        let b = feed.issue(1_767_225_600_000, [ObjectId::new()].into());
-        assert_ne!(a, b);
-        assert!(b > a);
-        assert_eq!((a >> ISSUE_BITS) as i64, 1_767_225_600_000);
-        assert_eq!(feed.seen(b).map(HashSet::len), Some(1));
-        for at in 0..REMEMBERED as i64 {
-            feed.issue(1_767_225_600_001 + at, HashSet::new());
-        }
-        assert!(
-            feed.seen(a).is_none(),
-            "only the last cursors are remembered"
-        );
-    }
-
-    #[test]
-    fn the_window_outlasts_a_write() {
-        assert_eq!(window(Duration::from_secs(2)), MIN_WINDOW);
-        assert_eq!(window(Duration::from_secs(10)), Duration::from_secs(30));
-    }
 }

@@ -13,9 +13,10 @@
 //!    another request holds ends the attempt, and what the record says is
 //!    answered (a replay, a refused key, an unchanged vote);
 //! 3. the review write (insert, or `findOneAndUpdate` on a visible — to
-//!    restore, a reported — review), the product's meta (`$inc` of its
-//!    counters and of its version `v`, which answers the write's version),
-//!    the key's answer, the change entry (with the version);
+//!    restore, a reported — review), the key's answer, the product's meta
+//!    (`$inc` of its counters and of its version `v`, which answers the
+//!    write's version), the next number of the product's change-log bucket
+//!    and the change entry at it (with the version);
 //! 4. commit, and while the driver answers UnknownTransactionCommitResult,
 //!    commit again (its documented advice) until the deadline.
 //!
@@ -46,15 +47,15 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use mongodb::ClientSession;
+use mongodb::bson::doc;
 use mongodb::bson::oid::ObjectId;
-use mongodb::bson::{DateTime, doc};
 use mongodb::options::TransactionOptions;
 use tokio::time::Instant;
 
 pub(super) use self::ids::IdBlock;
 use self::retry::{Failure, Next, backoff, retry_until, within};
 use super::docs::{int, meta_from, version_from};
-use super::{MongoStore, primary};
+use super::{MongoStore, changes, primary};
 use crate::hash::mix;
 use crate::model::{Characteristics, Review};
 use crate::store::{Outcome, StoreError, Versioned, Write, WriteGuard};
@@ -419,7 +420,8 @@ impl MongoStore {
         }
         let reapers = self.reapers.clone();
         let admin = self.client.database("admin");
-        let changes = self.changes.clone();
+        let log = self.changes.clone();
+        let buckets = self.buckets.clone();
         let meta = self.meta.clone();
         let timeout = self.timeout;
         tokio::spawn(async move {
@@ -442,14 +444,18 @@ impl MongoStore {
                     .flatten()
                     .and_then(|m| version_from(&m).ok())
                     .unwrap_or(0);
-                retry_until(give_up, timeout, || {
-                    let entry = doc! {
-                        "_id": ObjectId::new(), "at": DateTime::now(),
-                        "product_id": product as i64, "v": version as i64,
-                    };
-                    changes.insert_one(entry)
-                })
-                .await;
+                // Outside a transaction: a number taken and not logged is a
+                // hole, which polls ask for until the window has passed.
+                let bucket = changes::bucket_of(product);
+                let counter =
+                    retry_until(give_up, timeout, || changes::next_number(&buckets, bucket)).await;
+                if let Some(n) = counter.flatten().and_then(|c| changes::number(&c).ok()) {
+                    let pos = changes::position(bucket, n);
+                    retry_until(give_up, timeout, || {
+                        log.insert_one(changes::entry(ObjectId::new(), product, version, pos))
+                    })
+                    .await;
+                }
             }
             drop(session);
             reapers.fetch_sub(1, Ordering::AcqRel);

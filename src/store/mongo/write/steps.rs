@@ -1,6 +1,6 @@
 //! The steps of one attempt, in its session (see the module docs above):
-//! the guard claims, the review write, the product's meta and version, the
-//! key's answer, the change entry.
+//! the guard claims, the review write, the key's answer, the product's
+//! meta and version, the change entry at the next number of its bucket.
 //!
 //! # Versions
 //!
@@ -15,15 +15,15 @@
 
 use mongodb::ClientSession;
 use mongodb::bson::oid::ObjectId;
-use mongodb::bson::{DateTime, Document, doc};
+use mongodb::bson::{Document, doc};
 use mongodb::options::ReturnDocument;
 use tokio::time::Instant;
 
-use super::retry::{Failure, within};
+use super::retry::{Failure, Next, within};
 use super::{Applied, Change, Op};
 use crate::model::RELEVANCE_YEAR_SECS;
-use crate::store::mongo::MongoStore;
 use crate::store::mongo::docs::{int, meta_inc, ratings_from, review_doc, version_from};
+use crate::store::mongo::{MongoStore, changes};
 use crate::store::{StoreError, Versioned, WriteGuard};
 
 impl MongoStore {
@@ -68,11 +68,11 @@ impl MongoStore {
         // it until its own transaction time limit).
         let version = self.advance(session, product, counted, deadline).await?;
         // Last, so that without a transaction followers never hear of a
-        // write before it is there.
-        let entry = doc! {
-            "_id": token, "at": DateTime::now(),
-            "product_id": product as i64, "v": version as i64,
-        };
+        // write before it is there; the bucket's counter just before, so
+        // the transaction holds it for the least time (its entry and the
+        // commit): the bucket's other products' writes wait for that.
+        let pos = self.next_position(session, product, deadline).await?;
+        let entry = changes::entry(token, product, version, pos);
         let log = self.changes.insert_one(entry).session(&mut *session);
         within(deadline, log).await?;
         Ok(Applied::Done(Versioned {
@@ -136,6 +136,31 @@ impl MongoStore {
             }
         };
         Ok(Some((product, counted)))
+    }
+
+    /// The next position of `product_id`'s bucket in the change log (see
+    /// `store::mongo::changes`).
+    async fn next_position(
+        &self,
+        session: &mut ClientSession,
+        product_id: u64,
+        deadline: Instant,
+    ) -> Result<i64, Failure> {
+        let bucket = changes::bucket_of(product_id);
+        let bump = changes::next_number(&self.buckets, bucket).session(&mut *session);
+        match within(deadline, bump).await {
+            Ok(Some(counter)) => Ok(changes::position(bucket, changes::number(&counter)?)),
+            Ok(None) => Err(Failure::stop(StoreError::Corrupt(
+                "the change log's counter upsert returned no document".into(),
+            ))),
+            // Two first writes to a bucket created its counter at once: the
+            // other one stands, so this attempt can simply go again.
+            Err(failure) if failure.next == Next::Duplicate => Err(Failure {
+                next: Next::Retry,
+                ..failure
+            }),
+            Err(failure) => Err(failure),
+        }
     }
 
     /// Applies `counted` (an `$inc` of meta counters) to the product's meta
