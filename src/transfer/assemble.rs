@@ -394,8 +394,7 @@ fn read_others(
             let line = row.line;
             match atelier::rating(&table, &row) {
                 Err(why) => part.reject(table.name, line, &why, &row.text())?,
-                Ok((characteristic, review, value)) => {
-                    let row_id = atelier::id(table.field(&row, 0), "id").unwrap_or(0);
+                Ok((row_id, characteristic, review, value)) => {
                     if let Some((product, kind)) =
                         known.as_ref().and_then(|k| k.get(characteristic))
                     {

@@ -273,6 +273,11 @@ pub fn id(field: &[u8], column: &str) -> Result<u64, String> {
 }
 
 fn integer(field: &[u8]) -> Option<u64> {
+    // The common case, digits alone (at most 19 of them: no overflow),
+    // read straight from the bytes; anything else as text, trimmed.
+    if (1..=19).contains(&field.len()) && field.iter().all(u8::is_ascii_digit) {
+        return Some(field.iter().fold(0, |n, &b| n * 10 + u64::from(b - b'0')));
+    }
     let s = std::str::from_utf8(field).ok()?.trim();
     (!s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit()))
         .then(|| s.parse().ok())
@@ -302,6 +307,11 @@ pub fn one_to_five(field: &[u8], column: &str) -> Result<u8, String> {
 
 /// A boolean: `true`/`false`, `t`/`f` or `1`/`0`, in any case.
 pub fn boolean(field: &[u8], column: &str) -> Result<bool, String> {
+    match field {
+        b"true" | b"1" => return Ok(true),
+        b"false" | b"0" => return Ok(false),
+        _ => {}
+    }
     let s = String::from_utf8_lossy(field).trim().to_ascii_lowercase();
     match s.as_str() {
         "true" | "t" | "1" => Ok(true),
@@ -448,12 +458,12 @@ pub fn characteristic(t: &Table, r: &Row) -> Result<(u64, u64, Characteristic), 
     ))
 }
 
-/// A rating of `characteristic_reviews.csv`: (characteristic id, review
-/// id, value); its own id is checked but not kept.
-pub fn rating(t: &Table, r: &Row) -> Result<(u64, u64, u8), String> {
+/// A rating of `characteristic_reviews.csv`: (its id, characteristic id,
+/// review id, value).
+pub fn rating(t: &Table, r: &Row) -> Result<(u64, u64, u64, u8), String> {
     t.shape(r)?;
-    id(t.field(r, 0), "id")?;
     Ok((
+        id(t.field(r, 0), "id")?,
         id(t.field(r, 1), "characteristic_id")?,
         id(t.field(r, 2), "review_id")?,
         one_to_five(t.field(r, 3), "value")?,
