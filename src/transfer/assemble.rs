@@ -1214,7 +1214,7 @@ mod tests {
                     let p = p.unwrap();
                     (
                         p.product_id,
-                        p.characteristics.clone(),
+                        p.characteristics,
                         p.reviews().unwrap(),
                     )
                 })
