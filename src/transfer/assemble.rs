@@ -1212,11 +1212,7 @@ mod tests {
                 .read_ahead(4)
                 .map(|p| {
                     let p = p.unwrap();
-                    (
-                        p.product_id,
-                        p.characteristics,
-                        p.reviews().unwrap(),
-                    )
+                    (p.product_id, p.characteristics, p.reviews().unwrap())
                 })
                 .collect();
             rejects.finish().unwrap();
