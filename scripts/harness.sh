@@ -10,9 +10,14 @@
 # PYENV_ROOT are passed on as the user's).
 #
 # Then it checks what it can lay at the suite's door, each a failure:
-#   - nothing it started is still running: a process from this checkout
-#     (working directory or binary under it) that is not the harness's own
-#     descendant and was not running before (stopped, and listed);
+#   - nothing it started is still running (stopped, and listed). The
+#     suite's processes are told apart by a cgroup of their own (cgroup v2,
+#     where this user may make one: as root, say): every process the tests
+#     start stays in it, daemons that detach and orphans too, and no other
+#     program's process is ever in it. Where no cgroup can be made, by a
+#     variable in their environment (TEST_HARNESS_RUN), which a process
+#     that drops or overwrites its environment (nginx's workers) loses:
+#     such a leak then goes unseen, never another program's process blamed;
 #   - nothing is left in its temp directory (every test removes its own).
 # Files changed meanwhile in /etc, /usr, /opt, /srv, /var and the user's
 # home are listed with their times as a warning: any program on the machine
@@ -31,23 +36,25 @@ fi
 [ $# -gt 0 ] || { echo "usage: scripts/harness.sh [--report FILE] COMMAND [ARGS...]" >&2; exit 2; }
 
 checkout=$(pwd -P)
-# Processes started from this checkout that are not this script's own
-# descendants.
-ours() {
-  local p pid cwd exe up
+
+# "PID command line" of each process in the cgroup CG (and its children).
+in_cgroup() {
+  local pid
+  find "$1" -name cgroup.procs -exec cat {} + 2>/dev/null | sort -n | while read -r pid; do
+    echo "$pid $(tr '\0\n' '  ' 2>/dev/null <"/proc/$pid/cmdline" | cut -c1-160)"
+  done
+}
+
+# "PID command line" of each process whose environment says it is this
+# run's (where no cgroup could be made).
+marked() {
+  local p pid
   for p in /proc/[0-9]*; do
     pid=${p#/proc/}
-    cwd=$(readlink "$p/cwd" 2>/dev/null) || continue
-    exe=$(readlink "$p/exe" 2>/dev/null) || exe=
-    case "$cwd/ $exe" in *"$checkout/"*) ;; *) continue ;; esac
-    up=$pid
-    while [ "$up" -gt 1 ] && [ "$up" != "$$" ]; do
-      up=$(awk '{print $4}' "/proc/$up/stat" 2>/dev/null) || break
-      [ -n "$up" ] || break
-    done
-    [ "$up" = "$$" ] && continue
-    echo "$pid $(tr '\0\n' '  ' <"$p/cmdline" 2>/dev/null | cut -c1-160)"
-  done | sort
+    [ "$pid" != "$$" ] || continue
+    tr '\0' '\n' 2>/dev/null <"$p/environ" | grep -qxF "TEST_HARNESS_RUN=$suite" || continue
+    echo "$pid $(tr '\0\n' '  ' 2>/dev/null <"$p/cmdline" | cut -c1-160)"
+  done
 }
 
 user_home=${HOME:-}
@@ -55,7 +62,20 @@ suite=$(mktemp -d "${TMPDIR:-/tmp}/reviews-suite.XXXXXX")
 marker=$suite/started
 touch "$marker"
 mkdir "$suite/home" "$suite/tmp"
-trap 'rm -rf "$suite"' EXIT
+# A cgroup beside this script's own, for the command's process tree.
+cgroup=
+for root in /sys/fs/cgroup /sys/fs/cgroup/unified; do
+  [ -f "$root/cgroup.procs" ] && [ -f "$root/cgroup.subtree_control" ] || continue
+  own=$(sed -n 's/^0:://p' /proc/self/cgroup)
+  mkdir "$root${own%/}/reviews-suite-${suite##*.}" 2>/dev/null && cgroup=$root${own%/}/reviews-suite-${suite##*.}
+  break
+done
+cleanup() {
+  # A cgroup goes once its processes have: children first.
+  [ -z "$cgroup" ] || find "$cgroup" -depth -type d -exec rmdir {} + 2>/dev/null
+  rm -rf "$suite"
+}
+trap cleanup EXIT
 
 # Files changed during the run outside the checkout and the suite's own
 # directories: the places a stray log or config would land (the build
@@ -75,9 +95,13 @@ changed_outside() {
   } | grep -v " $checkout/" | grep -v " $suite/" | sort || true
 }
 
-before=$(ours)
 status=0
 (
+  # Into the suite's cgroup; where that fails, the marker alone tells.
+  if [ -n "$cgroup" ] && ! echo "$BASHPID" >"$cgroup/cgroup.procs" 2>/dev/null; then
+    touch "$suite/no-cgroup"
+  fi
+  export TEST_HARNESS_RUN=$suite
   export CARGO_HOME=${CARGO_HOME:-$user_home/.cargo}
   export RUSTUP_HOME=${RUSTUP_HOME:-$user_home/.rustup}
   if [ -z "${PYENV_ROOT:-}" ] && [ -d "$user_home/.pyenv" ]; then export PYENV_ROOT=$user_home/.pyenv; fi
@@ -88,12 +112,21 @@ status=0
 
 failed=0
 sleep 1  # a process a test stopped at its very end has exited by now
-left=$(comm -13 <(echo "$before") <(ours))
+if [ -n "$cgroup" ] && [ ! -e "$suite/no-cgroup" ]; then
+  left=$(in_cgroup "$cgroup")
+else
+  left=$(marked)
+fi
 if [ -n "$left" ]; then
   echo "harness: the tests left processes running (now stopped):"
   echo "$left"
   echo "$left" | awk '{print $1}' | xargs -r kill -9 2>/dev/null || true
   failed=$((failed + 1))
+  # Gone before the cgroup is removed.
+  for _ in $(seq 50); do
+    [ -n "$cgroup" ] && [ -n "$(in_cgroup "$cgroup")" ] || break
+    sleep 0.1
+  done
 fi
 leftover=$(cd "$suite/tmp" && find . -mindepth 1 -maxdepth 2 | sed 's|^\./||' | sort | head -40)
 if [ -n "$leftover" ]; then
