@@ -578,11 +578,15 @@ async fn atelier_bodies_are_cached_apart_and_dropped_with_the_native_ones() {
     assert_eq!(native.header("x-cache"), Some("MISS"), "cached apart");
     assert_ne!(native.body, first.body);
     assert_eq!(
-        redis.count_keys(&format!("reviews:v7:{product}:p1.3.relevant.@atelier")),
+        redis
+            .count_keys_when(&format!("reviews:v7:{product}:p1.3.relevant.@atelier"), 1)
+            .await,
         1
     );
     assert_eq!(
-        redis.count_keys(&format!("reviews:v7:{product}:p1.3.relevant")),
+        redis
+            .count_keys_when(&format!("reviews:v7:{product}:p1.3.relevant"), 1)
+            .await,
         1
     );
     // The other process reads the Atelier body from Redis.

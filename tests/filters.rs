@@ -32,16 +32,10 @@ async fn every_page(client: &mut KeepAlive, path: &str) -> (Vec<Value>, u64) {
     unreachable!()
 }
 
-/// Waits up to 2 s for `n` Redis keys matching `pattern` (fills are
-/// written in the background).
+/// Waits for `n` Redis keys matching `pattern` (fills are written in the
+/// background).
 async fn filled(redis: &RedisServer, pattern: &str, n: usize) {
-    for _ in 0..100 {
-        if redis.count_keys(pattern) == n {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    panic!("{pattern}: {} keys, not {n}", redis.count_keys(pattern));
+    assert_eq!(redis.count_keys_when(pattern, n).await, n, "{pattern}");
 }
 
 fn ids(results: &[Value]) -> Vec<u64> {

@@ -129,6 +129,21 @@ impl RedisServer {
         line.trim_end().trim_start_matches('*').parse().unwrap()
     }
 
+    /// The number of keys matching `pattern` once it is `want`, or after 5
+    /// s of asking: a view goes to Redis in the background after its
+    /// answer is sent, so a test reading Redis right after a miss may be
+    /// ahead of it.
+    pub async fn count_keys_when(&self, pattern: &str, want: usize) -> usize {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let n = self.count_keys(pattern);
+            if n == want || std::time::Instant::now() >= deadline {
+                return n;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Sends one inline command and returns the first reply line.
     pub fn command(&self, args: &[&str]) -> Option<String> {
         use std::io::{BufRead, BufReader, Write};
