@@ -401,6 +401,9 @@ async fn on_mongodb_a_write_shows_through_another_server_when_the_reader_carries
     let (_a, a) = Proc::serve(dir.path(), &args);
     let (_b, b) = Proc::serve(dir.path(), &args);
     a_write_is_read_through_another_server_at_once(a, b).await;
+    // The servers stop before their database goes.
+    drop((_a, _b));
+    common::mongo::drop_database(&uri).await;
 }
 
 /// Versions a process has not heard of — a write made elsewhere, or
@@ -588,6 +591,8 @@ async fn on_mongodb_a_flood_of_made_up_versions_costs_at_most_20_store_reads_a_s
         .expect("seed runs");
     assert!(seeded.success(), "seed into {uri}");
     let dir = tempfile::tempdir().unwrap();
-    let (_server, addr) = Proc::serve(dir.path(), &["--workers", "1", "--mongodb-uri", &uri]);
+    let (server, addr) = Proc::serve(dir.path(), &["--workers", "1", "--mongodb-uri", &uri]);
     flood_made_up_versions(addr, 8).await;
+    drop(server);
+    common::mongo::drop_database(&uri).await;
 }

@@ -277,7 +277,7 @@ async fn on_mongodb_one_worker_reads_the_change_log_and_the_product_count() {
     }
     let uri = common::mongo::seeded_database_uri("follower", "2000");
     let dir = tempfile::tempdir().unwrap();
-    let (_proc, addr) = Proc::serve(dir.path(), &["--workers", "4", "--mongodb-uri", &uri]);
+    let (server, addr) = Proc::serve(dir.path(), &["--workers", "4", "--mongodb-uri", &uri]);
     // Requests on every worker: none of them reads the count itself.
     let mut clients = one_connection_per_worker(addr, 4).await;
     for client in clients.values_mut() {
@@ -298,4 +298,8 @@ async fn on_mongodb_one_worker_reads_the_change_log_and_the_product_count() {
         "{reads:?}"
     );
     assert_eq!(readers(&reads, "product_count"), vec![slot], "{reads:?}");
+    // The servers stop before their database goes.
+    drop(server);
+    #[cfg(feature = "mongodb")]
+    common::mongo::drop_database(&uri).await;
 }
