@@ -170,16 +170,8 @@ fn run(args: &Args) -> anyhow::Result<()> {
         #[cfg(feature = "mongodb")]
         Some(uri) => {
             let options = load_options(args, true);
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()?;
-            let outcome = runtime.block_on(async {
-                let store = MongoStore::connect(&mongo_config(uri, options)).await?;
-                if args.drop {
-                    store.drop_all().await?;
-                }
-                store.load(set, options, progress.as_mut()).await
-            })?;
+            let (runtime, store) = open_mongo(uri, options, args.drop)?;
+            let outcome = runtime.block_on(store.load(set, options, progress.as_mut()))?;
             (outcome, "MongoDB".to_string())
         }
         #[cfg(not(feature = "mongodb"))]
@@ -262,16 +254,7 @@ fn import(
         #[cfg(feature = "mongodb")]
         Some(uri) => {
             let load = load_options(args, true);
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()?;
-            let store = runtime.block_on(async {
-                let store = MongoStore::connect(&mongo_config(uri, load)).await?;
-                if args.drop {
-                    store.drop_all().await?;
-                }
-                Ok::<_, StoreError>(store)
-            })?;
+            let (runtime, store) = open_mongo(uri, load, args.drop)?;
             let resumed_from = match runtime.block_on(store.begin_import(&source))? {
                 LoadOutcome::AlreadyLoaded => {
                     eprintln!("MongoDB already holds this import; nothing to do");
@@ -358,6 +341,27 @@ fn import(
     Ok(())
 }
 
+/// The MongoDB store at `uri` and a runtime to drive it on; emptied first
+/// when `drop` (`--drop` on a load).
+#[cfg(feature = "mongodb")]
+fn open_mongo(
+    uri: &str,
+    options: LoadOptions,
+    drop: bool,
+) -> anyhow::Result<(tokio::runtime::Runtime, MongoStore)> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let store = runtime.block_on(async {
+        let store = MongoStore::connect(&mongo_config(uri, options)).await?;
+        if drop {
+            store.drop_all().await?;
+        }
+        Ok::<_, StoreError>(store)
+    })?;
+    Ok((runtime, store))
+}
+
 /// The embedded store in `--data-dir`, to load into: refused while a
 /// server has it open (unless `--while-serving`), emptied with `--drop`.
 fn open_embedded(args: &Args) -> anyhow::Result<EmbeddedStore> {
@@ -426,14 +430,9 @@ fn export_jsonl(args: &Args, target: &str) -> anyhow::Result<()> {
     let place = match &args.mongodb_uri {
         #[cfg(feature = "mongodb")]
         Some(uri) => {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()?;
-            runtime.block_on(async {
-                let store =
-                    MongoStore::connect(&mongo_config(uri, load_options(args, true))).await?;
-                store.export(&mut visit).await
-            })?;
+            // Reading only: never dropped, whatever the flags.
+            let (runtime, store) = open_mongo(uri, load_options(args, true), false)?;
+            runtime.block_on(store.export(&mut visit))?;
             "MongoDB".to_string()
         }
         #[cfg(not(feature = "mongodb"))]

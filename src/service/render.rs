@@ -153,10 +153,18 @@ pub fn page(query: &PageQuery, page: PageView<'_, '_>, photos: &PhotoBase) -> Ve
     out
 }
 
-/// One review of a page, as [`page`] writes it: its ratings of the
-/// characteristics last, by name (`"characteristics":{"Fit":4}`; `{}` for a
-/// review that rated none).
-fn review(out: &mut Vec<u8>, r: &ReviewView<'_>, photos: &PhotoBase) {
+/// How a review's `date` is written: `2019-04-14T00:00:00Z` natively,
+/// with milliseconds (`2019-04-14T00:00:00.000Z`) in the Atelier dialect.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Dates {
+    Seconds,
+    Millis,
+}
+
+/// A review's fields as every dialect writes them, from `{"review_id"`
+/// through its photos' closing `]`: the dialect adds what else it has and
+/// closes the object.
+pub fn review_fields(out: &mut Vec<u8>, r: &ReviewView<'_>, photos: &PhotoBase, dates: Dates) {
     out.extend_from_slice(b"{\"review_id\":");
     json_number(out, r.review_id);
     out.extend_from_slice(b",\"rating\":");
@@ -176,6 +184,11 @@ fn review(out: &mut Vec<u8>, r: &ReviewView<'_>, photos: &PhotoBase) {
     json_string(out, r.body);
     out.extend_from_slice(b",\"date\":");
     match UtcDate(r.date).to_bytes() {
+        Some(date) if dates == Dates::Millis => {
+            out.push(b'"');
+            out.extend_from_slice(&date[..19]);
+            out.extend_from_slice(b".000Z\"");
+        }
         Some(date) => {
             out.push(b'"');
             out.extend_from_slice(&date);
@@ -201,7 +214,15 @@ fn review(out: &mut Vec<u8>, r: &ReviewView<'_>, photos: &PhotoBase) {
         }
         out.push(b'}');
     }
-    out.extend_from_slice(b"],\"characteristics\":{");
+    out.push(b']');
+}
+
+/// One review of a page, as [`page`] writes it: its ratings of the
+/// characteristics last, by name (`"characteristics":{"Fit":4}`; `{}` for a
+/// review that rated none).
+fn review(out: &mut Vec<u8>, r: &ReviewView<'_>, photos: &PhotoBase) {
+    review_fields(out, r, photos, Dates::Seconds);
+    out.extend_from_slice(b",\"characteristics\":{");
     for (i, (kind, value)) in r.characteristics.iter().enumerate() {
         if i > 0 {
             out.push(b',');

@@ -14,9 +14,9 @@
 //!   at zero, and `characteristics: {"Fit": {"id": 1, "value":
 //!   "3.1818181818181818"}}` (`value` null before any rating).
 
-use crate::model::{Meta, PageQuery, PageView, ReviewView, UtcDate};
+use crate::model::{Meta, PageQuery, PageView, ReviewView};
 use crate::service::products::PhotoBase;
-use crate::service::render::{Format, json_number, json_string};
+use crate::service::render::{Dates, Format, json_number, json_string, review_fields};
 
 /// The Atelier reviews API's bodies.
 #[derive(Debug, Clone, Copy, Default)]
@@ -88,53 +88,11 @@ impl Format for Atelier {
     }
 }
 
-/// One review of an Atelier page.
+/// One review of an Atelier page: the native fields but its ratings of
+/// the characteristics, its date with milliseconds.
 fn review(out: &mut Vec<u8>, r: &ReviewView<'_>, photos: &PhotoBase) {
-    out.extend_from_slice(b"{\"review_id\":");
-    json_number(out, r.review_id);
-    out.extend_from_slice(b",\"rating\":");
-    json_number(out, u64::from(r.rating));
-    out.extend_from_slice(b",\"summary\":");
-    json_string(out, r.summary);
-    out.extend_from_slice(if r.recommend {
-        b",\"recommend\":true,\"response\":"
-    } else {
-        b",\"recommend\":false,\"response\":"
-    });
-    match r.response {
-        Some(response) => json_string(out, response),
-        None => out.extend_from_slice(b"null"),
-    }
-    out.extend_from_slice(b",\"body\":");
-    json_string(out, r.body);
-    out.extend_from_slice(b",\"date\":");
-    match UtcDate(r.date).to_bytes() {
-        Some(date) => {
-            out.push(b'"');
-            out.extend_from_slice(&date[..19]);
-            out.extend_from_slice(b".000Z\"");
-        }
-        None => json_string(out, &UtcDate(r.date).to_string()),
-    }
-    out.extend_from_slice(b",\"reviewer_name\":");
-    json_string(out, r.reviewer_name);
-    out.extend_from_slice(b",\"helpfulness\":");
-    json_number(out, u64::from(r.helpfulness));
-    out.extend_from_slice(b",\"photos\":[");
-    for (i, photo) in r.photos().iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        out.extend_from_slice(b"{\"id\":");
-        json_number(out, photo.id);
-        out.extend_from_slice(b",\"url\":");
-        match photos.moved(photo.url) {
-            Some(moved) => json_string(out, &moved),
-            None => json_string(out, photo.url),
-        }
-        out.push(b'}');
-    }
-    out.extend_from_slice(b"]}");
+    review_fields(out, r, photos, Dates::Millis);
+    out.push(b'}');
 }
 
 #[cfg(test)]

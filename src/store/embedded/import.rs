@@ -9,7 +9,7 @@
 //! `review_product` and `reported`, keyed by review id, are appended last
 //! from an external sort of every review's (id, product, reported).
 
-use heed::{EnvFlags, PutFlags};
+use heed::PutFlags;
 
 use super::keys::{decode_meta, encode_meta, facet_key, index_value, review_key};
 use super::{
@@ -67,26 +67,10 @@ impl EmbeddedStore {
         by_id: ById<'_>,
         progress: &mut dyn Progress,
     ) -> Result<(), StoreError> {
-        {
-            let mut txn = self.env.write_txn()?;
-            let json = serde_json::to_vec(&plan.data_set).expect("DataSet serializes");
-            self.info.put(&mut txn, KEY_DATA_SET, &json)?;
-            txn.commit()?;
-        }
-        // SAFETY: as in `load`: only this thread touches the flags, and the
-        // final sync makes the load durable.
-        unsafe {
-            self.env
-                .set_flags(EnvFlags::NO_SYNC, heed::FlagSetMode::Enable)?
-        };
-        let loaded = self
-            .write_imported(plan, products, resumed_from, options, by_id, progress)
-            .and_then(|()| Ok(self.env.force_sync()?));
-        unsafe {
-            self.env
-                .set_flags(EnvFlags::NO_SYNC, heed::FlagSetMode::Disable)?
-        };
-        loaded
+        let set = plan.data_set;
+        self.bulk_write(&set, || {
+            self.write_imported(plan, products, resumed_from, options, by_id, progress)
+        })
     }
 
     fn write_imported(

@@ -37,9 +37,26 @@ impl EmbeddedStore {
                 "at most 4,294,967,295 records and products".into(),
             ));
         }
+        self.bulk_write(&set, || {
+            self.write_all(set, status.loaded, options, progress)
+        })?;
+        progress.finish();
+        Ok(LoadOutcome::Loaded {
+            resumed_from: status.loaded,
+        })
+    }
+
+    /// Records `set` as the data set being loaded, then runs `write` with
+    /// commits unsynced and syncs once at its end: how a load and an
+    /// import write their bulk.
+    pub(super) fn bulk_write(
+        &self,
+        set: &DataSet,
+        write: impl FnOnce() -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
         {
             let mut txn = self.env.write_txn()?;
-            let json = serde_json::to_vec(&set).expect("DataSet serializes");
+            let json = serde_json::to_vec(set).expect("DataSet serializes");
             self.info.put(&mut txn, KEY_DATA_SET, &json)?;
             txn.commit()?;
         }
@@ -50,18 +67,12 @@ impl EmbeddedStore {
             self.env
                 .set_flags(EnvFlags::NO_SYNC, heed::FlagSetMode::Enable)?
         };
-        let loaded = self
-            .write_all(set, status.loaded, options, progress)
-            .and_then(|()| Ok(self.env.force_sync()?));
+        let written = write().and_then(|()| Ok(self.env.force_sync()?));
         unsafe {
             self.env
                 .set_flags(EnvFlags::NO_SYNC, heed::FlagSetMode::Disable)?
         };
-        loaded?;
-        progress.finish();
-        Ok(LoadOutcome::Loaded {
-            resumed_from: status.loaded,
-        })
+        written
     }
 
     /// Writes the records after the first `loaded` (in key order), then the
